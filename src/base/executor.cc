@@ -53,7 +53,7 @@ ThreadPoolExecutor::ThreadPoolExecutor(int threads, Clock* clock, absl::Duration
 
 ThreadPoolExecutor::~ThreadPoolExecutor() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
     timers_.Clear();
   }
@@ -61,19 +61,19 @@ ThreadPoolExecutor::~ThreadPoolExecutor() {
 }
 
 void ThreadPoolExecutor::Post(Task task) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (stopping_) return;
   ready_.push_back(std::move(task));
 }
 
 TimerId ThreadPoolExecutor::PostAfter(absl::Duration delay, Task task) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (stopping_) return 0;
   return timers_.Add(clock_->Now() + delay, std::move(task));
 }
 
 bool ThreadPoolExecutor::Cancel(TimerId id) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return timers_.Cancel(id);
 }
 
@@ -81,7 +81,7 @@ void ThreadPoolExecutor::WorkerLoop() {
   for (;;) {
     Task task;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return stopping_ || !ready_.empty();
       };
@@ -98,7 +98,7 @@ void ThreadPoolExecutor::WorkerLoop() {
 
 void ThreadPoolExecutor::TimerLoop() {
   const bool real = clock_ == &Clock::Real();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   while (!stopping_) {
     const absl::Time now = clock_->Now();
     Task task;
@@ -119,17 +119,17 @@ void ThreadPoolExecutor::TimerLoop() {
 VirtualExecutor::VirtualExecutor(absl::Time start) : clock_(start) {}
 
 void VirtualExecutor::Post(Task task) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   ready_.push_back(std::move(task));
 }
 
 TimerId VirtualExecutor::PostAfter(absl::Duration delay, Task task) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return timers_.Add(clock_.Now() + std::max(delay, absl::ZeroDuration()), std::move(task));
 }
 
 bool VirtualExecutor::Cancel(TimerId id) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return timers_.Cancel(id);
 }
 
@@ -138,7 +138,7 @@ size_t VirtualExecutor::RunUntilIdle() {
   for (;;) {
     Task task;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       // Timers with zero delay are due now; fold them in so they run without advancing.
       Task due;
       while (timers_.PopDue(clock_.Now(), &due)) ready_.push_back(std::move(due));
@@ -156,7 +156,7 @@ size_t VirtualExecutor::AdvanceTo(absl::Time t) {
   for (;;) {
     absl::Time next;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       next = timers_.NextDue();
     }
     if (next > t) break;
@@ -175,12 +175,12 @@ bool VirtualExecutor::RunNextTimer() {
 }
 
 absl::Time VirtualExecutor::NextTimerAt() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return timers_.NextDue();
 }
 
 bool VirtualExecutor::Idle() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return ready_.empty() && timers_.empty();
 }
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/synchronization/notification.h"
+#include "orch/base/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -86,7 +86,7 @@ TEST(VirtualExecutor, RunNextTimerJumpsStraightToIt) {
 
 TEST(ThreadPoolExecutor, RunsTasksOnItsThreads) {
   std::atomic<int> count{0};
-  absl::Notification done;
+  Notification done;
   {
     ThreadPoolExecutor ex(2);
     for (int i = 0; i < 100; ++i) {
@@ -101,7 +101,7 @@ TEST(ThreadPoolExecutor, RunsTasksOnItsThreads) {
 
 TEST(ThreadPoolExecutor, TimerFiresAfterItsDelayAndCancelStopsIt) {
   ThreadPoolExecutor ex(1);
-  absl::Notification fired;
+  Notification fired;
   std::atomic<bool> cancelled_ran{false};
   const absl::Time start = absl::Now();
   TimerId doomed = ex.PostAfter(absl::Milliseconds(30), [&] { cancelled_ran = true; });
@@ -115,7 +115,7 @@ TEST(ThreadPoolExecutor, TimerFiresAfterItsDelayAndCancelStopsIt) {
 TEST(ThreadPoolExecutor, VirtualClockTimersFireWhenTheClockSaysSo) {
   VirtualClock clock;
   ThreadPoolExecutor ex(1, &clock);
-  absl::Notification fired;
+  Notification fired;
   ex.PostAfter(absl::Hours(1), [&] { fired.Notify(); });
   EXPECT_FALSE(fired.WaitForNotificationWithTimeout(absl::Milliseconds(20)));
   clock.Advance(absl::Hours(1));

@@ -24,7 +24,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
-#include "absl/synchronization/mutex.h"
+#include "orch/base/mutex.h"
 #include "absl/time/time.h"
 #include "orch/base/clock.h"
 
@@ -99,7 +99,7 @@ class ThreadPoolExecutor : public Executor {
 
   Clock* const clock_;
   const absl::Duration timer_poll_;
-  absl::Mutex mu_;
+  Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<Task> ready_ ABSL_GUARDED_BY(mu_);
   internal::TimerQueue timers_ ABSL_GUARDED_BY(mu_);
@@ -140,7 +140,7 @@ class VirtualExecutor : public Executor {
  private:
 
   VirtualClock clock_;
-  absl::Mutex mu_;
+  Mutex mu_;
   std::deque<Task> ready_ ABSL_GUARDED_BY(mu_);
   internal::TimerQueue timers_ ABSL_GUARDED_BY(mu_);
 };

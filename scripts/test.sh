@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what orch needs, builds it and runs every test:
+#   1. default build (optimized, debug info): unit, conformance, tool, example and
+#      install-from-package tests; every benchmark program once, briefly, as a smoke test
+#   2. ASan + UBSan build: every test
+#   3. TSan build: the concurrent parts (base, store, client)
+#   4. the codec fuzzer, for a bounded time, over the kept corpus
+# Exits non-zero at the first failing step. Timings per step are printed at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZ_SECONDS=${ORCH_FUZZ_SECONDS:-60}
+export CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=true
+timings=()
+step() {
+  local name=$1; shift
+  echo "==== $name"
+  local start=$SECONDS
+  "$@"
+  timings+=("$(printf '%-28s %4ds' "$name" $((SECONDS - start)))")
+}
+
+build() { cmake --preset "$1" >/dev/null && cmake --build --preset "$1"; }
+run_tests() { ctest --test-dir "$1" --output-on-failure -j"$(nproc)" "${@:2}"; }
+smoke_benchmarks() {
+  for b in build/bench/*; do
+    [[ -x $b ]] || continue
+    echo "-- $b"
+    "$b" --benchmark_min_time=0.01 >/dev/null
+  done
+}
+
+step "install dependencies" ./scripts/install-deps.sh
+step "build (default)"      build default
+step "tests (default)"      run_tests build
+step "benchmark smoke run"  smoke_benchmarks
+step "build (asan+ubsan)"   build asan
+step "tests (asan+ubsan)"   env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_tests build/asan
+step "build (tsan)"         build tsan
+step "tests (tsan)"         env TSAN_OPTIONS=halt_on_error=1 run_tests build/tsan -L "base|store|client"
+if [[ -f fuzz/CMakeLists.txt ]]; then
+  step "fuzz (${FUZZ_SECONDS}s)"  ./scripts/fuzz.sh "$FUZZ_SECONDS"
+fi
+
+echo "==== all steps passed"
+printf '%s\n' "${timings[@]}"

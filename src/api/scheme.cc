@@ -1,0 +1,172 @@
+#include "orch/api/scheme.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "fmt/format.h"
+#include "google/protobuf/descriptor.h"
+#include "orch/api/defaults.h"
+#include "orch/api/v1/apps.pb.h"
+#include "orch/api/v1/coordination.pb.h"
+#include "orch/api/v1/core.pb.h"
+#include "orch/api/v1/discovery.pb.h"
+#include "orch/api/v1/meta.pb.h"
+#include "orch/api/v1/scheduling.pb.h"
+#include "orch/api/validation.h"
+#include "orch/base/status.h"
+
+namespace orch::api {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+
+std::string ApiVersionKindKey(std::string_view api_version, std::string_view kind) {
+  return fmt::format("{}\n{}", api_version, kind);
+}
+
+// kInvalidArgument unless field `number` of `message` is a singular field called `name`
+// of the given type (and, for a message field, of the message type `message_type`).
+absl::Status CheckHeaderField(const Descriptor& message, int number, std::string_view name,
+                              FieldDescriptor::Type type,
+                              const Descriptor* message_type = nullptr) {
+  const FieldDescriptor* field = message.FindFieldByNumber(number);
+  const bool ok = field != nullptr && field->name() == name && field->type() == type &&
+                  !field->is_repeated() &&
+                  (message_type == nullptr || field->message_type() == message_type);
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(fmt::format(
+      "message {} is not a kind: field {} must be `{}` of type {}", message.full_name(),
+      number, name,
+      message_type != nullptr ? message_type->full_name()
+                              : std::string(FieldDescriptor::TypeName(type))));
+}
+
+absl::Status CheckObjectHeader(const Descriptor& message) {
+  ORCH_RETURN_IF_ERROR(CheckHeaderField(message, 1, "api_version", FieldDescriptor::TYPE_STRING));
+  ORCH_RETURN_IF_ERROR(CheckHeaderField(message, 2, "kind", FieldDescriptor::TYPE_STRING));
+  return CheckHeaderField(message, 3, "metadata", FieldDescriptor::TYPE_MESSAGE,
+                          v1::ObjectMeta::descriptor());
+}
+
+// Adapts a typed defaulter and validator to Kind's message-generic signatures. A message
+// of another type (which a correct caller never passes) is left alone by the defaulter and
+// rejected by the validator rather than crashing.
+template <typename T>
+Kind BuiltinKind(std::string group, std::string kind, std::string plural, bool namespaced) {
+  Kind k;
+  k.group = std::move(group);
+  k.version = "v1";
+  k.kind = std::move(kind);
+  k.plural = std::move(plural);
+  k.namespaced = namespaced;
+  k.prototype = &T::default_instance();
+  k.defaulter = [](google::protobuf::Message& message) {
+    if (T* typed = google::protobuf::DynamicCastToGenerated<T>(&message)) SetDefaults(*typed);
+  };
+  k.validator = [](const google::protobuf::Message& message) -> absl::Status {
+    const T* typed = google::protobuf::DynamicCastToGenerated<T>(&message);
+    if (typed == nullptr) {
+      return absl::InvalidArgumentError(fmt::format("expected a {}, got a {}",
+                                                    T::descriptor()->full_name(),
+                                                    message.GetDescriptor()->full_name()));
+    }
+    return Validate(*typed);
+  };
+  return k;
+}
+
+Scheme MakeBuiltinScheme() {
+  Scheme scheme;
+  Kind kinds[] = {
+      BuiltinKind<v1::Namespace>("", "Namespace", "namespaces", false),
+      BuiltinKind<v1::Node>("", "Node", "nodes", false),
+      BuiltinKind<v1::Pod>("", "Pod", "pods", true),
+      BuiltinKind<v1::Service>("", "Service", "services", true),
+      BuiltinKind<v1::Event>("", "Event", "events", true),
+      BuiltinKind<v1::ReplicaSet>("apps", "ReplicaSet", "replicasets", true),
+      BuiltinKind<v1::Deployment>("apps", "Deployment", "deployments", true),
+      BuiltinKind<v1::EndpointSlice>("discovery.k8s.io", "EndpointSlice", "endpointslices",
+                                     true),
+      BuiltinKind<v1::Lease>("coordination.k8s.io", "Lease", "leases", true),
+      BuiltinKind<v1::PriorityClass>("scheduling.k8s.io", "PriorityClass", "priorityclasses",
+                                     false),
+  };
+  for (Kind& kind : kinds) {
+    // The built-in table is fixed and distinct, so registration cannot fail.
+    absl::Status status = scheme.Register(std::move(kind));
+    (void)status;
+  }
+  return scheme;
+}
+
+}  // namespace
+
+std::string Kind::api_version() const {
+  return group.empty() ? version : fmt::format("{}/{}", group, version);
+}
+
+const Scheme& Scheme::Builtin() {
+  static const Scheme* const builtin = new Scheme(MakeBuiltinScheme());
+  return *builtin;
+}
+
+absl::Status Scheme::Register(Kind kind) {
+  if (kind.prototype == nullptr) {
+    return absl::InvalidArgumentError(
+        fmt::format("kind \"{}\" has no prototype message", kind.kind));
+  }
+  if (kind.version.empty() || kind.kind.empty() || kind.plural.empty()) {
+    return absl::InvalidArgumentError(fmt::format(
+        "kind \"{}\" of {}: version, kind and plural must be non-empty", kind.kind,
+        kind.prototype->GetDescriptor()->full_name()));
+  }
+  const Descriptor* descriptor = kind.prototype->GetDescriptor();
+  ORCH_RETURN_IF_ERROR(CheckObjectHeader(*descriptor));
+
+  const std::string key = ApiVersionKindKey(kind.api_version(), kind.kind);
+  if (by_api_version_kind_.contains(key)) {
+    return absl::AlreadyExistsError(
+        fmt::format("kind {} {} is already registered", kind.api_version(), kind.kind));
+  }
+  if (by_resource_.contains(kind.plural)) {
+    return absl::AlreadyExistsError(
+        fmt::format("resource \"{}\" is already registered", kind.plural));
+  }
+  if (by_message_.contains(descriptor)) {
+    return absl::AlreadyExistsError(fmt::format("message {} is already registered as a kind",
+                                                descriptor->full_name()));
+  }
+  auto stored = std::make_shared<const Kind>(std::move(kind));
+  by_api_version_kind_.emplace(key, stored.get());
+  by_resource_.emplace(stored->plural, stored.get());
+  by_message_.emplace(descriptor, stored.get());
+  kinds_.push_back(std::move(stored));
+  return absl::OkStatus();
+}
+
+const Kind* Scheme::Find(std::string_view api_version, std::string_view kind) const {
+  auto it = by_api_version_kind_.find(ApiVersionKindKey(api_version, kind));
+  return it == by_api_version_kind_.end() ? nullptr : it->second;
+}
+
+const Kind* Scheme::FindByResource(std::string_view plural) const {
+  auto it = by_resource_.find(std::string(plural));
+  return it == by_resource_.end() ? nullptr : it->second;
+}
+
+const Kind* Scheme::FindByMessage(const Descriptor& descriptor) const {
+  auto it = by_message_.find(&descriptor);
+  return it == by_message_.end() ? nullptr : it->second;
+}
+
+std::vector<const Kind*> Scheme::kinds() const {
+  std::vector<const Kind*> out;
+  out.reserve(kinds_.size());
+  for (const auto& kind : kinds_) out.push_back(kind.get());
+  return out;
+}
+
+}  // namespace orch::api

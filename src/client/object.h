@@ -1,0 +1,60 @@
+// Reflection helpers shared by the Client and the informers: metadata access, the
+// stored encoding, and the error messages every caller sees. Internal to orch.
+#ifndef ORCH_SRC_CLIENT_OBJECT_H_
+#define ORCH_SRC_CLIENT_OBJECT_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "google/protobuf/message.h"
+#include "orch/api/scheme.h"
+#include "orch/api/v1/meta.pb.h"
+#include "orch/store/store.h"
+
+namespace orch::client::internal {
+
+// The metadata of a kind's message (field 3, orch.api.v1.ObjectMeta). nullptr when the
+// message does not carry a generated ObjectMeta there (a dynamic message, say).
+const api::v1::ObjectMeta* Meta(const google::protobuf::Message& object);
+api::v1::ObjectMeta* MutableMeta(google::protobuf::Message* object);
+
+// The kind's `status` field, or nullptr when the kind has none.
+const google::protobuf::FieldDescriptor* StatusField(const google::protobuf::Descriptor& type);
+
+// Sets the apiVersion and kind fields (1 and 2) to the kind's.
+void SetTypeFields(const api::Kind& kind, google::protobuf::Message* object);
+// The apiVersion and kind fields as written by the caller.
+std::string ApiVersionField(const google::protobuf::Message& object);
+std::string KindField(const google::protobuf::Message& object);
+
+// The bytes stored for an object: deterministic, without resourceVersion (the store's
+// mod_revision is the resourceVersion). `*object` is left as it was.
+std::string Encode(google::protobuf::Message* object);
+
+// Parses a stored value into `*out` and sets its resourceVersion to `revision`.
+// kDataLoss when the bytes do not parse.
+absl::Status Decode(const store::KeyValue& kv, int64_t revision, google::protobuf::Message* out);
+
+// "ns/name", or "name" for cluster-scoped objects: the informer cache key.
+std::string CacheKey(std::string_view ns, std::string_view name);
+
+// A resourceVersion string as a revision; nullopt for "". kInvalidArgument otherwise.
+absl::StatusOr<std::optional<int64_t>> ParseResourceVersion(std::string_view field,
+                                                            std::string_view rv);
+
+// Kubernetes-shaped errors.
+absl::Status NotFoundError(const api::Kind& kind, std::string_view name);
+absl::Status AlreadyExistsError(const api::Kind& kind, std::string_view name);
+absl::Status ConflictError(const api::Kind& kind, std::string_view name);
+
+// Name and namespace rules every kind shares (they become store key segments).
+absl::Status ValidateName(std::string_view field, std::string_view name);
+absl::Status ValidateNamespace(std::string_view field, std::string_view ns);
+
+}  // namespace orch::client::internal
+
+#endif  // ORCH_SRC_CLIENT_OBJECT_H_
