@@ -29,7 +29,12 @@ constexpr std::string_view kFormatMessage =
 constexpr std::string_view kSuffixMessage = "unable to parse quantity's suffix";
 
 absl::Status InvalidQuantity(std::string_view text, std::string_view why) {
-  return absl::InvalidArgumentError(fmt::format("invalid quantity \"{}\": {}", text, why));
+  // Echo enough of the text to find it, not a megabyte of it.
+  constexpr size_t kMaxEcho = 64;
+  const std::string echo = text.size() <= kMaxEcho
+                               ? std::string(text)
+                               : fmt::format("{}...", text.substr(0, kMaxEcho));
+  return absl::InvalidArgumentError(fmt::format("invalid quantity \"{}\": {}", echo, why));
 }
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
@@ -339,6 +344,17 @@ Quantity& Quantity::Sub(const Quantity& other) {
   const int128 negated = other.nanos_ == kInt128Min ? kInt128Max : -other.nanos_;
   nanos_ = SaturatingAdd(nanos_, negated);
   return *this;
+}
+
+bool Quantity::RoundUp(int exponent) {
+  exponent = std::clamp(exponent, -9, 29);
+  int128 step = 1;
+  for (int i = -9; i < exponent; ++i) step *= 10;
+  const int128 remainder = nanos_ % step;
+  if (remainder == 0) return true;
+  const int128 truncated = nanos_ - remainder;
+  nanos_ = SaturatingAdd(truncated, nanos_ < 0 ? -step : step);
+  return false;
 }
 
 Quantity& Quantity::Neg() {

@@ -87,6 +87,10 @@ class Quantity {
   Quantity& Add(const Quantity& other);
   Quantity& Sub(const Quantity& other);
   Quantity& Neg();
+  // Rounds away from zero to a multiple of 10^exponent (-9 nano ... -3 milli, 0 units,
+  // 3 thousands, up to 29), keeping the format, as Kubernetes' RoundUp(scale). Returns
+  // false when that changed the value. Defaulting rounds every resource list to milli.
+  bool RoundUp(int exponent);
   friend Quantity operator+(Quantity a, const Quantity& b) { return a.Add(b); }
   friend Quantity operator-(Quantity a, const Quantity& b) { return a.Sub(b); }
 

@@ -36,7 +36,8 @@
 //   kInvalidArgument   bad input, naming the field path ("metadata.name: Required value:
 //                      ..."), or T is not a kind of this Client's Scheme. Nothing written.
 //   kNotFound          `deployments "web" not found`
-//   kAlreadyExists     `deployments "web" already exists`
+//   kAlreadyExists     `deployments "web" already exists` (prefixed "object is being
+//                      deleted: " while the existing one is terminating)
 //   kAborted           `Operation cannot be fulfilled on deployments "web": the object has
 //                      been modified; please apply your changes to the latest version and
 //                      try again` — re-read and retry (see RetryOnConflict in retry.h).
@@ -203,6 +204,8 @@ class Client {
   absl::StatusOr<Target> Resolve(const google::protobuf::Descriptor& type, std::string_view ns,
                                  std::string_view name) const;
   absl::Status PrepareCreate(const api::Kind& kind, google::protobuf::Message* object);
+  absl::Status ExistingObjectError(const api::Kind& kind, const std::string& key,
+                                   std::string_view name);
   absl::Status PrepareUpdate(const api::Kind& kind, const google::protobuf::Message& current,
                              UpdateMode mode, google::protobuf::Message* next) const;
   DeletePlan PlanDelete(const api::Kind& kind, const google::protobuf::Message& current,

@@ -140,7 +140,8 @@ class Store {
                                          LeaseId lease = 0) = 0;
 
   // Replaces the value of an existing key. If `expected_revision` is non-zero it must
-  // equal the key's mod_revision, else kAborted. Returns the new revision.
+  // equal the key's mod_revision, else kAborted. Returns the new revision. The key's lease
+  // becomes `lease`: 0 detaches it from any lease, as etcd's put does.
   virtual absl::StatusOr<int64_t> Update(std::string_view key, std::string_view value,
                                          int64_t expected_revision, LeaseId lease = 0) = 0;
 
@@ -165,9 +166,11 @@ class Store {
   // The current global revision.
   virtual absl::StatusOr<int64_t> CurrentRevision() = 0;
 
-  // Forgets history at and before `revision` (not the current state). Later reads and
-  // watches at those revisions fail kOutOfRange. Compacting an already compacted
-  // revision is OK.
+  // Forgets history before `revision` (not the current state): later reads at older
+  // revisions and watches from older revisions fail kOutOfRange. The state at `revision`
+  // stays readable and a watch from `revision` misses nothing, so list-then-watch works
+  // right after compacting everything (etcd's semantics). Compacting an already compacted
+  // revision is OK; one newer than the current revision is kInvalidArgument.
   virtual absl::Status Compact(int64_t revision) = 0;
 
   // Leases, on the store's clock. A lease expires `ttl` after its grant or last

@@ -1,0 +1,299 @@
+#include "store/store_state.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "fmt/format.h"
+
+namespace orch::store::internal {
+namespace {
+
+bool HasPrefix(const std::string& key, std::string_view prefix) {
+  return key.size() >= prefix.size() && std::string_view(key).substr(0, prefix.size()) == prefix;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ KeyHistory
+
+const Version* KeyHistory::At(int64_t revision) const {
+  for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
+    if (it->mod_revision <= revision) return it->deleted ? nullptr : &*it;
+  }
+  return nullptr;
+}
+
+const Version* KeyHistory::Current() const {
+  if (versions.empty() || versions.back().deleted) return nullptr;
+  return &versions.back();
+}
+
+// ------------------------------------------------------------------ applying mutations
+
+void StoreState::Apply(Mutation m, const Clock& clock, ReadyCursors* ready) {
+  switch (m.kind) {
+    case Mutation::Kind::kPut:
+      Put(std::move(m.key), std::move(m.value), m.lease, ready);
+      break;
+    case Mutation::Kind::kDelete:
+      Delete(m.key, ready);
+      break;
+    case Mutation::Kind::kGrantLease: {
+      Lease& lease = leases_[m.lease];
+      lease.ttl = absl::Nanoseconds(m.ttl_nanos);
+      SetExpiry(m.lease, lease, clock.Now() + lease.ttl);
+      next_lease_id_ = std::max(next_lease_id_, m.lease + 1);
+      break;
+    }
+    case Mutation::Kind::kKeepAlive: {
+      auto it = leases_.find(m.lease);
+      if (it != leases_.end()) SetExpiry(m.lease, it->second, clock.Now() + it->second.ttl);
+      break;
+    }
+    case Mutation::Kind::kRevokeLease:
+      RevokeLease(m.lease, ready);
+      break;
+    case Mutation::Kind::kCompact:
+      Compact(std::min(m.revision, revision_), ready);
+      break;
+  }
+}
+
+void StoreState::Put(std::string key, std::string value, LeaseId lease, ReadyCursors* ready) {
+  KeyHistory* history = FindMutable(key);
+  if (history == nullptr) {
+    auto owned = std::make_unique<KeyHistory>(key);
+    history = owned.get();
+    index_.emplace(history->key, std::move(owned));
+    keys_.emplace(history->key, history);
+  }
+  const Version* current = history->Current();
+
+  auto event = std::make_shared<Event>();
+  event->type = Event::Type::kPut;
+  KeyValue& kv = event->kv;
+  kv.key = std::move(key);
+  kv.value = std::move(value);
+  kv.mod_revision = revision_ + 1;
+  kv.create_revision = current ? current->kv().create_revision : kv.mod_revision;
+  kv.version = current ? current->kv().version + 1 : 1;
+  kv.lease = lease;
+  if (current) {
+    event->prev_kv = current->kv();
+    if (current->kv().lease != lease) Detach(current->kv().lease, kv.key);
+  }
+  if (lease != 0) {
+    auto lease_it = leases_.find(lease);
+    if (lease_it != leases_.end()) lease_it->second.keys.insert(kv.key);
+  }
+  Append(std::move(event), history, ready);
+}
+
+void StoreState::Delete(std::string_view key, ReadyCursors* ready) {
+  KeyHistory* history = FindMutable(key);
+  const Version* current = history ? history->Current() : nullptr;
+  if (current == nullptr) return;
+
+  auto event = std::make_shared<Event>();
+  event->type = Event::Type::kDelete;
+  event->kv.key = current->kv().key;
+  event->kv.mod_revision = revision_ + 1;
+  event->prev_kv = current->kv();
+  Detach(current->kv().lease, event->kv.key);
+  Append(std::move(event), history, ready);
+}
+
+void StoreState::RevokeLease(LeaseId id, ReadyCursors* ready) {
+  auto it = leases_.find(id);
+  if (it == leases_.end()) return;
+  // Deleting detaches each key from the lease, so walk a copy of the set.
+  const absl::btree_set<std::string> keys = std::move(it->second.keys);
+  expiries_.erase({it->second.expiry, id});
+  leases_.erase(it);
+  for (const std::string& key : keys) Delete(key, ready);
+}
+
+void StoreState::SetExpiry(LeaseId id, Lease& lease, absl::Time expiry) {
+  expiries_.erase({lease.expiry, id});
+  lease.expiry = expiry;
+  expiries_.insert({expiry, id});
+}
+
+void StoreState::Detach(LeaseId lease, const std::string& key) {
+  if (lease == 0) return;
+  auto it = leases_.find(lease);
+  if (it != leases_.end()) it->second.keys.erase(key);
+}
+
+// Records a put or delete at the next revision, wakes the idle watchers it concerns and
+// keeps history within its limit.
+void StoreState::Append(EventPtr event, KeyHistory* key, ReadyCursors* ready) {
+  ++revision_;
+  key->versions.push_back({revision_, event->type == Event::Type::kDelete, event});
+  for (WatchCursor* cursor : cursors_) {
+    if (cursor->armed && !cursor->compacted && HasPrefix(event->kv.key, cursor->prefix)) {
+      cursor->armed = false;
+      ready->push_back(cursor);
+    }
+  }
+  history_.push_back({std::move(event), key});
+  if (history_limit_ > 0 && revision_ - compacted_revision_ > history_limit_) {
+    Compact(revision_ - history_limit_, ready);
+  }
+}
+
+// ------------------------------------------------------------------ compaction
+
+void StoreState::Compact(int64_t revision, ReadyCursors* ready) {
+  if (revision <= compacted_revision_) return;
+  ReleaseCursors(revision, ready);
+  while (!history_.empty() && history_.front().event->kv.mod_revision <= revision) {
+    DropOldestEvent();
+  }
+  compacted_revision_ = revision;
+}
+
+// A watcher still positioned at or before `revision` either had nothing to see there (it
+// moves past the compacted span) or misses an event it needed (it is finished, and told).
+void StoreState::ReleaseCursors(int64_t revision, ReadyCursors* ready) {
+  for (WatchCursor* cursor : cursors_) {
+    if (cursor->compacted || cursor->next_revision > revision) continue;
+    bool needed = false;
+    for (int64_t r = cursor->next_revision; r <= revision && !needed; ++r) {
+      needed = HasPrefix(history_[IndexOf(r)].event->kv.key, cursor->prefix);
+    }
+    if (!needed) {
+      cursor->next_revision = revision + 1;
+      continue;
+    }
+    cursor->compacted = true;
+    if (cursor->armed) {
+      cursor->armed = false;
+      ready->push_back(cursor);
+    }
+  }
+}
+
+// Forgets the oldest event: the versions it superseded can no longer be read, and a
+// deletion needs no tombstone once nothing older remains.
+void StoreState::DropOldestEvent() {
+  HistoryEntry entry = std::move(history_.front());
+  history_.pop_front();
+  const int64_t revision = entry.event->kv.mod_revision;
+  auto& versions = entry.key->versions;
+  auto superseded = std::find_if(versions.begin(), versions.end(),
+                                 [&](const Version& v) { return v.mod_revision >= revision; });
+  versions.erase(versions.begin(), superseded);
+  if (!versions.empty() && versions.front().mod_revision == revision &&
+      versions.front().deleted) {
+    versions.erase(versions.begin());
+  }
+  if (versions.empty()) {
+    Erase(entry.key);
+    return;
+  }
+  // A current value nobody overwrote within the history keeps only what reads need: drop
+  // the copy of the previous value its event carries for watchers.
+  Version& only = versions.front();
+  if (versions.size() == 1 && only.event == entry.event && only.event->prev_kv) {
+    auto slim = std::make_shared<Event>();
+    slim->type = Event::Type::kPut;
+    slim->kv = only.event->kv;
+    only.event = std::move(slim);
+  }
+}
+
+// ------------------------------------------------------------------ reads
+
+absl::Status StoreState::CheckReadable(int64_t revision) const {
+  if (revision < compacted_revision_) {
+    return absl::OutOfRangeError(
+        fmt::format("revision {} has been compacted (history starts at {})", revision,
+                    compacted_revision_));
+  }
+  if (revision > revision_) {
+    return absl::InvalidArgumentError(
+        fmt::format("revision {} is newer than the current revision {}", revision, revision_));
+  }
+  return absl::OkStatus();
+}
+
+const KeyHistory* StoreState::Find(std::string_view key) const {
+  auto it = index_.find(key);
+  return it == index_.end() ? nullptr : it->second.get();
+}
+
+KeyHistory* StoreState::FindMutable(std::string_view key) {
+  auto it = index_.find(key);
+  return it == index_.end() ? nullptr : it->second.get();
+}
+
+void StoreState::Erase(KeyHistory* key) {
+  const std::string_view name = key->key;
+  keys_.erase(name);
+  index_.erase(name);  // destroys *key: `name` is not used after this
+}
+
+const Lease* StoreState::FindLease(LeaseId id) const {
+  auto it = leases_.find(id);
+  return it == leases_.end() ? nullptr : &it->second;
+}
+
+absl::Time StoreState::NextExpiry() const {
+  return expiries_.empty() ? absl::InfiniteFuture() : expiries_.begin()->first;
+}
+
+std::vector<LeaseId> StoreState::ExpiredLeases(absl::Time now) const {
+  std::vector<LeaseId> expired;
+  for (const auto& [expiry, id] : expiries_) {
+    if (expiry > now) break;
+    expired.push_back(id);
+  }
+  return expired;
+}
+
+// ------------------------------------------------------------------ watch cursors
+
+void StoreState::ReadEvents(WatchCursor& cursor, size_t max, std::vector<EventPtr>* out) const {
+  size_t index = IndexOf(cursor.next_revision);
+  size_t taken = 0;
+  for (; index < history_.size() && taken < max; ++index) {
+    const EventPtr& event = history_[index].event;
+    if (HasPrefix(event->kv.key, cursor.prefix)) {
+      out->push_back(event);
+      ++taken;
+    }
+  }
+  const bool drained = index >= history_.size();
+  cursor.armed = drained;
+  if (drained) {
+    cursor.next_revision = std::max(cursor.next_revision, revision_ + 1);
+  } else {
+    cursor.next_revision = compacted_revision_ + 1 + static_cast<int64_t>(index);
+  }
+}
+
+bool StoreState::SkipToPending(WatchCursor& cursor) const {
+  size_t index = IndexOf(cursor.next_revision);
+  for (; index < history_.size(); ++index) {
+    if (HasPrefix(history_[index].event->kv.key, cursor.prefix)) {
+      cursor.next_revision = compacted_revision_ + 1 + static_cast<int64_t>(index);
+      return true;
+    }
+  }
+  cursor.next_revision = std::max(cursor.next_revision, revision_ + 1);
+  return false;
+}
+
+bool StoreState::HasPending(const WatchCursor& cursor) const {
+  for (size_t index = IndexOf(cursor.next_revision); index < history_.size(); ++index) {
+    if (HasPrefix(history_[index].event->kv.key, cursor.prefix)) return true;
+  }
+  return false;
+}
+
+void StoreState::AllCursors(ReadyCursors* out) const {
+  for (WatchCursor* cursor : cursors_) out->push_back(cursor);
+}
+
+}  // namespace orch::store::internal

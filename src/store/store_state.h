@@ -1,0 +1,169 @@
+// StoreState: MemoryStore's data, and the one function that changes it.
+//
+// Keys map (in key order) to their recent versions. A version is the Event that produced
+// it, shared: the watch history, every watcher that polls it and every old-revision read
+// point at the same immutable Event, so a value is stored once however many watchers see it.
+//
+// History is dense: every revision from compacted_revision()+1 to revision() has exactly
+// one Event. Watchers read it through their own WatchCursor. Compacting revision r drops the
+// Event of r and the versions it superseded, so the state at compacted_revision() and later
+// stays readable while older versions go.
+//
+// Not thread-safe: MemoryStore guards it with one mutex.
+#ifndef ORCH_SRC_STORE_STORE_STATE_H_
+#define ORCH_SRC_STORE_STORE_STATE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "orch/base/clock.h"
+#include "orch/store/store.h"
+#include "store/mutation.h"
+
+namespace orch::store::internal {
+
+// One state of a key: a kPut Event holds its value, a kDelete Event marks it deleted.
+struct Version {
+  int64_t mod_revision = 0;
+  bool deleted = false;  // event->type == kDelete, kept here so lookups touch no Event
+  EventPtr event;
+
+  const KeyValue& kv() const { return event->kv; }
+};
+
+struct KeyHistory {
+  explicit KeyHistory(std::string k) : key(std::move(k)) {}
+
+  const std::string key;  // the maps below view it: a KeyHistory never moves
+  // Ascending mod_revision; the last one is the key's current state.
+  absl::InlinedVector<Version, 2> versions;
+
+  // The live version as of `revision`, or nullptr if the key did not exist then.
+  const Version* At(int64_t revision) const;
+  const Version* Current() const;
+};
+
+struct Lease {
+  absl::Duration ttl;
+  absl::Time expiry;
+  absl::btree_set<std::string> keys;
+};
+
+// Where one watcher is in the history. Owned by the watcher; registered with StoreState
+// while the watch lasts. The owner's consumer reads and advances it with the state's lock
+// held (shared is enough: one consumer per watcher); everything else needs it exclusively.
+struct WatchCursor {
+  std::string prefix;
+  int64_t next_revision = 1;  // the first revision not yet examined
+  // Report the next matching event: the consumer drained everything and is idle. Atomic
+  // because a consumer sets it under the shared lock.
+  std::atomic<bool> armed{true};
+  bool compacted = false;     // an event this watcher needed was compacted away: finished
+};
+
+// Cursors that became ready (armed and a matching event arrived, or compacted) while
+// applying a mutation. Their owners are told once the lock is released.
+using ReadyCursors = absl::InlinedVector<WatchCursor*, 8>;
+
+class StoreState {
+ public:
+  // Keys in order, for List. Point lookups go through a hash index instead: a btree of
+  // ~50-byte keys costs a cache miss per comparison.
+  using KeyMap = absl::btree_map<std::string_view, KeyHistory*>;
+
+  // `history_limit` > 0: after every change, history older than that many revisions is
+  // compacted automatically. 0 keeps history until Compact.
+  explicit StoreState(int64_t history_limit) : history_limit_(history_limit) {}
+  StoreState(const StoreState&) = delete;
+  StoreState& operator=(const StoreState&) = delete;
+
+  // The only way state changes. Lease ttls start at clock.Now(). REQUIRES: the mutation's
+  // preconditions hold (see mutation.h). Adds the cursors to wake to `*ready`.
+  void Apply(Mutation mutation, const Clock& clock, ReadyCursors* ready);
+
+  int64_t revision() const { return revision_; }
+  // Reads at revisions below this fail; watches must start at or after it.
+  int64_t compacted_revision() const { return compacted_revision_; }
+  // The Event of the last put or delete applied. REQUIRES: one was applied.
+  const EventPtr& last_event() const { return history_.back().event; }
+
+  // OK when the state at `revision` is still known: kOutOfRange below
+  // compacted_revision(), kInvalidArgument above revision().
+  absl::Status CheckReadable(int64_t revision) const;
+
+  const KeyHistory* Find(std::string_view key) const;
+  const KeyMap& keys() const { return keys_; }
+
+  // Leases. NextLeaseId is the id the next grant should use.
+  LeaseId NextLeaseId() const { return next_lease_id_; }
+  const Lease* FindLease(LeaseId id) const;
+  // The earliest lease expiry, or absl::InfiniteFuture().
+  absl::Time NextExpiry() const;
+  // Leases whose expiry is at or before `now`, earliest first.
+  std::vector<LeaseId> ExpiredLeases(absl::Time now) const;
+
+  // Watch cursors. Register starts reporting to `cursor`; Unregister stops (before the
+  // cursor is destroyed).
+  void Register(WatchCursor* cursor) { cursors_.insert(cursor); }
+  void Unregister(WatchCursor* cursor) { cursors_.erase(cursor); }
+  // Appends up to `max` events matching the cursor's prefix and advances it. Arms the
+  // cursor when it reaches the end of the history.
+  void ReadEvents(WatchCursor& cursor, size_t max, std::vector<EventPtr>* out) const;
+  // Advances the cursor over events that do not match; true if a matching one remains.
+  bool SkipToPending(WatchCursor& cursor) const;
+  // Whether a matching event is waiting for the cursor, without moving it.
+  bool HasPending(const WatchCursor& cursor) const;
+  // Every registered cursor (to wake them all when the store closes).
+  void AllCursors(ReadyCursors* out) const;
+
+ private:
+  struct HistoryEntry {
+    EventPtr event;
+    KeyHistory* key;  // stable: a key's history is erased only after its last event goes
+  };
+
+  KeyHistory* FindMutable(std::string_view key);
+  void Put(std::string key, std::string value, LeaseId lease, ReadyCursors* ready);
+  void Delete(std::string_view key, ReadyCursors* ready);
+  void Erase(KeyHistory* key);
+  void RevokeLease(LeaseId id, ReadyCursors* ready);
+  void SetExpiry(LeaseId id, Lease& lease, absl::Time expiry);
+  void Detach(LeaseId lease, const std::string& key);
+  void Append(EventPtr event, KeyHistory* key, ReadyCursors* ready);
+  void Compact(int64_t revision, ReadyCursors* ready);
+  void ReleaseCursors(int64_t revision, ReadyCursors* ready);
+  void DropOldestEvent();
+  size_t IndexOf(int64_t revision) const {
+    return static_cast<size_t>(revision - compacted_revision_ - 1);
+  }
+
+  const int64_t history_limit_;
+  int64_t revision_ = 0;
+  int64_t compacted_revision_ = 0;
+  absl::flat_hash_map<std::string_view, std::unique_ptr<KeyHistory>> index_;  // owns
+  KeyMap keys_;
+  std::deque<HistoryEntry> history_;
+
+  LeaseId next_lease_id_ = 1;
+  absl::flat_hash_map<LeaseId, Lease> leases_;
+  absl::btree_set<std::pair<absl::Time, LeaseId>> expiries_;
+
+  absl::flat_hash_set<WatchCursor*> cursors_;
+};
+
+}  // namespace orch::store::internal
+
+#endif  // ORCH_SRC_STORE_STORE_STATE_H_

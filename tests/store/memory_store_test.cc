@@ -1,0 +1,243 @@
+#include "orch/store/memory_store.h"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fmt/format.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "orch/base/executor.h"
+#include "orch/store/keys.h"
+#include "store/store_conformance.h"
+#include "support/status_matchers.h"
+
+namespace orch::store {
+namespace {
+
+using ::orch::store::testing::ConformanceEnv;
+using ::orch::store::testing::StoreBackend;
+using ::orch::store::testing::StoreBackendName;
+using ::orch::store::testing::StoreConformanceTest;
+using ::orch::testing::IsOk;
+using ::orch::testing::StatusIs;
+using ::testing::HasSubstr;
+
+std::unique_ptr<Store> OpenOnEnv(ConformanceEnv& env) {
+  MemoryStoreOptions options;
+  options.clock = &env.clock();
+  options.executor = &env.executor();
+  absl::StatusOr<std::unique_ptr<MemoryStore>> store = MemoryStore::Open(options);
+  EXPECT_THAT(store, IsOk());
+  return store.ok() ? std::move(store).value() : nullptr;
+}
+
+// Virtual time is what simulations use; real time proves the suite's real-time mode (the
+// one etcd runs in) on a backend that needs no server.
+INSTANTIATE_TEST_SUITE_P(
+    MemoryStore, StoreConformanceTest,
+    ::testing::Values(StoreBackend{.name = "VirtualTime",
+                                   .time = ConformanceEnv::Time::kVirtual,
+                                   .make = OpenOnEnv},
+                      StoreBackend{.name = "RealTime",
+                                   .time = ConformanceEnv::Time::kReal,
+                                   .make = OpenOnEnv,
+                                   .lease_ttl = absl::Milliseconds(400)}),
+    StoreBackendName);
+
+// ------------------------------------------------------------------ MemoryStore specifics
+
+std::unique_ptr<MemoryStore> Open(MemoryStoreOptions options) {
+  absl::StatusOr<std::unique_ptr<MemoryStore>> store = MemoryStore::Open(std::move(options));
+  EXPECT_THAT(store, IsOk());
+  return store.ok() ? std::move(store).value() : nullptr;
+}
+
+std::string PodKey(int i) { return ObjectKey("pods", "ns", fmt::format("p{}", i)); }
+
+TEST(MemoryStoreTest, RejectsBadOptions) {
+  MemoryStoreOptions no_clock;
+  no_clock.clock = nullptr;
+  EXPECT_THAT(MemoryStore::Open(no_clock), StatusIs(absl::StatusCode::kInvalidArgument));
+  MemoryStoreOptions negative;
+  negative.history_limit = -1;
+  EXPECT_THAT(MemoryStore::Open(negative),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("history_limit")));
+}
+
+TEST(MemoryStoreTest, DurableModeIsNotAvailableYet) {
+  MemoryStoreOptions durable;
+  durable.data_dir = "/tmp/orch-memory-store-test";
+  EXPECT_THAT(MemoryStore::Open(durable),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("durable")));
+}
+
+TEST(MemoryStoreTest, HistoryBeyondTheLimitIsCompactedAutomatically) {
+  MemoryStoreOptions options;
+  options.history_limit = 10;
+  auto store = Open(options);
+  ORCH_ASSERT_OK_AND_ASSIGN(int64_t rev, store->Create(PodKey(0), "v0"));
+  for (int i = 1; i < 30; ++i) {
+    ORCH_ASSERT_OK_AND_ASSIGN(rev, store->Update(PodKey(0), fmt::format("v{}", i), rev));
+  }
+  ASSERT_EQ(rev, 30);
+  // The last `history_limit` revisions stay readable, and the state at the oldest kept one.
+  ORCH_ASSERT_OK_AND_ASSIGN(KeyValue at_20, store->Get(PodKey(0), 20));
+  EXPECT_EQ(at_20.value, "v19");
+  EXPECT_THAT(store->Get(PodKey(0), 19), StatusIs(absl::StatusCode::kOutOfRange));
+  EXPECT_THAT(store->Watch("", WatchOptions{.from_revision = 19}),
+              StatusIs(absl::StatusCode::kOutOfRange));
+  ORCH_ASSERT_OK_AND_ASSIGN(auto watcher, store->Watch("", WatchOptions{.from_revision = 20}));
+  std::vector<EventPtr> events;
+  ORCH_ASSERT_OK(watcher->Poll(&events));
+  ASSERT_EQ(events.size(), 10u);
+  EXPECT_EQ(events.front()->kv.mod_revision, 21);
+  EXPECT_EQ(events.front()->prev_kv->value, "v19");
+}
+
+TEST(MemoryStoreTest, HistoryLimitZeroKeepsEverythingUntilCompact) {
+  MemoryStoreOptions options;
+  options.history_limit = 0;
+  auto store = Open(options);
+  ORCH_ASSERT_OK_AND_ASSIGN(int64_t rev, store->Create(PodKey(0), "v0"));
+  for (int i = 1; i < 200; ++i) {
+    ORCH_ASSERT_OK_AND_ASSIGN(rev, store->Update(PodKey(0), "v", 0));
+  }
+  EXPECT_EQ(rev, 200);
+  EXPECT_THAT(store->Get(PodKey(0), 1), IsOk());
+  ORCH_ASSERT_OK(store->Compact(100));
+  EXPECT_THAT(store->Get(PodKey(0), 99), StatusIs(absl::StatusCode::kOutOfRange));
+}
+
+TEST(MemoryStoreTest, ASlowWatcherWhoseNextEventIsCompactedIsFinished) {
+  MemoryStoreOptions options;
+  options.history_limit = 5;
+  auto store = Open(options);
+  ORCH_ASSERT_OK_AND_ASSIGN(auto slow, store->Watch(ResourcePrefix("pods")));
+  ORCH_ASSERT_OK_AND_ASSIGN(auto fast, store->Watch(ResourcePrefix("pods")));
+  std::atomic<int> woken{0};
+  slow->SetReadyCallback([&] { ++woken; });
+  for (int i = 0; i < 20; ++i) {
+    ORCH_ASSERT_OK(store->Create(PodKey(i), "v"));
+    std::vector<EventPtr> drained;
+    ORCH_ASSERT_OK(fast->Poll(&drained));
+    ASSERT_EQ(drained.size(), 1u);
+  }
+  EXPECT_GE(woken.load(), 1);
+  std::vector<EventPtr> events;
+  EXPECT_THAT(slow->Poll(&events),
+              StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("re-list")));
+  EXPECT_TRUE(events.empty());
+  EXPECT_TRUE(slow->Wait(absl::ZeroDuration()));  // the error is "something pending"
+  ORCH_ASSERT_OK(store->Create(PodKey(100), "v"));
+  EXPECT_THAT(slow->Poll(&events), StatusIs(absl::StatusCode::kOutOfRange));  // stays finished
+  ORCH_ASSERT_OK(fast->Poll(&events));
+  EXPECT_EQ(events.size(), 1u);
+}
+
+TEST(MemoryStoreTest, AQuietWatcherSurvivesCompactionOfOtherKeys) {
+  MemoryStoreOptions options;
+  options.history_limit = 5;
+  auto store = Open(options);
+  ORCH_ASSERT_OK_AND_ASSIGN(auto nodes, store->Watch(ResourcePrefix("nodes")));
+  for (int i = 0; i < 50; ++i) ORCH_ASSERT_OK(store->Create(PodKey(i), "v"));
+  ORCH_ASSERT_OK_AND_ASSIGN(int64_t node_rev,
+                            store->Create(ObjectKey("nodes", "", "n1"), "node"));
+  std::vector<EventPtr> events;
+  ORCH_ASSERT_OK(nodes->Poll(&events));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]->kv.mod_revision, node_rev);
+}
+
+TEST(MemoryStoreTest, WatchersShareOneEventObject) {
+  auto store = Open({});
+  ORCH_ASSERT_OK_AND_ASSIGN(auto a, store->Watch(""));
+  ORCH_ASSERT_OK_AND_ASSIGN(auto b, store->Watch(ResourcePrefix("pods")));
+  ORCH_ASSERT_OK(store->Create(PodKey(1), std::string(1024, 'x')));
+  std::vector<EventPtr> from_a, from_b;
+  ORCH_ASSERT_OK(a->Poll(&from_a));
+  ORCH_ASSERT_OK(b->Poll(&from_b));
+  ASSERT_EQ(from_a.size(), 1u);
+  ASSERT_EQ(from_b.size(), 1u);
+  EXPECT_EQ(from_a[0].get(), from_b[0].get());
+}
+
+TEST(MemoryStoreTest, ExecutorTimersExpireLeasesInVirtualTime) {
+  VirtualExecutor executor;
+  MemoryStoreOptions options;
+  options.clock = &executor.clock();
+  options.executor = &executor;
+  auto store = Open(options);
+  const absl::Time granted = executor.clock().Now();
+  ORCH_ASSERT_OK_AND_ASSIGN(LeaseId lease, store->GrantLease(absl::Seconds(10)));
+  ORCH_ASSERT_OK(store->Create(ObjectKey("leases", "kube-node-lease", "n1"), "hb", lease));
+  ORCH_ASSERT_OK_AND_ASSIGN(auto watcher, store->Watch(""));
+  std::vector<absl::Time> woken_at;
+  watcher->SetReadyCallback([&] { woken_at.push_back(executor.clock().Now()); });
+
+  // Nobody calls the store: only the executor's timer can expire the lease.
+  executor.AdvanceBy(absl::Seconds(9));
+  EXPECT_TRUE(woken_at.empty());
+  executor.AdvanceBy(absl::Seconds(5));
+  ASSERT_EQ(woken_at.size(), 1u);
+  EXPECT_EQ(woken_at[0], granted + absl::Seconds(10));
+  std::vector<EventPtr> events;
+  ORCH_ASSERT_OK(watcher->Poll(&events));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]->type, Event::Type::kDelete);
+  EXPECT_TRUE(executor.Idle());  // no timer left once no lease remains
+}
+
+TEST(MemoryStoreTest, KeepAliveMovesTheExpiryTimer) {
+  VirtualExecutor executor;
+  MemoryStoreOptions options;
+  options.clock = &executor.clock();
+  options.executor = &executor;
+  auto store = Open(options);
+  ORCH_ASSERT_OK_AND_ASSIGN(LeaseId lease, store->GrantLease(absl::Seconds(10)));
+  ORCH_ASSERT_OK(store->Create(PodKey(1), "v", lease));
+  ORCH_ASSERT_OK_AND_ASSIGN(auto watcher, store->Watch(""));
+  for (int i = 0; i < 5; ++i) {
+    executor.AdvanceBy(absl::Seconds(6));
+    ORCH_ASSERT_OK(store->KeepAlive(lease));
+  }
+  std::vector<EventPtr> events;
+  ORCH_ASSERT_OK(watcher->Poll(&events));
+  EXPECT_TRUE(events.empty());
+  executor.AdvanceBy(absl::Seconds(11));
+  ORCH_ASSERT_OK(watcher->Poll(&events));
+  EXPECT_EQ(events.size(), 1u);
+}
+
+TEST(MemoryStoreTest, WithoutAnExecutorLeasesExpireOnTheNextCall) {
+  VirtualClock clock;
+  MemoryStoreOptions options;
+  options.clock = &clock;
+  auto store = Open(options);
+  ORCH_ASSERT_OK_AND_ASSIGN(LeaseId lease, store->GrantLease(absl::Seconds(10)));
+  ORCH_ASSERT_OK(store->Create(PodKey(1), "v", lease));
+  ORCH_ASSERT_OK_AND_ASSIGN(auto watcher, store->Watch(""));
+  clock.Advance(absl::Seconds(30));
+  std::vector<EventPtr> events;
+  ORCH_ASSERT_OK(watcher->Poll(&events));
+  EXPECT_TRUE(events.empty());  // nothing ran yet
+  ORCH_ASSERT_OK_AND_ASSIGN(int64_t revision, store->CurrentRevision());
+  ORCH_ASSERT_OK(watcher->Poll(&events));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]->kv.mod_revision, revision);
+}
+
+TEST(MemoryStoreTest, AWatcherThatOutlivesItsStoreIsCancelled) {
+  std::unique_ptr<Watcher> watcher;
+  {
+    auto store = Open({});
+    ORCH_ASSERT_OK_AND_ASSIGN(watcher, store->Watch(""));
+  }
+  std::vector<EventPtr> events;
+  EXPECT_THAT(watcher->Poll(&events), StatusIs(absl::StatusCode::kCancelled));
+  EXPECT_TRUE(watcher->Wait(absl::Seconds(1)));
+}
+
+}  // namespace
+}  // namespace orch::store
