@@ -254,7 +254,8 @@ class TreeDecoder {
     __int128 number = plain.int_magnitude;
     if (plain.int_negative) number = -number;
     if (plain.int_overflow || number < min || number > max) {
-      return Error(fmt::format("integer {} is out of range for {}", value.text, type));
+      return Error(fmt::format("integer {} is out of range for {}", AbbreviateNumber(value.text),
+                               type));
     }
     return number;
   }
@@ -267,7 +268,7 @@ class TreeDecoder {
     }
     if (!std::isfinite(plain.float_value)) return ExpectedGot("finite number", value);
     if (single_precision && std::fabs(plain.float_value) > std::numeric_limits<float>::max()) {
-      return Error(fmt::format("number {} is out of range for float", value.text));
+      return Error(fmt::format("number {} is out of range for float", AbbreviateNumber(value.text)));
     }
     return plain.float_value;
   }

@@ -107,6 +107,8 @@ PlainValue ResolvePlain(std::string_view text);
 std::string DescribeNode(const Node& node);
 // `"text"` with control characters escaped and long text cut short.
 std::string QuoteForMessage(std::string_view text);
+// A number's text for a message, cut short if long.
+std::string AbbreviateNumber(std::string_view text);
 
 bool IsValidUtf8(std::string_view text);
 

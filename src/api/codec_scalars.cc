@@ -287,6 +287,12 @@ std::string QuoteForMessage(std::string_view text) {
   return out;
 }
 
+std::string AbbreviateNumber(std::string_view text) {
+  constexpr std::size_t kMaxShown = 40;  // numbers are ASCII
+  if (text.size() <= kMaxShown) return std::string(text);
+  return fmt::format("{}... ({} characters)", text.substr(0, kMaxShown), text.size());
+}
+
 std::string DescribeNode(const Node& node) {
   switch (node.type) {
     case Node::Type::kNull: return "null";
@@ -299,7 +305,7 @@ std::string DescribeNode(const Node& node) {
     case PlainValue::Type::kNull: return "null";
     case PlainValue::Type::kBool: return "boolean " + node.text;
     case PlainValue::Type::kInt:
-    case PlainValue::Type::kFloat: return "number " + node.text;
+    case PlainValue::Type::kFloat: return "number " + AbbreviateNumber(node.text);
     case PlainValue::Type::kString: break;
   }
   return "string " + QuoteForMessage(node.text);

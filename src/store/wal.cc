@@ -484,7 +484,7 @@ absl::StatusOr<Lsn> Wal::Append(std::string_view record) {
 // mu_ released meanwhile so other writers can enqueue the next group.
 void Wal::LeadGroup() {
   leader_active_ = true;
-  if (options_.gather_group) GatherGroup();
+  if (options_.gather_group && options_.sync) GatherGroup();  // without sync: nothing to share
   std::vector<Batch> group;
   group.swap(pending_);
   const Lsn group_last = next_lsn_ - 1;

@@ -12,7 +12,9 @@
 // later one: it is then on disk (fdatasync) and survives kill -9 and power loss on a
 // disk that honours fsync. Concurrent writers share fsyncs (group commit): one waiting
 // writer at a time leads a group, writing and syncing everything enqueued so far in one
-// write and one fdatasync; records enqueued meanwhile go into the next group.
+// write and one fdatasync; records enqueued meanwhile go into the next group, whose
+// leader first waits briefly for the writers just acknowledged to come back
+// (WalOptions::gather_group).
 // With WalOptions::sync false nothing is ever synced: the log then survives kill -9 of
 // the process (the kernel still has the data) but NOT power loss or an OS crash. For
 // tests only.
@@ -20,7 +22,9 @@
 // Failure. A failed write or sync poisons the log: that call and every later write call
 // fail kFailedPrecondition naming the cause, because after a failed fsync the kernel may
 // have dropped the data and retrying could report a write durable that is not. Reopen
-// (e.g. restart the process) to recover from what is on disk.
+// (e.g. restart the process) to recover from what is on disk. The records of the failed
+// group were never acknowledged; after a reopen each of them is either wholly there or
+// wholly absent (like any write whose outcome the caller never learned).
 //
 // Typical use by a store (log order = revision order, fsync outside the store lock):
 //
@@ -78,7 +82,8 @@ struct WalOptions {
   // A new group's leader first waits for the writers the previous group acknowledged to
   // come back with their next record (at most a quarter of the recent group time), so
   // steady concurrent writers share one sync instead of alternating between two groups.
-  // A lone writer never waits. false: a leader writes at once.
+  // A lone writer never waits; nor does anyone without `sync`. false: a leader writes
+  // at once.
   bool gather_group = true;
 };
 
@@ -139,7 +144,8 @@ class Wal {
   // Calls `callback` for each record after the recovered snapshot (all records if there
   // is none), in LSN order, including records appended since Open. Stops at and returns
   // the first error of `callback`; kDataLoss if a segment changed under the Wal.
-  // The string_view is valid only during the call.
+  // The string_view is valid only during the call. `callback` must not call this Wal's
+  // write methods (writes wait for Replay to finish).
   using RecordCallback = absl::FunctionRef<absl::Status(Lsn lsn, std::string_view record)>;
   absl::Status Replay(RecordCallback callback);
 

@@ -537,6 +537,10 @@ TEST_F(WalTest, ConcurrentAppendersAreAllReplayedInAcknowledgementOrder) {
       });
     }
     for (std::thread& thread : threads) thread.join();
+    // Group commit: concurrent writers shared syncs.
+    const WalStats stats = wal->stats();
+    EXPECT_EQ(stats.records, static_cast<uint64_t>(kThreads * kPerThread));
+    EXPECT_LT(stats.groups, stats.records / 2);
   }
   ORCH_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Wal> wal, Open());
   ORCH_ASSERT_OK_AND_ASSIGN(Records records, ReplayAll(*wal));

@@ -50,7 +50,9 @@
 //
 // Limits (so that no input crashes or hangs): nesting deeper than 100 levels is refused;
 // anchors and aliases are allowed but a document may expand to at most 10,000 plus ten
-// times its own number of nodes ("excessive aliasing"); recursive aliases are refused.
+// times its own number of nodes ("excessive aliasing"); recursive aliases are refused; a
+// map key longer than 1000 characters (quoted) is refused both ways, since YAML parsers
+// cannot read such keys back; strings must be UTF-8.
 //
 // Encoding writes apiVersion and kind first (fields 1 and 2 of every kind) and then the
 // fields in proto declaration order, omitting what Kubernetes' omitempty omits: unset
@@ -118,7 +120,7 @@ absl::StatusOr<std::string> EncodeJson(const google::protobuf::Message& message,
                                        bool pretty = false);
 // Encoding fails (kInvalidArgument naming the field) only for values no manifest can
 // hold: a string that is not UTF-8, a NaN or infinite float, a Timestamp outside years
-// 0001-9999.
+// 0001-9999, a map key over the limit above.
 
 // ---------------------------------------------------------------------------------------
 // Implementation details.
