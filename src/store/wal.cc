@@ -321,7 +321,7 @@ absl::Status Wal::Recover() {
   }
   if (recovered_snapshot_) {
     replay_after_ = recovered_snapshot_->lsn;
-    absl::MutexLock lock(&snapshot_mu_);
+    MutexLock lock(&snapshot_mu_);
     newest_snapshot_ = replay_after_;
   }
   std::vector<Segment> segments;
@@ -371,7 +371,7 @@ absl::Status Wal::RecoverSegments(std::vector<Segment> segments) {
     log_bytes += static_cast<int64_t>(last_scan.valid_end - kSegmentHeaderSize);
   }
 
-  absl::MutexLock io(&io_mu_);
+  MutexLock io(&io_mu_);
   const bool continue_last = !segments.empty() && next > base;
   segments_ = std::move(segments);
   if (!continue_last) {
@@ -385,7 +385,7 @@ absl::Status Wal::RecoverSegments(std::vector<Segment> segments) {
     active_size_ = last_scan.valid_end;
     active_has_records_ = last_scan.records > 0;
   }
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   next_lsn_ = next;
   durable_lsn_ = next - 1;
   bytes_since_snapshot_ = log_bytes;
@@ -397,7 +397,7 @@ Wal::~Wal() {
   Lsn last = 0;
   bool flush = false;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     flush = error_.ok() && durable_lsn_ + 1 < next_lsn_;
     last = next_lsn_ - 1;
   }
@@ -409,7 +409,7 @@ std::optional<WalSnapshot> Wal::TakeRecoveredSnapshot() {
 }
 
 absl::Status Wal::Replay(RecordCallback callback) {
-  absl::MutexLock io(&io_mu_);  // no group writes meanwhile
+  MutexLock io(&io_mu_);  // no group writes meanwhile
   const std::optional<size_t> start = FirstNeededSegment(segments_, replay_after_);
   for (size_t i = start.value_or(segments_.size()); i < segments_.size(); ++i) {
     const Segment& segment = segments_[i];
@@ -432,7 +432,7 @@ absl::StatusOr<Lsn> Wal::Enqueue(std::string_view record) {
   }
   char length[kRecordHeaderSize];
   PutFixed32(length, static_cast<uint32_t>(record.size()));
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (!error_.ok()) return error_;
   if (pending_.empty() || pending_.back().bytes.size() >= kBatchSealBytes) {
     pending_.push_back({next_lsn_, 0, std::string(kBatchHeaderSize, '\0')});
@@ -446,7 +446,7 @@ absl::StatusOr<Lsn> Wal::Enqueue(std::string_view record) {
 }
 
 absl::Status Wal::Sync(Lsn lsn) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (lsn >= next_lsn_) {
     return absl::InvalidArgumentError(
         fmt::format("lsn: {} was never enqueued (the last is {})", lsn, next_lsn_ - 1));
@@ -454,21 +454,21 @@ absl::Status Wal::Sync(Lsn lsn) {
   if (durable_lsn_ >= lsn) return absl::OkStatus();
   ++waiters_;
   ++arrivals_since_group_;
-  // absl::Mutex evaluates the condition when the lock is released and wakes one waiter
-  // at a time whose condition holds, so a finished group wakes its own writers and one
-  // next leader, not every waiting writer.
-  const auto can_go_on = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return durable_lsn_ >= lsn || !error_.ok() || !leader_active_;
-  };
+  if (gathering_ && arrivals_since_group_ >= last_group_writers_) gathered_.Signal();
   absl::Status status;
   for (;;) {
-    mu_.Await(absl::Condition(&can_go_on));
     if (durable_lsn_ >= lsn) break;
     if (!error_.ok()) {
       status = error_;
       break;
     }
-    LeadGroup();
+    if (!leader_active_) {
+      LeadGroup();
+      continue;
+    }
+    // Wait with the writers of the group being written, or of the one after it.
+    const uint64_t group = lsn <= in_flight_last_ ? groups_started_ : groups_started_ + 1;
+    group_done_[group % 2].Wait(&mu_);
   }
   --waiters_;
   return status;
@@ -489,11 +489,13 @@ void Wal::LeadGroup() {
   group.swap(pending_);
   const Lsn group_last = next_lsn_ - 1;
   const int group_writers = waiters_;  // every waiter's record is in this group
+  const uint64_t number = ++groups_started_;
+  in_flight_last_ = group_last;
   mu_.Unlock();
-  const absl::Time start = absl::Now();
+  const absl::Time start = absl::Now();  // real time, not a Clock: this measures the disk
   absl::Status status;
   {
-    absl::MutexLock io(&io_mu_);
+    MutexLock io(&io_mu_);
     status = WriteGroup(group);
   }
   const absl::Duration took = absl::Now() - start;
@@ -503,6 +505,8 @@ void Wal::LeadGroup() {
     error_ = absl::FailedPreconditionError(fmt::format(
         "the write-ahead log in {} accepts no more writes until it is reopened: {}",
         options_.dir, std::string(status.message())));
+    group_done_[0].SignalAll();
+    group_done_[1].SignalAll();
     return;
   }
   stats_.groups += 1;
@@ -512,19 +516,25 @@ void Wal::LeadGroup() {
   last_group_writers_ = group_writers;
   arrivals_since_group_ = 0;
   group_time_ = (group_time_ * 7 + took) / 8;
+  group_done_[number % 2].SignalAll();    // this group's writers return
+  group_done_[(number + 1) % 2].Signal();  // one writer of the next group leads it
 }
 
 // Waits, briefly, until as many writers have come to Sync since the last group as that
 // group acknowledged: they are the ones most likely to write again right away.
 void Wal::GatherGroup() {
-  const auto all_back = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return arrivals_since_group_ >= last_group_writers_;
-  };
-  if (all_back()) return;
-  mu_.AwaitWithTimeout(absl::Condition(&all_back), group_time_ / 4);
+  const absl::Time deadline = absl::Now() + group_time_ / 4;
+  gathering_ = true;
+  while (arrivals_since_group_ < last_group_writers_) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) break;
+    gathered_.WaitWithTimeout(&mu_, left);
+  }
+  gathering_ = false;
 }
 
 absl::Status Wal::WriteGroup(std::vector<Batch>& group) {
+  if (group.empty()) return absl::OkStatus();
   if (active_has_records_ && active_size_ >= static_cast<uint64_t>(options_.segment_bytes)) {
     ORCH_RETURN_IF_ERROR(StartSegment(group.front().first_lsn));
   }
@@ -567,7 +577,7 @@ absl::Status Wal::StartSegment(Lsn first_lsn) {
 // ---- snapshots ----
 
 absl::Status Wal::WriteSnapshot(Lsn lsn, std::string_view data) {
-  absl::MutexLock snapshot_lock(&snapshot_mu_);
+  MutexLock snapshot_lock(&snapshot_mu_);
   if (const Lsn last = last_lsn(); lsn > last) {
     return absl::InvalidArgumentError(
         fmt::format("lsn: snapshot at {} is beyond the log's last record {}", lsn, last));
@@ -584,7 +594,7 @@ absl::Status Wal::WriteSnapshot(Lsn lsn, std::string_view data) {
     newest_snapshot_ = lsn;
   }
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     bytes_since_snapshot_ = 0;
   }
   RemoveFilesBefore(previous_snapshot_, lsn);
@@ -606,7 +616,7 @@ void Wal::RemoveFilesBefore(std::optional<Lsn> previous_snapshot, Lsn newest_sna
   if (!previous_snapshot) return;
   std::vector<std::string> covered;
   {
-    absl::MutexLock io(&io_mu_);
+    MutexLock io(&io_mu_);
     // Segment i's last record is segments_[i + 1].first_lsn - 1; the active one stays.
     size_t keep_from = 0;
     while (keep_from + 1 < segments_.size() &&
@@ -622,27 +632,27 @@ void Wal::RemoveFilesBefore(std::optional<Lsn> previous_snapshot, Lsn newest_sna
 // ---- state ----
 
 Lsn Wal::last_lsn() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return next_lsn_ - 1;
 }
 
 Lsn Wal::durable_lsn() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return durable_lsn_;
 }
 
 int64_t Wal::bytes_since_snapshot() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return bytes_since_snapshot_;
 }
 
 absl::Status Wal::status() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return error_;
 }
 
 WalStats Wal::stats() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return stats_;
 }
 

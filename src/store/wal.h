@@ -33,12 +33,12 @@
 //   ORCH_RETURN_IF_ERROR(wal->Replay([&](Lsn, std::string_view r) { return Apply(r); }));
 //   ...
 //   Lsn lsn;
-//   { absl::MutexLock l(&mu_);  ORCH_ASSIGN_OR_RETURN(lsn, wal->Enqueue(record));
+//   { MutexLock l(&mu_);  ORCH_ASSIGN_OR_RETURN(lsn, wal->Enqueue(record));
 //     apply the write in memory; }
 //   ORCH_RETURN_IF_ERROR(wal->Sync(lsn));   // now acknowledge
 //   ...
 //   if (wal->bytes_since_snapshot() > limit) {
-//     { absl::MutexLock l(&mu_);  data = Serialize();  lsn = wal->last_lsn(); }
+//     { MutexLock l(&mu_);  data = Serialize();  lsn = wal->last_lsn(); }
 //     ORCH_RETURN_IF_ERROR(wal->WriteSnapshot(lsn, data));
 //   }
 //
@@ -61,8 +61,8 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "orch/base/mutex.h"
 
 namespace orch::store::internal {
 
@@ -220,14 +220,21 @@ class Wal {
   Lsn replay_after_ = 0;
 
   // Enqueueing and group commit.
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::vector<Batch> pending_ ABSL_GUARDED_BY(mu_);  // enqueued, not yet taken by a leader
   Lsn next_lsn_ ABSL_GUARDED_BY(mu_) = 1;
   Lsn durable_lsn_ ABSL_GUARDED_BY(mu_) = 0;
   bool leader_active_ ABSL_GUARDED_BY(mu_) = false;
+  // Writers wait on group_done_[g % 2] for group g: a finished group wakes its own
+  // writers and one writer of the next group (to lead it), not everyone.
+  CondVar group_done_[2];
+  uint64_t groups_started_ ABSL_GUARDED_BY(mu_) = 0;
+  Lsn in_flight_last_ ABSL_GUARDED_BY(mu_) = 0;  // last LSN of the latest group started
   // Group gathering (WalOptions::gather_group): threads waiting in Sync, how many of them
   // the last group acknowledged, how many have come to Sync since, and the recent time
-  // one group took to write and sync.
+  // one group took to write and sync. A gathering leader waits on gathered_.
+  CondVar gathered_;
+  bool gathering_ ABSL_GUARDED_BY(mu_) = false;
   int waiters_ ABSL_GUARDED_BY(mu_) = 0;
   int last_group_writers_ ABSL_GUARDED_BY(mu_) = 0;
   int arrivals_since_group_ ABSL_GUARDED_BY(mu_) = 0;
@@ -238,14 +245,14 @@ class Wal {
 
   // The segment files. Held by the one group leader while it writes (never together
   // with mu_), by Replay, and briefly by WriteSnapshot.
-  absl::Mutex io_mu_;
+  Mutex io_mu_;
   std::vector<Segment> segments_ ABSL_GUARDED_BY(io_mu_);  // by LSN; back() is active
   std::unique_ptr<File> active_ ABSL_GUARDED_BY(io_mu_);
   uint64_t active_size_ ABSL_GUARDED_BY(io_mu_) = 0;
   bool active_has_records_ ABSL_GUARDED_BY(io_mu_) = false;
 
   // Serializes WriteSnapshot.
-  absl::Mutex snapshot_mu_;
+  Mutex snapshot_mu_;
   std::optional<Lsn> newest_snapshot_ ABSL_GUARDED_BY(snapshot_mu_);
   std::optional<Lsn> previous_snapshot_ ABSL_GUARDED_BY(snapshot_mu_);
 };

@@ -27,9 +27,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "orch/base/mutex.h"
 #include "support/status_matchers.h"
 
 // Internal headers: src/ is not on the tests' include path.
@@ -670,7 +670,7 @@ constexpr int64_t kCrashSegmentBytes = 32 << 10;
     ::_exit(2);
   }
   Wal& wal = **opened;
-  absl::Mutex mu;
+  Mutex mu;
   std::vector<RecordId> state;  // guarded by mu
   if (std::optional<WalSnapshot> snapshot = wal.TakeRecoveredSnapshot()) {
     state = DecodeIds(snapshot->data);
@@ -690,7 +690,7 @@ constexpr int64_t kCrashSegmentBytes = 32 << 10;
         const RecordId id{round, t, seq};
         absl::StatusOr<Lsn> lsn;
         {
-          absl::MutexLock lock(&mu);
+          MutexLock lock(&mu);
           lsn = wal.Enqueue(EncodeCrashRecord(id));
           state.push_back(id);
         }
@@ -704,7 +704,7 @@ constexpr int64_t kCrashSegmentBytes = 32 << 10;
     std::string data;
     Lsn lsn;
     {
-      absl::MutexLock lock(&mu);
+      MutexLock lock(&mu);
       data = EncodeIds(state);
       lsn = wal.last_lsn();
     }
