@@ -110,10 +110,13 @@ std::unique_ptr<MemoryStore> FilledStore(std::vector<int64_t>* revisions = nullp
   return store;
 }
 
+// Reads spread over range(0) of the 10,000 pods in a scattered order: with all 10,000 the
+// values (11 MB) come from memory, with 100 they stay in cache.
 void BM_Get(benchmark::State& state) {
   auto store = FilledStore();
+  const int distinct = static_cast<int>(state.range(0));
   std::vector<std::string> keys;
-  for (int i = 0; i < kObjects; ++i) keys.push_back(PodKey(i * 7919 % kObjects));
+  for (int i = 0; i < distinct; ++i) keys.push_back(PodKey(i * 7919 % kObjects));
   size_t next = 0;
   for (auto _ : state) {
     absl::StatusOr<KeyValue> kv = store->Get(keys[next]);
@@ -123,7 +126,7 @@ void BM_Get(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
   state.SetLabel(fmt::format("value {} bytes", PodValue(0).size()));
 }
-BENCHMARK(BM_Get);
+BENCHMARK(BM_Get)->Arg(kObjects)->Arg(100);
 
 // The floor under BM_Get: copying a stored KeyValue out (what Get must return), with the
 // same access pattern over the same number of objects, and no store at all.

@@ -184,6 +184,8 @@ void WriteJsonValue(const Node& node, bool pretty, int indent, std::string& out)
 }  // namespace
 
 bool KeyFitsYaml(std::string_view key) {
+  // Quoting turns one byte into at most six characters ("\u0001"), plus the quotes.
+  if (key.size() * 6 + 2 <= kMaxKeyLength) return true;
   std::string quoted;
   AppendQuoted(key, quoted);
   return quoted.size() <= kMaxKeyLength;

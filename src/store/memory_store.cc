@@ -60,6 +60,30 @@ absl::Status CheckExpected(std::string_view key, const Version& current, int64_t
       expected, current.mod_revision));
 }
 
+// A version as Get returns it. For the newest version (nearly every Get) it is built from
+// what the lookup already read — the history, its key, `latest` — and the value's bytes,
+// without touching the Event: each dependent cache miss avoided is ~100 ns on a store
+// larger than the cache.
+KeyValue CopyOut(const KeyHistory& history, const Version& version) {
+  KeyValue out;
+  out.key = std::string(history.key());
+  out.mod_revision = version.mod_revision;
+  if (&version == &history.versions.back()) {
+    const internal::LatestFields& latest = history.latest;
+    out.value = std::string(latest.value);
+    out.create_revision = latest.create_revision;
+    out.version = latest.version;
+    out.lease = latest.lease;
+  } else {
+    const KeyValue& stored = version.kv();
+    out.value = stored.value;
+    out.create_revision = stored.create_revision;
+    out.version = stored.version;
+    out.lease = stored.lease;
+  }
+  return out;
+}
+
 // ------------------------------------------------------------------ continue tokens
 // Opaque to callers: web-safe base64 of "<revision>:<last key returned>".
 
@@ -301,7 +325,7 @@ class MemoryStoreImpl final : public MemoryStore {
     const Version* version =
         history ? history->At(revision != 0 ? revision : state.revision()) : nullptr;
     if (version == nullptr) return KeyNotFound(key);
-    return version->kv();
+    return CopyOut(*history, *version);
   }
 
   absl::StatusOr<ListResult> List(std::string_view prefix, const ListOptions& options) override {

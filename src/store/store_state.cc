@@ -1,6 +1,8 @@
 #include "store/store_state.h"
 
 #include <algorithm>
+#include <cstring>
+#include <new>
 #include <utility>
 
 #include "fmt/format.h"
@@ -14,7 +16,39 @@ bool HasPrefix(const std::string& key, std::string_view prefix) {
 
 }  // namespace
 
-// ------------------------------------------------------------------ KeyHistory
+// ------------------------------------------------------------------ Version, KeyHistory
+
+Version Version::Of(EventPtr event) {
+  Version v;
+  v.mod_revision = event->kv.mod_revision;
+  v.deleted = event->type == Event::Type::kDelete;
+  v.event = std::move(event);
+  return v;
+}
+
+KeyHistory::Ptr KeyHistory::Create(std::string_view key) {
+  void* memory = ::operator new(sizeof(KeyHistory) + key.size());
+  auto* history = new (memory) KeyHistory(key.size());
+  if (!key.empty()) std::memcpy(history + 1, key.data(), key.size());
+  return Ptr(history);
+}
+
+void KeyHistory::PushVersion(EventPtr event) {
+  const KeyValue& kv = event->kv;
+  latest = {kv.create_revision, kv.version, kv.lease, kv.value};
+  versions.push_back(Version::Of(std::move(event)));
+}
+
+void KeyHistory::ReplaceNewest(EventPtr event) {
+  const KeyValue& kv = event->kv;
+  latest = {kv.create_revision, kv.version, kv.lease, kv.value};
+  versions.back() = Version::Of(std::move(event));
+}
+
+void KeyHistory::Deleter::operator()(KeyHistory* history) const {
+  history->~KeyHistory();
+  ::operator delete(history);
+}
 
 const Version* KeyHistory::At(int64_t revision) const {
   for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
@@ -62,10 +96,10 @@ void StoreState::Apply(Mutation m, const Clock& clock, ReadyCursors* ready) {
 void StoreState::Put(std::string key, std::string value, LeaseId lease, ReadyCursors* ready) {
   KeyHistory* history = FindMutable(key);
   if (history == nullptr) {
-    auto owned = std::make_unique<KeyHistory>(key);
+    KeyHistory::Ptr owned = KeyHistory::Create(key);
     history = owned.get();
-    index_.emplace(history->key, std::move(owned));
-    keys_.emplace(history->key, history);
+    index_.insert(std::move(owned));
+    keys_.emplace(history->key(), history);
   }
   const Version* current = history->Current();
 
@@ -129,7 +163,7 @@ void StoreState::Detach(LeaseId lease, const std::string& key) {
 // keeps history within its limit.
 void StoreState::Append(EventPtr event, KeyHistory* key, ReadyCursors* ready) {
   ++revision_;
-  key->versions.push_back({revision_, event->type == Event::Type::kDelete, event});
+  key->PushVersion(event);
   for (WatchCursor* cursor : cursors_) {
     if (cursor->armed && !cursor->compacted && HasPrefix(event->kv.key, cursor->prefix)) {
       cursor->armed = false;
@@ -194,12 +228,12 @@ void StoreState::DropOldestEvent() {
   }
   // A current value nobody overwrote within the history keeps only what reads need: drop
   // the copy of the previous value its event carries for watchers.
-  Version& only = versions.front();
+  const Version& only = versions.front();
   if (versions.size() == 1 && only.event == entry.event && only.event->prev_kv) {
     auto slim = std::make_shared<Event>();
     slim->type = Event::Type::kPut;
     slim->kv = only.event->kv;
-    only.event = std::move(slim);
+    entry.key->ReplaceNewest(std::move(slim));
   }
 }
 
@@ -220,16 +254,16 @@ absl::Status StoreState::CheckReadable(int64_t revision) const {
 
 const KeyHistory* StoreState::Find(std::string_view key) const {
   auto it = index_.find(key);
-  return it == index_.end() ? nullptr : it->second.get();
+  return it == index_.end() ? nullptr : it->get();
 }
 
 KeyHistory* StoreState::FindMutable(std::string_view key) {
   auto it = index_.find(key);
-  return it == index_.end() ? nullptr : it->second.get();
+  return it == index_.end() ? nullptr : it->get();
 }
 
 void StoreState::Erase(KeyHistory* key) {
-  const std::string_view name = key->key;
+  const std::string_view name = key->key();
   keys_.erase(name);
   index_.erase(name);  // destroys *key: `name` is not used after this
 }

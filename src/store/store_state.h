@@ -26,6 +26,7 @@
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -37,6 +38,8 @@ namespace orch::store::internal {
 
 // One state of a key: a kPut Event holds its value, a kDelete Event marks it deleted.
 struct Version {
+  static Version Of(EventPtr event);
+
   int64_t mod_revision = 0;
   bool deleted = false;  // event->type == kDelete, kept here so lookups touch no Event
   EventPtr event;
@@ -44,16 +47,52 @@ struct Version {
   const KeyValue& kv() const { return event->kv; }
 };
 
-struct KeyHistory {
-  explicit KeyHistory(std::string k) : key(std::move(k)) {}
+// The newest version's fields as a read returns them, so a Get at the current revision
+// touches neither the Event nor anything but the history and the value's bytes. `value`
+// views the Event's value, which never changes while the Event lives.
+struct LatestFields {
+  int64_t create_revision = 0;
+  int64_t version = 0;
+  LeaseId lease = 0;
+  std::string_view value;
+};
 
-  const std::string key;  // the maps below view it: a KeyHistory never moves
-  // Ascending mod_revision; the last one is the key's current state.
-  absl::InlinedVector<Version, 2> versions;
+// A key's versions. One allocation holds the history and the key's bytes, so a lookup
+// touches one place; the maps of StoreState view the key, so a KeyHistory never moves.
+class KeyHistory {
+ public:
+  struct Deleter {
+    void operator()(KeyHistory* history) const;
+  };
+  using Ptr = std::unique_ptr<KeyHistory, Deleter>;
+
+  static Ptr Create(std::string_view key);
+  KeyHistory(const KeyHistory&) = delete;
+  KeyHistory& operator=(const KeyHistory&) = delete;
+
+  std::string_view key() const {
+    return {reinterpret_cast<const char*>(this + 1), key_size_};
+  }
 
   // The live version as of `revision`, or nullptr if the key did not exist then.
   const Version* At(int64_t revision) const;
   const Version* Current() const;
+
+  // Replaces the newest version (or adds one) and refreshes `latest`: the only ways the
+  // newest version changes.
+  void PushVersion(EventPtr event);
+  void ReplaceNewest(EventPtr event);
+
+  // Ascending mod_revision; the last one is the key's current state.
+  absl::InlinedVector<Version, 2> versions;
+  // Mirrors versions.back(); see LatestFields.
+  LatestFields latest;
+
+ private:
+  explicit KeyHistory(size_t key_size) : key_size_(key_size) {}
+  ~KeyHistory() = default;
+
+  const size_t key_size_;  // the key's bytes follow the object
 };
 
 struct Lease {
@@ -153,7 +192,22 @@ class StoreState {
   const int64_t history_limit_;
   int64_t revision_ = 0;
   int64_t compacted_revision_ = 0;
-  absl::flat_hash_map<std::string_view, std::unique_ptr<KeyHistory>> index_;  // owns
+  // Owns the histories. A set of pointers hashed by key keeps the probed array small (8
+  // bytes a key) and compares keys where the history itself lives.
+  struct ByKey {
+    using is_transparent = void;
+    static std::string_view Key(std::string_view key) { return key; }
+    static std::string_view Key(const KeyHistory::Ptr& history) { return history->key(); }
+    template <typename T>
+    size_t operator()(const T& t) const {
+      return absl::Hash<std::string_view>()(Key(t));
+    }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return Key(a) == Key(b);
+    }
+  };
+  absl::flat_hash_set<KeyHistory::Ptr, ByKey, ByKey> index_;
   KeyMap keys_;
   std::deque<HistoryEntry> history_;
 

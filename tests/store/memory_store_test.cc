@@ -163,6 +163,38 @@ TEST(MemoryStoreTest, WatchersShareOneEventObject) {
   EXPECT_EQ(from_a[0].get(), from_b[0].get());
 }
 
+TEST(MemoryStoreTest, CompactionReleasesWhatOnlyHistoryHeld) {
+  MemoryStoreOptions options;
+  options.history_limit = 0;
+  auto store = Open(options);
+  ORCH_ASSERT_OK_AND_ASSIGN(auto watcher, store->Watch(""));
+  ORCH_ASSERT_OK(store->Create(PodKey(1), "one"));
+  ORCH_ASSERT_OK(store->Update(PodKey(1), "two", 0));
+  ORCH_ASSERT_OK(store->Create(PodKey(2), "doomed"));
+  ORCH_ASSERT_OK_AND_ASSIGN(KeyValue deleted, store->Delete(PodKey(2)));
+  std::vector<EventPtr> events;
+  ORCH_ASSERT_OK(watcher->Poll(&events));
+  ASSERT_EQ(events.size(), 4u);
+  for (const EventPtr& e : events) EXPECT_GT(e.use_count(), 1) << e->kv.mod_revision;
+
+  ORCH_ASSERT_OK(store->Compact(deleted.mod_revision));
+  // Superseded versions, the deleted key and the history are gone; the current value of
+  // key 1 is kept in a copy without the previous value its event carried.
+  for (const EventPtr& e : events) EXPECT_EQ(e.use_count(), 1) << e->kv.mod_revision;
+  ORCH_ASSERT_OK_AND_ASSIGN(KeyValue current, store->Get(PodKey(1)));
+  EXPECT_EQ(current.value, "two");
+  EXPECT_EQ(current.version, 2);
+  ORCH_ASSERT_OK_AND_ASSIGN(KeyValue at_compacted, store->Get(PodKey(1), deleted.mod_revision));
+  EXPECT_EQ(at_compacted.value, "two");
+  EXPECT_THAT(store->Get(PodKey(2), deleted.mod_revision), StatusIs(absl::StatusCode::kNotFound));
+  ORCH_ASSERT_OK_AND_ASSIGN(int64_t again, store->Create(PodKey(2), "reborn"));
+  ORCH_ASSERT_OK_AND_ASSIGN(KeyValue reborn, store->Get(PodKey(2)));
+  EXPECT_EQ(reborn.create_revision, again);
+  EXPECT_EQ(reborn.version, 1);
+  ORCH_ASSERT_OK_AND_ASSIGN(ListResult list, store->List(""));
+  EXPECT_EQ(list.items.size(), 2u);
+}
+
 TEST(MemoryStoreTest, ExecutorTimersExpireLeasesInVirtualTime) {
   VirtualExecutor executor;
   MemoryStoreOptions options;
