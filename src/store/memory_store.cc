@@ -68,8 +68,8 @@ KeyValue CopyOut(const KeyHistory& history, const Version& version) {
   KeyValue out;
   out.key = std::string(history.key());
   out.mod_revision = version.mod_revision;
-  if (&version == &history.versions.back()) {
-    const internal::LatestFields& latest = history.latest;
+  if (&version == &history.versions().back()) {
+    const internal::LatestFields& latest = history.latest();
     out.value = std::string(latest.value);
     out.create_revision = latest.create_revision;
     out.version = latest.version;

@@ -33,16 +33,35 @@ KeyHistory::Ptr KeyHistory::Create(std::string_view key) {
   return Ptr(history);
 }
 
-void KeyHistory::PushVersion(EventPtr event) {
-  const KeyValue& kv = event->kv;
-  latest = {kv.create_revision, kv.version, kv.lease, kv.value};
-  versions.push_back(Version::Of(std::move(event)));
+void KeyHistory::SetLatest(const Event& event) {
+  latest_ = {event.kv.create_revision, event.kv.version, event.kv.lease, event.kv.value};
 }
 
-void KeyHistory::ReplaceNewest(EventPtr event) {
-  const KeyValue& kv = event->kv;
-  latest = {kv.create_revision, kv.version, kv.lease, kv.value};
-  versions.back() = Version::Of(std::move(event));
+void KeyHistory::Push(EventPtr event) {
+  SetLatest(*event);
+  versions_.push_back(Version::Of(std::move(event)));
+}
+
+bool KeyHistory::Forget(const EventPtr& event, int64_t revision) {
+  auto superseded = std::find_if(versions_.begin(), versions_.end(),
+                                 [&](const Version& v) { return v.mod_revision >= revision; });
+  versions_.erase(versions_.begin(), superseded);
+  if (!versions_.empty() && versions_.front().mod_revision == revision &&
+      versions_.front().deleted) {
+    versions_.erase(versions_.begin());
+  }
+  if (versions_.empty()) return false;
+  // A value nobody overwrote within the history keeps only what reads need: a copy
+  // without the previous value its event carried for watchers.
+  Version& only = versions_.front();
+  if (versions_.size() == 1 && only.event == event && only.event->prev_kv) {
+    auto slim = std::make_shared<Event>();
+    slim->type = Event::Type::kPut;
+    slim->kv = only.event->kv;
+    SetLatest(*slim);
+    only = Version::Of(std::move(slim));
+  }
+  return true;
 }
 
 void KeyHistory::Deleter::operator()(KeyHistory* history) const {
@@ -51,15 +70,15 @@ void KeyHistory::Deleter::operator()(KeyHistory* history) const {
 }
 
 const Version* KeyHistory::At(int64_t revision) const {
-  for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
+  for (auto it = versions_.rbegin(); it != versions_.rend(); ++it) {
     if (it->mod_revision <= revision) return it->deleted ? nullptr : &*it;
   }
   return nullptr;
 }
 
 const Version* KeyHistory::Current() const {
-  if (versions.empty() || versions.back().deleted) return nullptr;
-  return &versions.back();
+  if (versions_.empty() || versions_.back().deleted) return nullptr;
+  return &versions_.back();
 }
 
 // ------------------------------------------------------------------ applying mutations
@@ -163,7 +182,7 @@ void StoreState::Detach(LeaseId lease, const std::string& key) {
 // keeps history within its limit.
 void StoreState::Append(EventPtr event, KeyHistory* key, ReadyCursors* ready) {
   ++revision_;
-  key->PushVersion(event);
+  key->Push(event);
   for (WatchCursor* cursor : cursors_) {
     if (cursor->armed && !cursor->compacted && HasPrefix(event->kv.key, cursor->prefix)) {
       cursor->armed = false;
@@ -208,33 +227,10 @@ void StoreState::ReleaseCursors(int64_t revision, ReadyCursors* ready) {
   }
 }
 
-// Forgets the oldest event: the versions it superseded can no longer be read, and a
-// deletion needs no tombstone once nothing older remains.
 void StoreState::DropOldestEvent() {
   HistoryEntry entry = std::move(history_.front());
   history_.pop_front();
-  const int64_t revision = entry.event->kv.mod_revision;
-  auto& versions = entry.key->versions;
-  auto superseded = std::find_if(versions.begin(), versions.end(),
-                                 [&](const Version& v) { return v.mod_revision >= revision; });
-  versions.erase(versions.begin(), superseded);
-  if (!versions.empty() && versions.front().mod_revision == revision &&
-      versions.front().deleted) {
-    versions.erase(versions.begin());
-  }
-  if (versions.empty()) {
-    Erase(entry.key);
-    return;
-  }
-  // A current value nobody overwrote within the history keeps only what reads need: drop
-  // the copy of the previous value its event carries for watchers.
-  const Version& only = versions.front();
-  if (versions.size() == 1 && only.event == entry.event && only.event->prev_kv) {
-    auto slim = std::make_shared<Event>();
-    slim->type = Event::Type::kPut;
-    slim->kv = only.event->kv;
-    entry.key->ReplaceNewest(std::move(slim));
-  }
+  if (!entry.key->Forget(entry.event, entry.event->kv.mod_revision)) Erase(entry.key);
 }
 
 // ------------------------------------------------------------------ reads

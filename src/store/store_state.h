@@ -1,8 +1,10 @@
 // StoreState: MemoryStore's data, and the one function that changes it.
 //
-// Keys map (in key order) to their recent versions. A version is the Event that produced
-// it, shared: the watch history, every watcher that polls it and every old-revision read
-// point at the same immutable Event, so a value is stored once however many watchers see it.
+// Each key has a KeyHistory: the versions that reads at retained revisions need. A hash
+// index finds it for point operations, a btree orders keys for List. A version is the
+// Event that produced it, shared: the watch history, every watcher that polls it and every
+// old-revision read point at the same immutable Event, so a value is stored once however
+// many watchers see it.
 //
 // History is dense: every revision from compacted_revision()+1 to revision() has exactly
 // one Event. Watchers read it through their own WatchCursor. Compacting revision r drops the
@@ -26,8 +28,8 @@
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/hash/hash.h"
 #include "absl/container/inlined_vector.h"
+#include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "orch/base/clock.h"
@@ -78,20 +80,25 @@ class KeyHistory {
   const Version* At(int64_t revision) const;
   const Version* Current() const;
 
-  // Replaces the newest version (or adds one) and refreshes `latest`: the only ways the
-  // newest version changes.
-  void PushVersion(EventPtr event);
-  void ReplaceNewest(EventPtr event);
-
   // Ascending mod_revision; the last one is the key's current state.
-  absl::InlinedVector<Version, 2> versions;
-  // Mirrors versions.back(); see LatestFields.
-  LatestFields latest;
+  const absl::InlinedVector<Version, 2>& versions() const { return versions_; }
+  // Mirrors versions().back(); see LatestFields.
+  const LatestFields& latest() const { return latest_; }
+
+  // Adds the newest version.
+  void Push(EventPtr event);
+  // Compaction of the event at `revision` (which produced one of these versions): versions
+  // it superseded can no longer be read, and its deletion marker is not needed once nothing
+  // older remains. Returns false when no version is left (the key can go).
+  bool Forget(const EventPtr& event, int64_t revision);
 
  private:
   explicit KeyHistory(size_t key_size) : key_size_(key_size) {}
   ~KeyHistory() = default;
+  void SetLatest(const Event& event);
 
+  absl::InlinedVector<Version, 2> versions_;
+  LatestFields latest_;
   const size_t key_size_;  // the key's bytes follow the object
 };
 
