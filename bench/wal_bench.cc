@@ -16,8 +16,7 @@
 
 #include "benchmark/benchmark.h"
 
-// Internal header: src/ is not on the benchmarks' include path.
-#include "../src/store/wal.h"
+#include "store/wal.h"
 
 namespace orch::store::internal {
 namespace {

@@ -10,13 +10,16 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/strings/escaping.h"
 #include "orch/base/mutex.h"
 #include "fmt/format.h"
 #include "orch/base/status.h"
 #include "store/list_filter.h"
+#include "store/log_codec.h"
 #include "store/mutation.h"
 #include "store/store_state.h"
+#include "store/wal.h"
 
 namespace orch::store {
 namespace {
@@ -127,6 +130,8 @@ struct Shared {
   Mutex mu;
   StoreState state ABSL_GUARDED_BY(mu);
   bool closed ABSL_GUARDED_BY(mu) = false;
+  // Durable mode: not OK once writing the log failed; every later write fails with it.
+  absl::Status refusal ABSL_GUARDED_BY(mu);
 };
 
 // One watcher's cursor plus how to wake its consumer.
@@ -241,10 +246,49 @@ class MemoryWatcher final : public Watcher {
 
 class MemoryStoreImpl final : public MemoryStore {
  public:
-  explicit MemoryStoreImpl(const MemoryStoreOptions& options)
+  MemoryStoreImpl(const MemoryStoreOptions& options, std::unique_ptr<internal::Wal> wal)
       : options_(options),
         shared_(std::make_shared<Shared>(options.history_limit)),
+        wal_(std::move(wal)),
+        snapshot_due_bytes_(options.snapshot_every_bytes),
         timer_guard_(std::make_shared<TimerGuard>(this)) {}
+
+  // Durable mode: loads the newest snapshot and applies the log after it, as the store
+  // applied it the first time. History is rebuilt from the log records after the
+  // snapshot; the snapshot itself carries none, so history starts at its revision.
+  absl::Status Recover() {
+    {
+      MutexLock lock(&shared_->mu);
+      StoreState& state = shared_->state;
+      const Clock& clock = *options_.clock;
+      if (std::optional<internal::WalSnapshot> snapshot = wal_->TakeRecoveredSnapshot()) {
+        absl::StatusOr<internal::StateImage> image = internal::DecodeSnapshot(snapshot->data);
+        if (!image.ok()) {
+          return Annotate(image.status(),
+                          fmt::format("data directory {}: snapshot at lsn {}", options_.data_dir,
+                                      snapshot->lsn));
+        }
+        state.Restore(*image, clock);
+      }
+      ReadyCursors none;  // no watcher exists yet
+      ORCH_RETURN_IF_ERROR(wal_->Replay([&](internal::Lsn lsn, std::string_view record) {
+        absl::StatusOr<Mutation> mutation = internal::DecodeMutation(record);
+        if (!mutation.ok()) {
+          return Annotate(mutation.status(), fmt::format("data directory {}: log record {}",
+                                                         options_.data_dir, lsn));
+        }
+        state.Apply(std::move(mutation).value(), clock, &none);
+        return absl::OkStatus();
+      }));
+      state.Publish(state.revision(), &none);
+      published_revision_.store(state.published_revision());
+      const absl::Time next = state.NextExpiry();
+      next_expiry_nanos_.store(next == absl::InfiniteFuture() ? kNoExpiry
+                                                               : absl::ToUnixNanos(next));
+    }
+    ScheduleLeaseTimer();
+    return absl::OkStatus();
+  }
 
   ~MemoryStoreImpl() override {
     {
@@ -270,15 +314,19 @@ class MemoryStoreImpl final : public MemoryStore {
                                  LeaseId lease) override {
     ORCH_RETURN_IF_ERROR(CheckKey(key));
     ExpireLeases();
-    WriteScope write(this);
-    const StoreState& state = write.state();
-    const KeyHistory* history = state.Find(key);
-    if (history != nullptr && history->Current() != nullptr) {
-      return absl::AlreadyExistsError(fmt::format("key \"{}\" already exists", key));
-    }
-    if (lease != 0 && state.FindLease(lease) == nullptr) return LeaseNotFound(lease);
-    write.Commit(Mutation::Put(std::string(key), std::string(value), lease));
-    return state.revision();
+    int64_t revision = 0;
+    ORCH_RETURN_IF_ERROR(Write([&](WriteScope& write) -> absl::Status {
+      const StoreState& state = write.state();
+      const KeyHistory* history = state.Find(key);
+      if (history != nullptr && history->Current() != nullptr) {
+        return absl::AlreadyExistsError(fmt::format("key \"{}\" already exists", key));
+      }
+      if (lease != 0 && state.FindLease(lease) == nullptr) return LeaseNotFound(lease);
+      ORCH_RETURN_IF_ERROR(write.Commit(Mutation::Put(std::string(key), std::string(value), lease)));
+      revision = state.revision();
+      return absl::OkStatus();
+    }));
+    return revision;
   }
 
   absl::StatusOr<int64_t> Update(std::string_view key, std::string_view value,
@@ -286,31 +334,38 @@ class MemoryStoreImpl final : public MemoryStore {
     ORCH_RETURN_IF_ERROR(CheckKey(key));
     ORCH_RETURN_IF_ERROR(CheckRevisionArgument(expected_revision, "expected_revision"));
     ExpireLeases();
-    WriteScope write(this);
-    const StoreState& state = write.state();
-    const KeyHistory* history = state.Find(key);
-    const Version* current = history ? history->Current() : nullptr;
-    if (current == nullptr) return KeyNotFound(key);
-    ORCH_RETURN_IF_ERROR(CheckExpected(key, *current, expected_revision));
-    if (lease != 0 && state.FindLease(lease) == nullptr) return LeaseNotFound(lease);
-    write.Commit(Mutation::Put(std::string(key), std::string(value), lease));
-    return state.revision();
+    int64_t revision = 0;
+    ORCH_RETURN_IF_ERROR(Write([&](WriteScope& write) -> absl::Status {
+      const StoreState& state = write.state();
+      const KeyHistory* history = state.Find(key);
+      const Version* current = history ? history->Current() : nullptr;
+      if (current == nullptr) return KeyNotFound(key);
+      ORCH_RETURN_IF_ERROR(CheckExpected(key, *current, expected_revision));
+      if (lease != 0 && state.FindLease(lease) == nullptr) return LeaseNotFound(lease);
+      ORCH_RETURN_IF_ERROR(write.Commit(Mutation::Put(std::string(key), std::string(value), lease)));
+      revision = state.revision();
+      return absl::OkStatus();
+    }));
+    return revision;
   }
 
   absl::StatusOr<KeyValue> Delete(std::string_view key, int64_t expected_revision) override {
     ORCH_RETURN_IF_ERROR(CheckKey(key));
     ORCH_RETURN_IF_ERROR(CheckRevisionArgument(expected_revision, "expected_revision"));
     ExpireLeases();
-    WriteScope write(this);
-    const StoreState& state = write.state();
-    const KeyHistory* history = state.Find(key);
-    const Version* current = history ? history->Current() : nullptr;
-    if (current == nullptr) return KeyNotFound(key);
-    ORCH_RETURN_IF_ERROR(CheckExpected(key, *current, expected_revision));
-    write.Commit(Mutation::Delete(std::string(key)));
-    const Event& deletion = *state.last_event();
-    KeyValue deleted = *deletion.prev_kv;
-    deleted.mod_revision = deletion.kv.mod_revision;
+    KeyValue deleted;
+    ORCH_RETURN_IF_ERROR(Write([&](WriteScope& write) -> absl::Status {
+      const StoreState& state = write.state();
+      const KeyHistory* history = state.Find(key);
+      const Version* current = history ? history->Current() : nullptr;
+      if (current == nullptr) return KeyNotFound(key);
+      ORCH_RETURN_IF_ERROR(CheckExpected(key, *current, expected_revision));
+      ORCH_RETURN_IF_ERROR(write.Commit(Mutation::Delete(std::string(key))));
+      const Event& deletion = *state.last_event();
+      deleted = *deletion.prev_kv;
+      deleted.mod_revision = deletion.kv.mod_revision;
+      return absl::OkStatus();
+    }));
     return deleted;
   }
 
@@ -416,15 +471,15 @@ class MemoryStoreImpl final : public MemoryStore {
 
   absl::Status Compact(int64_t revision) override {
     ExpireLeases();
-    WriteScope write(this);
-    const StoreState& state = write.state();
-    if (revision > state.revision()) {
-      return absl::InvalidArgumentError(fmt::format(
-          "revision: {} is newer than the current revision {}", revision, state.revision()));
-    }
-    if (revision <= state.compacted_revision()) return absl::OkStatus();
-    write.Commit(Mutation::Compact(revision));
-    return absl::OkStatus();
+    return Write([&](WriteScope& write) -> absl::Status {
+      const StoreState& state = write.state();
+      if (revision > state.revision()) {
+        return absl::InvalidArgumentError(fmt::format(
+            "revision: {} is newer than the current revision {}", revision, state.revision()));
+      }
+      if (revision <= state.compacted_revision()) return absl::OkStatus();
+      return write.Commit(Mutation::Compact(revision));
+    });
   }
 
   absl::StatusOr<LeaseId> GrantLease(absl::Duration ttl) override {
@@ -432,26 +487,28 @@ class MemoryStoreImpl final : public MemoryStore {
       return absl::InvalidArgumentError("ttl: must be positive");
     }
     ExpireLeases();
-    WriteScope write(this);
-    const LeaseId id = write.state().NextLeaseId();
-    write.Commit(Mutation::GrantLease(id, absl::ToInt64Nanoseconds(ttl)));
+    LeaseId id = 0;
+    ORCH_RETURN_IF_ERROR(Write([&](WriteScope& write) -> absl::Status {
+      id = write.state().NextLeaseId();
+      return write.Commit(Mutation::GrantLease(id, absl::ToInt64Nanoseconds(ttl)));
+    }));
     return id;
   }
 
   absl::Status KeepAlive(LeaseId lease) override {
     ExpireLeases();
-    WriteScope write(this);
-    if (write.state().FindLease(lease) == nullptr) return LeaseNotFound(lease);
-    write.Commit(Mutation::KeepAlive(lease));
-    return absl::OkStatus();
+    return Write([&](WriteScope& write) -> absl::Status {
+      if (write.state().FindLease(lease) == nullptr) return LeaseNotFound(lease);
+      return write.Commit(Mutation::KeepAlive(lease));
+    });
   }
 
   absl::Status RevokeLease(LeaseId lease) override {
     ExpireLeases();
-    WriteScope write(this);
-    if (write.state().FindLease(lease) == nullptr) return LeaseNotFound(lease);
-    write.Commit(Mutation::RevokeLease(lease));
-    return absl::OkStatus();
+    return Write([&](WriteScope& write) -> absl::Status {
+      if (write.state().FindLease(lease) == nullptr) return LeaseNotFound(lease);
+      return write.Commit(Mutation::RevokeLease(lease));
+    });
   }
 
   absl::StatusOr<absl::Duration> LeaseTimeToLive(LeaseId lease) override {
@@ -463,45 +520,128 @@ class MemoryStoreImpl final : public MemoryStore {
   }
 
  private:
-  // One write: holds the store lock from construction to destruction; afterwards (lock
-  // released) wakes the watchers the write made ready and re-arms the lease timer.
+  // One write call: holds the store lock (exclusively) from construction to Finish.
   class WriteScope {
    public:
     explicit WriteScope(MemoryStoreImpl* store) : store_(store) { store_->shared_->mu.Lock(); }
     ~WriteScope() {
-      Wakeups wakeups = ToWakeups(ready_);
-      store_->shared_->mu.Unlock();
-      Deliver(wakeups);
-      if (leases_changed_) store_->ScheduleLeaseTimer();
+      if (locked_) Finish().IgnoreError();
     }
     WriteScope(const WriteScope&) = delete;
     WriteScope& operator=(const WriteScope&) = delete;
 
     StoreState& state() ABSL_NO_THREAD_SAFETY_ANALYSIS { return store_->shared_->state; }
 
-    // Applies one mutation: the single place where a MemoryStore's state changes.
-    //
-    // Durability hooks here: append `mutation` to the write-ahead log before Apply (the
-    // caller acknowledges after the log is synced, once the lock is released); replay on
-    // Open applies logged mutations through StoreState::Apply in order.
-    void Commit(Mutation mutation) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    // OK, or why this store takes no more writes (see Refuse).
+    absl::Status CheckWritable() const ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return store_->shared_->refusal;
+    }
+
+    // Applies one mutation: the single place where a MemoryStore's state changes. In
+    // durable mode the mutation is first put in the log's order (log order is revision
+    // order); Finish waits for it to be on disk.
+    absl::Status Commit(Mutation mutation) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      if (internal::Wal* wal = store_->wal_.get()) {
+        absl::StatusOr<internal::Lsn> lsn = wal->Enqueue(internal::EncodeMutation(mutation));
+        if (!lsn.ok()) {
+          if (lsn.status().code() == absl::StatusCode::kInvalidArgument) {
+            return absl::InvalidArgumentError(fmt::format(
+                "value: too large for the write-ahead log: {}", std::string(lsn.status().message())));
+          }
+          return store_->RefuseLocked(lsn.status());
+        }
+        lsn_ = *lsn;
+      }
       const bool lease_kind = mutation.kind != Mutation::Kind::kPut &&
                               mutation.kind != Mutation::Kind::kDelete &&
                               mutation.kind != Mutation::Kind::kCompact;
       state().Apply(std::move(mutation), *store_->options_.clock, &ready_);
+      if (store_->wal_ == nullptr) state().Publish(state().revision(), &ready_);
+      committed_ = true;
       if (lease_kind) {
         leases_changed_ = true;
         const absl::Time next = state().NextExpiry();
         store_->next_expiry_nanos_.store(next == absl::InfiniteFuture() ? kNoExpiry
                                                                          : absl::ToUnixNanos(next));
       }
+      return absl::OkStatus();
+    }
+
+    // Releases the lock; in durable mode waits until the log holds everything this call
+    // saw (its own mutations and every one applied before them, so even a failed
+    // precondition was decided on durable state), then lets watchers see it. Afterwards
+    // wakes the ready watchers, re-arms the lease timer and writes a snapshot when one is
+    // due. Returns the error that makes the call's outcome unknown, if any.
+    absl::Status Finish() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      internal::Wal* wal = store_->wal_.get();
+      const bool sync = wal != nullptr && CheckWritable().ok();
+      const internal::Lsn sync_to = !sync ? 0 : committed_ ? lsn_ : wal->last_lsn();
+      const int64_t publish_to = state().revision();
+      Wakeups wakeups = ToWakeups(ready_);
+      store_->shared_->mu.Unlock();
+      locked_ = false;
+      absl::Status status;
+      if (sync) {
+        status = wal->Sync(sync_to);
+        if (status.ok()) {
+          store_->PublishDurable(publish_to, &wakeups);
+        } else {
+          status = store_->Refuse(status);
+        }
+      }
+      Deliver(wakeups);
+      if (leases_changed_) store_->ScheduleLeaseTimer();
+      if (wal != nullptr) store_->MaybeSnapshot();
+      return status;
     }
 
    private:
     MemoryStoreImpl* const store_;
+    bool locked_ = true;
+    bool committed_ = false;
+    internal::Lsn lsn_ = 0;  // of the last mutation committed
     ReadyCursors ready_;
     bool leases_changed_ = false;
   };
+
+  // Runs `decide` under the store lock: it checks preconditions and commits mutations.
+  // Returns its outcome once everything it saw is durable.
+  absl::Status Write(absl::FunctionRef<absl::Status(WriteScope&)> decide) {
+    WriteScope write(this);
+    absl::Status outcome = write.CheckWritable();
+    if (outcome.ok()) outcome = decide(write);
+    ORCH_RETURN_IF_ERROR(write.Finish());
+    return outcome;
+  }
+
+  // Lets watchers see the durable changes up to `revision`. Writers acknowledged by one
+  // group commit all call this; the first one publishes for all.
+  void PublishDurable(int64_t revision, Wakeups* wakeups) {
+    if (revision <= published_revision_.load()) return;
+    MutexLock lock(&shared_->mu);
+    ReadyCursors ready;
+    shared_->state.Publish(revision, &ready);
+    published_revision_.store(shared_->state.published_revision());
+    for (auto& wakeup : ToWakeups(ready)) wakeups->push_back(std::move(wakeup));
+  }
+
+  // After the log failed, the state in memory may hold writes the disk does not: serving
+  // further writes on top of it could acknowledge what a restart loses. Reads go on.
+  // Returns the refusal every later write gets.
+  absl::Status Refuse(const absl::Status& cause) {
+    MutexLock lock(&shared_->mu);
+    return RefuseLocked(cause);
+  }
+  absl::Status RefuseLocked(const absl::Status& cause) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    if (shared_->refusal.ok()) {
+      shared_->refusal = absl::FailedPreconditionError(fmt::format(
+          "MemoryStore in {} takes no more writes until it is reopened, because writing its "
+          "log failed: {}",
+          options_.data_dir, std::string(cause.message())));
+      refusing_writes_.store(true);
+    }
+    return shared_->refusal;
+  }
 
   // Lets a lease timer reach the store only while it exists.
   struct TimerGuard {
@@ -511,16 +651,42 @@ class MemoryStoreImpl final : public MemoryStore {
   };
 
   // Deletes the keys of every lease that has expired. Cheap when none has: one atomic load,
-  // and a clock read only while leases exist.
+  // and a clock read only while leases exist. Its writes are logged like any other; a
+  // store that refuses writes expires nothing.
   void ExpireLeases() {
     const int64_t next = next_expiry_nanos_.load();
-    if (next == kNoExpiry) return;
+    if (next == kNoExpiry || refusing_writes_.load()) return;
     const absl::Time now = options_.clock->Now();
     if (absl::ToUnixNanos(now) < next) return;
-    WriteScope write(this);
-    for (LeaseId id : write.state().ExpiredLeases(now)) {
-      write.Commit(Mutation::RevokeLease(id));
+    Write([&](WriteScope& write) -> absl::Status {
+      for (LeaseId id : write.state().ExpiredLeases(now)) {
+        ORCH_RETURN_IF_ERROR(write.Commit(Mutation::RevokeLease(id)));
+      }
+      return absl::OkStatus();
+    }).IgnoreError();  // the caller's own call reports a failed log
+  }
+
+  // Durable mode: once the log has grown by snapshot_every_bytes, one caller at a time
+  // writes a snapshot of the state (taken under the lock with the log position it stands
+  // for, written outside it). A failed snapshot is tried again after as many more bytes.
+  void MaybeSnapshot() {
+    if (wal_->bytes_since_snapshot() < snapshot_due_bytes_.load()) return;
+    if (snapshotting_.exchange(true)) return;
+    internal::StateImage image;
+    internal::Lsn lsn = 0;
+    {
+      ReaderMutexLock lock(&shared_->mu);  // Enqueue needs it exclusively
+      image = shared_->state.Image();
+      lsn = wal_->last_lsn();
     }
+    const absl::Status written = wal_->WriteSnapshot(lsn, internal::EncodeSnapshot(image));
+    if (written.ok()) {
+      snapshot_due_bytes_.store(options_.snapshot_every_bytes);
+    } else {
+      snapshot_due_bytes_.fetch_add(options_.snapshot_every_bytes);
+      if (!wal_->status().ok()) Refuse(wal_->status()).IgnoreError();
+    }
+    snapshotting_.store(false);
   }
 
   // Keeps one executor timer set for the earliest lease expiry.
@@ -552,6 +718,13 @@ class MemoryStoreImpl final : public MemoryStore {
 
   const MemoryStoreOptions options_;
   const std::shared_ptr<Shared> shared_;
+  // Durable mode only (null otherwise): the log, and the revision watchers see
+  // (mirrors the state's published_revision(), so most acknowledged writers skip the lock).
+  const std::unique_ptr<internal::Wal> wal_;
+  std::atomic<int64_t> published_revision_{0};
+  std::atomic<bool> refusing_writes_{false};
+  std::atomic<int64_t> snapshot_due_bytes_;
+  std::atomic<bool> snapshotting_{false};
   // The earliest lease expiry in Unix nanoseconds, kNoExpiry without leases; lets every
   // call skip expiry without taking the lock.
   std::atomic<int64_t> next_expiry_nanos_{kNoExpiry};
@@ -569,10 +742,17 @@ absl::StatusOr<std::unique_ptr<MemoryStore>> MemoryStore::Open(MemoryStoreOption
   if (options.history_limit < 0) {
     return absl::InvalidArgumentError("history_limit: must not be negative");
   }
-  if (!options.data_dir.empty()) {
-    return absl::FailedPreconditionError("durable MemoryStore not available yet");
+  if (options.data_dir.empty()) {
+    return std::unique_ptr<MemoryStore>(new MemoryStoreImpl(options, nullptr));
   }
-  return std::unique_ptr<MemoryStore>(new MemoryStoreImpl(options));
+  if (options.snapshot_every_bytes <= 0) {
+    return absl::InvalidArgumentError("snapshot_every_bytes: must be positive");
+  }
+  ORCH_ASSIGN_OR_RETURN(std::unique_ptr<internal::Wal> wal,
+                        internal::Wal::Open({.dir = options.data_dir}));
+  auto store = std::make_unique<MemoryStoreImpl>(options, std::move(wal));
+  ORCH_RETURN_IF_ERROR(store->Recover());
+  return std::unique_ptr<MemoryStore>(std::move(store));
 }
 
 }  // namespace orch::store

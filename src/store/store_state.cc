@@ -29,7 +29,7 @@ Version Version::Of(EventPtr event) {
 KeyHistory::Ptr KeyHistory::Create(std::string_view key) {
   void* memory = ::operator new(sizeof(KeyHistory) + key.size());
   auto* history = new (memory) KeyHistory(key.size());
-  if (!key.empty()) std::memcpy(history + 1, key.data(), key.size());
+  if (!key.empty()) std::memcpy(reinterpret_cast<char*>(history + 1), key.data(), key.size());
   return Ptr(history);
 }
 
@@ -178,20 +178,72 @@ void StoreState::Detach(LeaseId lease, const std::string& key) {
   if (it != leases_.end()) it->second.keys.erase(key);
 }
 
-// Records a put or delete at the next revision, wakes the idle watchers it concerns and
-// keeps history within its limit.
+// Records a put or delete at the next revision and keeps history within its limit.
 void StoreState::Append(EventPtr event, KeyHistory* key, ReadyCursors* ready) {
   ++revision_;
   key->Push(event);
-  for (WatchCursor* cursor : cursors_) {
-    if (cursor->armed && !cursor->compacted && HasPrefix(event->kv.key, cursor->prefix)) {
-      cursor->armed = false;
-      ready->push_back(cursor);
-    }
-  }
   history_.push_back({std::move(event), key});
   if (history_limit_ > 0 && revision_ - compacted_revision_ > history_limit_) {
     Compact(revision_ - history_limit_, ready);
+  }
+}
+
+void StoreState::Publish(int64_t revision, ReadyCursors* ready) {
+  revision = std::min(revision, revision_);
+  for (int64_t r = published_revision_ + 1; r <= revision && !cursors_.empty(); ++r) {
+    const std::string& key = history_[IndexOf(r)].event->kv.key;
+    for (WatchCursor* cursor : cursors_) {
+      // A cursor that starts after r (a watch from an applied, unpublished revision)
+      // does not want r.
+      if (cursor->armed && !cursor->compacted && cursor->next_revision <= r &&
+          HasPrefix(key, cursor->prefix)) {
+        cursor->armed = false;
+        ready->push_back(cursor);
+      }
+    }
+  }
+  published_revision_ = std::max(published_revision_, revision);
+}
+
+// ------------------------------------------------------------------ snapshots
+
+StateImage StoreState::Image() const {
+  StateImage image;
+  image.revision = revision_;
+  image.next_lease_id = next_lease_id_;
+  image.leases.reserve(leases_.size());
+  for (const auto& [id, lease] : leases_) {
+    image.leases.push_back({id, absl::ToInt64Nanoseconds(lease.ttl)});
+  }
+  std::sort(image.leases.begin(), image.leases.end(),
+            [](const StateImage::LeaseEntry& a, const StateImage::LeaseEntry& b) {
+              return a.id < b.id;
+            });
+  image.live.reserve(keys_.size());
+  for (const auto& [key, history] : keys_) {
+    if (const Version* current = history->Current()) image.live.push_back(current->event);
+  }
+  return image;
+}
+
+void StoreState::Restore(const StateImage& image, const Clock& clock) {
+  revision_ = image.revision;
+  compacted_revision_ = image.revision;
+  published_revision_ = image.revision;
+  next_lease_id_ = image.next_lease_id;
+  const absl::Time now = clock.Now();
+  for (const StateImage::LeaseEntry& entry : image.leases) {
+    Lease& lease = leases_[entry.id];
+    lease.ttl = absl::Nanoseconds(entry.ttl_nanos);
+    SetExpiry(entry.id, lease, now + lease.ttl);
+  }
+  for (const EventPtr& event : image.live) {
+    KeyHistory::Ptr owned = KeyHistory::Create(event->kv.key);
+    KeyHistory* history = owned.get();
+    index_.insert(std::move(owned));
+    keys_.emplace(history->key(), history);
+    history->Push(event);
+    if (event->kv.lease != 0) leases_[event->kv.lease].keys.insert(event->kv.key);
   }
 }
 
@@ -204,6 +256,9 @@ void StoreState::Compact(int64_t revision, ReadyCursors* ready) {
     DropOldestEvent();
   }
   compacted_revision_ = revision;
+  // Events compacted before they were published reach no watcher: ReleaseCursors finished
+  // every cursor that needed one.
+  published_revision_ = std::max(published_revision_, revision);
 }
 
 // A watcher still positioned at or before `revision` either had nothing to see there (it
@@ -285,38 +340,41 @@ std::vector<LeaseId> StoreState::ExpiredLeases(absl::Time now) const {
 // ------------------------------------------------------------------ watch cursors
 
 void StoreState::ReadEvents(WatchCursor& cursor, size_t max, std::vector<EventPtr>* out) const {
+  const size_t end = PublishedEnd();
   size_t index = IndexOf(cursor.next_revision);
   size_t taken = 0;
-  for (; index < history_.size() && taken < max; ++index) {
+  for (; index < end && taken < max; ++index) {
     const EventPtr& event = history_[index].event;
     if (HasPrefix(event->kv.key, cursor.prefix)) {
       out->push_back(event);
       ++taken;
     }
   }
-  const bool drained = index >= history_.size();
+  const bool drained = index >= end;
   cursor.armed = drained;
   if (drained) {
-    cursor.next_revision = std::max(cursor.next_revision, revision_ + 1);
+    cursor.next_revision = std::max(cursor.next_revision, published_revision_ + 1);
   } else {
     cursor.next_revision = compacted_revision_ + 1 + static_cast<int64_t>(index);
   }
 }
 
 bool StoreState::SkipToPending(WatchCursor& cursor) const {
+  const size_t end = PublishedEnd();
   size_t index = IndexOf(cursor.next_revision);
-  for (; index < history_.size(); ++index) {
+  for (; index < end; ++index) {
     if (HasPrefix(history_[index].event->kv.key, cursor.prefix)) {
       cursor.next_revision = compacted_revision_ + 1 + static_cast<int64_t>(index);
       return true;
     }
   }
-  cursor.next_revision = std::max(cursor.next_revision, revision_ + 1);
+  cursor.next_revision = std::max(cursor.next_revision, published_revision_ + 1);
   return false;
 }
 
 bool StoreState::HasPending(const WatchCursor& cursor) const {
-  for (size_t index = IndexOf(cursor.next_revision); index < history_.size(); ++index) {
+  const size_t end = PublishedEnd();
+  for (size_t index = IndexOf(cursor.next_revision); index < end; ++index) {
     if (HasPrefix(history_[index].event->kv.key, cursor.prefix)) return true;
   }
   return false;

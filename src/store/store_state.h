@@ -11,6 +11,11 @@
 // Event of r and the versions it superseded, so the state at compacted_revision() and later
 // stays readable while older versions go.
 //
+// Publishing. Reads see every applied change at once; watchers see changes only up to
+// published_revision(). An in-memory store publishes each change as it applies it; a
+// durable one publishes once the change's log record is on disk, so no watcher acts on a
+// change that a crash could take back.
+//
 // Not thread-safe: MemoryStore guards it with one mutex.
 #ifndef ORCH_SRC_STORE_STORE_STATE_H_
 #define ORCH_SRC_STORE_STORE_STATE_H_
@@ -120,9 +125,23 @@ struct WatchCursor {
   bool compacted = false;     // an event this watcher needed was compacted away: finished
 };
 
-// Cursors that became ready (armed and a matching event arrived, or compacted) while
-// applying a mutation. Their owners are told once the lock is released.
+// Cursors that became ready (armed and a matching event was published, or compacted)
+// under the lock. Their owners are told once the lock is released.
 using ReadyCursors = absl::InlinedVector<WatchCursor*, 8>;
+
+// A consistent copy of a StoreState's data, cheap to take under the lock (the live
+// versions are the shared, immutable Events), written out as a snapshot afterwards. It
+// holds no history: a state restored from it starts with history at `revision`.
+struct StateImage {
+  struct LeaseEntry {
+    LeaseId id = 0;
+    int64_t ttl_nanos = 0;
+  };
+  int64_t revision = 0;
+  LeaseId next_lease_id = 1;
+  std::vector<LeaseEntry> leases;  // ascending id
+  std::vector<EventPtr> live;      // each live key's current version (a kPut), ascending key
+};
 
 class StoreState {
  public:
@@ -137,10 +156,24 @@ class StoreState {
   StoreState& operator=(const StoreState&) = delete;
 
   // The only way state changes. Lease ttls start at clock.Now(). REQUIRES: the mutation's
-  // preconditions hold (see mutation.h). Adds the cursors to wake to `*ready`.
+  // preconditions hold (see mutation.h). Adds the cursors that compaction finished to
+  // `*ready`; changes reach watchers when published.
   void Apply(Mutation mutation, const Clock& clock, ReadyCursors* ready);
 
+  // Lets watchers see every change up to `revision` (at most revision()), adding the
+  // armed cursors that a newly published event concerns to `*ready`.
+  void Publish(int64_t revision, ReadyCursors* ready);
+
+  // The state as a snapshot stores it.
+  StateImage Image() const;
+  // Loads an image into an empty state (none applied or restored yet): keys, leases (each
+  // ttl starting again at clock.Now()) and the revision, with history starting there.
+  // REQUIRES: the image is consistent (DecodeSnapshot checks it).
+  void Restore(const StateImage& image, const Clock& clock);
+
   int64_t revision() const { return revision_; }
+  // Watchers see events up to here. compacted_revision() <= this <= revision().
+  int64_t published_revision() const { return published_revision_; }
   // Reads at revisions below this fail; watches must start at or after it.
   int64_t compacted_revision() const { return compacted_revision_; }
   // The Event of the last put or delete applied. REQUIRES: one was applied.
@@ -165,8 +198,8 @@ class StoreState {
   // cursor is destroyed).
   void Register(WatchCursor* cursor) { cursors_.insert(cursor); }
   void Unregister(WatchCursor* cursor) { cursors_.erase(cursor); }
-  // Appends up to `max` events matching the cursor's prefix and advances it. Arms the
-  // cursor when it reaches the end of the history.
+  // Appends up to `max` published events matching the cursor's prefix and advances it.
+  // Arms the cursor when it reaches the end of the published history.
   void ReadEvents(WatchCursor& cursor, size_t max, std::vector<EventPtr>* out) const;
   // Advances the cursor over events that do not match; true if a matching one remains.
   bool SkipToPending(WatchCursor& cursor) const;
@@ -195,10 +228,13 @@ class StoreState {
   size_t IndexOf(int64_t revision) const {
     return static_cast<size_t>(revision - compacted_revision_ - 1);
   }
+  // One past the index of the last published event.
+  size_t PublishedEnd() const { return IndexOf(published_revision_ + 1); }
 
   const int64_t history_limit_;
   int64_t revision_ = 0;
   int64_t compacted_revision_ = 0;
+  int64_t published_revision_ = 0;
   // Owns the histories. A set of pointers hashed by key keeps the probed array small (8
   // bytes a key) and compares keys where the history itself lives.
   struct ByKey {

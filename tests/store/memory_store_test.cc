@@ -11,6 +11,7 @@
 #include "orch/base/executor.h"
 #include "orch/store/keys.h"
 #include "store/store_conformance.h"
+#include "store/temp_dir.h"
 #include "support/status_matchers.h"
 
 namespace orch::store {
@@ -20,6 +21,7 @@ using ::orch::store::testing::ConformanceEnv;
 using ::orch::store::testing::StoreBackend;
 using ::orch::store::testing::StoreBackendName;
 using ::orch::store::testing::StoreConformanceTest;
+using ::orch::store::testing::TempDir;
 using ::orch::testing::IsOk;
 using ::orch::testing::StatusIs;
 using ::testing::HasSubstr;
@@ -33,6 +35,34 @@ std::unique_ptr<Store> OpenOnEnv(ConformanceEnv& env) {
   return store.ok() ? std::move(store).value() : nullptr;
 }
 
+// A durable MemoryStore that owns its data directory and removes it when closed.
+class DurableStoreInTempDir final : public StoreWrapper {
+ public:
+  DurableStoreInTempDir(std::unique_ptr<TempDir> dir, std::unique_ptr<MemoryStore> store)
+      : StoreWrapper(store.get()), dir_(std::move(dir)), store_(std::move(store)) {}
+  ~DurableStoreInTempDir() override { store_.reset(); }  // before the directory goes
+
+ private:
+  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<MemoryStore> store_;
+};
+
+// Durable, with fsync on, in a fresh directory per test. On tmpfs when there is one: the
+// suite checks the store's behaviour, which is the same on any file system, and
+// durable_store_test.cc checks crashes on the real disk.
+std::unique_ptr<Store> OpenDurableOnEnv(ConformanceEnv& env) {
+  auto dir = std::make_unique<TempDir>(testing::FastTempBase());
+  EXPECT_FALSE(dir->path().empty());
+  MemoryStoreOptions options;
+  options.clock = &env.clock();
+  options.executor = &env.executor();
+  options.data_dir = dir->Sub("data");
+  absl::StatusOr<std::unique_ptr<MemoryStore>> store = MemoryStore::Open(options);
+  EXPECT_THAT(store, IsOk());
+  if (!store.ok()) return nullptr;
+  return std::make_unique<DurableStoreInTempDir>(std::move(dir), std::move(store).value());
+}
+
 // Virtual time is what simulations use; real time proves the suite's real-time mode (the
 // one etcd runs in) on a backend that needs no server.
 INSTANTIATE_TEST_SUITE_P(
@@ -43,7 +73,10 @@ INSTANTIATE_TEST_SUITE_P(
                       StoreBackend{.name = "RealTime",
                                    .time = ConformanceEnv::Time::kReal,
                                    .make = OpenOnEnv,
-                                   .lease_ttl = absl::Milliseconds(400)}),
+                                   .lease_ttl = absl::Milliseconds(400)},
+                      StoreBackend{.name = "Durable",
+                                   .time = ConformanceEnv::Time::kVirtual,
+                                   .make = OpenDurableOnEnv}),
     StoreBackendName);
 
 // ------------------------------------------------------------------ MemoryStore specifics
@@ -66,11 +99,13 @@ TEST(MemoryStoreTest, RejectsBadOptions) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("history_limit")));
 }
 
-TEST(MemoryStoreTest, DurableModeIsNotAvailableYet) {
+TEST(MemoryStoreTest, DurableModeNeedsAPositiveSnapshotInterval) {
+  TempDir dir;
   MemoryStoreOptions durable;
-  durable.data_dir = "/tmp/orch-memory-store-test";
+  durable.data_dir = dir.Sub("data");
+  durable.snapshot_every_bytes = 0;
   EXPECT_THAT(MemoryStore::Open(durable),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("durable")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("snapshot_every_bytes")));
 }
 
 TEST(MemoryStoreTest, HistoryBeyondTheLimitIsCompactedAutomatically) {

@@ -30,12 +30,10 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "orch/base/mutex.h"
+#include "store/crc32c.h"
+#include "store/wal.h"
+#include "store/wal_format.h"
 #include "support/status_matchers.h"
-
-// Internal headers: src/ is not on the tests' include path.
-#include "../../src/store/crc32c.h"
-#include "../../src/store/wal.h"
-#include "../../src/store/wal_format.h"
 
 namespace orch::store::internal {
 namespace {
