@@ -51,6 +51,7 @@ class Reader {
     for (size_t i = 0; i < kMaxVarintBytes && i < in_.size(); ++i) {
       const auto byte = static_cast<uint8_t>(in_[i]);
       if (i == kMaxVarintBytes - 1 && byte > 1) return false;  // beyond 64 bits
+      if (i > 0 && byte == 0) return false;  // overlong: each value has one encoding
       result |= uint64_t{byte & 0x7fu} << (7 * i);
       if ((byte & 0x80) == 0) {
         in_.remove_prefix(i + 1);

@@ -1,10 +1,11 @@
 // Internal: the bytes a durable MemoryStore puts in its write-ahead log and snapshots.
 //
 // A log record is one Mutation; a snapshot is one StateImage. Both are compact binary:
-// unsigned LEB128 varints for integers, a varint length before each string. The WAL's
-// checksums protect the bytes; these decoders still treat their input as untrusted and
-// return kDataLoss (never crash, never hand back an inconsistent value) for anything
-// they did not write, so a bug or a damaged file surfaces as an error at Open.
+// unsigned LEB128 varints (shortest form) for integers, a varint length before each
+// string. The WAL's checksums protect the bytes; these decoders still treat their input
+// as untrusted and return kDataLoss (never crash, never hand back an inconsistent value)
+// for anything they did not write, so a bug or a damaged file surfaces as an error at
+// Open.
 //
 //   mutation: u8 kind (Mutation::Kind) then, by kind,
 //     kPut          key, value, lease

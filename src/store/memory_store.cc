@@ -32,6 +32,13 @@ using internal::Version;
 
 constexpr int64_t kNoExpiry = std::numeric_limits<int64_t>::max();
 
+// Log segments are deleted whole once a snapshot covers them, so a segment of half a
+// snapshot interval keeps the log on disk within about two intervals (recovery may fall
+// back one snapshot) plus a segment, while segment files stay few.
+int64_t SegmentBytesFor(int64_t snapshot_every_bytes) {
+  return std::clamp<int64_t>(snapshot_every_bytes / 2, 64 << 10, 64 << 20);
+}
+
 bool HasPrefix(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
@@ -282,6 +289,7 @@ class MemoryStoreImpl final : public MemoryStore {
       }));
       state.Publish(state.revision(), &none);
       published_revision_.store(state.published_revision());
+      log_bytes_since_snapshot_.store(wal_->bytes_since_snapshot());
       const absl::Time next = state.NextExpiry();
       next_expiry_nanos_.store(next == absl::InfiniteFuture() ? kNoExpiry
                                                                : absl::ToUnixNanos(next));
@@ -314,6 +322,7 @@ class MemoryStoreImpl final : public MemoryStore {
                                  LeaseId lease) override {
     ORCH_RETURN_IF_ERROR(CheckKey(key));
     ExpireLeases();
+    PreparedMutation put = Prepare(Mutation::Put(std::string(key), std::string(value), lease));
     int64_t revision = 0;
     ORCH_RETURN_IF_ERROR(Write([&](WriteScope& write) -> absl::Status {
       const StoreState& state = write.state();
@@ -322,7 +331,7 @@ class MemoryStoreImpl final : public MemoryStore {
         return absl::AlreadyExistsError(fmt::format("key \"{}\" already exists", key));
       }
       if (lease != 0 && state.FindLease(lease) == nullptr) return LeaseNotFound(lease);
-      ORCH_RETURN_IF_ERROR(write.Commit(Mutation::Put(std::string(key), std::string(value), lease)));
+      ORCH_RETURN_IF_ERROR(write.Commit(std::move(put)));
       revision = state.revision();
       return absl::OkStatus();
     }));
@@ -334,6 +343,7 @@ class MemoryStoreImpl final : public MemoryStore {
     ORCH_RETURN_IF_ERROR(CheckKey(key));
     ORCH_RETURN_IF_ERROR(CheckRevisionArgument(expected_revision, "expected_revision"));
     ExpireLeases();
+    PreparedMutation put = Prepare(Mutation::Put(std::string(key), std::string(value), lease));
     int64_t revision = 0;
     ORCH_RETURN_IF_ERROR(Write([&](WriteScope& write) -> absl::Status {
       const StoreState& state = write.state();
@@ -342,7 +352,7 @@ class MemoryStoreImpl final : public MemoryStore {
       if (current == nullptr) return KeyNotFound(key);
       ORCH_RETURN_IF_ERROR(CheckExpected(key, *current, expected_revision));
       if (lease != 0 && state.FindLease(lease) == nullptr) return LeaseNotFound(lease);
-      ORCH_RETURN_IF_ERROR(write.Commit(Mutation::Put(std::string(key), std::string(value), lease)));
+      ORCH_RETURN_IF_ERROR(write.Commit(std::move(put)));
       revision = state.revision();
       return absl::OkStatus();
     }));
@@ -520,6 +530,18 @@ class MemoryStoreImpl final : public MemoryStore {
   }
 
  private:
+  // A mutation and, in durable mode, its log record. A put is prepared before the lock is
+  // taken (its bytes are known before its preconditions are checked), so the lock is not
+  // held while a value is copied and encoded.
+  struct PreparedMutation {
+    Mutation mutation;
+    std::string record;  // empty when not durable
+  };
+  PreparedMutation Prepare(Mutation mutation) const {
+    std::string record = wal_ ? internal::EncodeMutation(mutation) : std::string();
+    return {std::move(mutation), std::move(record)};
+  }
+
   // One write call: holds the store lock (exclusively) from construction to Finish.
   class WriteScope {
    public:
@@ -540,17 +562,23 @@ class MemoryStoreImpl final : public MemoryStore {
     // Applies one mutation: the single place where a MemoryStore's state changes. In
     // durable mode the mutation is first put in the log's order (log order is revision
     // order); Finish waits for it to be on disk.
-    absl::Status Commit(Mutation mutation) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    absl::Status Commit(Mutation mutation) {
+      return Commit(store_->Prepare(std::move(mutation)));
+    }
+    absl::Status Commit(PreparedMutation prepared) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      Mutation& mutation = prepared.mutation;
       if (internal::Wal* wal = store_->wal_.get()) {
-        absl::StatusOr<internal::Lsn> lsn = wal->Enqueue(internal::EncodeMutation(mutation));
+        absl::StatusOr<internal::Lsn> lsn = wal->Enqueue(prepared.record);
         if (!lsn.ok()) {
           if (lsn.status().code() == absl::StatusCode::kInvalidArgument) {
-            return absl::InvalidArgumentError(fmt::format(
-                "value: too large for the write-ahead log: {}", std::string(lsn.status().message())));
+            return absl::InvalidArgumentError(
+                fmt::format("value: too large for the write-ahead log: {}",
+                            std::string(lsn.status().message())));
           }
           return store_->RefuseLocked(lsn.status());
         }
         lsn_ = *lsn;
+        store_->log_bytes_since_snapshot_.fetch_add(static_cast<int64_t>(prepared.record.size()));
       }
       const bool lease_kind = mutation.kind != Mutation::Kind::kPut &&
                               mutation.kind != Mutation::Kind::kDelete &&
@@ -670,7 +698,7 @@ class MemoryStoreImpl final : public MemoryStore {
   // writes a snapshot of the state (taken under the lock with the log position it stands
   // for, written outside it). A failed snapshot is tried again after as many more bytes.
   void MaybeSnapshot() {
-    if (wal_->bytes_since_snapshot() < snapshot_due_bytes_.load()) return;
+    if (log_bytes_since_snapshot_.load() < snapshot_due_bytes_.load()) return;
     if (snapshotting_.exchange(true)) return;
     internal::StateImage image;
     internal::Lsn lsn = 0;
@@ -678,6 +706,7 @@ class MemoryStoreImpl final : public MemoryStore {
       ReaderMutexLock lock(&shared_->mu);  // Enqueue needs it exclusively
       image = shared_->state.Image();
       lsn = wal_->last_lsn();
+      log_bytes_since_snapshot_.store(0);
     }
     const absl::Status written = wal_->WriteSnapshot(lsn, internal::EncodeSnapshot(image));
     if (written.ok()) {
@@ -723,6 +752,9 @@ class MemoryStoreImpl final : public MemoryStore {
   const std::unique_ptr<internal::Wal> wal_;
   std::atomic<int64_t> published_revision_{0};
   std::atomic<bool> refusing_writes_{false};
+  // Log bytes enqueued since the state of the last snapshot was taken (approximate), and
+  // how many make the next one due.
+  std::atomic<int64_t> log_bytes_since_snapshot_{0};
   std::atomic<int64_t> snapshot_due_bytes_;
   std::atomic<bool> snapshotting_{false};
   // The earliest lease expiry in Unix nanoseconds, kNoExpiry without leases; lets every
@@ -748,8 +780,10 @@ absl::StatusOr<std::unique_ptr<MemoryStore>> MemoryStore::Open(MemoryStoreOption
   if (options.snapshot_every_bytes <= 0) {
     return absl::InvalidArgumentError("snapshot_every_bytes: must be positive");
   }
-  ORCH_ASSIGN_OR_RETURN(std::unique_ptr<internal::Wal> wal,
-                        internal::Wal::Open({.dir = options.data_dir}));
+  ORCH_ASSIGN_OR_RETURN(
+      std::unique_ptr<internal::Wal> wal,
+      internal::Wal::Open({.dir = options.data_dir,
+                           .segment_bytes = SegmentBytesFor(options.snapshot_every_bytes)}));
   auto store = std::make_unique<MemoryStoreImpl>(options, std::move(wal));
   ORCH_RETURN_IF_ERROR(store->Recover());
   return std::unique_ptr<MemoryStore>(std::move(store));

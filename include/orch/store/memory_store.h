@@ -8,7 +8,22 @@
 // and acknowledged only once the log is on disk (fsync, with group commit: concurrent
 // writers share one fsync). Snapshots bound recovery time. After a crash at any moment
 // (kill -9, power loss with a disk that honours fsync), Open recovers every acknowledged
-// write and no partial one.
+// write and no partial one. In durable mode:
+//   - A write returns, with its result or with an error such as kAborted, only once the
+//     state it was decided on is durable. Watchers see a change only once it is durable,
+//     so no component acts on a change a crash could take back; Get, List and
+//     CurrentRevision may show a change a moment earlier, while its writer still waits
+//     for the disk.
+//   - Lease expiries are logged like any write; after a restart every lease starts its
+//     ttl again (as etcd does), and lease ids are never reused.
+//   - History is rebuilt from the log after the newest snapshot; a snapshot holds none.
+//     After a restart, reads and watches at revisions before the snapshot's revision fail
+//     kOutOfRange: treat a restart like a compaction (re-list).
+//   - If writing the log fails (an fsync error, a full disk), that write fails and every
+//     later write fails kFailedPrecondition naming the directory and the cause: memory
+//     may then hold a write the disk does not, and building on it could acknowledge what
+//     a restart loses. Reads go on; reopen the store to recover what is on disk.
+// docs/reference/durability.md has the files, the formats and measured throughput.
 //
 // Thread safety: all methods may be called concurrently (see Store).
 // Leases expire on `clock`; expiry is checked on every call and, when `executor` is
@@ -37,15 +52,20 @@ struct MemoryStoreOptions {
   // History kept for watches and old-revision reads before automatic compaction.
   // 0 keeps everything until Compact is called.
   int64_t history_limit = 100000;
-  // Durable mode: a snapshot is written once the log has grown by this many bytes.
+  // Durable mode: a snapshot is written once the log has grown by this many bytes, by the
+  // write that crosses the mark (after its own record is durable, before it returns).
+  // Recovery replays at most about this much log; the log on disk stays within about two
+  // intervals. Must be positive.
   int64_t snapshot_every_bytes = 64 << 20;
 };
 
 class MemoryStore : public Store {
  public:
   // Opens a store; in durable mode, recovers the directory's state first.
-  // kFailedPrecondition if the directory is in use or its files are not orch's;
-  // kDataLoss if a log or snapshot is corrupt beyond a torn final write.
+  // kInvalidArgument for a null clock, a negative history_limit or (durable) a
+  // snapshot_every_bytes below 1; kFailedPrecondition if the directory is in use (by this
+  // or another process) or its files are not orch's; kDataLoss if a log or snapshot is
+  // corrupt beyond a torn final write.
   static absl::StatusOr<std::unique_ptr<MemoryStore>> Open(MemoryStoreOptions options = {});
 
   ~MemoryStore() override = default;
