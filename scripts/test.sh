@@ -24,7 +24,7 @@ build() { cmake --preset "$1" >/dev/null && cmake --build --preset "$1"; }
 run_tests() { ctest --test-dir "$1" --output-on-failure -j"$(nproc)" "${@:2}"; }
 smoke_benchmarks() {
   for b in build/bench/*; do
-    [[ -x $b ]] || continue
+    [[ -f $b && -x $b ]] || continue
     echo "-- $b"
     "$b" --benchmark_min_time=0.01 >/dev/null
   done
