@@ -11,6 +11,10 @@ cd "$(dirname "$0")/.."
 
 FUZZ_SECONDS=${ORCH_FUZZ_SECONDS:-60}
 export CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=true
+# Sanitizer settings; each applies only to binaries built with that sanitizer.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1}
 timings=()
 step() {
   local name=$1; shift
@@ -41,9 +45,9 @@ step "build (default)"      build default
 step "tests (default)"      run_tests build
 step "benchmark smoke run"  smoke_benchmarks
 step "build (asan+ubsan)"   build asan
-step "tests (asan+ubsan)"   env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_tests build/asan
+step "tests (asan+ubsan)"   run_tests build/asan
 step "build (tsan)"         build tsan
-step "tests (tsan)"         env TSAN_OPTIONS=halt_on_error=1 run_tests build/tsan -L "base|store|client"
+step "tests (tsan)"         run_tests build/tsan -L "base|store|client"
 if [[ -f fuzz/CMakeLists.txt ]]; then
   step "fuzz (${FUZZ_SECONDS}s)"  ./scripts/fuzz.sh "$FUZZ_SECONDS"
 fi
