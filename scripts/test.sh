@@ -24,7 +24,7 @@ step() {
   timings+=("$(printf '%-28s %4ds' "$name" $((SECONDS - start)))")
 }
 
-build() { cmake --preset "$1" >/dev/null && cmake --build --preset "$1"; }
+build() { cmake --preset "$1" >/dev/null && cmake --build --preset "$1" "${@:2}"; }
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 # Runs one build's tests and keeps CTest's "out of N" count for the closing line.
@@ -46,7 +46,7 @@ step "tests (default)"      run_tests build
 step "benchmark smoke run"  smoke_benchmarks
 step "build (asan+ubsan)"   build asan
 step "tests (asan+ubsan)"   run_tests build/asan
-step "build (tsan)"         build tsan
+step "build (tsan)"         build tsan --target orch_base_tests orch_store_tests orch_client_tests
 step "tests (tsan)"         run_tests build/tsan -L "base|store|client"
 if [[ -f fuzz/CMakeLists.txt ]]; then
   step "fuzz (${FUZZ_SECONDS}s)"  ./scripts/fuzz.sh "$FUZZ_SECONDS"
