@@ -7,12 +7,14 @@
 // that every object and revision survived.
 //
 //   orch-quickstart [-f FILE]... [--data-dir DIR]
+// Without --data-dir it works in a fresh temporary directory and removes it at the end.
 //
 // Exits 0 on success, 1 on a failure (printed), 2 on bad arguments or manifests.
 #include <stdlib.h>
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -157,6 +159,14 @@ int Run(const Args& args) {
     if (mkdtemp(pattern) == nullptr) return 1;
     dir = pattern;
   }
+  // A directory made here is removed on the way out; one given with --data-dir is kept.
+  struct RemoveTemporary {
+    std::string dir;
+    ~RemoveTemporary() {
+      std::error_code ignored;
+      if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
+    }
+  } cleanup{args.data_dir.empty() ? dir : std::string()};
   std::printf("data directory %s\n", dir.c_str());
 
   int64_t revision_before = 0;
@@ -194,11 +204,14 @@ int Run(const Args& args) {
       return 1;
     }
     // Scale every Deployment to 5 replicas: a read-modify-write that retries on conflict.
-    for (const auto& d : deployments->lister().List({})) {
+    // (Listed from the store: the informer may not have seen the new objects yet.)
+    auto applied = client.List<v1::Deployment>("");
+    if (!applied.ok()) return 1;
+    for (const v1::Deployment& d : applied->items) {
       absl::Status status = orch::client::RetryOnConflict(orch::client::kDefaultRetry, [&] {
         ORCH_ASSIGN_OR_RETURN(v1::Deployment current,
-                              client.Get<v1::Deployment>(d->metadata().namespace_(),
-                                                         d->metadata().name()));
+                              client.Get<v1::Deployment>(d.metadata().namespace_(),
+                                                         d.metadata().name()));
         current.mutable_spec()->set_replicas(5);
         return client.Update(current).status();
       });
