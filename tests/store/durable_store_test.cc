@@ -4,7 +4,6 @@
 // conformance suite runs against durable mode too (memory_store_test.cc).
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -42,6 +41,7 @@
 #include "store/snapshot.h"
 #include "store/temp_dir.h"
 #include "store/wal_format.h"
+#include "store/crash_harness.h"
 #include "support/status_matchers.h"
 
 namespace orch::store {
@@ -1083,29 +1083,9 @@ TEST(DurableStoreCrashTest, NoAcknowledgedWriteIsLostAndNoPartialWriteAppearsAft
 
     // Collect reports until the chosen moment, kill -9, then take what was written
     // before the kill.
-    const auto kill_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(delay_ms);
-    std::string bytes;
-    bool killed = false;
-    for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          kill_at - std::chrono::steady_clock::now());
-      if (!killed && left.count() <= 0) {
-        ::kill(child, SIGKILL);
-        killed = true;
-      }
-      pollfd p = {fds[0], POLLIN, 0};
-      ::poll(&p, 1, killed ? 1000 : static_cast<int>(std::max<int64_t>(left.count(), 0)));
-      if (p.revents == 0) continue;
-      char buffer[4096];
-      const ssize_t n = ::read(fds[0], buffer, sizeof buffer);
-      if (n <= 0) break;  // the child is gone
-      bytes.append(buffer, static_cast<size_t>(n));
-    }
-    ::close(fds[0]);
-    int status = 0;
-    ASSERT_EQ(::waitpid(child, &status, 0), child);
-    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-        << "the child stopped by itself, status " << status;
+    ORCH_ASSERT_OK_AND_ASSIGN(
+        std::string bytes,
+        ::orch::store::testing::KillChildAfter(child, fds[0], std::chrono::milliseconds(delay_ms)));
     ASSERT_EQ(bytes.size() % sizeof(Report), 0u);
     std::vector<Report> reports(bytes.size() / sizeof(Report));
     if (!reports.empty()) std::memcpy(reports.data(), bytes.data(), bytes.size());

@@ -1,7 +1,6 @@
 // Tests of the write-ahead log behind a durable MemoryStore (src/store/wal.h): format,
 // recovery rules, group commit, snapshots, and crashes of a real process (kill -9).
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -33,6 +32,7 @@
 #include "store/crc32c.h"
 #include "store/wal.h"
 #include "store/wal_format.h"
+#include "store/crash_harness.h"
 #include "support/status_matchers.h"
 
 namespace orch::store::internal {
@@ -734,30 +734,11 @@ TEST_F(WalTest, EveryAcknowledgedRecordSurvivesKillDashNine) {
 
     // Collect acknowledgements until the chosen moment, then kill -9, then take the rest
     // (written before the kill).
-    const auto kill_at = std::chrono::steady_clock::now() +
-                         std::chrono::milliseconds(std::uniform_int_distribution(1, 50)(random));
-    std::string reports;
-    bool killed = false;
-    for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          kill_at - std::chrono::steady_clock::now());
-      if (!killed && left.count() <= 0) {
-        ::kill(child, SIGKILL);
-        killed = true;
-      }
-      pollfd p = {fds[0], POLLIN, 0};
-      ::poll(&p, 1, killed ? 1000 : static_cast<int>(std::max<int64_t>(left.count(), 0)));
-      if (p.revents == 0) continue;
-      char buffer[4096];
-      const ssize_t n = ::read(fds[0], buffer, sizeof buffer);
-      if (n <= 0) break;  // the child is gone
-      reports.append(buffer, static_cast<size_t>(n));
-    }
-    ::close(fds[0]);
-    int status = 0;
-    ASSERT_EQ(::waitpid(child, &status, 0), child);
-    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-        << "the child stopped by itself, status " << status;
+    ORCH_ASSERT_OK_AND_ASSIGN(
+        std::string reports,
+        ::orch::store::testing::KillChildAfter(
+            child, fds[0],
+            std::chrono::milliseconds(std::uniform_int_distribution(1, 50)(random))));
     ASSERT_EQ(reports.size() % sizeof(RecordId), 0u);
     for (const RecordId& id : DecodeIds(reports)) acknowledged.insert(id);
 
