@@ -47,6 +47,10 @@
 namespace orch::store {
 namespace {
 
+using ::orch::store::testing::FilesWithPrefix;
+using ::orch::store::testing::ReadBytes;
+using ::orch::store::testing::WriteBytes;
+
 namespace fs = std::filesystem;
 using ::orch::store::testing::TempDir;
 using ::orch::testing::IsOk;
@@ -91,26 +95,6 @@ Dump DumpStore(Store& store) {
 void ExpectSameDump(const Dump& actual, const Dump& expected) {
   EXPECT_EQ(actual.revision, expected.revision);
   EXPECT_THAT(actual.items, ElementsAreArray(expected.items));
-}
-
-std::vector<std::string> FilesWithPrefix(const std::string& dir, std::string_view prefix) {
-  std::vector<std::string> out;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    const std::string name = entry.path().filename().string();
-    if (name.starts_with(prefix)) out.push_back(entry.path().string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-std::string ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void WriteBytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 // On the real disk: these tests are about what reaches it.

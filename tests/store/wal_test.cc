@@ -33,10 +33,15 @@
 #include "store/wal.h"
 #include "store/wal_format.h"
 #include "store/crash_harness.h"
+#include "store/temp_dir.h"
 #include "support/status_matchers.h"
 
 namespace orch::store::internal {
 namespace {
+
+using ::orch::store::testing::FilesWithPrefix;
+using ::orch::store::testing::ReadBytes;
+using ::orch::store::testing::WriteBytes;
 
 namespace fs = std::filesystem;
 using ::orch::testing::IsOk;
@@ -48,26 +53,6 @@ using ::testing::Pair;
 using ::testing::SizeIs;
 
 using Records = std::vector<std::pair<Lsn, std::string>>;
-
-std::string ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void WriteBytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-std::vector<std::string> FilesWithPrefix(const std::string& dir, std::string_view prefix) {
-  std::vector<std::string> out;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    const std::string name = entry.path().filename().string();
-    if (name.starts_with(prefix)) out.push_back(entry.path().string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 std::vector<std::string> Segments(const std::string& dir) {
   return FilesWithPrefix(dir, kSegmentPrefix);
