@@ -63,11 +63,16 @@ absl::Status LeaseNotFound(LeaseId lease) {
   return absl::NotFoundError(fmt::format("lease {} not found (expired or revoked)", lease));
 }
 
-absl::Status CheckExpected(std::string_view key, const Version& current, int64_t expected) {
-  if (expected == 0 || current.mod_revision == expected) return absl::OkStatus();
+// The precondition of Update and Delete: the key exists and, when `expected` is non-zero,
+// was last modified at that revision.
+absl::Status CheckExpected(const StoreState& state, std::string_view key, int64_t expected) {
+  const KeyHistory* history = state.Find(key);
+  const Version* current = history ? history->Current() : nullptr;
+  if (current == nullptr) return KeyNotFound(key);
+  if (expected == 0 || current->mod_revision == expected) return absl::OkStatus();
   return absl::AbortedError(fmt::format(
       "key \"{}\" was modified: expected revision {}, found {}; re-read and retry", key,
-      expected, current.mod_revision));
+      expected, current->mod_revision));
 }
 
 // A version as Get returns it. For the newest version (nearly every Get) it is built from
@@ -347,10 +352,7 @@ class MemoryStoreImpl final : public MemoryStore {
     int64_t revision = 0;
     ORCH_RETURN_IF_ERROR(Write([&](WriteScope& write) -> absl::Status {
       const StoreState& state = write.state();
-      const KeyHistory* history = state.Find(key);
-      const Version* current = history ? history->Current() : nullptr;
-      if (current == nullptr) return KeyNotFound(key);
-      ORCH_RETURN_IF_ERROR(CheckExpected(key, *current, expected_revision));
+      ORCH_RETURN_IF_ERROR(CheckExpected(state, key, expected_revision));
       if (lease != 0 && state.FindLease(lease) == nullptr) return LeaseNotFound(lease);
       ORCH_RETURN_IF_ERROR(write.Commit(std::move(put)));
       revision = state.revision();
@@ -366,10 +368,7 @@ class MemoryStoreImpl final : public MemoryStore {
     KeyValue deleted;
     ORCH_RETURN_IF_ERROR(Write([&](WriteScope& write) -> absl::Status {
       const StoreState& state = write.state();
-      const KeyHistory* history = state.Find(key);
-      const Version* current = history ? history->Current() : nullptr;
-      if (current == nullptr) return KeyNotFound(key);
-      ORCH_RETURN_IF_ERROR(CheckExpected(key, *current, expected_revision));
+      ORCH_RETURN_IF_ERROR(CheckExpected(state, key, expected_revision));
       ORCH_RETURN_IF_ERROR(write.Commit(Mutation::Delete(std::string(key))));
       const Event& deletion = *state.last_event();
       deleted = *deletion.prev_kv;
