@@ -233,7 +233,7 @@ int Run(const Args& args) {
   if (!all.ok()) return 1;
   for (const auto& kv : all->items) {
     v1::ObjectHeader header;
-    header.ParseFromString(kv.value);
+    header.ParseFromString(kv.value.str());
     ++counted[header.kind()];
   }
   std::printf("reopened the store at revision %lld (was %lld):",

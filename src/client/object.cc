@@ -104,7 +104,7 @@ std::string Encode(Message* object) {
 
 absl::Status Decode(const store::KeyValue& kv, int64_t revision, Message* out) {
   out->Clear();
-  if (!out->ParseFromString(kv.value)) {
+  if (!out->ParseFromString(kv.value.str())) {
     return absl::DataLossError(
         fmt::format("stored object at {} does not parse as {}", kv.key,
                     out->GetDescriptor()->full_name()));

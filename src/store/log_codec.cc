@@ -193,10 +193,12 @@ absl::StatusOr<std::vector<EventPtr>> ReadKeys(Reader& in, int64_t revision,
     auto event = std::make_shared<Event>();
     event->type = Event::Type::kPut;
     KeyValue& kv = event->kv;
-    if (!in.String(&kv.key) || !in.String(&kv.value) || !in.Int(&kv.create_revision) ||
+    std::string value;
+    if (!in.String(&kv.key) || !in.String(&value) || !in.Int(&kv.create_revision) ||
         !in.Int(&kv.mod_revision) || !in.Int(&kv.version) || !in.Int(&kv.lease)) {
       return BadSnapshot(fmt::format("truncated key {} of {}", i + 1, count));
     }
+    kv.value = std::move(value);
     ORCH_RETURN_IF_ERROR(CheckKeyValue(kv, previous_key, revision, leases));
     live.push_back(std::move(event));
     previous_key = live.back()->kv.key;

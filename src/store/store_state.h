@@ -55,13 +55,12 @@ struct Version {
 };
 
 // The newest version's fields as a read returns them, so a Get at the current revision
-// touches neither the Event nor anything but the history and the value's bytes. `value`
-// views the Event's value, which never changes while the Event lives.
+// touches neither the Event nor anything but the history and the value's reference count.
 struct LatestFields {
   int64_t create_revision = 0;
   int64_t version = 0;
   LeaseId lease = 0;
-  std::string_view value;
+  SharedBytes value;
 };
 
 // A key's versions. One allocation holds the history and the key's bytes, so a lookup

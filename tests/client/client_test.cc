@@ -67,7 +67,7 @@ TEST_F(ClientTest, CreateFillsServerSideFields) {
   ORCH_ASSERT_OK_AND_ASSIGN(store::KeyValue kv,
                             store_->Get(store::ObjectKey("deployments", "default", "web")));
   v1::Deployment stored;
-  ASSERT_TRUE(stored.ParseFromString(kv.value));
+  ASSERT_TRUE(stored.ParseFromString(kv.value.str()));
   EXPECT_EQ(stored.metadata().resource_version(), "");
   ORCH_ASSERT_OK_AND_ASSIGN(v1::Deployment got, client_->Get<v1::Deployment>("default", "web"));
   EXPECT_EQ(got.metadata().resource_version(), std::to_string(kv.mod_revision));

@@ -72,7 +72,7 @@ std::string Key(std::string_view name) { return ObjectKey("pods", "ns", name); }
 
 std::string Describe(const KeyValue& kv) {
   return fmt::format("{} = \"{}\" create={} mod={} version={} lease={}", kv.key,
-                     kv.value.size() > 40 ? kv.value.substr(0, 40) + "..." : kv.value,
+                     kv.value.size() > 40 ? kv.value.str().substr(0, 40) + "..." : kv.value.str(),
                      kv.create_revision, kv.mod_revision, kv.version, kv.lease);
 }
 

@@ -99,7 +99,7 @@ std::string PodValue(std::string_view ns, std::string_view name, const Labels& l
 
 std::string NameOf(const KeyValue& kv) {
   api::v1::ObjectHeader header;
-  EXPECT_TRUE(header.ParseFromString(kv.value)) << kv.key;
+  EXPECT_TRUE(header.ParseFromString(kv.value.str())) << kv.key;
   return header.metadata().name();
 }
 

@@ -26,10 +26,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -43,9 +45,43 @@ namespace orch::store {
 // A lease: keys attached to it are deleted when it expires or is revoked. 0 means none.
 using LeaseId = int64_t;
 
+// An immutable byte string shared by reference. Copying one copies a pointer, so Get, List,
+// every watcher and every old-revision read hand out the bytes the store holds instead of
+// copying a ~1 KB object each time. The bytes never change while any copy lives.
+//
+// Thread safety: a SharedBytes may be copied and read from any number of threads at once.
+class SharedBytes {
+ public:
+  SharedBytes() = default;
+  // Takes the bytes over (no copy when `bytes` is an rvalue).
+  SharedBytes(std::string bytes)  // NOLINT(google-explicit-constructor): a value type
+      : bytes_(bytes.empty() ? nullptr : std::make_shared<const std::string>(std::move(bytes))) {}
+  SharedBytes(std::string_view bytes) : SharedBytes(std::string(bytes)) {}  // NOLINT
+  SharedBytes(const char* bytes) : SharedBytes(std::string(bytes)) {}       // NOLINT
+
+  // The bytes; valid while this SharedBytes (or a copy of it) lives.
+  const std::string& str() const { return bytes_ ? *bytes_ : Empty(); }
+  operator std::string_view() const { return str(); }  // NOLINT: reads like a string
+  const char* data() const { return str().data(); }
+  size_t size() const { return bytes_ ? bytes_->size() : 0; }
+  bool empty() const { return size() == 0; }
+
+  friend bool operator==(const SharedBytes& a, const SharedBytes& b) {
+    return a.bytes_ == b.bytes_ || a.str() == b.str();
+  }
+  friend bool operator==(const SharedBytes& a, std::string_view b) { return a.str() == b; }
+  friend bool operator==(const SharedBytes& a, const std::string& b) { return a.str() == b; }
+  friend bool operator==(const SharedBytes& a, const char* b) { return a.str() == b; }
+  friend std::ostream& operator<<(std::ostream& os, const SharedBytes& bytes);
+
+ private:
+  static const std::string& Empty();
+  std::shared_ptr<const std::string> bytes_;
+};
+
 struct KeyValue {
   std::string key;
-  std::string value;
+  SharedBytes value;  // shared with the store: copying a KeyValue does not copy the value
   int64_t create_revision = 0;  // revision of the Create
   int64_t mod_revision = 0;     // revision of the last write: the resourceVersion
   int64_t version = 0;          // writes since Create, starting at 1
