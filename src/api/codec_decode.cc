@@ -13,6 +13,7 @@
 #include "fmt/format.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/reflection.h"
+#include "google/protobuf/struct.pb.h"
 #include "orch/api/quantity.h"
 #include "orch/base/status.h"
 
@@ -29,11 +30,22 @@ using google::protobuf::Reflection;
 constexpr std::string_view kQuantityType = "orch.api.v1.Quantity";
 constexpr std::string_view kIntOrStringType = "orch.api.v1.IntOrString";
 constexpr std::string_view kTimestampType = "google.protobuf.Timestamp";
+// JSON's own data model: any object, any value, any array.
+constexpr std::string_view kStructType = "google.protobuf.Struct";
+constexpr std::string_view kValueType = "google.protobuf.Value";
+constexpr std::string_view kListValueType = "google.protobuf.ListValue";
 
 bool IsNull(const Node& node) {
   return node.type == Node::Type::kNull ||
          (node.type == Node::Type::kScalar && node.plain &&
           ResolvePlain(node.text).type == PlainValue::Type::kNull);
+}
+
+// A google.protobuf.Value field (or element) stores null as null_value instead of leaving
+// itself unset, so that `key: null` inside free-form data survives a round trip.
+bool HoldsNull(const FieldDescriptor& field) {
+  return field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
+         field.message_type()->full_name() == kValueType;
 }
 
 const FieldDescriptor* FindFieldByJsonName(const Descriptor& descriptor, std::string_view name) {
@@ -47,6 +59,15 @@ const FieldDescriptor* FindFieldByJsonName(const Descriptor& descriptor, std::st
 class TreeDecoder {
  public:
   explicit TreeDecoder(AliasBudget& budget) : budget_(budget) {}
+
+  // The document's root: an object, or any value for the JSON value types.
+  absl::Status DecodeRoot(const Node& node, Message& message) {
+    const std::string& type = message.GetDescriptor()->full_name();
+    if (type == kStructType || type == kValueType || type == kListValueType) {
+      return DecodeValueMessage(node, message);
+    }
+    return DecodeMessage(node, message);
+  }
 
   absl::Status DecodeMessage(const Node& node, Message& message) {
     ORCH_RETURN_IF_ERROR(Visit());
@@ -111,7 +132,7 @@ class TreeDecoder {
 
   absl::Status DecodeField(const Node& value, Message& message, const FieldDescriptor& field) {
     const Reflection& reflection = *message.GetReflection();
-    if (IsNull(value)) {
+    if (IsNull(value) && !HoldsNull(field)) {
       reflection.ClearField(&message, &field);
       return Visit();
     }
@@ -134,7 +155,7 @@ class TreeDecoder {
       if (field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
         Message& element = *reflection.AddMessage(&message, &field);
         // A null element is the zero value, as in Kubernetes' JSON decoding.
-        if (IsNull(item)) {
+        if (IsNull(item) && !HoldsNull(field)) {
           ORCH_RETURN_IF_ERROR(Visit());
           continue;
         }
@@ -163,7 +184,7 @@ class TreeDecoder {
       // A key is text; a non-string key type reads it as YAML would an unquoted scalar.
       NodePtr key_node = MakeScalar(key, key_field.type() != FieldDescriptor::TYPE_STRING);
       ORCH_RETURN_IF_ERROR(DecodeScalar(*key_node, entry, key_field));
-      if (IsNull(*item)) {
+      if (IsNull(*item) && !HoldsNull(value_field)) {
         ORCH_RETURN_IF_ERROR(Visit());
         continue;  // the zero value
       }
@@ -178,7 +199,103 @@ class TreeDecoder {
     if (type == kQuantityType) return DecodeQuantity(value, message);
     if (type == kIntOrStringType) return DecodeIntOrString(value, message);
     if (type == kTimestampType) return DecodeTimestamp(value, message);
+    if (type == kStructType) {
+      return DecodeAs<google::protobuf::Struct>(message, [&](google::protobuf::Struct& s) {
+        return DecodeStruct(value, s);
+      });
+    }
+    if (type == kValueType) {
+      return DecodeAs<google::protobuf::Value>(message, [&](google::protobuf::Value& v) {
+        return DecodeValue(value, v);
+      });
+    }
+    if (type == kListValueType) {
+      return DecodeAs<google::protobuf::ListValue>(message, [&](google::protobuf::ListValue& l) {
+        return DecodeListValue(value, l);
+      });
+    }
     return DecodeMessage(value, message);
+  }
+
+  // Runs `decode` on `message` as the generated type T. A message of T's type from another
+  // descriptor pool (a DynamicMessage) gets the result through the wire format, since
+  // CopyFrom across pools would abort.
+  template <typename T, typename Decode>
+  absl::Status DecodeAs(Message& message, Decode decode) {
+    if (auto* typed = dynamic_cast<T*>(&message)) {
+      typed->Clear();
+      return decode(*typed);
+    }
+    T decoded;
+    ORCH_RETURN_IF_ERROR(decode(decoded));
+    if (!message.ParseFromString(decoded.SerializeAsString())) {
+      return Error(fmt::format("cannot store a value of type {}", T::descriptor()->full_name()));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status DecodeStruct(const Node& node, google::protobuf::Struct& out) {
+    ORCH_RETURN_IF_ERROR(Visit());
+    if (node.type != Node::Type::kMapping) return ExpectedGot("object", node);
+    auto& fields = *out.mutable_fields();
+    for (const auto& [key, item] : node.entries) {
+      if (fields.find(key) != fields.end()) {
+        return Error(fmt::format("duplicate key {}", QuoteForMessage(key)));
+      }
+      PathScope scope(*this, PathKey(key));
+      ORCH_RETURN_IF_ERROR(DecodeValue(*item, fields[key]));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status DecodeListValue(const Node& node, google::protobuf::ListValue& out) {
+    ORCH_RETURN_IF_ERROR(Visit());
+    if (node.type != Node::Type::kSequence) return ExpectedGot("array", node);
+    for (std::size_t i = 0; i < node.items.size(); ++i) {
+      PathScope scope(*this, fmt::format("[{}]", i));
+      ORCH_RETURN_IF_ERROR(DecodeValue(*node.items[i], *out.add_values()));
+    }
+    return absl::OkStatus();
+  }
+
+  // Any node, typed as Kubernetes types free-form JSON: YAML's scalar types, numbers as
+  // doubles.
+  absl::Status DecodeValue(const Node& node, google::protobuf::Value& out) {
+    switch (node.type) {
+      case Node::Type::kMapping:
+        return DecodeStruct(node, *out.mutable_struct_value());
+      case Node::Type::kSequence:
+        return DecodeListValue(node, *out.mutable_list_value());
+      case Node::Type::kNull:
+        ORCH_RETURN_IF_ERROR(Visit());
+        out.set_null_value(google::protobuf::NULL_VALUE);
+        return absl::OkStatus();
+      case Node::Type::kScalar:
+        break;
+    }
+    ORCH_RETURN_IF_ERROR(Visit());
+    if (!node.plain) {
+      out.set_string_value(node.text);
+      return absl::OkStatus();
+    }
+    const PlainValue plain = ResolvePlain(node.text);
+    switch (plain.type) {
+      case PlainValue::Type::kNull:
+        out.set_null_value(google::protobuf::NULL_VALUE);
+        break;
+      case PlainValue::Type::kBool:
+        out.set_bool_value(plain.bool_value);
+        break;
+      case PlainValue::Type::kInt:
+      case PlainValue::Type::kFloat:
+        if (!std::isfinite(plain.float_value)) return ExpectedGot("finite number", node);
+        out.set_number_value(plain.float_value);
+        break;
+      case PlainValue::Type::kString:
+        out.set_string_value(node.text);
+        break;
+    }
+    return absl::OkStatus();
   }
 
   absl::Status DecodeQuantity(const Node& value, Message& message) {
@@ -419,7 +536,7 @@ class TreeDecoder {
 
 absl::Status DecodeTree(const Node& node, Message& message, AliasBudget& budget) {
   TreeDecoder decoder(budget);
-  return decoder.DecodeMessage(node, message);
+  return decoder.DecodeRoot(node, message);
 }
 
 }  // namespace orch::api::codec_internal

@@ -9,6 +9,7 @@
 #include "api/codec_internal.h"
 #include "fmt/format.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/struct.pb.h"
 #include "orch/base/status.h"
 
 namespace orch::api::codec_internal {
@@ -21,6 +22,9 @@ using google::protobuf::Reflection;
 constexpr std::string_view kQuantityType = "orch.api.v1.Quantity";
 constexpr std::string_view kIntOrStringType = "orch.api.v1.IntOrString";
 constexpr std::string_view kTimestampType = "google.protobuf.Timestamp";
+constexpr std::string_view kStructType = "google.protobuf.Struct";
+constexpr std::string_view kValueType = "google.protobuf.Value";
+constexpr std::string_view kListValueType = "google.protobuf.ListValue";
 
 std::shared_ptr<Node> NewNode(Node::Type type) {
   auto node = std::make_shared<Node>();
@@ -48,6 +52,18 @@ class TreeEncoder {
     if (type == kQuantityType) return EncodeQuantity(message);
     if (type == kIntOrStringType) return EncodeIntOrString(message);
     if (type == kTimestampType) return EncodeTimestamp(message);
+    if (type == kStructType) {
+      return EncodeAs<google::protobuf::Struct>(
+          message, [&](const google::protobuf::Struct& s) { return EncodeStruct(s); });
+    }
+    if (type == kValueType) {
+      return EncodeAs<google::protobuf::Value>(
+          message, [&](const google::protobuf::Value& v) { return EncodeValue(v); });
+    }
+    if (type == kListValueType) {
+      return EncodeAs<google::protobuf::ListValue>(
+          message, [&](const google::protobuf::ListValue& l) { return EncodeListValue(l); });
+    }
     return EncodeMessage(message);
   }
 
@@ -65,6 +81,21 @@ class TreeEncoder {
     std::size_t length_;
   };
 
+  // Counts nested objects and arrays, refusing what the reader would refuse (kMaxDepth):
+  // free-form values (Struct) can nest without bound.
+  class DepthScope {
+   public:
+    explicit DepthScope(TreeEncoder& encoder) : encoder_(encoder) { ++encoder_.depth_; }
+    ~DepthScope() { --encoder_.depth_; }
+    absl::Status Check() const {
+      if (encoder_.depth_ <= kMaxDepth) return absl::OkStatus();
+      return encoder_.Error(fmt::format("nesting deeper than {} levels", kMaxDepth));
+    }
+
+   private:
+    TreeEncoder& encoder_;
+  };
+
   absl::Status Error(std::string_view problem) const {
     std::string_view path = path_;
     if (!path.empty() && path.front() == '.') path.remove_prefix(1);
@@ -75,6 +106,8 @@ class TreeEncoder {
   absl::StatusOr<NodePtr> EncodeMessage(const Message& message) {
     const Reflection& reflection = *message.GetReflection();
     const google::protobuf::Descriptor& descriptor = *message.GetDescriptor();
+    DepthScope depth(*this);
+    ORCH_RETURN_IF_ERROR(depth.Check());
     auto node = NewNode(Node::Type::kMapping);
     for (int i = 0; i < descriptor.field_count(); ++i) {
       const FieldDescriptor& field = *descriptor.field(i);
@@ -103,6 +136,8 @@ class TreeEncoder {
 
   absl::StatusOr<NodePtr> EncodeList(const Message& message, const FieldDescriptor& field) {
     const Reflection& reflection = *message.GetReflection();
+    DepthScope depth(*this);
+    ORCH_RETURN_IF_ERROR(depth.Check());
     auto node = NewNode(Node::Type::kSequence);
     const int size = reflection.FieldSize(message, &field);
     for (int i = 0; i < size; ++i) {
@@ -123,6 +158,8 @@ class TreeEncoder {
     const Reflection& reflection = *message.GetReflection();
     const FieldDescriptor& key_field = *field.message_type()->map_key();
     const FieldDescriptor& value_field = *field.message_type()->map_value();
+    DepthScope depth(*this);
+    ORCH_RETURN_IF_ERROR(depth.Check());
     auto node = NewNode(Node::Type::kMapping);
     const int size = reflection.FieldSize(message, &field);
     for (int i = 0; i < size; ++i) {
@@ -209,6 +246,70 @@ class TreeEncoder {
     return Error("unsupported field type");
   }
 
+  // Runs `encode` on `message` as the generated type T (through the wire format for a
+  // DynamicMessage of T's type).
+  template <typename T, typename Encode>
+  absl::StatusOr<NodePtr> EncodeAs(const Message& message, Encode encode) {
+    if (const auto* typed = dynamic_cast<const T*>(&message)) return encode(*typed);
+    T copy;
+    if (!copy.ParseFromString(message.SerializeAsString())) {
+      return Error(fmt::format("cannot read a value of type {}", T::descriptor()->full_name()));
+    }
+    return encode(copy);
+  }
+
+  absl::StatusOr<NodePtr> EncodeStruct(const google::protobuf::Struct& value) {
+    DepthScope depth(*this);
+    ORCH_RETURN_IF_ERROR(depth.Check());
+    auto node = NewNode(Node::Type::kMapping);
+    for (const auto& [key, item] : value.fields()) {
+      PathScope scope(*this, PathKey(key));
+      if (!IsValidUtf8(key)) return Error("key is not valid UTF-8");
+      if (!KeyFitsYaml(key)) {
+        return Error(fmt::format("map key longer than {} characters", kMaxKeyLength));
+      }
+      ORCH_ASSIGN_OR_RETURN(NodePtr encoded, EncodeValue(item));
+      node->entries.emplace_back(key, std::move(encoded));
+    }
+    std::sort(node->entries.begin(), node->entries.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    return NodePtr(std::move(node));
+  }
+
+  absl::StatusOr<NodePtr> EncodeListValue(const google::protobuf::ListValue& value) {
+    DepthScope depth(*this);
+    ORCH_RETURN_IF_ERROR(depth.Check());
+    auto node = NewNode(Node::Type::kSequence);
+    for (int i = 0; i < value.values_size(); ++i) {
+      PathScope scope(*this, fmt::format("[{}]", i));
+      ORCH_ASSIGN_OR_RETURN(NodePtr encoded, EncodeValue(value.values(i)));
+      node->items.push_back(std::move(encoded));
+    }
+    return NodePtr(std::move(node));
+  }
+
+  // A Value with no kind set is written as null, as is null_value.
+  absl::StatusOr<NodePtr> EncodeValue(const google::protobuf::Value& value) {
+    switch (value.kind_case()) {
+      case google::protobuf::Value::kNumberValue:
+        if (!std::isfinite(value.number_value())) return Error("number is not finite");
+        return MakeScalar(FormatDouble(value.number_value()), true);
+      case google::protobuf::Value::kStringValue:
+        if (!IsValidUtf8(value.string_value())) return Error("string is not valid UTF-8");
+        return MakeScalar(value.string_value(), false);
+      case google::protobuf::Value::kBoolValue:
+        return MakeScalar(value.bool_value() ? "true" : "false", true);
+      case google::protobuf::Value::kStructValue:
+        return EncodeStruct(value.struct_value());
+      case google::protobuf::Value::kListValue:
+        return EncodeListValue(value.list_value());
+      case google::protobuf::Value::kNullValue:
+      case google::protobuf::Value::KIND_NOT_SET:
+        break;
+    }
+    return MakeNull();
+  }
+
   absl::StatusOr<NodePtr> EncodeQuantity(const Message& message) {
     const FieldDescriptor& value = *message.GetDescriptor()->FindFieldByNumber(1);
     std::string text = message.GetReflection()->GetString(message, &value);
@@ -243,6 +344,7 @@ class TreeEncoder {
   }
 
   std::string path_;
+  int depth_ = 0;
 };
 
 }  // namespace

@@ -138,8 +138,9 @@ class AliasBudget {
   std::size_t remaining_;
 };
 
-// Decodes a mapping node into `message`, strictly. Errors are kInvalidArgument
-// "FIELD.PATH: problem" relative to `message`.
+// Decodes a mapping node into `message` (any node for google.protobuf.Value, a sequence
+// for ListValue), strictly. Errors are kInvalidArgument "FIELD.PATH: problem" relative to
+// `message`.
 absl::Status DecodeTree(const Node& node, google::protobuf::Message& message,
                         AliasBudget& budget);
 

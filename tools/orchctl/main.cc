@@ -13,6 +13,7 @@ namespace {
 // Every subcommand, in the order `orchctl --help` lists them.
 constexpr Command kCommands[] = {
     {"validate", "Decode, default and validate manifests, and list their objects", RunValidate},
+    {"place", "Show where the scheduler would put pending pods, and why", RunPlace},
 };
 
 void PrintUsage(std::ostream& out) {

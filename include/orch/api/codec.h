@@ -15,6 +15,12 @@
 //   orch.api.v1.IntOrString                an integer (int32) or a string; keeps which
 //   google.protobuf.Timestamp              RFC 3339 string in UTC; fractional seconds up to
 //                                          nanoseconds (metav1.Time and MicroTime alike)
+//   google.protobuf.Struct                 any object (free-form data such as a plugin's
+//                                          args); Value: any value; ListValue: any array.
+//                                          Scalars are typed as below; numbers become
+//                                          doubles; null in a Value is null_value (kept,
+//                                          written back as null). A Value with no kind set
+//                                          is written as null.
 //   other messages                         objects
 //   null                                   unset (an element of a list or map: zero value)
 //
@@ -48,7 +54,8 @@
 // and '-' (metadata.labels[app.kubernetes.io/name]). YAML syntax errors give the 1-based
 // line and column.
 //
-// Limits (so that no input crashes or hangs): nesting deeper than 100 levels is refused;
+// Limits (so that no input crashes or hangs): nesting deeper than 100 levels is refused
+// (both ways: a Struct built in code may nest deeper than any manifest can);
 // anchors and aliases are allowed but a document may expand to at most 10,000 plus ten
 // times its own number of nodes ("excessive aliasing"); recursive aliases are refused; a
 // map key longer than 1000 characters (quoted) is refused both ways, since YAML parsers
@@ -120,7 +127,7 @@ absl::StatusOr<std::string> EncodeJson(const google::protobuf::Message& message,
                                        bool pretty = false);
 // Encoding fails (kInvalidArgument naming the field) only for values no manifest can
 // hold: a string that is not UTF-8, a NaN or infinite float, a Timestamp outside years
-// 0001-9999, a map key over the limit above.
+// 0001-9999, a map key over the limit above, nesting deeper than 100 levels.
 
 // ---------------------------------------------------------------------------------------
 // Implementation details.

@@ -1,0 +1,63 @@
+// EventRecorder: Kubernetes Events (core/v1 Event) about objects, as components report
+// what they did ("Scheduled", "FailedScheduling", "SuccessfulCreate", ...).
+//
+// Like Kubernetes' recorder it aggregates: the same (object, type, reason, message) seen
+// again within 10 minutes bumps count and lastTimestamp of the Event already written
+// instead of writing another. Events are best-effort: a failed write is reported to the
+// caller but changes nothing else.
+//
+// Thread safety: every method may be called from any thread. Ownership: `client` must
+// outlive the recorder.
+#ifndef ORCH_CLIENT_EVENTS_H_
+#define ORCH_CLIENT_EVENTS_H_
+
+#include <cstdint>
+#include <list>
+#include <string>
+#include <string_view>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "google/protobuf/message.h"
+#include "orch/base/mutex.h"
+#include "orch/client/client.h"
+
+namespace orch::client {
+
+inline constexpr std::string_view kEventNormal = "Normal";
+inline constexpr std::string_view kEventWarning = "Warning";
+
+class EventRecorder {
+ public:
+  // `component` is source.component and reportingComponent ("default-scheduler").
+  EventRecorder(Client* client, std::string component);
+  EventRecorder(const EventRecorder&) = delete;
+  EventRecorder& operator=(const EventRecorder&) = delete;
+
+  // Records an Event in `object`'s namespace (default for cluster-scoped objects).
+  // `object` is a message of a kind of the client's Scheme. `type` is kEventNormal or
+  // kEventWarning. Errors are the client's.
+  absl::Status Record(const google::protobuf::Message& object, std::string_view type,
+                      std::string_view reason, std::string_view message);
+
+ private:
+  struct Seen {
+    std::string ns;
+    std::string name;  // the Event's name
+    int32_t count = 0;
+    absl::Time first;
+    std::list<std::string>::iterator lru;
+  };
+
+  Client* const client_;
+  const std::string component_;
+  Mutex mu_;
+  // Aggregation key -> the Event written for it; the 4,096 most recent keys.
+  absl::flat_hash_map<std::string, Seen> seen_ ABSL_GUARDED_BY(mu_);
+  std::list<std::string> lru_ ABSL_GUARDED_BY(mu_);
+  uint64_t sequence_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace orch::client
+
+#endif  // ORCH_CLIENT_EVENTS_H_

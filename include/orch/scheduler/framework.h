@@ -1,0 +1,384 @@
+// The scheduling framework: kube-scheduler's extension points as C++ interfaces.
+//
+// A scheduling cycle for one pod runs, in order:
+//   PreFilter  once per pod: compute what Filter needs, or reject the pod outright.
+//   Filter     once per node: can the pod run there?
+//   PostFilter only when no node passed: make room (DefaultPreemption) or give up.
+//   PreScore   once per pod, with the feasible nodes.
+//   Score      once per feasible node; then NormalizeScore brings each plugin's scores to
+//              0..kMaxNodeScore, and the node with the highest weighted sum wins.
+//   Reserve    the pod is assumed on the node; Unreserve undoes it if anything later fails.
+//   Permit     approve, deny, or wait (with a timeout) before binding.
+// and then, in the binding cycle: PreBind, Bind (the first plugin that does not Skip binds),
+// PostBind. QueueSort orders the scheduling queue.
+//
+// A plugin implements Plugin plus one interface per extension point it uses. It is created
+// by a factory in a Registry (registry.h) with its arguments and a Handle, once per profile.
+//
+// Thread safety: the scheduler calls the plugins of one profile from one thread at a time,
+// except Permit waits and the binding cycle (PreBind, Bind, PostBind), which may run on
+// another executor thread concurrently with the next pod's scheduling cycle. A plugin that
+// keeps state between calls guards it. Plugins must not block: they run on the scheduler's
+// executor.
+//
+// Errors: extension points return Status (below), not absl::Status, because "this node
+// does not fit" is an answer, not an error; Status::Error is for real failures.
+#ifndef ORCH_SCHEDULER_FRAMEWORK_H_
+#define ORCH_SCHEDULER_FRAMEWORK_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "orch/api/v1/core.pb.h"
+#include "orch/base/clock.h"
+#include "orch/base/string_map.h"
+#include "orch/scheduler/node_info.h"
+
+namespace orch::client {
+class Client;
+class SharedInformerFactory;
+}  // namespace orch::client
+
+namespace orch::scheduler {
+
+// Scores run from 0 to kMaxNodeScore after normalization, as in Kubernetes.
+inline constexpr int64_t kMaxNodeScore = 100;
+inline constexpr int64_t kMinNodeScore = 0;
+
+// kube-scheduler's status codes.
+enum class Code {
+  kSuccess,
+  kError,                         // an internal failure: the pod is retried with backoff
+  kUnschedulable,                 // does not fit now; preemption may help
+  kUnschedulableAndUnresolvable,  // does not fit, and preemption cannot change that
+  kWait,                          // Permit: hold the pod until allowed, rejected or timed out
+  kSkip,                          // PreFilter/PreScore: this plugin has nothing to do for the
+                                  // pod (its Filter/Score are not called); Bind: not mine
+};
+
+std::string_view CodeName(Code code);
+
+// The result of one plugin call. Success carries nothing and costs nothing to make.
+class Status {
+ public:
+  Status() = default;  // Success
+  Status(Code code, std::string reason) : code_(code) { reasons_.push_back(std::move(reason)); }
+  Status(Code code, std::vector<std::string> reasons)
+      : code_(code), reasons_(std::move(reasons)) {}
+
+  static Status Success() { return Status(); }
+  static Status Error(std::string message) { return Status(Code::kError, std::move(message)); }
+  // An Error caused by a failed call (a store write): keeps the call's code in cause().
+  static Status Error(const absl::Status& cause, std::string_view context);
+  static Status Unschedulable(std::string reason) {
+    return Status(Code::kUnschedulable, std::move(reason));
+  }
+  static Status Unresolvable(std::string reason) {
+    return Status(Code::kUnschedulableAndUnresolvable, std::move(reason));
+  }
+  static Status Skip() { return Status(Code::kSkip, std::vector<std::string>{}); }
+  static Status Wait() { return Status(Code::kWait, std::vector<std::string>{}); }
+
+  Code code() const { return code_; }
+  bool ok() const { return code_ == Code::kSuccess; }
+  bool IsSkip() const { return code_ == Code::kSkip; }
+  bool IsRejected() const {
+    return code_ == Code::kUnschedulable || code_ == Code::kUnschedulableAndUnresolvable;
+  }
+  // For Unschedulable: the reasons the node failed, as the pod's message counts them
+  // ("Insufficient cpu", "node(s) had untolerated taint {dedicated: gpu}").
+  const std::vector<std::string>& reasons() const { return reasons_; }
+  // For an Error made from an absl::Status: its code (kAborted: a write lost a race).
+  absl::StatusCode cause() const { return cause_; }
+  // The plugin that returned this status (set by the framework).
+  const std::string& plugin() const { return plugin_; }
+  Status& WithPlugin(std::string plugin) {
+    plugin_ = std::move(plugin);
+    return *this;
+  }
+  // The reasons joined by ", ".
+  std::string Message() const;
+  // As an absl::Status: OK for Success and Skip, kInternal for Error, kFailedPrecondition
+  // with the message otherwise.
+  absl::Status ToAbsl() const;
+
+ private:
+  Code code_ = Code::kSuccess;
+  absl::StatusCode cause_ = absl::StatusCode::kOk;
+  std::vector<std::string> reasons_;
+  std::string plugin_;
+};
+
+// Per-cycle data: what a plugin's PreFilter/PreScore computes for its Filter/Score. Keys
+// are the plugin's own (by convention "PreFilter" + plugin name). Preemption clones it to
+// try what-ifs. Not thread-safe: one cycle, one thread.
+class CycleState {
+ public:
+  class Data {
+   public:
+    virtual ~Data() = default;
+    virtual std::unique_ptr<Data> Clone() const = 0;
+  };
+
+  CycleState() = default;
+  CycleState(const CycleState&) = delete;
+  CycleState& operator=(const CycleState&) = delete;
+
+  void Write(std::string_view key, std::unique_ptr<Data> data);
+  // nullptr when nothing was written under `key` (or it was written as another type).
+  template <typename T>
+  T* Read(std::string_view key) const {
+    auto it = data_.find(key);
+    return it == data_.end() ? nullptr : dynamic_cast<T*>(it->second.get());
+  }
+  void Delete(std::string_view key);
+  std::unique_ptr<CycleState> Clone() const;
+
+  // Plugins that returned Skip at PreFilter / PreScore this cycle (the framework's
+  // bookkeeping; plugins read it only to know what runs).
+  StringSet skip_filter;
+  StringSet skip_score;
+
+ private:
+  StringMap<std::unique_ptr<Data>> data_;
+};
+
+// The nodes as of the start of a cycle: every NodeInfo, ordered by node name, plus the
+// indexes that inter-pod affinity needs. Valid for the duration of one scheduling cycle.
+class Snapshot {
+ public:
+  virtual ~Snapshot() = default;
+  virtual const std::vector<const NodeInfo*>& nodes() const = 0;
+  virtual const NodeInfo* Get(std::string_view node_name) const = 0;
+  // Nodes with at least one pod that has (anti-)affinity terms / required anti-affinity.
+  virtual const std::vector<const NodeInfo*>& nodes_with_affinity_pods() const = 0;
+  virtual const std::vector<const NodeInfo*>& nodes_with_required_anti_affinity_pods() const = 0;
+  // Labels of a namespace, or nullptr if the namespace is unknown.
+  virtual const google::protobuf::Map<std::string, std::string>* NamespaceLabels(
+      std::string_view ns) const = 0;
+};
+
+// What the framework gives plugins. Owned by the scheduler; outlives every plugin.
+class Handle {
+ public:
+  virtual ~Handle() = default;
+  virtual const Snapshot& snapshot() const = 0;
+  virtual Clock& clock() const = 0;
+  // For plugins that write (binding, preemption). May be null in a what-if run
+  // (orchctl place), where nothing is written.
+  virtual client::Client* client() const = 0;
+  // Shared informers of the scheduler's cluster (services, replicasets, ... for default
+  // spreading). May be null; plugins then do without.
+  virtual client::SharedInformerFactory* informers() const = 0;
+  // Runs Filter plugins of this profile against `node` for `pod` (PreFilter must have run
+  // on `state`): how preemption checks a node with some pods removed.
+  virtual Status RunFilterPlugins(CycleState& state, const PodInfo& pod,
+                                  const NodeInfo& node) const = 0;
+  // Runs the PreFilter extensions' AddPod/RemovePod of this profile, to keep `state` true
+  // when preemption adds or removes a pod from a node copy.
+  virtual Status RunPreFilterAddPod(CycleState& state, const PodInfo& pod,
+                                    const PodInfo& added, const NodeInfo& node) const = 0;
+  virtual Status RunPreFilterRemovePod(CycleState& state, const PodInfo& pod,
+                                       const PodInfo& removed, const NodeInfo& node) const = 0;
+  // Permit: lets a pod that waits on `plugin` go on (it binds once no plugin holds it), or
+  // rejects it (it is unreserved and retried). Returns false when the pod is not waiting
+  // on that plugin. May be called from any thread.
+  virtual bool AllowWaitingPod(std::string_view uid, std::string_view plugin) = 0;
+  virtual bool RejectWaitingPod(std::string_view uid, std::string_view plugin,
+                                std::string_view message) = 0;
+};
+
+// ------------------------------------------------------------------ plugin interfaces
+
+enum class ExtensionPoint {
+  kQueueSort, kPreFilter, kFilter, kPostFilter, kPreScore, kScore, kReserve, kPermit,
+  kPreBind, kBind, kPostBind,
+};
+
+class Plugin {
+ public:
+  Plugin() = default;
+  Plugin(const Plugin&) = delete;
+  Plugin& operator=(const Plugin&) = delete;
+  virtual ~Plugin() = default;
+  virtual std::string_view Name() const = 0;
+
+  // Whether this plugin's Filter and Score for a pod depend only on that pod, the node's
+  // NodeInfo and node objects — not on pods bound to OTHER nodes. The framework reuses a
+  // (pod shape, node state) result only when every plugin that did not Skip this cycle
+  // is node-local. PodTopologySpread and InterPodAffinity are not.
+  virtual bool NodeLocal() const { return true; }
+};
+
+// Cluster events that can make a pod schedulable again. A plugin that rejects pods says
+// which events may change its answer (EnqueueExtensions); the queue moves a pod that the
+// plugin rejected back to be retried only on those.
+enum class EventResource { kPod, kNode, kNamespace, kService, kAny };
+enum ActionType : uint32_t {
+  kAdd = 1 << 0,
+  kDelete = 1 << 1,
+  kUpdateNodeAllocatable = 1 << 2,
+  kUpdateNodeLabel = 1 << 3,
+  kUpdateNodeTaint = 1 << 4,
+  kUpdateNodeCondition = 1 << 5,
+  kUpdatePodLabel = 1 << 6,
+  kUpdatePodScaleDown = 1 << 7,  // a pod's requests shrank
+  kUpdateOther = 1 << 8,         // any other update
+  kUpdate = kUpdateNodeAllocatable | kUpdateNodeLabel | kUpdateNodeTaint |
+            kUpdateNodeCondition | kUpdatePodLabel | kUpdatePodScaleDown | kUpdateOther,
+  kAll = kAdd | kDelete | kUpdate,
+};
+struct ClusterEvent {
+  EventResource resource = EventResource::kAny;
+  uint32_t actions = kAll;  // ActionType bits
+  bool Matches(const ClusterEvent& happened) const {
+    return (resource == EventResource::kAny || resource == happened.resource) &&
+           (actions & happened.actions) != 0;
+  }
+};
+
+class EnqueueExtensions : public virtual Plugin {
+ public:
+  virtual std::vector<ClusterEvent> EventsToRegister() const = 0;
+};
+
+// Orders the scheduling queue: Less(a, b) is true when `a` should be tried before `b`.
+struct QueuedPodInfo {
+  PodInfoPtr pod;
+  absl::Time timestamp;          // when it was (re)added to the queue
+  int attempts = 0;              // scheduling attempts so far
+  absl::Time initial_attempt;    // first attempt (or InfinitePast before any)
+};
+class QueueSortPlugin : public virtual Plugin {
+ public:
+  virtual bool Less(const QueuedPodInfo& a, const QueuedPodInfo& b) const = 0;
+};
+
+// PreFilter may narrow the candidate nodes (like NodeAffinity on a metadata.name field):
+// an empty `node_names` means all nodes.
+struct PreFilterResult {
+  bool all_nodes = true;
+  StringSet node_names;
+};
+
+class PreFilterPlugin : public virtual Plugin {
+ public:
+  // Skip: this plugin's Filter is not called for the pod this cycle.
+  virtual Status PreFilter(CycleState& state, const PodInfo& pod, PreFilterResult* result) = 0;
+  // For preemption's what-ifs: update what PreFilter wrote to `state` when `other` is
+  // added to or removed from `node`. Plugins whose state does not depend on other pods
+  // keep the defaults.
+  virtual Status AddPod(CycleState& state, const PodInfo& pod, const PodInfo& other,
+                        const NodeInfo& node) const {
+    return Status();
+  }
+  virtual Status RemovePod(CycleState& state, const PodInfo& pod, const PodInfo& other,
+                           const NodeInfo& node) const {
+    return Status();
+  }
+};
+
+class FilterPlugin : public virtual Plugin {
+ public:
+  // Success if `pod` can run on `node`; Unschedulable or Unresolvable with the reason
+  // otherwise. Called for every candidate node: keep it fast and allocation-free on the
+  // success path.
+  virtual Status Filter(CycleState& state, const PodInfo& pod, const NodeInfo& node) const = 0;
+};
+
+// The status of each node that failed Filter, by node name.
+using NodeToStatus = StringMap<Status>;
+
+struct PostFilterResult {
+  std::string nominated_node_name;  // where the pod may fit once victims are gone
+};
+
+class PostFilterPlugin : public virtual Plugin {
+ public:
+  // Called when no node passed Filter. Success with a nominated node, or Unschedulable.
+  virtual Status PostFilter(CycleState& state, const PodInfo& pod,
+                            const NodeToStatus& filtered, PostFilterResult* result) = 0;
+};
+
+class PreScorePlugin : public virtual Plugin {
+ public:
+  // Skip: this plugin's Score is not called for the pod this cycle.
+  virtual Status PreScore(CycleState& state, const PodInfo& pod,
+                          const std::vector<const NodeInfo*>& feasible) = 0;
+};
+
+struct NodeScore {
+  const NodeInfo* node = nullptr;
+  int64_t score = 0;
+};
+
+// How a score plugin brings its raw scores to 0..kMaxNodeScore. The framework applies the
+// two default rules itself (and can then update them incrementally when one node changes);
+// kCustom calls NormalizeScore with every node's score.
+enum class Normalization {
+  kNone,            // Score already returns 0..100
+  kDefault,         // score * 100 / max (all 0 stays 0)
+  kDefaultReverse,  // 100 - score * 100 / max (all 100 when max is 0)
+  kCustom,
+};
+
+class ScorePlugin : public virtual Plugin {
+ public:
+  // The raw score of a feasible node for `pod`.
+  virtual Status Score(CycleState& state, const PodInfo& pod, const NodeInfo& node,
+                       int64_t* score) const = 0;
+  virtual Normalization normalization() const { return Normalization::kNone; }
+  // Only for kCustom: rewrite `scores` (one per feasible node) to 0..kMaxNodeScore.
+  virtual Status NormalizeScore(CycleState& state, const PodInfo& pod,
+                                std::vector<NodeScore>& scores) const {
+    return Status();
+  }
+};
+
+// Applies kDefault / kDefaultReverse to `scores` in place (Kubernetes' DefaultNormalizeScore).
+void DefaultNormalizeScore(bool reverse, std::vector<NodeScore>& scores);
+
+class ReservePlugin : public virtual Plugin {
+ public:
+  // The pod is assumed on `node_name`. A failure unreserves every reserve plugin.
+  virtual Status Reserve(CycleState& state, const PodInfo& pod, const std::string& node_name) = 0;
+  // Must be idempotent and must not fail: undo whatever Reserve did.
+  virtual void Unreserve(CycleState& state, const PodInfo& pod, const std::string& node_name) = 0;
+};
+
+class PermitPlugin : public virtual Plugin {
+ public:
+  // Success, Unschedulable (rejects), or Wait with `*timeout` set: the pod then waits
+  // until a plugin allows or rejects it through the WaitingPod, or the timeout passes
+  // (then it is rejected).
+  virtual Status Permit(CycleState& state, const PodInfo& pod, const std::string& node_name,
+                        absl::Duration* timeout) = 0;
+};
+
+class PreBindPlugin : public virtual Plugin {
+ public:
+  virtual Status PreBind(CycleState& state, const PodInfo& pod, const std::string& node_name) = 0;
+};
+
+class BindPlugin : public virtual Plugin {
+ public:
+  // Binds the pod, or Skip to leave it to the next bind plugin.
+  virtual Status Bind(CycleState& state, const PodInfo& pod, const std::string& node_name) = 0;
+};
+
+class PostBindPlugin : public virtual Plugin {
+ public:
+  virtual void PostBind(CycleState& state, const PodInfo& pod, const std::string& node_name) = 0;
+};
+
+}  // namespace orch::scheduler
+
+#endif  // ORCH_SCHEDULER_FRAMEWORK_H_

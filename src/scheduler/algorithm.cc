@@ -1,0 +1,207 @@
+#include "scheduler/algorithm.h"
+
+#include <algorithm>
+#include <map>
+
+#include "absl/strings/str_join.h"
+#include "fmt/format.h"
+#include "orch/base/status.h"
+
+namespace orch::scheduler::internal {
+namespace {
+
+// kube-scheduler's floor on how many feasible nodes a sampled search looks for.
+constexpr int kMinFeasibleNodesToFind = 100;
+
+// How many feasible nodes to look for: all of them unless the profile samples.
+int NodesToFind(int32_t percentage, int all_nodes) {
+  if (percentage <= 0 || percentage >= 100 || all_nodes < kMinFeasibleNodesToFind) {
+    return all_nodes;
+  }
+  const int n = static_cast<int>(static_cast<int64_t>(all_nodes) * percentage / 100);
+  return std::max(n, kMinFeasibleNodesToFind);
+}
+
+absl::Status PluginError(const Status& status) {
+  return absl::InternalError(
+      fmt::format("plugin \"{}\": {}", status.plugin(), status.Message()));
+}
+
+}  // namespace
+
+std::string ScheduleResult::FitErrorMessage(std::string_view post_filter_message) const {
+  if (all_nodes == 0) return "no nodes available to schedule pods";  // Kubernetes' ErrNoNodesAvailable
+  std::string message = fmt::format("0/{} nodes are available:", all_nodes);
+  if (pre_filter_status.IsRejected()) {
+    message += fmt::format(" {}.", pre_filter_status.Message());
+  } else {
+    std::map<std::string, int> histogram;
+    for (const auto& [node, status] : failed) {
+      for (const std::string& reason : status.reasons()) ++histogram[reason];
+    }
+    std::vector<std::string> counted;
+    counted.reserve(histogram.size());
+    for (const auto& [reason, count] : histogram) {
+      counted.push_back(fmt::format("{} {}", count, reason));
+    }
+    std::sort(counted.begin(), counted.end());  // as strings, as Kubernetes sorts them
+    if (!counted.empty()) message += fmt::format(" {}.", absl::StrJoin(counted, ", "));
+  }
+  if (!post_filter_message.empty()) message += fmt::format(" {}.", post_filter_message);
+  return message;
+}
+
+absl::StatusOr<ScheduleResult> Algorithm::Schedule(Profile& profile, CycleState& state,
+                                                   const PodInfo& pod, const SchedulerCache& cache,
+                                                   const ScheduleOptions& options) {
+  ScheduleResult result;
+  const std::vector<const NodeInfo*>& all = cache.nodes();
+  result.all_nodes = static_cast<int>(all.size());
+  if (all.empty()) return result;
+
+  PreFilterResult narrowed;
+  Status pre = profile.RunPreFilter(state, pod, &narrowed);
+  if (pre.code() == Code::kError) return PluginError(pre);
+  if (!pre.ok()) {
+    result.pre_filter_status = std::move(pre);
+    return result;
+  }
+
+  const int32_t percentage = profile.percentage_of_nodes_to_score();
+  if (reuse_equivalent_ && narrowed.all_nodes && !options.keep_scores &&
+      (percentage <= 0 || percentage >= 100) && profile.NodeLocalCycle(state)) {
+    bool served = false;
+    ORCH_RETURN_IF_ERROR(equivalence_.Schedule(profile, state, pod, cache, rng_, &result, &served));
+    if (served) return result;
+    result = ScheduleResult();
+    result.all_nodes = static_cast<int>(all.size());
+  }
+
+  std::vector<const NodeInfo*> candidates;
+  const std::vector<const NodeInfo*>* search = &all;
+  if (!narrowed.all_nodes) {
+    for (const NodeInfo* node : all) {
+      if (narrowed.node_names.contains(node->name())) candidates.push_back(node);
+    }
+    search = &candidates;
+  }
+
+  std::vector<const NodeInfo*> feasible;
+  ORCH_RETURN_IF_ERROR(FindFeasible(profile, state, pod, *search, &feasible, &result));
+  result.feasible_nodes = static_cast<int>(feasible.size());
+  if (feasible.empty()) return result;
+
+  // One feasible node needs no scores (Kubernetes skips scoring then), unless asked.
+  if (feasible.size() == 1 && !options.keep_scores) {
+    result.node = feasible[0]->name();
+    return result;
+  }
+  std::vector<NodeScoreDetail> scores;
+  ORCH_RETURN_IF_ERROR(ScoreNodes(profile, state, pod, feasible, &scores));
+  result.node = Select(scores)->name();
+  if (options.keep_scores) result.scores = std::move(scores);
+  return result;
+}
+
+absl::Status Algorithm::FindFeasible(Profile& profile, CycleState& state, const PodInfo& pod,
+                                     const std::vector<const NodeInfo*>& candidates,
+                                     std::vector<const NodeInfo*>* feasible,
+                                     ScheduleResult* result) {
+  const int n = static_cast<int>(candidates.size());
+  const int to_find = NodesToFind(profile.percentage_of_nodes_to_score(), n);
+  const size_t start = to_find < n ? next_start_index_ % static_cast<size_t>(n) : 0;
+  feasible->reserve(static_cast<size_t>(to_find));
+  int processed = 0;
+  for (int i = 0; i < n && static_cast<int>(feasible->size()) < to_find; ++i) {
+    const NodeInfo* node = candidates[(start + static_cast<size_t>(i)) % static_cast<size_t>(n)];
+    ++processed;
+    Status status = profile.RunFilterPlugins(state, pod, *node);
+    if (status.ok()) {
+      feasible->push_back(node);
+    } else if (status.code() == Code::kError) {
+      return PluginError(status);
+    } else {
+      result->failed.emplace(node->name(), std::move(status));
+    }
+  }
+  if (to_find < n) {
+    next_start_index_ = (start + static_cast<size_t>(processed)) % static_cast<size_t>(n);
+    // Scores and ties are taken in name order whatever node the search started at.
+    std::sort(feasible->begin(), feasible->end(),
+              [](const NodeInfo* a, const NodeInfo* b) { return a->name() < b->name(); });
+  }
+  result->evaluated_nodes = processed;
+  return absl::OkStatus();
+}
+
+absl::Status Algorithm::ScoreNodes(Profile& profile, CycleState& state, const PodInfo& pod,
+                                   const std::vector<const NodeInfo*>& feasible,
+                                   std::vector<NodeScoreDetail>* scores) {
+  Status pre = profile.RunPreScore(state, pod, feasible);
+  if (!pre.ok()) return PluginError(pre);
+
+  const auto& plugins = profile.score_plugins();
+  scores->resize(feasible.size());
+  for (size_t i = 0; i < feasible.size(); ++i) {
+    (*scores)[i].node = feasible[i];
+    (*scores)[i].plugin_scores.assign(plugins.size(), 0);
+  }
+  std::vector<NodeScore> plugin_scores(feasible.size());
+  for (size_t p = 0; p < plugins.size(); ++p) {
+    const WeightedScorePlugin& plugin = plugins[p];
+    if (state.skip_score.contains(plugin.name)) continue;
+    for (size_t i = 0; i < feasible.size(); ++i) {
+      plugin_scores[i].node = feasible[i];
+      plugin_scores[i].score = 0;
+      Status status = plugin.plugin->Score(state, pod, *feasible[i], &plugin_scores[i].score);
+      if (!status.ok()) return PluginError(status.WithPlugin(plugin.name));
+    }
+    switch (plugin.plugin->normalization()) {
+      case Normalization::kNone:
+        break;
+      case Normalization::kDefault:
+        DefaultNormalizeScore(false, plugin_scores);
+        break;
+      case Normalization::kDefaultReverse:
+        DefaultNormalizeScore(true, plugin_scores);
+        break;
+      case Normalization::kCustom: {
+        Status status = plugin.plugin->NormalizeScore(state, pod, plugin_scores);
+        if (!status.ok()) return PluginError(status.WithPlugin(plugin.name));
+        break;
+      }
+    }
+    for (size_t i = 0; i < feasible.size(); ++i) {
+      const int64_t score = plugin_scores[i].score;
+      if (score < kMinNodeScore || score > kMaxNodeScore) {
+        return absl::InternalError(fmt::format(
+            "plugin \"{}\" returns an invalid score {}, it should in the range of [{}, {}] "
+            "after normalizing",
+            plugin.name, score, kMinNodeScore, kMaxNodeScore));
+      }
+      (*scores)[i].plugin_scores[p] = score;
+      (*scores)[i].total += score * plugin.weight;
+    }
+  }
+  return absl::OkStatus();
+}
+
+const NodeInfo* Algorithm::Select(const std::vector<NodeScoreDetail>& scores) {
+  int64_t best = scores[0].total;
+  size_t ties = 0;
+  for (const NodeScoreDetail& s : scores) {
+    if (s.total > best) {
+      best = s.total;
+      ties = 1;
+    } else if (s.total == best) {
+      ++ties;
+    }
+  }
+  size_t pick = ties > 1 ? static_cast<size_t>(rng_() % ties) : 0;
+  for (const NodeScoreDetail& s : scores) {
+    if (s.total == best && pick-- == 0) return s.node;
+  }
+  return scores[0].node;
+}
+
+}  // namespace orch::scheduler::internal

@@ -1,0 +1,86 @@
+// The scheduling algorithm of one cycle: find the feasible nodes (Filter), score them
+// (PreScore, Score, normalization, weights, extenders) and pick the best, as kube-scheduler's
+// schedulePod does.
+//
+// Tie-breaking. Among the nodes with the highest total score the choice is uniform: one
+// draw from the algorithm's seeded generator picks an index into the tied nodes in name
+// order. (kube-scheduler picks uniformly too, by reservoir sampling over its iteration
+// order.) The same seed, snapshot and pods give the same placements.
+//
+// Not thread-safe: one cycle at a time.
+#ifndef ORCH_SRC_SCHEDULER_ALGORITHM_H_
+#define ORCH_SRC_SCHEDULER_ALGORITHM_H_
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "orch/scheduler/framework.h"
+#include "scheduler/cache.h"
+#include "scheduler/equivalence.h"
+#include "scheduler/profile.h"
+
+namespace orch::scheduler::internal {
+
+// One feasible node's scores: the weighted total and each score plugin's normalized score
+// (in Profile::score_plugins() order, 0 for a plugin that skipped).
+struct NodeScoreDetail {
+  const NodeInfo* node = nullptr;
+  int64_t total = 0;
+  std::vector<int64_t> plugin_scores;
+};
+
+struct ScheduleResult {
+  std::string node;  // the chosen node; empty when none fits
+  int evaluated_nodes = 0;
+  int feasible_nodes = 0;
+  int all_nodes = 0;
+  // Why the pod fits nowhere: PreFilter's rejection, or each failed node's status.
+  Status pre_filter_status;
+  NodeToStatus failed;
+  // Every feasible node's scores, when asked for (ScheduleOptions::keep_scores).
+  std::vector<NodeScoreDetail> scores;
+
+  // Kubernetes' FitError message: "0/5 nodes are available: 3 Insufficient cpu, 2 node(s)
+  // had untolerated taint {dedicated: gpu}." plus " <postfilter message>." when given.
+  std::string FitErrorMessage(std::string_view post_filter_message = {}) const;
+};
+
+struct ScheduleOptions {
+  bool keep_scores = false;
+};
+
+class Algorithm {
+ public:
+  // `reuse_equivalent`: serve pods through the EquivalenceCache where it is exact.
+  explicit Algorithm(uint64_t seed, bool reuse_equivalent = true)
+      : rng_(seed), reuse_equivalent_(reuse_equivalent) {}
+
+  // Runs PreFilter through selection for `pod` on the cache's nodes. kInternal for a
+  // plugin Error; otherwise a result with a node, or without one and the reasons.
+  absl::StatusOr<ScheduleResult> Schedule(Profile& profile, CycleState& state,
+                                          const PodInfo& pod, const SchedulerCache& cache,
+                                          const ScheduleOptions& options = {});
+
+  const EquivalenceCache& equivalence() const { return equivalence_; }
+
+ private:
+  absl::Status FindFeasible(Profile& profile, CycleState& state, const PodInfo& pod,
+                            const std::vector<const NodeInfo*>& candidates,
+                            std::vector<const NodeInfo*>* feasible, ScheduleResult* result);
+  absl::Status ScoreNodes(Profile& profile, CycleState& state, const PodInfo& pod,
+                          const std::vector<const NodeInfo*>& feasible,
+                          std::vector<NodeScoreDetail>* scores);
+  const NodeInfo* Select(const std::vector<NodeScoreDetail>& scores);
+
+  std::mt19937_64 rng_;
+  const bool reuse_equivalent_;
+  EquivalenceCache equivalence_;
+  size_t next_start_index_ = 0;  // where sampling (percentageOfNodesToScore) resumes
+};
+
+}  // namespace orch::scheduler::internal
+
+#endif  // ORCH_SRC_SCHEDULER_ALGORITHM_H_

@@ -1,0 +1,139 @@
+// SchedulerCache: the scheduler's picture of every node and the pods on it, updated
+// incrementally from informer events and from its own decisions.
+//
+// Assumed pods. When a scheduling cycle picks a node, the pod is assumed there at once, so
+// the next cycle already counts it, before the bind reaches the store. When the bound pod
+// then arrives from the informer the assumption is confirmed. If the binding cycle fails,
+// ForgetPod undoes it; if the bind finished but the pod never arrives (the write was lost),
+// the assumption expires `assumed_ttl` after FinishBinding (CleanupExpired).
+//
+// Pods bound to a node the cache does not know yet wait for that node.
+//
+// It is the Snapshot plugins read: nodes ordered by name, with the affinity indexes. The
+// scheduler applies events and runs cycles on one thread at a time, so a cycle sees a
+// consistent state without copying it.
+//
+// Not thread-safe: the scheduler serializes every call.
+#ifndef ORCH_SRC_SCHEDULER_CACHE_H_
+#define ORCH_SRC_SCHEDULER_CACHE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "orch/api/v1/core.pb.h"
+#include "orch/base/string_map.h"
+#include "orch/scheduler/framework.h"
+#include "orch/scheduler/node_info.h"
+
+namespace orch::scheduler::internal {
+
+class SchedulerCache : public Snapshot {
+ public:
+  explicit SchedulerCache(absl::Duration assumed_ttl = absl::Seconds(30))
+      : assumed_ttl_(assumed_ttl) {}
+  SchedulerCache(const SchedulerCache&) = delete;
+  SchedulerCache& operator=(const SchedulerCache&) = delete;
+
+  // Nodes. kInvalidArgument for a node whose allocatable does not parse (it is then not
+  // schedulable: the cache leaves it out).
+  absl::Status AddOrUpdateNode(std::shared_ptr<const api::v1::Node> node);
+  void RemoveNode(std::string_view name);
+
+  // Pods bound to a node (spec.nodeName set), as the informer reports them. Adding a pod
+  // the cache assumed confirms it (its node may differ: the store wins).
+  void AddOrUpdatePod(PodInfoPtr pod);
+  void RemovePod(std::string_view uid);
+
+  // The scheduler's own decisions.
+  // Counts `pod` on `node_name` from now on. REQUIRES: the node exists, the pod is not
+  // in the cache.
+  void AssumePod(PodInfoPtr pod, const std::string& node_name);
+  // The bind was written: start the assumption's expiry clock at `now`.
+  void FinishBinding(std::string_view uid, absl::Time now);
+  // The binding cycle failed: the pod is no longer on the node.
+  void ForgetPod(std::string_view uid);
+  // Drops assumptions whose bind finished more than assumed_ttl before `now` without the
+  // pod arriving. Returns how many expired.
+  int CleanupExpired(absl::Time now);
+  bool IsAssumed(std::string_view uid) const;
+  // The node a pod in the cache is on, or "" if the cache does not hold it.
+  std::string NodeOf(std::string_view uid) const;
+
+  void SetNamespace(const std::string& name,
+                    const google::protobuf::Map<std::string, std::string>& labels);
+  void RemoveNamespace(const std::string& name);
+
+  // Changes when a node is added or removed, or when which nodes hold an image changes:
+  // results that read more than one node's object are stale after a change. (A change
+  // confined to one node shows in that node's generation and in the change log.)
+  int64_t node_set_generation() const { return node_set_generation_; }
+
+  // The change log: every NodeInfo whose generation changed, in order, so that a user who
+  // remembers where it stopped reads only what changed since. Positions only grow; old
+  // entries are dropped once the log is long, and a position before log_begin() must
+  // start over from nodes().
+  int64_t log_begin() const { return log_base_; }
+  int64_t log_end() const { return log_base_ + static_cast<int64_t>(log_.size()); }
+  // REQUIRES: log_begin() <= position <= log_end().
+  const NodeInfo* const* LogFrom(int64_t position) const {
+    return log_.data() + (position - log_base_);
+  }
+  // The position of a node in nodes(), or -1.
+  int IndexOf(const NodeInfo* node) const {
+    auto it = index_.find(node);
+    return it == index_.end() ? -1 : it->second;
+  }
+  size_t pod_count() const { return pods_.size(); }
+  NodeInfo* MutableNode(std::string_view name);
+
+  // Snapshot.
+  const std::vector<const NodeInfo*>& nodes() const override { return ordered_; }
+  const NodeInfo* Get(std::string_view node_name) const override;
+  const std::vector<const NodeInfo*>& nodes_with_affinity_pods() const override;
+  const std::vector<const NodeInfo*>& nodes_with_required_anti_affinity_pods() const override;
+  const google::protobuf::Map<std::string, std::string>* NamespaceLabels(
+      std::string_view ns) const override;
+
+ private:
+  struct PodState {
+    PodInfoPtr pod;
+    std::string node;
+    bool assumed = false;
+    bool binding_finished = false;
+    absl::Time deadline = absl::InfiniteFuture();
+  };
+
+  void Logged(const NodeInfo* node);
+  void PlacePod(const PodState& state);
+  void UnplacePod(const PodState& state);
+  void RebuildOrder();
+  void CountImages(const NodeInfo& node, int delta);
+  void RefreshImageCounts();
+
+  const absl::Duration assumed_ttl_;
+  StringMap<std::unique_ptr<NodeInfo>> nodes_;
+  std::vector<const NodeInfo*> ordered_;
+  StringMap<PodState> pods_;
+  // Pods bound to nodes the cache does not have (yet), by node name.
+  StringMap<std::vector<std::string>> waiting_for_node_;
+  StringMap<int32_t> image_nodes_;
+  StringMap<google::protobuf::Map<std::string, std::string>> namespaces_;
+  int64_t node_set_generation_ = 0;
+  std::vector<const NodeInfo*> log_;
+  int64_t log_base_ = 0;
+  absl::flat_hash_map<const NodeInfo*, int> index_;
+  // The affinity indexes, rebuilt on first use after a pod with terms came or went.
+  mutable bool affinity_dirty_ = true;
+  mutable std::vector<const NodeInfo*> with_affinity_;
+  mutable std::vector<const NodeInfo*> with_anti_affinity_;
+};
+
+}  // namespace orch::scheduler::internal
+
+#endif  // ORCH_SRC_SCHEDULER_CACHE_H_

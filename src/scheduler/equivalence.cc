@@ -1,0 +1,347 @@
+#include "scheduler/equivalence.h"
+
+#include <algorithm>
+
+#include "fmt/format.h"
+#include "orch/base/status.h"
+#include "scheduler/algorithm.h"
+
+namespace orch::scheduler::internal {
+namespace {
+
+constexpr size_t kMaxSeenOnce = 4096;
+
+// One plugin's normalized score, as DefaultNormalizeScore computes it from the maximum.
+int64_t Normalize(Normalization kind, int64_t raw, int64_t max) {
+  switch (kind) {
+    case Normalization::kDefault:
+      return max == 0 ? raw : kMaxNodeScore * raw / max;
+    case Normalization::kDefaultReverse:
+      return max == 0 ? kMaxNodeScore : kMaxNodeScore - kMaxNodeScore * raw / max;
+    default:
+      return raw;
+  }
+}
+
+}  // namespace
+
+struct EquivalenceCache::Class {
+  const Profile* profile = nullptr;
+  std::list<std::string>::iterator lru;
+
+  // What the remembered results were computed against.
+  int64_t node_set_generation = -1;
+  int64_t log_position = -1;
+  size_t nodes = 0;
+  StringSet skip_filter;
+  StringSet skip_score;
+
+  // Per node (by index in the snapshot's order).
+  std::vector<int64_t> filter_generation;  // -1: never filtered
+  std::vector<uint8_t> feasible;
+  std::vector<Status> failure;             // why not, when infeasible
+  std::vector<int64_t> score_generation;   // -1: holds no score
+  std::vector<int64_t> raw;                // node-major, plugins() per node
+  std::vector<int64_t> total;
+
+  size_t feasible_count = 0;
+  std::vector<const NodeInfo*> feasible_list;
+  bool feasible_list_stale = true;
+
+  // Per score plugin.
+  size_t plugins = 0;
+  std::vector<Normalization> normalization;
+  std::vector<int64_t> max;    // over scored nodes
+  std::vector<int32_t> at_max;  // how many scored nodes have it
+  bool scores_valid = false;
+
+  // Scored nodes by total, each bucket in node order.
+  std::map<int64_t, std::vector<int32_t>> buckets;
+
+  void Reset(size_t n) {
+    nodes = n;
+    filter_generation.assign(n, -1);
+    feasible.assign(n, 0);
+    failure.assign(n, Status());
+    score_generation.assign(n, -1);
+    raw.assign(n * plugins, 0);
+    total.assign(n, 0);
+    feasible_count = 0;
+    feasible_list_stale = true;
+    scores_valid = false;
+    buckets.clear();
+  }
+
+  void Unbucket(int32_t i) {
+    auto it = buckets.find(total[static_cast<size_t>(i)]);
+    auto& members = it->second;
+    members.erase(std::lower_bound(members.begin(), members.end(), i));
+    if (members.empty()) buckets.erase(it);
+  }
+  void Bucket(int32_t i) {
+    auto& members = buckets[total[static_cast<size_t>(i)]];
+    members.insert(std::lower_bound(members.begin(), members.end(), i), i);
+  }
+};
+
+EquivalenceCache::EquivalenceCache(size_t max_classes) : max_classes_(max_classes) {}
+EquivalenceCache::~EquivalenceCache() = default;
+
+EquivalenceCache::Class* EquivalenceCache::Find(const Profile& profile, const PodInfo& pod) {
+  std::string key = fmt::format("{}\n{}", profile.scheduler_name(), pod.scheduling_signature());
+  auto it = classes_.find(key);
+  if (it != classes_.end()) {
+    lru_.splice(lru_.begin(), lru_, it->second->lru);
+    return it->second.get();
+  }
+  if (!seen_once_.contains(key)) {
+    seen_once_.insert(key);
+    seen_order_.push_back(key);
+    if (seen_order_.size() > kMaxSeenOnce) {
+      seen_once_.erase(seen_order_.front());
+      seen_order_.pop_front();
+    }
+    return nullptr;
+  }
+  if (classes_.size() >= max_classes_) {
+    classes_.erase(lru_.back());
+    lru_.pop_back();
+  }
+  auto c = std::make_unique<Class>();
+  c->profile = &profile;
+  lru_.push_front(key);
+  c->lru = lru_.begin();
+  Class* raw = c.get();
+  classes_.emplace(std::move(key), std::move(c));
+  return raw;
+}
+
+absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, const PodInfo& pod,
+                                        const SchedulerCache& cache, std::mt19937_64& rng,
+                                        ScheduleResult* result, bool* served) {
+  *served = false;
+  const auto& plugins = profile.score_plugins();
+  for (const WeightedScorePlugin& p : plugins) {
+    if (p.plugin->normalization() == Normalization::kCustom) return absl::OkStatus();
+  }
+  Class* c = Find(profile, pod);
+  if (c == nullptr) return absl::OkStatus();
+  if (c->plugins != plugins.size()) {
+    c->plugins = plugins.size();
+    c->normalization.clear();
+    for (const WeightedScorePlugin& p : plugins) c->normalization.push_back(p.plugin->normalization());
+    c->nodes = 0;  // forces a reset
+  }
+  ORCH_RETURN_IF_ERROR(Refresh(*c, profile, state, pod, cache));
+
+  const std::vector<const NodeInfo*>& nodes = cache.nodes();
+  result->all_nodes = static_cast<int>(nodes.size());
+  result->evaluated_nodes = static_cast<int>(nodes.size());
+  result->feasible_nodes = static_cast<int>(c->feasible_count);
+  // Until the scores are brought up to date below, they are not to be trusted: an early
+  // return leaves them for a full recomputation.
+  const bool scores_were_valid = c->scores_valid;
+  c->scores_valid = false;
+  if (c->feasible_count == 0) {
+    for (size_t i = 0; i < nodes.size(); ++i) result->failed.emplace(nodes[i]->name(), c->failure[i]);
+    *served = true;
+    ++served_cycles_;
+    return absl::OkStatus();
+  }
+  if (c->feasible_list_stale) {
+    c->feasible_list.clear();
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      if (c->feasible[i]) c->feasible_list.push_back(nodes[i]);
+    }
+    c->feasible_list_stale = false;
+  }
+  if (c->feasible_count == 1) {  // as the uncached path: no scoring, no draw
+    result->node = c->feasible_list[0]->name();
+    *served = true;
+    ++served_cycles_;
+    return absl::OkStatus();
+  }
+
+  Status pre = profile.RunPreScore(state, pod, c->feasible_list);
+  if (!pre.ok()) {
+    return absl::InternalError(fmt::format("plugin \"{}\": {}", pre.plugin(), pre.Message()));
+  }
+  if (!profile.NodeLocalCycle(state)) return absl::OkStatus();
+  c->scores_valid = scores_were_valid;
+  if (c->skip_score != state.skip_score) {
+    c->skip_score = state.skip_score;
+    c->scores_valid = false;
+  }
+
+  // Scores of the feasible nodes whose state changed; everything when nothing is valid.
+  const size_t P = c->plugins;
+  auto score_node = [&](size_t i) -> absl::Status {
+    ++node_evaluations_;
+    for (size_t p = 0; p < P; ++p) {
+      int64_t score = 0;
+      if (!c->skip_score.contains(plugins[p].name)) {
+        Status status = plugins[p].plugin->Score(state, pod, *nodes[i], &score);
+        if (!status.ok()) {
+          return absl::InternalError(
+              fmt::format("plugin \"{}\": {}", plugins[p].name, status.Message()));
+        }
+      }
+      c->raw[i * P + p] = score;
+    }
+    c->score_generation[i] = nodes[i]->generation();
+    return absl::OkStatus();
+  };
+  auto compute_total = [&](size_t i) -> absl::Status {
+    int64_t total = 0;
+    for (size_t p = 0; p < P; ++p) {
+      if (c->skip_score.contains(plugins[p].name)) continue;
+      const int64_t score = Normalize(c->normalization[p], c->raw[i * P + p], c->max[p]);
+      if (score < kMinNodeScore || score > kMaxNodeScore) {
+        return absl::InternalError(fmt::format(
+            "plugin \"{}\" returns an invalid score {}, it should in the range of [{}, {}] "
+            "after normalizing",
+            plugins[p].name, score, kMinNodeScore, kMaxNodeScore));
+      }
+      total += score * plugins[p].weight;
+    }
+    c->total[i] = total;
+    return absl::OkStatus();
+  };
+  auto rebuild_max = [&](size_t p) {
+    int64_t max = 0;
+    int32_t count = 0;
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      if (c->score_generation[i] < 0) continue;
+      const int64_t v = c->raw[i * P + p];
+      if (v > max) {
+        max = v;
+        count = 1;
+      } else if (v == max) {
+        ++count;
+      }
+    }
+    c->max[p] = max;
+    c->at_max[p] = count;
+  };
+  auto rebuild_all = [&]() -> absl::Status {
+    c->buckets.clear();
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      if (c->score_generation[i] < 0) continue;
+      ORCH_RETURN_IF_ERROR(compute_total(i));
+      c->Bucket(static_cast<int32_t>(i));
+    }
+    return absl::OkStatus();
+  };
+
+  if (!c->scores_valid) {
+    std::fill(c->score_generation.begin(), c->score_generation.end(), -1);
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      if (c->feasible[i]) ORCH_RETURN_IF_ERROR(score_node(i));
+    }
+    c->max.assign(P, 0);
+    c->at_max.assign(P, 0);
+    for (size_t p = 0; p < P; ++p) rebuild_max(p);
+    ORCH_RETURN_IF_ERROR(rebuild_all());
+    c->scores_valid = true;
+  } else {
+    bool max_changed = false;
+    std::vector<int32_t> updated;
+    // Nodes whose score is stale: feasible with an old score generation, or scored but no
+    // longer feasible. Refresh() recorded them.
+    for (int32_t i : dirty_) {
+      const size_t n = static_cast<size_t>(i);
+      const bool had = c->score_generation[n] >= 0;
+      if (had) {
+        c->Unbucket(i);
+        for (size_t p = 0; p < P; ++p) {
+          if (c->raw[n * P + p] == c->max[p] && --c->at_max[p] == 0) max_changed = true;
+        }
+        c->score_generation[n] = -1;
+      }
+      if (c->feasible[n]) {
+        ORCH_RETURN_IF_ERROR(score_node(n));
+        for (size_t p = 0; p < P; ++p) {
+          const int64_t v = c->raw[n * P + p];
+          if (v > c->max[p]) {
+            c->max[p] = v;
+            c->at_max[p] = 1;
+            max_changed = true;
+          } else if (v == c->max[p]) {
+            ++c->at_max[p];
+          }
+        }
+        updated.push_back(i);
+      }
+    }
+    if (max_changed) {
+      for (size_t p = 0; p < P; ++p) rebuild_max(p);
+      ORCH_RETURN_IF_ERROR(rebuild_all());
+    } else {
+      for (int32_t i : updated) {
+        ORCH_RETURN_IF_ERROR(compute_total(static_cast<size_t>(i)));
+        c->Bucket(i);
+      }
+    }
+  }
+  dirty_.clear();
+
+  const std::vector<int32_t>& best = c->buckets.rbegin()->second;
+  const size_t pick = best.size() > 1 ? static_cast<size_t>(rng() % best.size()) : 0;
+  result->node = nodes[static_cast<size_t>(best[pick])]->name();
+  *served = true;
+  ++served_cycles_;
+  return absl::OkStatus();
+}
+
+// Brings the class's Filter verdicts up to date with the cache, and notes in dirty_ the
+// nodes whose scores must be recomputed.
+absl::Status EquivalenceCache::Refresh(Class& c, Profile& profile, CycleState& state,
+                                       const PodInfo& pod, const SchedulerCache& cache) {
+  const std::vector<const NodeInfo*>& nodes = cache.nodes();
+  dirty_.clear();
+  const bool reset = c.nodes != nodes.size() ||
+                     c.node_set_generation != cache.node_set_generation() ||
+                     c.log_position < cache.log_begin() || c.skip_filter != state.skip_filter;
+  if (reset) {
+    c.Reset(nodes.size());
+    c.node_set_generation = cache.node_set_generation();
+    c.skip_filter = state.skip_filter;
+  }
+  auto refilter = [&](size_t i) -> absl::Status {
+    const NodeInfo& node = *nodes[i];
+    if (c.filter_generation[i] == node.generation()) return absl::OkStatus();
+    ++node_evaluations_;
+    Status status = profile.RunFilterPlugins(state, pod, node);
+    if (status.code() == Code::kError) {
+      return absl::InternalError(fmt::format("plugin \"{}\": {}", status.plugin(), status.Message()));
+    }
+    const bool now_feasible = status.ok();
+    if (now_feasible != static_cast<bool>(c.feasible[i])) {
+      c.feasible_count += now_feasible ? 1 : -1;
+      c.feasible[i] = now_feasible;
+      c.feasible_list_stale = true;
+    }
+    c.failure[i] = now_feasible ? Status() : std::move(status);
+    c.filter_generation[i] = node.generation();
+    if (c.scores_valid && (now_feasible || c.score_generation[i] >= 0)) {
+      dirty_.push_back(static_cast<int32_t>(i));
+    }
+    return absl::OkStatus();
+  };
+  if (reset) {
+    for (size_t i = 0; i < nodes.size(); ++i) ORCH_RETURN_IF_ERROR(refilter(i));
+  } else {
+    const NodeInfo* const* changed = cache.LogFrom(c.log_position);
+    const int64_t count = cache.log_end() - c.log_position;
+    for (int64_t k = 0; k < count; ++k) {
+      const int i = cache.IndexOf(changed[k]);
+      if (i >= 0) ORCH_RETURN_IF_ERROR(refilter(static_cast<size_t>(i)));
+    }
+  }
+  c.log_position = cache.log_end();
+  std::sort(dirty_.begin(), dirty_.end());
+  dirty_.erase(std::unique(dirty_.begin(), dirty_.end()), dirty_.end());
+  return absl::OkStatus();
+}
+
+}  // namespace orch::scheduler::internal

@@ -1,0 +1,114 @@
+// NodeResourcesBalancedAllocation: prefers nodes whose resources would be used evenly with
+// the pod placed: score = (1 - standard deviation of the requested/allocatable fractions)
+// × 100, over the configured resources (cpu and memory by default). Pods that request none
+// of them are not scored (Skip), so that best-effort pods do not all pile onto one node.
+#include <cmath>
+
+#include "absl/container/flat_hash_set.h"
+#include "fmt/format.h"
+#include "orch/base/status.h"
+#include "orch/scheduler/config.pb.h"
+#include "scheduler/plugins/factories.h"
+#include "scheduler/plugins/resource_allocation.h"
+
+namespace orch::scheduler::plugins {
+namespace {
+
+constexpr std::string_view kPreScoreStateKey = "PreScoreNodeResourcesBalancedAllocation";
+
+struct PreScoreState final : CycleState::Data {
+  ResourceAmounts pod_requests;
+  std::unique_ptr<Data> Clone() const override { return std::make_unique<PreScoreState>(*this); }
+};
+
+// Kubernetes' balancedResourceScorer, in the same floating-point steps.
+int64_t BalancedScore(const ResourceAmounts& requested, const ResourceAmounts& allocatable) {
+  absl::InlinedVector<double, 4> fractions;
+  double total = 0;
+  for (size_t i = 0; i < requested.size(); ++i) {
+    if (allocatable[i] == 0) continue;
+    double fraction = static_cast<double>(requested[i]) / static_cast<double>(allocatable[i]);
+    if (fraction > 1) fraction = 1;
+    total += fraction;
+    fractions.push_back(fraction);
+  }
+  double std_dev = 0;
+  if (fractions.size() == 2) {
+    // The two-resource case, as Kubernetes simplifies it.
+    std_dev = std::abs((fractions[0] - fractions[1]) / 2);
+  } else if (fractions.size() > 2) {
+    const double mean = total / static_cast<double>(fractions.size());
+    double sum = 0;
+    for (double f : fractions) sum = sum + (f - mean) * (f - mean);
+    std_dev = std::sqrt(sum / static_cast<double>(fractions.size()));
+  }
+  return static_cast<int64_t>((1 - std_dev) * static_cast<double>(kMaxNodeScore));
+}
+
+bool RequestsNothing(const ResourceAmounts& requests) {
+  for (int64_t r : requests) {
+    if (r != 0) return false;
+  }
+  return true;
+}
+
+class BalancedAllocation final : public PreScorePlugin, public ScorePlugin {
+ public:
+  explicit BalancedAllocation(std::vector<ScoredResource> resources)
+      : scorer_(std::move(resources), /*use_requested=*/true, &BalancedScore) {}
+
+  std::string_view Name() const override { return kBalancedAllocation; }
+
+  Status PreScore(CycleState& state, const PodInfo& pod,
+                  const std::vector<const NodeInfo*>& feasible) override {
+    ResourceAmounts requests = scorer_.PodRequests(pod);
+    if (RequestsNothing(requests)) return Status::Skip();
+    auto data = std::make_unique<PreScoreState>();
+    data->pod_requests = std::move(requests);
+    state.Write(kPreScoreStateKey, std::move(data));
+    return Status();
+  }
+
+  Status Score(CycleState& state, const PodInfo& pod, const NodeInfo& node,
+               int64_t* score) const override {
+    const PreScoreState* s = state.Read<PreScoreState>(kPreScoreStateKey);
+    if (s != nullptr) {
+      *score = scorer_.Score(node, s->pod_requests);
+      return Status();
+    }
+    ResourceAmounts requests = scorer_.PodRequests(pod);
+    *score = RequestsNothing(requests) ? 0 : scorer_.Score(node, requests);
+    return Status();
+  }
+
+ private:
+  const ResourceAllocation scorer_;
+};
+
+}  // namespace
+
+FactoryResult NewBalancedAllocation(const PluginArgs& args, Handle& handle) {
+  ::orch::scheduler::v1::NodeResourcesBalancedAllocationArgs parsed;
+  ORCH_RETURN_IF_ERROR(args.DecodeInto(parsed));
+  // Kubernetes' defaults (cpu and memory; weight 0 means 1) and validation: each resource
+  // once, and weight 1 (the standard deviation is unweighted).
+  std::vector<ScoredResource> resources = parsed.resources().empty()
+                                              ? DefaultScoredResources()
+                                              : ToScoredResources(parsed.resources());
+  absl::flat_hash_set<std::string> seen;
+  for (size_t i = 0; i < resources.size(); ++i) {
+    ScoredResource& r = resources[i];
+    if (r.weight == 0) r.weight = 1;
+    if (!seen.insert(r.name).second) {
+      return args.Invalid(fmt::format("resources[{}].name", i),
+                          fmt::format("Duplicate value: \"{}\"", r.name));
+    }
+    if (r.weight != 1) {
+      return args.Invalid(fmt::format("resources[{}].weight", i),
+                          fmt::format("Invalid value: {}: must be 1", r.weight));
+    }
+  }
+  return std::make_unique<BalancedAllocation>(std::move(resources));
+}
+
+}  // namespace orch::scheduler::plugins

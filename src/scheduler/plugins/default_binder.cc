@@ -1,0 +1,39 @@
+// DefaultBinder: binds a pod by writing spec.nodeName, with a compare-and-swap on the
+// resourceVersion the scheduler decided on. If the pod changed since (kAborted), the bind
+// fails and the scheduler unreserves the pod and tries it again with what changed.
+#include "fmt/format.h"
+#include "orch/client/client.h"
+#include "scheduler/plugins/factories.h"
+
+namespace orch::scheduler::plugins {
+namespace {
+
+class DefaultBinder final : public BindPlugin {
+ public:
+  explicit DefaultBinder(Handle& handle) : handle_(handle) {}
+  std::string_view Name() const override { return kDefaultBinder; }
+
+  Status Bind(CycleState& state, const PodInfo& pod, const std::string& node_name) override {
+    client::Client* client = handle_.client();
+    if (client == nullptr) return Status();  // a what-if run: nothing to write
+    api::v1::Pod bound = pod.pod();
+    bound.mutable_spec()->set_node_name(node_name);
+    absl::StatusOr<api::v1::Pod> written = client->Update(bound);
+    if (!written.ok()) {
+      return Status::Error(written.status(), fmt::format("binding pod {}/{} to node {}",
+                                                         pod.namespace_(), pod.name(), node_name));
+    }
+    return Status();
+  }
+
+ private:
+  Handle& handle_;
+};
+
+}  // namespace
+
+FactoryResult NewDefaultBinder(const PluginArgs& args, Handle& handle) {
+  return std::make_unique<DefaultBinder>(handle);
+}
+
+}  // namespace orch::scheduler::plugins

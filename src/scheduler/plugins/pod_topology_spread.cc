@@ -1,0 +1,666 @@
+// PodTopologySpread: kube-scheduler's plugin that keeps pods matching a label selector
+// evenly spread over topology domains (zones, nodes, ...).
+//
+//   PreFilter  for each DoNotSchedule constraint, counts the matching pods per domain over
+//              the nodes the constraint applies to (node inclusion policies), and keeps the
+//              smallest count (the "critical path").
+//   Filter     rejects a node when placing the pod there would make its domain exceed the
+//              global minimum by more than maxSkew.
+//   PreScore/Score/NormalizeScore  for ScheduleAnyway constraints, prefer nodes whose
+//              domains hold fewer matching pods, with Kubernetes' weighting and normalization.
+// A pod without constraints of its own gets the default constraints (System or List
+// defaulting) with a selector built from the Services and ReplicaSets that select it.
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "fmt/format.h"
+#include "orch/api/selector.h"
+#include "orch/api/v1/apps.pb.h"
+#include "orch/api/v1/core.pb.h"
+#include "orch/base/status.h"
+#include "orch/client/informer.h"
+#include "orch/scheduler/config.pb.h"
+#include "orch/scheduler/framework.h"
+#include "orch/scheduler/registry.h"
+#include "scheduler/plugins/factories.h"
+#include "scheduler/plugins/node_selector.h"
+#include "scheduler/plugins/taints.h"
+
+namespace orch::scheduler::plugins {
+namespace {
+
+namespace v1 = ::orch::api::v1;
+using Labels = google::protobuf::Map<std::string, std::string>;
+
+constexpr std::string_view kReasonConstraintsNotMatch =
+    "node(s) didn't match pod topology spread constraints";
+constexpr std::string_view kReasonNodeLabelNotMatch =
+    "node(s) didn't match pod topology spread constraints (missing required label)";
+
+constexpr std::string_view kPreFilterStateKey = "PreFilterPodTopologySpread";
+constexpr std::string_view kPreScoreStateKey = "PreScorePodTopologySpread";
+
+constexpr std::string_view kDoNotSchedule = "DoNotSchedule";
+constexpr std::string_view kScheduleAnyway = "ScheduleAnyway";
+constexpr std::string_view kHonor = "Honor";
+constexpr std::string_view kSystemDefaulting = "System";
+constexpr std::string_view kListDefaulting = "List";
+
+constexpr std::string_view kLabelHostname = "kubernetes.io/hostname";
+constexpr std::string_view kLabelTopologyZone = "topology.kubernetes.io/zone";
+
+// ------------------------------------------------------------------ constraints
+
+// A label selector that can also match nothing, as an unset labelSelector does.
+struct SpreadSelector {
+  bool nothing = true;
+  api::LabelSelector selector;
+
+  bool Matches(const Labels& labels) const { return !nothing && selector.Matches(labels); }
+};
+
+// A topology spread constraint with its selector parsed, for one pod.
+struct Constraint {
+  int32_t max_skew = 1;
+  std::string topology_key;
+  SpreadSelector selector;
+  int32_t min_domains = 1;
+  bool honor_node_affinity = true;  // nodeAffinityPolicy, default Honor
+  bool honor_node_taints = false;   // nodeTaintsPolicy, default Ignore
+  bool is_hostname = false;
+};
+
+using Constraints = std::vector<Constraint>;
+
+// Adds `key In (value)` requirements to a selector message: how matchLabelKeys and the
+// owners' selectors are ANDed with a selector without merging maps (which would let one
+// value replace another instead of requiring both).
+void AddEqualityRequirement(v1::LabelSelector& selector, const std::string& key,
+                            const std::string& value) {
+  v1::LabelSelectorRequirement* r = selector.add_match_expressions();
+  r->set_key(key);
+  r->set_operator_("In");
+  r->add_values(value);
+}
+
+absl::StatusOr<SpreadSelector> ConstraintSelector(const v1::TopologySpreadConstraint& c,
+                                                  const Labels& pod_labels) {
+  SpreadSelector out;
+  if (!c.has_label_selector()) return out;  // matches nothing, whatever matchLabelKeys say
+  v1::LabelSelector merged = c.label_selector();
+  for (const std::string& key : c.match_label_keys()) {
+    auto it = pod_labels.find(key);
+    if (it != pod_labels.end()) AddEqualityRequirement(merged, key, it->second);
+  }
+  ORCH_ASSIGN_OR_RETURN(out.selector, api::LabelSelector::FromProto(merged));
+  out.nothing = false;
+  return out;
+}
+
+// The constraints among `constraints` with the given whenUnsatisfiable action.
+absl::StatusOr<Constraints> ParseConstraints(
+    const google::protobuf::RepeatedPtrField<v1::TopologySpreadConstraint>& constraints,
+    const Labels& pod_labels, std::string_view action) {
+  Constraints out;
+  for (const v1::TopologySpreadConstraint& c : constraints) {
+    if (c.when_unsatisfiable() != action) continue;
+    Constraint parsed;
+    parsed.max_skew = c.max_skew();
+    parsed.topology_key = c.topology_key();
+    parsed.is_hostname = c.topology_key() == kLabelHostname;
+    ORCH_ASSIGN_OR_RETURN(parsed.selector, ConstraintSelector(c, pod_labels));
+    parsed.min_domains = c.has_min_domains() ? c.min_domains() : 1;
+    if (c.has_node_affinity_policy()) parsed.honor_node_affinity = c.node_affinity_policy() == kHonor;
+    if (c.has_node_taints_policy()) parsed.honor_node_taints = c.node_taints_policy() == kHonor;
+    out.push_back(std::move(parsed));
+  }
+  return out;
+}
+
+bool NodeHasAllTopologyKeys(const Labels& labels, const Constraints& constraints) {
+  for (const Constraint& c : constraints) {
+    if (!labels.contains(c.topology_key)) return false;
+  }
+  return true;
+}
+
+// Matching pods on a node for a constraint: same namespace as the incoming pod, not
+// terminating, labels selected.
+int64_t CountMatchingPods(const NodeInfo& node, const SpreadSelector& selector,
+                          const std::string& ns) {
+  if (selector.nothing) return 0;
+  int64_t count = 0;
+  for (const PodInfoPtr& p : node.pods()) {
+    const v1::Pod& pod = p->pod();
+    if (pod.metadata().has_deletion_timestamp() || pod.metadata().namespace_() != ns) continue;
+    if (selector.selector.Matches(pod.metadata().labels())) ++count;
+  }
+  return count;
+}
+
+// Whether a node counts for a constraint, per its node inclusion policies. `affinity_ok`
+// and `taints_ok` are computed once per node and shared by the pod's constraints.
+struct NodeInclusion {
+  bool affinity_ok = true;
+  bool taints_ok = true;
+
+  NodeInclusion(const v1::Node& node, const v1::Pod& pod, const RequiredNodeAffinity& affinity,
+                const Constraints& constraints) {
+    bool need_affinity = false;
+    bool need_taints = false;
+    for (const Constraint& c : constraints) {
+      need_affinity |= c.honor_node_affinity;
+      need_taints |= c.honor_node_taints;
+    }
+    if (need_affinity) affinity_ok = affinity.Matches(node);
+    if (need_taints) {
+      taints_ok = FindUntoleratedScheduleTaint(node.spec().taints(), pod.spec().tolerations()) == nullptr;
+    }
+  }
+
+  bool Includes(const Constraint& c) const {
+    return (!c.honor_node_affinity || affinity_ok) && (!c.honor_node_taints || taints_ok);
+  }
+};
+
+// ------------------------------------------------------------------ filter state
+
+// The two smallest match counts of a constraint's domains. paths[0] always holds the
+// minimum; paths[1] is >= paths[0] but not necessarily the second smallest. Enough for
+// preemption, which changes one node (one domain) at a time on its own copy of the state.
+struct CriticalPath {
+  std::string value;
+  int64_t match_num = INT32_MAX;
+};
+
+class CriticalPaths {
+ public:
+  void Update(const std::string& value, int64_t num) {
+    int i = value == paths_[0].value ? 0 : value == paths_[1].value ? 1 : -1;
+    if (i >= 0) {
+      paths_[i].match_num = num;
+      if (paths_[0].match_num > paths_[1].match_num) std::swap(paths_[0], paths_[1]);
+    } else if (num < paths_[0].match_num) {
+      paths_[1] = paths_[0];
+      paths_[0] = {value, num};
+    } else if (num < paths_[1].match_num) {
+      paths_[1] = {value, num};
+    }
+  }
+  int64_t min() const { return paths_[0].match_num; }
+
+ private:
+  std::array<CriticalPath, 2> paths_;
+};
+
+class FilterState : public CycleState::Data {
+ public:
+  std::shared_ptr<const Constraints> constraints;
+  // Whether the incoming pod matches each constraint's selector.
+  std::vector<bool> self_match;
+  std::vector<CriticalPaths> critical_paths;
+  std::vector<absl::flat_hash_map<std::string, int64_t>> match_num;  // domain -> matching pods
+
+  std::unique_ptr<Data> Clone() const override { return std::make_unique<FilterState>(*this); }
+
+  // The global minimum that skew is measured against: 0 while fewer domains than
+  // minDomains are eligible.
+  int64_t MinMatchNum(size_t i) const {
+    const auto domains = static_cast<int64_t>(match_num[i].size());
+    if (domains < (*constraints)[i].min_domains) return 0;
+    return critical_paths[i].min();
+  }
+};
+
+// ------------------------------------------------------------------ score state
+
+class ScoreState : public CycleState::Data {
+ public:
+  struct Computed {
+    Constraints constraints;
+    // Only when true do nodes lacking a topology key get score 0 (Kubernetes' IgnoredNodes).
+    bool require_all_topologies = true;
+    // Per constraint: domain -> matching pods (hostname constraints count at Score).
+    std::vector<absl::flat_hash_map<std::string, int64_t>> pod_counts;
+    std::vector<double> normalizing_weight;
+  };
+  std::shared_ptr<const Computed> data;
+
+  std::unique_ptr<Data> Clone() const override {
+    return std::make_unique<ScoreState>(*this);
+  }
+
+  bool Ignored(const NodeInfo& node) const {
+    return data->require_all_topologies &&
+           !NodeHasAllTopologyKeys(node.labels(), data->constraints);
+  }
+};
+
+// Kubernetes' weight for a topology with `size` domains: smaller topologies count more.
+double TopologyNormalizingWeight(size_t size) { return std::log(static_cast<double>(size + 2)); }
+
+double ScoreForCount(int64_t count, int32_t max_skew, double weight) {
+  return static_cast<double>(count) * weight + static_cast<double>(max_skew - 1);
+}
+
+// ------------------------------------------------------------------ the plugin
+
+// Keeps nothing between calls but the Service and ReplicaSet listers (thread-safe), so
+// concurrent profiles and binding cycles need no lock. Per-pod work happens in PreFilter and
+// PreScore; Filter allocates nothing when the node fits.
+class PodTopologySpread final : public PreFilterPlugin,
+                                public FilterPlugin,
+                                public PreScorePlugin,
+                                public ScorePlugin,
+                                public EnqueueExtensions {
+ public:
+  PodTopologySpread(Handle& handle, std::vector<v1::TopologySpreadConstraint> defaults,
+                    bool system_defaulted)
+      : handle_(handle), system_defaulted_(system_defaulted) {
+    for (v1::TopologySpreadConstraint& c : defaults) *default_constraints_.Add() = std::move(c);
+    if (!default_constraints_.empty() && handle.informers() != nullptr) SetListers(*handle.informers());
+  }
+
+  std::string_view Name() const override { return kPodTopologySpread; }
+  bool NodeLocal() const override { return false; }
+
+  std::vector<ClusterEvent> EventsToRegister() const override {
+    return {
+        {EventResource::kPod, kAdd | kUpdatePodLabel | kDelete},
+        {EventResource::kNode, kAdd | kDelete | kUpdateNodeLabel | kUpdateNodeTaint},
+    };
+  }
+
+  Status PreFilter(CycleState& state, const PodInfo& pod, PreFilterResult* result) override;
+  Status AddPod(CycleState& state, const PodInfo& pod, const PodInfo& other,
+                const NodeInfo& node) const override {
+    return UpdateWithPod(state, pod, other, node, 1);
+  }
+  Status RemovePod(CycleState& state, const PodInfo& pod, const PodInfo& other,
+                   const NodeInfo& node) const override {
+    return UpdateWithPod(state, pod, other, node, -1);
+  }
+  Status Filter(CycleState& state, const PodInfo& pod, const NodeInfo& node) const override;
+
+  Status PreScore(CycleState& state, const PodInfo& pod,
+                  const std::vector<const NodeInfo*>& feasible) override;
+  Status Score(CycleState& state, const PodInfo& pod, const NodeInfo& node,
+               int64_t* score) const override;
+  Normalization normalization() const override { return Normalization::kCustom; }
+  Status NormalizeScore(CycleState& state, const PodInfo& pod,
+                        std::vector<NodeScore>& scores) const override;
+
+ private:
+  void SetListers(client::SharedInformerFactory& informers) {
+    // Kinds the scheme lacks (or a factory already shut down) leave that source out.
+    if (auto services = informers.InformerFor<v1::Service>(); services.ok()) {
+      services_.emplace(services->lister());
+    }
+    if (auto replica_sets = informers.InformerFor<v1::ReplicaSet>(); replica_sets.ok()) {
+      replica_sets_.emplace(replica_sets->lister());
+    }
+  }
+
+  // The pod's own constraints with `action`, or the default ones if it has none.
+  absl::StatusOr<Constraints> GetConstraints(const v1::Pod& pod, std::string_view action) const;
+  absl::StatusOr<Constraints> BuildDefaultConstraints(const v1::Pod& pod,
+                                                      std::string_view action) const;
+  // The selector of the Services and the ReplicaSet that select the pod (empty if none).
+  std::optional<api::LabelSelector> DefaultSelector(const v1::Pod& pod) const;
+
+  Status UpdateWithPod(CycleState& state, const PodInfo& pod, const PodInfo& other,
+                       const NodeInfo& node, int64_t delta) const;
+
+  Handle& handle_;
+  google::protobuf::RepeatedPtrField<v1::TopologySpreadConstraint> default_constraints_;
+  const bool system_defaulted_;
+  std::optional<client::Lister<v1::Service>> services_;
+  std::optional<client::Lister<v1::ReplicaSet>> replica_sets_;
+};
+
+absl::StatusOr<Constraints> PodTopologySpread::GetConstraints(const v1::Pod& pod,
+                                                              std::string_view action) const {
+  if (!pod.spec().topology_spread_constraints().empty()) {
+    return ParseConstraints(pod.spec().topology_spread_constraints(), pod.metadata().labels(),
+                            action);
+  }
+  return BuildDefaultConstraints(pod, action);
+}
+
+absl::StatusOr<Constraints> PodTopologySpread::BuildDefaultConstraints(
+    const v1::Pod& pod, std::string_view action) const {
+  ORCH_ASSIGN_OR_RETURN(Constraints constraints,
+                        ParseConstraints(default_constraints_, pod.metadata().labels(), action));
+  if (constraints.empty()) return constraints;
+  std::optional<api::LabelSelector> selector = DefaultSelector(pod);
+  if (!selector.has_value() || selector->empty()) return Constraints{};
+  for (Constraint& c : constraints) c.selector = {.nothing = false, .selector = *selector};
+  return constraints;
+}
+
+std::optional<api::LabelSelector> PodTopologySpread::DefaultSelector(const v1::Pod& pod) const {
+  const std::string& ns = pod.metadata().namespace_();
+  const Labels& labels = pod.metadata().labels();
+  v1::LabelSelector merged;
+  if (services_.has_value()) {
+    for (const auto& service : services_->ListInNamespace(ns)) {
+      const Labels& selector = service->spec().selector();
+      // A Service without a selector selects nothing, not everything.
+      if (selector.empty() || !api::LabelSelector::FromMap(selector).Matches(labels)) continue;
+      for (const auto& [key, value] : selector) (*merged.mutable_match_labels())[key] = value;
+    }
+  }
+  // ReplicationControllers and StatefulSets are not kinds of orch's scheme; of the
+  // controllers Kubernetes consults, only a ReplicaSet owner contributes here.
+  const v1::OwnerReference* controller = nullptr;
+  for (const v1::OwnerReference& ref : pod.metadata().owner_references()) {
+    if (ref.controller()) {
+      controller = &ref;
+      break;
+    }
+  }
+  if (controller != nullptr && controller->api_version() == "apps/v1" &&
+      controller->kind() == "ReplicaSet" && replica_sets_.has_value()) {
+    auto rs = replica_sets_->Get(ns, controller->name());
+    if (rs.ok() && (*rs)->spec().has_selector()) {
+      const v1::LabelSelector& rs_selector = (*rs)->spec().selector();
+      if (api::LabelSelector::FromProto(rs_selector).ok()) {
+        for (const auto& [key, value] : rs_selector.match_labels()) {
+          AddEqualityRequirement(merged, key, value);
+        }
+        for (const auto& expression : rs_selector.match_expressions()) {
+          *merged.add_match_expressions() = expression;
+        }
+      }
+    }
+  }
+  auto selector = api::LabelSelector::FromProto(merged);
+  if (!selector.ok()) return std::nullopt;
+  return *std::move(selector);
+}
+
+Status PodTopologySpread::PreFilter(CycleState& state, const PodInfo& pod_info,
+                                    PreFilterResult* result) {
+  const v1::Pod& pod = pod_info.pod();
+  auto constraints = GetConstraints(pod, kDoNotSchedule);
+  if (!constraints.ok()) {
+    return Status::Error(
+        fmt::format("get constraints from pod: {}", std::string(constraints.status().message())));
+  }
+  if (constraints->empty()) return Status::Skip();
+
+  auto s = std::make_unique<FilterState>();
+  s->constraints = std::make_shared<const Constraints>(*std::move(constraints));
+  const Constraints& cs = *s->constraints;
+  s->critical_paths.resize(cs.size());
+  s->match_num.resize(cs.size());
+  for (const Constraint& c : cs) s->self_match.push_back(c.selector.Matches(pod.metadata().labels()));
+
+  const RequiredNodeAffinity affinity(pod);
+  const std::string& ns = pod.metadata().namespace_();
+  for (const NodeInfo* node : handle_.snapshot().nodes()) {
+    const Labels& labels = node->labels();
+    if (!NodeHasAllTopologyKeys(labels, cs)) continue;
+    const NodeInclusion inclusion(node->node(), pod, affinity, cs);
+    for (size_t i = 0; i < cs.size(); ++i) {
+      if (!inclusion.Includes(cs[i])) continue;
+      // An eligible domain counts even with no matching pod: it may hold the minimum.
+      s->match_num[i][labels.at(cs[i].topology_key)] += CountMatchingPods(*node, cs[i].selector, ns);
+    }
+  }
+  for (size_t i = 0; i < cs.size(); ++i) {
+    for (const auto& [value, num] : s->match_num[i]) s->critical_paths[i].Update(value, num);
+  }
+  state.Write(kPreFilterStateKey, std::move(s));
+  return Status();
+}
+
+Status PodTopologySpread::UpdateWithPod(CycleState& state, const PodInfo& pod_info,
+                                        const PodInfo& other, const NodeInfo& node,
+                                        int64_t delta) const {
+  auto* s = state.Read<FilterState>(kPreFilterStateKey);
+  if (s == nullptr) {
+    // Skipped at PreFilter: the pod has no constraints, so there is nothing to update.
+    if (state.skip_filter.contains(kPodTopologySpread)) return Status();
+    return Status::Error(fmt::format("reading \"{}\" from cycleState: not found", kPreFilterStateKey));
+  }
+  const v1::Pod& pod = pod_info.pod();
+  if (other.namespace_() != pod_info.namespace_()) return Status();
+  const Constraints& cs = *s->constraints;
+  const Labels& labels = node.labels();
+  if (!NodeHasAllTopologyKeys(labels, cs)) return Status();
+  const RequiredNodeAffinity affinity(pod);
+  const NodeInclusion inclusion(node.node(), pod, affinity, cs);
+  for (size_t i = 0; i < cs.size(); ++i) {
+    if (!cs[i].selector.Matches(other.pod().metadata().labels())) continue;
+    if (!inclusion.Includes(cs[i])) continue;
+    const std::string& value = labels.at(cs[i].topology_key);
+    int64_t& num = s->match_num[i][value];
+    num += delta;
+    s->critical_paths[i].Update(value, num);
+  }
+  return Status();
+}
+
+Status PodTopologySpread::Filter(CycleState& state, const PodInfo& pod,
+                                 const NodeInfo& node) const {
+  const auto* s = state.Read<FilterState>(kPreFilterStateKey);
+  if (s == nullptr) {
+    return Status::Error(fmt::format("reading \"{}\" from cycleState: not found", kPreFilterStateKey));
+  }
+  const Constraints& cs = *s->constraints;
+  const Labels& labels = node.labels();
+  for (size_t i = 0; i < cs.size(); ++i) {
+    auto value = labels.find(cs[i].topology_key);
+    if (value == labels.end()) return Status::Unresolvable(std::string(kReasonNodeLabelNotMatch));
+    // 'existing matching num' + 'self match (1 or 0)' - 'global minimum' <= 'maxSkew'
+    auto found = s->match_num[i].find(value->second);
+    const int64_t match_num = found == s->match_num[i].end() ? 0 : found->second;
+    const int64_t skew = match_num + (s->self_match[i] ? 1 : 0) - s->MinMatchNum(i);
+    if (skew > cs[i].max_skew) {
+      return Status::Unschedulable(std::string(kReasonConstraintsNotMatch));
+    }
+  }
+  return Status();
+}
+
+Status PodTopologySpread::PreScore(CycleState& state, const PodInfo& pod_info,
+                                   const std::vector<const NodeInfo*>& feasible) {
+  const std::vector<const NodeInfo*>& all_nodes = handle_.snapshot().nodes();
+  if (all_nodes.empty()) return Status::Skip();
+  const v1::Pod& pod = pod_info.pod();
+
+  auto data = std::make_shared<ScoreState::Computed>();
+  auto constraints = GetConstraints(pod, kScheduleAnyway);
+  if (!constraints.ok()) {
+    return Status::Error(fmt::format("calculating preScoreState: {}", std::string(constraints.status().message())));
+  }
+  if (constraints->empty()) return Status::Skip();
+  data->constraints = *std::move(constraints);
+  const Constraints& cs = data->constraints;
+  // Only non-system-default constraints need every topology key on a node: nodes without
+  // a zone label still get hostname spreading from the system defaults.
+  data->require_all_topologies =
+      !pod.spec().topology_spread_constraints().empty() || !system_defaulted_;
+
+  // The domains of the feasible nodes (hostname constraints: one per node, counted later).
+  data->pod_counts.resize(cs.size());
+  size_t ignored = 0;
+  for (const NodeInfo* node : feasible) {
+    const Labels& labels = node->labels();
+    if (data->require_all_topologies && !NodeHasAllTopologyKeys(labels, cs)) {
+      ++ignored;
+      continue;
+    }
+    for (size_t i = 0; i < cs.size(); ++i) {
+      if (cs[i].is_hostname) continue;
+      auto value = labels.find(cs[i].topology_key);
+      data->pod_counts[i].try_emplace(value == labels.end() ? std::string() : value->second, 0);
+    }
+  }
+  for (size_t i = 0; i < cs.size(); ++i) {
+    const size_t size = cs[i].is_hostname ? feasible.size() - ignored : data->pod_counts[i].size();
+    data->normalizing_weight.push_back(TopologyNormalizingWeight(size));
+  }
+
+  // Matching pods per domain, over every node the constraint applies to.
+  const RequiredNodeAffinity affinity(pod);
+  const std::string& ns = pod.metadata().namespace_();
+  for (const NodeInfo* node : all_nodes) {
+    const Labels& labels = node->labels();
+    if (data->require_all_topologies && !NodeHasAllTopologyKeys(labels, cs)) continue;
+    const NodeInclusion inclusion(node->node(), pod, affinity, cs);
+    for (size_t i = 0; i < cs.size(); ++i) {
+      if (!inclusion.Includes(cs[i])) continue;
+      auto value = labels.find(cs[i].topology_key);
+      auto count =
+          data->pod_counts[i].find(value == labels.end() ? std::string() : value->second);
+      if (count == data->pod_counts[i].end()) continue;  // no candidate node in this domain
+      count->second += CountMatchingPods(*node, cs[i].selector, ns);
+    }
+  }
+
+  auto s = std::make_unique<ScoreState>();
+  s->data = std::move(data);
+  state.Write(kPreScoreStateKey, std::move(s));
+  return Status();
+}
+
+Status PodTopologySpread::Score(CycleState& state, const PodInfo& pod, const NodeInfo& node,
+                                int64_t* score) const {
+  const auto* s = state.Read<ScoreState>(kPreScoreStateKey);
+  if (s == nullptr) {
+    return Status::Error(fmt::format("reading \"{}\" from cycleState: not found", kPreScoreStateKey));
+  }
+  *score = 0;
+  if (s->Ignored(node)) return Status();
+  const ScoreState::Computed& d = *s->data;
+  const Labels& labels = node.labels();
+  double total = 0;
+  for (size_t i = 0; i < d.constraints.size(); ++i) {
+    const Constraint& c = d.constraints[i];
+    auto value = labels.find(c.topology_key);
+    if (value == labels.end()) continue;
+    int64_t count = 0;
+    if (c.is_hostname) {
+      count = CountMatchingPods(node, c.selector, pod.namespace_());
+    } else if (auto it = d.pod_counts[i].find(value->second); it != d.pod_counts[i].end()) {
+      count = it->second;
+    }
+    total += ScoreForCount(count, c.max_skew, d.normalizing_weight[i]);
+  }
+  *score = static_cast<int64_t>(std::round(total));
+  return Status();
+}
+
+Status PodTopologySpread::NormalizeScore(CycleState& state, const PodInfo& pod,
+                                         std::vector<NodeScore>& scores) const {
+  const auto* s = state.Read<ScoreState>(kPreScoreStateKey);
+  if (s == nullptr) {
+    return Status::Error(fmt::format("reading \"{}\" from cycleState: not found", kPreScoreStateKey));
+  }
+  int64_t min_score = INT64_MAX;
+  int64_t max_score = 0;
+  for (const NodeScore& ns : scores) {
+    if (s->Ignored(*ns.node)) continue;
+    min_score = std::min(min_score, ns.score);
+    max_score = std::max(max_score, ns.score);
+  }
+  for (NodeScore& ns : scores) {
+    if (s->Ignored(*ns.node)) {
+      ns.score = 0;
+    } else if (max_score == 0) {
+      ns.score = kMaxNodeScore;
+    } else {
+      ns.score = kMaxNodeScore * (max_score + min_score - ns.score) / max_score;
+    }
+  }
+  return Status();
+}
+
+// ------------------------------------------------------------------ args
+
+std::vector<v1::TopologySpreadConstraint> SystemDefaultConstraints() {
+  std::vector<v1::TopologySpreadConstraint> out(2);
+  out[0].set_topology_key(std::string(kLabelHostname));
+  out[0].set_when_unsatisfiable(std::string(kScheduleAnyway));
+  out[0].set_max_skew(3);
+  out[1].set_topology_key(std::string(kLabelTopologyZone));
+  out[1].set_when_unsatisfiable(std::string(kScheduleAnyway));
+  out[1].set_max_skew(5);
+  return out;
+}
+
+// Kubernetes' ValidatePodTopologySpreadArgs; the first problem found is reported.
+absl::Status ValidateArgs(const PluginArgs& args, const orch::scheduler::v1::PodTopologySpreadArgs& a) {
+  const std::string& type = a.defaulting_type();
+  if (type != kSystemDefaulting && type != kListDefaulting) {
+    return args.Invalid("defaultingType",
+                        fmt::format("Unsupported value: \"{}\": supported values: \"System\", \"List\"", type));
+  }
+  if (type == kSystemDefaulting && !a.default_constraints().empty()) {
+    return args.Invalid("defaultingType",
+                        "Invalid value: \"System\": when .defaultConstraints are not empty");
+  }
+  for (int i = 0; i < a.default_constraints_size(); ++i) {
+    const v1::TopologySpreadConstraint& c = a.default_constraints(i);
+    const std::string path = fmt::format("defaultConstraints[{}]", i);
+    if (c.max_skew() <= 0) {
+      return args.Invalid(path + ".maxSkew",
+                          fmt::format("Invalid value: {}: not in valid range (0, inf)", c.max_skew()));
+    }
+    if (c.topology_key().empty()) {
+      return args.Invalid(path + ".topologyKey", "Required value: can not be empty");
+    }
+    if (c.when_unsatisfiable().empty()) {
+      return args.Invalid(path + ".whenUnsatisfiable", "Required value: can not be empty");
+    }
+    if (c.when_unsatisfiable() != kDoNotSchedule && c.when_unsatisfiable() != kScheduleAnyway) {
+      return args.Invalid(path + ".whenUnsatisfiable",
+                          fmt::format("Unsupported value: \"{}\": supported values: "
+                                      "\"DoNotSchedule\", \"ScheduleAnyway\"",
+                                      c.when_unsatisfiable()));
+    }
+    if (c.has_label_selector()) {
+      return args.Invalid(path + ".labelSelector",
+                          "Forbidden: constraint must not define a selector, as they deduced for "
+                          "each pod");
+    }
+    for (int j = 0; j < i; ++j) {
+      const v1::TopologySpreadConstraint& other = a.default_constraints(j);
+      if (other.topology_key() == c.topology_key() &&
+          other.when_unsatisfiable() == c.when_unsatisfiable()) {
+        return args.Invalid(path, fmt::format("Duplicate value: \"{{{}, {}}}\"", c.topology_key(),
+                                              c.when_unsatisfiable()));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+FactoryResult NewPodTopologySpread(const PluginArgs& args, Handle& handle) {
+  orch::scheduler::v1::PodTopologySpreadArgs decoded;
+  ORCH_RETURN_IF_ERROR(args.DecodeInto(decoded));
+  if (decoded.defaulting_type().empty()) decoded.set_defaulting_type(std::string(kSystemDefaulting));
+  ORCH_RETURN_IF_ERROR(ValidateArgs(args, decoded));
+  const bool system = decoded.defaulting_type() == kSystemDefaulting;
+  std::vector<v1::TopologySpreadConstraint> defaults =
+      system ? SystemDefaultConstraints()
+             : std::vector<v1::TopologySpreadConstraint>(decoded.default_constraints().begin(),
+                                                         decoded.default_constraints().end());
+  return std::make_unique<PodTopologySpread>(handle, std::move(defaults), system);
+}
+
+}  // namespace orch::scheduler::plugins

@@ -1,0 +1,25 @@
+// PrioritySort: the default queue order. Higher spec.priority first; among equals, the pod
+// that entered the queue earlier.
+#include "scheduler/plugins/factories.h"
+
+namespace orch::scheduler::plugins {
+namespace {
+
+class PrioritySort final : public QueueSortPlugin {
+ public:
+  std::string_view Name() const override { return kPrioritySort; }
+
+  bool Less(const QueuedPodInfo& a, const QueuedPodInfo& b) const override {
+    const int32_t pa = a.pod->priority();
+    const int32_t pb = b.pod->priority();
+    return pa > pb || (pa == pb && a.timestamp < b.timestamp);
+  }
+};
+
+}  // namespace
+
+FactoryResult NewPrioritySort(const PluginArgs& args, Handle& handle) {
+  return std::make_unique<PrioritySort>();
+}
+
+}  // namespace orch::scheduler::plugins

@@ -1,0 +1,61 @@
+// How NodeResourcesFit's scoring strategies and NodeResourcesBalancedAllocation read a
+// pod's requests and a node's allocatable and requested amounts, resource by resource
+// (Kubernetes' resourceAllocationScorer).
+#ifndef ORCH_SRC_SCHEDULER_PLUGINS_RESOURCE_ALLOCATION_H_
+#define ORCH_SRC_SCHEDULER_PLUGINS_RESOURCE_ALLOCATION_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/container/inlined_vector.h"
+#include "orch/scheduler/config.pb.h"
+#include "orch/scheduler/node_info.h"
+
+namespace orch::scheduler::plugins {
+
+// One amount per scored resource, in the order of the configured resources. Inline for
+// the usual handful, so scoring a node does not allocate.
+using ResourceAmounts = absl::InlinedVector<int64_t, 4>;
+
+struct ScoredResource {
+  std::string name;
+  int64_t weight = 1;
+};
+
+// cpu and memory with weight 1: the resources scored when the args name none.
+std::vector<ScoredResource> DefaultScoredResources();
+std::vector<ScoredResource> ToScoredResources(
+    const google::protobuf::RepeatedPtrField<::orch::scheduler::v1::ResourceSpec>& specs);
+
+class ResourceAllocation {
+ public:
+  // Turns (requested, allocatable) per resource into the node's score. Resources a node
+  // does not have come as allocatable 0 (and requested 0): scorers skip them.
+  using Scorer =
+      std::function<int64_t(const ResourceAmounts& requested, const ResourceAmounts& allocatable)>;
+
+  // `use_requested`: count cpu and memory as requested (BalancedAllocation) rather than with
+  // the non-zero defaults for containers without requests (Fit's strategies).
+  ResourceAllocation(std::vector<ScoredResource> resources, bool use_requested, Scorer scorer);
+
+  const std::vector<ScoredResource>& resources() const { return resources_; }
+
+  // The pod's request of each resource.
+  ResourceAmounts PodRequests(const PodInfo& pod) const;
+  // The node's score with the pod placed on it.
+  int64_t Score(const NodeInfo& node, const ResourceAmounts& pod_requests) const;
+
+ private:
+  enum class Kind { kCpu, kMemory, kEphemeralStorage, kScalar };
+
+  std::vector<ScoredResource> resources_;
+  std::vector<Kind> kinds_;  // of each resource, so that scoring compares no names
+  bool use_requested_;
+  Scorer scorer_;
+};
+
+}  // namespace orch::scheduler::plugins
+
+#endif  // ORCH_SRC_SCHEDULER_PLUGINS_RESOURCE_ALLOCATION_H_

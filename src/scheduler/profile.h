@@ -1,0 +1,133 @@
+// Profile: one scheduling profile's plugins, instantiated and ordered per extension point,
+// and the framework calls that run them in Kubernetes' order with its rules (stop at the
+// first rejecting Filter, Skip bookkeeping, unreserve in reverse order, the first Bind
+// that does not Skip wins). It is the Handle its plugins receive.
+//
+// Not thread-safe by itself: the scheduler runs a profile's scheduling cycles one at a time
+// (see framework.h for which calls may overlap).
+#ifndef ORCH_SRC_SCHEDULER_PROFILE_H_
+#define ORCH_SRC_SCHEDULER_PROFILE_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "orch/scheduler/config.h"
+#include "orch/scheduler/framework.h"
+#include "orch/scheduler/registry.h"
+
+namespace orch::scheduler::internal {
+
+struct WeightedScorePlugin {
+  ScorePlugin* plugin = nullptr;
+  int32_t weight = 1;
+  std::string name;
+};
+
+class Profile : public Handle {
+ public:
+  // What the profile's Handle serves. Pointers must outlive the profile; client and
+  // informers may be null (a what-if run).
+  struct Environment {
+    const Snapshot* snapshot = nullptr;
+    Clock* clock = nullptr;
+    client::Client* client = nullptr;
+    client::SharedInformerFactory* informers = nullptr;
+  };
+
+  // Instantiates profile `index` of `config`. kInvalidArgument (naming the field) for an
+  // unknown plugin, a plugin at a point it does not implement, or bad plugin args.
+  static absl::StatusOr<std::unique_ptr<Profile>> Create(
+      const v1::KubeSchedulerConfiguration& config, int index, std::string_view source,
+      const Registry& registry, const Environment& environment);
+
+  const std::string& scheduler_name() const { return resolved_.scheduler_name; }
+  int32_t percentage_of_nodes_to_score() const {
+    return resolved_.percentage_of_nodes_to_score;
+  }
+  QueueSortPlugin* queue_sort() const { return queue_sort_; }
+  const std::vector<WeightedScorePlugin>& score_plugins() const { return score_; }
+  // Every plugin's registered events, by plugin name (for the queue).
+  absl::flat_hash_map<std::string, std::vector<ClusterEvent>> RegisteredEvents() const;
+  bool HasPostFilter() const { return !post_filter_.empty(); }
+
+  // Whether the cycle's results for `state` may be reused across nodes states: every
+  // Filter and Score plugin that did not Skip is NodeLocal.
+  bool NodeLocalCycle(const CycleState& state) const;
+
+  Status RunPreFilter(CycleState& state, const PodInfo& pod, PreFilterResult* result);
+  Status RunPostFilter(CycleState& state, const PodInfo& pod, const NodeToStatus& filtered,
+                       PostFilterResult* result);
+  Status RunPreScore(CycleState& state, const PodInfo& pod,
+                     const std::vector<const NodeInfo*>& feasible);
+  Status RunReserve(CycleState& state, const PodInfo& pod, const std::string& node);
+  void RunUnreserve(CycleState& state, const PodInfo& pod, const std::string& node);
+  // Success, a rejection, or Wait with the longest timeout any waiting plugin asked for.
+  Status RunPermit(CycleState& state, const PodInfo& pod, const std::string& node,
+                   absl::Duration* timeout, std::vector<std::string>* waiting_plugins);
+  Status RunPreBind(CycleState& state, const PodInfo& pod, const std::string& node);
+  Status RunBind(CycleState& state, const PodInfo& pod, const std::string& node);
+  void RunPostBind(CycleState& state, const PodInfo& pod, const std::string& node);
+
+  // Handle.
+  const Snapshot& snapshot() const override { return *environment_.snapshot; }
+  Clock& clock() const override { return *environment_.clock; }
+  client::Client* client() const override { return environment_.client; }
+  client::SharedInformerFactory* informers() const override { return environment_.informers; }
+  Status RunFilterPlugins(CycleState& state, const PodInfo& pod,
+                          const NodeInfo& node) const override;
+  Status RunPreFilterAddPod(CycleState& state, const PodInfo& pod, const PodInfo& added,
+                            const NodeInfo& node) const override;
+  Status RunPreFilterRemovePod(CycleState& state, const PodInfo& pod, const PodInfo& removed,
+                               const NodeInfo& node) const override;
+  bool AllowWaitingPod(std::string_view uid, std::string_view plugin) override;
+  bool RejectWaitingPod(std::string_view uid, std::string_view plugin,
+                        std::string_view message) override;
+
+  // Where Allow/RejectWaitingPod go (the scheduler's waiting pods); null: nothing waits.
+  class WaitingPods {
+   public:
+    virtual ~WaitingPods() = default;
+    virtual bool Allow(std::string_view uid, std::string_view plugin) = 0;
+    virtual bool Reject(std::string_view uid, std::string_view plugin,
+                        std::string_view message) = 0;
+  };
+  void set_waiting_pods(WaitingPods* waiting) { waiting_ = waiting; }
+
+ private:
+  template <typename T>
+  struct Named {
+    T* plugin = nullptr;
+    std::string name;
+  };
+
+  Profile(ResolvedProfile resolved, const Environment& environment)
+      : resolved_(std::move(resolved)), environment_(environment) {}
+  absl::Status Instantiate(const Registry& registry, std::string_view source,
+                           const std::vector<std::pair<std::string, PluginArgs>>& plugins);
+  absl::Status Assign(std::string_view source);
+
+  ResolvedProfile resolved_;
+  Environment environment_;
+  WaitingPods* waiting_ = nullptr;
+  StringMap<std::unique_ptr<Plugin>> instances_;
+  QueueSortPlugin* queue_sort_ = nullptr;
+  std::vector<Named<PreFilterPlugin>> pre_filter_;
+  std::vector<Named<FilterPlugin>> filter_;
+  std::vector<Named<PostFilterPlugin>> post_filter_;
+  std::vector<Named<PreScorePlugin>> pre_score_;
+  std::vector<WeightedScorePlugin> score_;
+  std::vector<Named<ReservePlugin>> reserve_;
+  std::vector<Named<PermitPlugin>> permit_;
+  std::vector<Named<PreBindPlugin>> pre_bind_;
+  std::vector<Named<BindPlugin>> bind_;
+  std::vector<Named<PostBindPlugin>> post_bind_;
+};
+
+}  // namespace orch::scheduler::internal
+
+#endif  // ORCH_SRC_SCHEDULER_PROFILE_H_

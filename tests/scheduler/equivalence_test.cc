@@ -1,0 +1,201 @@
+// The equivalence cache places every pod exactly where the uncached path does: randomized
+// clusters and workloads, scheduled twice from the same seed, must agree pod by pod —
+// node, message and all — while the cache really serves most cycles.
+#include "scheduler/equivalence.h"
+
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "fmt/format.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "orch/base/clock.h"
+#include "orch/scheduler/config.h"
+#include "orch/scheduler/registry.h"
+#include "scheduler/algorithm.h"
+#include "scheduler/cache.h"
+#include "scheduler/cycle.h"
+#include "scheduler/profile.h"
+#include "support/status_matchers.h"
+#include "scheduler/test_objects.h"
+
+namespace orch::scheduler::internal {
+namespace {
+
+using testing::MakeNode;
+using testing::MakePod;
+
+// One scheduler's worth of state: a cache, the default profile over it, an algorithm.
+struct SchedulerRun {
+  explicit SchedulerRun(bool reuse, uint64_t seed) : algorithm(seed, reuse) {
+    Profile::Environment environment{&cache, &clock, nullptr, nullptr};
+    profile = *Profile::Create(DefaultConfig(), 0, "test", registry, environment);
+  }
+  VirtualClock clock;
+  Registry registry = Registry::InTree();
+  SchedulerCache cache;
+  std::unique_ptr<Profile> profile;
+  Algorithm algorithm;
+};
+
+// A random cluster and a stream of pods drawn from a few shapes, so that shapes repeat.
+struct Workload {
+  std::vector<api::v1::Node> nodes;
+  std::vector<api::v1::Pod> bound;
+  std::vector<api::v1::Pod> pending;
+};
+
+Workload RandomWorkload(uint64_t seed, int nodes, int pods) {
+  std::mt19937_64 rng(seed);
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint64_t>(n)); };
+  const char* zones[] = {"a", "b", "c"};
+  Workload w;
+  for (int i = 0; i < nodes; ++i) {
+    const std::string name = fmt::format("node-{:03d}", i);
+    auto node = MakeNode(name)
+                    .Capacity({{"cpu", std::to_string(2 << pick(3))},
+                               {"memory", fmt::format("{}Gi", 4 << pick(3))},
+                               {"pods", std::to_string(8 + pick(8))}})
+                    .Label("kubernetes.io/hostname", name)
+                    .Label("topology.kubernetes.io/zone", zones[pick(3)]);
+    if (pick(6) == 0) node.Taint("dedicated", "gpu", "NoSchedule");
+    if (pick(5) == 0) node.Taint("spot", "true", "PreferNoSchedule");
+    if (pick(3) == 0) node.Label("disk", "ssd");
+    if (pick(2) == 0) node.Image({"registry.example/web:v1"}, 300LL << 20);
+    w.nodes.push_back(node.Obj());
+  }
+  // Shapes: requests, selectors, tolerations, preferences, host ports, images; the last
+  // two reach across nodes (anti-affinity, spreading), where the cache must step aside.
+  auto shape = [&](int s, const std::string& name) {
+    auto pod = MakePod(name).Label("app", fmt::format("app-{}", s));
+    switch (s) {
+      case 0:
+        pod.Req({{"cpu", "500m"}, {"memory", "512Mi"}});
+        break;
+      case 1:
+        pod.Req({{"cpu", "1"}, {"memory", "1Gi"}}).NodeSelector("disk", "ssd");
+        break;
+      case 2:
+        pod.Req({{"cpu", "250m"}}).Toleration("dedicated", "Equal", "gpu", "NoSchedule");
+        break;
+      case 3:
+        pod.Req({{"cpu", "100m"}, {"memory", "128Mi"}})
+            .SpecYaml(R"(affinity: {nodeAffinity: {preferredDuringSchedulingIgnoredDuringExecution: [
+                {weight: 10, preference: {matchExpressions: [{key: topology.kubernetes.io/zone, operator: In, values: [b]}]}}]}})");
+        break;
+      case 4:
+        pod.Req({{"cpu", "200m"}}).HostPort(8080);
+        break;
+      case 5:
+        pod.Req({{"cpu", "300m"}, {"memory", "256Mi"}}).Image("registry.example/web:v1");
+        break;
+      case 6:
+        pod.Req({{"cpu", "100m"}})
+            .SpecYaml(R"(affinity: {podAntiAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [
+                {labelSelector: {matchLabels: {app: app-6}}, topologyKey: kubernetes.io/hostname}]}})");
+        break;
+      default:
+        pod.Req({{"cpu", "100m"}})
+            .SpecYaml(R"(topologySpreadConstraints: [{maxSkew: 1, topologyKey: topology.kubernetes.io/zone,
+                whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: app-7}}}])");
+        break;
+    }
+    return pod;
+  };
+  for (int i = 0; i < nodes; ++i) {
+    if (pick(2) == 0) {
+      w.bound.push_back(shape(pick(6), fmt::format("bound-{}", i))
+                            .Node(w.nodes[static_cast<size_t>(pick(nodes))].metadata().name())
+                            .Uid(fmt::format("bound-{}", i))
+                            .Obj());
+    }
+  }
+  for (int i = 0; i < pods; ++i) {
+    // Mostly the node-local shapes, in runs, as ReplicaSets create them.
+    const int s = pick(10) < 8 ? pick(6) : 6 + pick(2);
+    const int run = 1 + pick(6);
+    for (int k = 0; k < run && static_cast<int>(w.pending.size()) < pods; ++k) {
+      const std::string name = fmt::format("pod-{}", w.pending.size());
+      w.pending.push_back(shape(s, name).Uid(name).Obj());
+    }
+  }
+  return w;
+}
+
+// Schedules the workload on `run`; one line per pod: "name -> node | message".
+std::vector<std::string> Schedule(SchedulerRun& run, const Workload& w) {
+  for (const auto& node : w.nodes) {
+    EXPECT_TRUE(run.cache.AddOrUpdateNode(std::make_shared<api::v1::Node>(node)).ok());
+  }
+  for (const auto& pod : w.bound) {
+    run.cache.AddOrUpdatePod(*PodInfo::Create(std::make_shared<api::v1::Pod>(pod)));
+  }
+  std::vector<std::string> lines;
+  for (size_t i = 0; i < w.pending.size(); ++i) {
+    PodInfoPtr pod = *PodInfo::Create(std::make_shared<api::v1::Pod>(w.pending[i]));
+    CycleState state;
+    absl::StatusOr<CycleOutcome> outcome =
+        RunSchedulingCycle(*run.profile, run.algorithm, run.cache, state, pod, false);
+    EXPECT_TRUE(outcome.ok()) << outcome.status();
+    if (!outcome.ok()) break;
+    lines.push_back(fmt::format("{} -> {} | {}", pod->name(), outcome->node, outcome->message));
+    // Now and then a bound pod goes away, as pods finish: the freed node must be seen.
+    if (i % 17 == 16 && !w.bound.empty()) {
+      run.cache.RemovePod(w.bound[i % w.bound.size()].metadata().uid());
+    }
+  }
+  return lines;
+}
+
+TEST(EquivalenceCacheTest, PlacesEveryPodWhereTheUncachedPathDoes) {
+  int64_t served = 0;
+  int64_t cycles = 0;
+  for (uint64_t seed = 1; seed <= 12; ++seed) {
+    const Workload w = RandomWorkload(seed, /*nodes=*/30 + static_cast<int>(seed) * 5,
+                                      /*pods=*/250);
+    SchedulerRun cached(/*reuse=*/true, seed);
+    SchedulerRun uncached(/*reuse=*/false, seed);
+    const std::vector<std::string> a = Schedule(cached, w);
+    const std::vector<std::string> b = Schedule(uncached, w);
+    ASSERT_EQ(a.size(), w.pending.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      ASSERT_EQ(a[i], b[i]) << "seed " << seed << ", pod " << i;
+    }
+    EXPECT_EQ(uncached.algorithm.equivalence().served_cycles(), 0);
+    served += cached.algorithm.equivalence().served_cycles();
+    cycles += static_cast<int64_t>(a.size());
+  }
+  // Not a vacuous comparison: most cycles were served from the cache.
+  EXPECT_GT(served, cycles / 2) << served << " of " << cycles;
+}
+
+TEST(EquivalenceCacheTest, EvaluatesOnlyChangedNodesForRepeatedPods) {
+  SchedulerRun run(/*reuse=*/true, 1);
+  for (int i = 0; i < 200; ++i) {
+    const std::string name = fmt::format("node-{:03d}", i);
+    ASSERT_TRUE(run.cache
+                    .AddOrUpdateNode(MakeNode(name)
+                                         .Capacity({{"cpu", "4"}, {"memory", "8Gi"}, {"pods", "110"}})
+                                         .Ptr())
+                    .ok());
+  }
+  for (int i = 0; i < 100; ++i) {
+    const std::string name = fmt::format("pod-{}", i);
+    PodInfoPtr pod = MakePod(name).Uid(name).Req({{"cpu", "100m"}, {"memory", "100Mi"}}).Info();
+    CycleState state;
+    ORCH_ASSERT_OK_AND_ASSIGN(CycleOutcome outcome,
+                              RunSchedulingCycle(*run.profile, run.algorithm, run.cache, state,
+                                                 pod, false));
+    ASSERT_FALSE(outcome.node.empty());
+  }
+  const EquivalenceCache& cache = run.algorithm.equivalence();
+  // The first pod is scheduled uncached (a class is built on its second pod), the second
+  // evaluates all 200 nodes (filter + score), each later one about one node.
+  EXPECT_EQ(cache.served_cycles(), 99);
+  EXPECT_LT(cache.node_evaluations(), 2 * 200 + 99 * 4);
+}
+
+}  // namespace
+}  // namespace orch::scheduler::internal
