@@ -20,6 +20,7 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using internal::Meta;
 using internal::MutableMeta;
+using internal::ToTimestamp;
 
 // Attempts of a server-side read-modify-write that lost a race with another writer
 // before giving up with kAborted. Only unconditional writes retry; a write with an
@@ -34,13 +35,6 @@ constexpr size_t kNameSuffixLength = 5;
 constexpr size_t kMaxGenerateNameBase = 63 - kNameSuffixLength;
 // A pod's grace period when neither the delete nor the pod says (Kubernetes' default).
 constexpr int64_t kDefaultTerminationGracePeriodSeconds = 30;
-
-google::protobuf::Timestamp ToTimestamp(absl::Time t) {
-  // Kubernetes' metav1.Time has second precision.
-  google::protobuf::Timestamp ts;
-  ts.set_seconds(absl::ToUnixSeconds(t));
-  return ts;
-}
 
 bool IsKind(const api::Kind& kind, std::string_view group, std::string_view name) {
   return kind.group == group && kind.kind == name;

@@ -12,12 +12,6 @@ namespace {
 constexpr size_t kMaxRemembered = 4096;
 constexpr absl::Duration kAggregationWindow = absl::Minutes(10);
 
-google::protobuf::Timestamp Seconds(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  ts.set_seconds(absl::ToUnixSeconds(t));
-  return ts;
-}
-
 google::protobuf::Timestamp Micros(absl::Time t) {
   google::protobuf::Timestamp ts;
   const int64_t micros = absl::ToUnixMicros(t);
@@ -52,7 +46,7 @@ absl::Status EventRecorder::Record(const google::protobuf::Message& object,
     absl::StatusOr<api::v1::Event> existing = client_->Get<api::v1::Event>(seen.ns, seen.name);
     if (existing.ok()) {
       existing->set_count(existing->count() + 1);
-      *existing->mutable_last_timestamp() = Seconds(now);
+      *existing->mutable_last_timestamp() = internal::ToTimestamp(now);
       absl::StatusOr<api::v1::Event> updated = client_->Update(*existing);
       if (updated.ok()) {
         seen.count = updated->count();
@@ -81,8 +75,8 @@ absl::Status EventRecorder::Record(const google::protobuf::Message& object,
   event.set_type(std::string(type));
   event.mutable_source()->set_component(component_);
   event.set_reporting_component(component_);
-  *event.mutable_first_timestamp() = Seconds(now);
-  *event.mutable_last_timestamp() = Seconds(now);
+  *event.mutable_first_timestamp() = internal::ToTimestamp(now);
+  *event.mutable_last_timestamp() = internal::ToTimestamp(now);
   *event.mutable_event_time() = Micros(now);
   event.set_count(1);
   // Kubernetes names an Event "<object>.<unix nanos in hex>"; under a virtual clock many

@@ -10,6 +10,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/message.h"
 #include "orch/api/scheme.h"
 #include "orch/api/v1/meta.pb.h"
@@ -38,6 +40,9 @@ std::string Encode(google::protobuf::Message* object);
 // Parses a stored value into `*out` and sets its resourceVersion to `revision`.
 // kDataLoss when the bytes do not parse.
 absl::Status Decode(const store::KeyValue& kv, int64_t revision, google::protobuf::Message* out);
+
+// metav1.Time: whole seconds, as Kubernetes stores it.
+google::protobuf::Timestamp ToTimestamp(absl::Time t);
 
 // "ns/name", or "name" for cluster-scoped objects: the informer cache key.
 std::string CacheKey(std::string_view ns, std::string_view name);

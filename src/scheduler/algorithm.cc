@@ -22,12 +22,23 @@ int NodesToFind(int32_t percentage, int all_nodes) {
   return std::max(n, kMinFeasibleNodesToFind);
 }
 
+}  // namespace
+
+size_t PickTie(std::mt19937_64& rng, size_t ties) {
+  return ties > 1 ? static_cast<size_t>(rng() % ties) : 0;
+}
+
 absl::Status PluginError(const Status& status) {
   return absl::InternalError(
       fmt::format("plugin \"{}\": {}", status.plugin(), status.Message()));
 }
 
-}  // namespace
+absl::Status InvalidScoreError(std::string_view plugin, int64_t score) {
+  return absl::InternalError(fmt::format(
+      "plugin \"{}\" returns an invalid score {}, it should in the range of [{}, {}] "
+      "after normalizing",
+      plugin, score, kMinNodeScore, kMaxNodeScore));
+}
 
 std::string ScheduleResult::FitErrorMessage(std::string_view post_filter_message) const {
   if (all_nodes == 0) return "no nodes available to schedule pods";  // Kubernetes' ErrNoNodesAvailable
@@ -174,10 +185,7 @@ absl::Status Algorithm::ScoreNodes(Profile& profile, CycleState& state, const Po
     for (size_t i = 0; i < feasible.size(); ++i) {
       const int64_t score = plugin_scores[i].score;
       if (score < kMinNodeScore || score > kMaxNodeScore) {
-        return absl::InternalError(fmt::format(
-            "plugin \"{}\" returns an invalid score {}, it should in the range of [{}, {}] "
-            "after normalizing",
-            plugin.name, score, kMinNodeScore, kMaxNodeScore));
+        return InvalidScoreError(plugin.name, score);
       }
       (*scores)[i].plugin_scores[p] = score;
       (*scores)[i].total += score * plugin.weight;
@@ -197,7 +205,7 @@ const NodeInfo* Algorithm::Select(const std::vector<NodeScoreDetail>& scores) {
       ++ties;
     }
   }
-  size_t pick = ties > 1 ? static_cast<size_t>(rng_() % ties) : 0;
+  size_t pick = PickTie(rng_, ties);
   for (const NodeScoreDetail& s : scores) {
     if (s.total == best && pick-- == 0) return s.node;
   }

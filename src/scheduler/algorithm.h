@@ -52,6 +52,15 @@ struct ScheduleOptions {
   bool keep_scores = false;
 };
 
+// The pick among `ties` equally scored nodes: one draw when there is a choice, none
+// otherwise. Both the uncached path and the EquivalenceCache select through it, which is
+// what keeps their placements identical.
+size_t PickTie(std::mt19937_64& rng, size_t ties);
+
+// A plugin's Error as the cycle reports it, and a normalized score out of range.
+absl::Status PluginError(const Status& status);
+absl::Status InvalidScoreError(std::string_view plugin, int64_t score);
+
 class Algorithm {
  public:
   // `reuse_equivalent`: serve pods through the EquivalenceCache where it is exact.

@@ -222,9 +222,9 @@ bool SchedulerCache::IsAssumed(std::string_view uid) const {
   return it != pods_.end() && it->second.assumed;
 }
 
-std::string SchedulerCache::NodeOf(std::string_view uid) const {
+PodInfoPtr SchedulerCache::PodOf(std::string_view uid) const {
   auto it = pods_.find(uid);
-  return it == pods_.end() ? std::string() : it->second.node;
+  return it == pods_.end() ? nullptr : it->second.pod;
 }
 
 // ------------------------------------------------------------------ namespaces, indexes

@@ -62,8 +62,8 @@ class SchedulerCache : public Snapshot {
   // pod arriving. Returns how many expired.
   int CleanupExpired(absl::Time now);
   bool IsAssumed(std::string_view uid) const;
-  // The node a pod in the cache is on, or "" if the cache does not hold it.
-  std::string NodeOf(std::string_view uid) const;
+  // The pod the cache holds under `uid` (bound or assumed), or nullptr.
+  PodInfoPtr PodOf(std::string_view uid) const;
 
   void SetNamespace(const std::string& name,
                     const google::protobuf::Map<std::string, std::string>& labels);

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "orch/base/string_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "orch/scheduler/framework.h"
 #include "scheduler/algorithm.h"
 #include "scheduler/cache.h"
@@ -24,7 +24,7 @@ struct CycleOutcome {
   // PostFilter's nomination (preemption made room there), if any.
   std::string nominated_node;
   // The plugins that rejected the pod on some node (the queue retries it on their events).
-  StringSet rejectors;
+  absl::flat_hash_set<std::string> rejectors;
   // Every feasible node's scores, when asked for.
   std::vector<NodeScoreDetail> scores;
 };

@@ -11,13 +11,13 @@ namespace {
 
 constexpr size_t kMaxSeenOnce = 4096;
 
-// One plugin's normalized score, as DefaultNormalizeScore computes it from the maximum.
+// One plugin's normalized score from its raw score and the largest raw score.
 int64_t Normalize(Normalization kind, int64_t raw, int64_t max) {
   switch (kind) {
     case Normalization::kDefault:
-      return max == 0 ? raw : kMaxNodeScore * raw / max;
+      return DefaultNormalizedScore(false, raw, max);
     case Normalization::kDefaultReverse:
-      return max == 0 ? kMaxNodeScore : kMaxNodeScore - kMaxNodeScore * raw / max;
+      return DefaultNormalizedScore(true, raw, max);
     default:
       return raw;
   }
@@ -163,9 +163,7 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
   }
 
   Status pre = profile.RunPreScore(state, pod, c->feasible_list);
-  if (!pre.ok()) {
-    return absl::InternalError(fmt::format("plugin \"{}\": {}", pre.plugin(), pre.Message()));
-  }
+  if (!pre.ok()) return PluginError(pre);
   if (!profile.NodeLocalCycle(state)) return absl::OkStatus();
   c->scores_valid = scores_were_valid;
   if (c->skip_score != state.skip_score) {
@@ -181,10 +179,7 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
       int64_t score = 0;
       if (!c->skip_score.contains(plugins[p].name)) {
         Status status = plugins[p].plugin->Score(state, pod, *nodes[i], &score);
-        if (!status.ok()) {
-          return absl::InternalError(
-              fmt::format("plugin \"{}\": {}", plugins[p].name, status.Message()));
-        }
+        if (!status.ok()) return PluginError(status.WithPlugin(plugins[p].name));
       }
       c->raw[i * P + p] = score;
     }
@@ -197,10 +192,7 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
       if (c->skip_score.contains(plugins[p].name)) continue;
       const int64_t score = Normalize(c->normalization[p], c->raw[i * P + p], c->max[p]);
       if (score < kMinNodeScore || score > kMaxNodeScore) {
-        return absl::InternalError(fmt::format(
-            "plugin \"{}\" returns an invalid score {}, it should in the range of [{}, {}] "
-            "after normalizing",
-            plugins[p].name, score, kMinNodeScore, kMaxNodeScore));
+        return InvalidScoreError(plugins[p].name, score);
       }
       total += score * plugins[p].weight;
     }
@@ -286,7 +278,7 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
   dirty_.clear();
 
   const std::vector<int32_t>& best = c->buckets.rbegin()->second;
-  const size_t pick = best.size() > 1 ? static_cast<size_t>(rng() % best.size()) : 0;
+  const size_t pick = PickTie(rng, best.size());
   result->node = nodes[static_cast<size_t>(best[pick])]->name();
   *served = true;
   ++served_cycles_;
@@ -312,9 +304,7 @@ absl::Status EquivalenceCache::Refresh(Class& c, Profile& profile, CycleState& s
     if (c.filter_generation[i] == node.generation()) return absl::OkStatus();
     ++node_evaluations_;
     Status status = profile.RunFilterPlugins(state, pod, node);
-    if (status.code() == Code::kError) {
-      return absl::InternalError(fmt::format("plugin \"{}\": {}", status.plugin(), status.Message()));
-    }
+    if (status.code() == Code::kError) return PluginError(status);
     const bool now_feasible = status.ok();
     if (now_feasible != static_cast<bool>(c.feasible[i])) {
       c.feasible_count += now_feasible ? 1 : -1;

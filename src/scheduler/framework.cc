@@ -62,19 +62,16 @@ std::unique_ptr<CycleState> CycleState::Clone() const {
   return copy;
 }
 
+int64_t DefaultNormalizedScore(bool reverse, int64_t score, int64_t max) {
+  if (max == 0) return reverse ? kMaxNodeScore : score;
+  const int64_t scaled = kMaxNodeScore * score / max;
+  return reverse ? kMaxNodeScore - scaled : scaled;
+}
+
 void DefaultNormalizeScore(bool reverse, std::vector<NodeScore>& scores) {
   int64_t max = 0;
   for (const NodeScore& s : scores) max = std::max(max, s.score);
-  if (max == 0) {
-    if (reverse) {
-      for (NodeScore& s : scores) s.score = kMaxNodeScore;
-    }
-    return;
-  }
-  for (NodeScore& s : scores) {
-    s.score = kMaxNodeScore * s.score / max;
-    if (reverse) s.score = kMaxNodeScore - s.score;
-  }
+  for (NodeScore& s : scores) s.score = DefaultNormalizedScore(reverse, s.score, max);
 }
 
 }  // namespace orch::scheduler

@@ -123,17 +123,7 @@ absl::Status Profile::Assign(std::string_view source) {
   }
   std::vector<Named<QueueSortPlugin>> sort;
   ORCH_RETURN_IF_ERROR(fill(resolved_.queue_sort, sort, "queueSort"));
-  if (sort.size() != 1) {
-    return absl::InvalidArgumentError(
-        fmt::format("{}: profile \"{}\": exactly one queueSort plugin must be enabled, found {}",
-                    source, resolved_.scheduler_name, sort.size()));
-  }
-  queue_sort_ = sort[0].plugin;
-  if (bind_.empty()) {
-    return absl::InvalidArgumentError(fmt::format(
-        "{}: profile \"{}\": at least one bind plugin is needed", source,
-        resolved_.scheduler_name));
-  }
+  queue_sort_ = sort.front().plugin;  // ResolveProfile requires exactly one, and a binder
   return absl::OkStatus();
 }
 

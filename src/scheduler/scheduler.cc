@@ -42,42 +42,44 @@ std::string PodKey(const PodInfo& pod) { return fmt::format("{}/{}", pod.namespa
 // Which node changes a pod waiting for a node event may care about (Kubernetes'
 // nodeSchedulingPropertiesChange); 0 for none (a heartbeat).
 uint32_t NodeUpdateActions(const api::v1::Node& old_node, const api::v1::Node& new_node) {
-  using google::protobuf::util::MessageDifferencer;
+  // Each property is compared by copying just it out of both nodes.
+  auto differs = [&](auto copy) {
+    api::v1::Node a, b;
+    copy(old_node, a);
+    copy(new_node, b);
+    return !google::protobuf::util::MessageDifferencer::Equals(a, b);
+  };
   uint32_t actions = 0;
-  api::v1::Node a, b;  // the parts compared, copied side by side
-  *a.mutable_status()->mutable_allocatable() = old_node.status().allocatable();
-  *b.mutable_status()->mutable_allocatable() = new_node.status().allocatable();
-  if (!MessageDifferencer::Equals(a, b)) actions |= kUpdateNodeAllocatable;
-  a.Clear();
-  b.Clear();
-  *a.mutable_metadata()->mutable_labels() = old_node.metadata().labels();
-  *b.mutable_metadata()->mutable_labels() = new_node.metadata().labels();
-  if (!MessageDifferencer::Equals(a, b)) actions |= kUpdateNodeLabel;
-  a.Clear();
-  b.Clear();
-  *a.mutable_spec()->mutable_taints() = old_node.spec().taints();
-  *b.mutable_spec()->mutable_taints() = new_node.spec().taints();
-  a.mutable_spec()->set_unschedulable(old_node.spec().unschedulable());
-  b.mutable_spec()->set_unschedulable(new_node.spec().unschedulable());
-  if (!MessageDifferencer::Equals(a, b)) actions |= kUpdateNodeTaint;
-  a.Clear();
-  b.Clear();
-  for (const auto& c : old_node.status().conditions()) {
-    auto* copy = a.mutable_status()->add_conditions();
-    copy->set_type(c.type());
-    copy->set_status(c.status());
+  if (differs([](const api::v1::Node& from, api::v1::Node& to) {
+        *to.mutable_status()->mutable_allocatable() = from.status().allocatable();
+      })) {
+    actions |= kUpdateNodeAllocatable;
   }
-  for (const auto& c : new_node.status().conditions()) {
-    auto* copy = b.mutable_status()->add_conditions();
-    copy->set_type(c.type());
-    copy->set_status(c.status());
+  if (differs([](const api::v1::Node& from, api::v1::Node& to) {
+        *to.mutable_metadata()->mutable_labels() = from.metadata().labels();
+      })) {
+    actions |= kUpdateNodeLabel;
   }
-  if (!MessageDifferencer::Equals(a, b)) actions |= kUpdateNodeCondition;
-  a.Clear();
-  b.Clear();
-  *a.mutable_status()->mutable_images() = old_node.status().images();
-  *b.mutable_status()->mutable_images() = new_node.status().images();
-  if (!MessageDifferencer::Equals(a, b)) actions |= kUpdateOther;
+  if (differs([](const api::v1::Node& from, api::v1::Node& to) {
+        *to.mutable_spec()->mutable_taints() = from.spec().taints();
+        to.mutable_spec()->set_unschedulable(from.spec().unschedulable());
+      })) {
+    actions |= kUpdateNodeTaint;
+  }
+  if (differs([](const api::v1::Node& from, api::v1::Node& to) {
+        for (const auto& c : from.status().conditions()) {
+          auto* copy = to.mutable_status()->add_conditions();
+          copy->set_type(c.type());
+          copy->set_status(c.status());
+        }
+      })) {
+    actions |= kUpdateNodeCondition;
+  }
+  if (differs([](const api::v1::Node& from, api::v1::Node& to) {
+        *to.mutable_status()->mutable_images() = from.status().images();
+      })) {
+    actions |= kUpdateOther;
+  }
   return actions;
 }
 
@@ -124,14 +126,15 @@ class Core : public Profile::WaitingPods, public std::enable_shared_from_this<Co
   bool Responsible(const api::v1::Pod& pod) const {
     return profiles_.contains(SchedulerNameOf(pod)) && !pod.metadata().has_deletion_timestamp();
   }
-  void AddBoundPod(const std::shared_ptr<const api::v1::Pod>& pod, const api::v1::Pod* old_pod)
+  void AddBoundPod(const std::shared_ptr<const api::v1::Pod>& pod, bool was_bound)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // The scheduling loop.
   void Kick();
   void RunLoop();
   void ScheduleOne(QueuedPodInfo queued, int64_t cycle) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Fail(const QueuedPodInfo& queued, int64_t cycle, const StringSet& rejectors,
+  void Fail(const QueuedPodInfo& queued, int64_t cycle,
+            const absl::flat_hash_set<std::string>& rejectors,
             std::string reason, std::string message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartBinding(std::shared_ptr<Binding> binding) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Bind(std::shared_ptr<Binding> binding);
@@ -274,7 +277,7 @@ void Core::OnPodAdd(const std::shared_ptr<const api::v1::Pod>& pod) {
   if (Assigned(*pod)) {
     if (Terminal(*pod)) return;
     MutexLock lock(&mu_);
-    AddBoundPod(pod, nullptr);
+    AddBoundPod(pod, /*was_bound=*/false);
     return;
   }
   if (!Responsible(*pod)) return;
@@ -287,17 +290,14 @@ void Core::OnPodAdd(const std::shared_ptr<const api::v1::Pod>& pod) {
   Kick();
 }
 
-void Core::AddBoundPod(const std::shared_ptr<const api::v1::Pod>& pod,
-                       const api::v1::Pod* old_pod) {
+void Core::AddBoundPod(const std::shared_ptr<const api::v1::Pod>& pod, bool was_bound) {
   absl::StatusOr<PodInfoPtr> info = PodInfo::Create(pod);
   if (!info.ok()) return;  // a pod the scheduler cannot read cannot be counted
-  const std::string node = cache_.NodeOf(pod->metadata().uid());
+  const PodInfoPtr previous = cache_.PodOf(pod->metadata().uid());
   cache_.AddOrUpdatePod(*info);
   const auto* ns_labels = cache_.NamespaceLabels(pod->metadata().namespace_());
-  if (old_pod != nullptr && Assigned(*old_pod) && !node.empty()) {
-    absl::StatusOr<PodInfoPtr> old_info =
-        PodInfo::Create(std::make_shared<const api::v1::Pod>(*old_pod));
-    if (old_info.ok()) queue_->AssignedPodUpdated(**old_info, **info, ns_labels);
+  if (was_bound && previous != nullptr) {
+    queue_->AssignedPodUpdated(*previous, **info, ns_labels);
   } else {
     queue_->AssignedPodAdded(**info, ns_labels);
   }
@@ -313,7 +313,7 @@ void Core::OnPodUpdate(const std::shared_ptr<const api::v1::Pod>& old_pod,
         cache_.RemovePod(new_pod->metadata().uid());
         queue_->MoveAllToActiveOrBackoffQueue({EventResource::kPod, kDelete});
       } else {
-        AddBoundPod(new_pod, old_pod.get());
+        AddBoundPod(new_pod, Assigned(*old_pod));
       }
     }
     Kick();
@@ -409,7 +409,7 @@ void Core::RunLoop() {
 
 void Core::ScheduleOne(QueuedPodInfo queued, int64_t cycle) {
   const PodInfoPtr& pod = queued.pod;
-  if (cache_.IsAssumed(pod->uid()) || !cache_.NodeOf(pod->uid()).empty()) {
+  if (cache_.PodOf(pod->uid()) != nullptr) {
     queue_->Done(pod->uid());  // already placed; the informer has not caught up yet
     return;
   }
@@ -442,10 +442,10 @@ void Core::ScheduleOne(QueuedPodInfo queued, int64_t cycle) {
   StartBinding(std::move(binding));
 }
 
-void Core::Fail(const QueuedPodInfo& queued, int64_t cycle, const StringSet& rejectors,
+void Core::Fail(const QueuedPodInfo& queued, int64_t cycle,
+                const absl::flat_hash_set<std::string>& rejectors,
                 std::string reason, std::string message) {
-  absl::flat_hash_set<std::string> plugins(rejectors.begin(), rejectors.end());
-  absl::Status requeued = queue_->AddUnschedulableIfNotPresent(queued, plugins, cycle);
+  absl::Status requeued = queue_->AddUnschedulableIfNotPresent(queued, rejectors, cycle);
   if (absl::IsNotFound(requeued)) return;  // deleted meanwhile: nothing to report
   ReportUnschedulable(queued.pod->pod_ptr(), std::move(reason), std::move(message));
 }

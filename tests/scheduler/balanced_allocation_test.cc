@@ -44,15 +44,7 @@ struct Cluster {
 };
 
 testing::ScoreResult Scores(const PodBuilder& pod, const Cluster& setup, std::string_view args = "") {
-  std::vector<NodeInfo> infos;
-  for (const NodeBuilder& n : setup.nodes) {
-    std::vector<PodInfoPtr> on;
-    for (const PodBuilder& p : setup.pods) {
-      if (p.Obj().spec().node_name() == n.Obj().metadata().name()) on.push_back(p.Info());
-    }
-    infos.push_back(n.Info(on));
-  }
-  testing::FakeSnapshot snapshot(std::move(infos));
+  testing::FakeSnapshot snapshot(testing::BuildCluster(setup.nodes, setup.pods));
   testing::FakeHandle handle(&snapshot);
   std::unique_ptr<Plugin> plugin = testing::MakePlugin(
       &plugins::NewBalancedAllocation, handle,

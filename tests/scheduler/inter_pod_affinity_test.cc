@@ -126,84 +126,12 @@ class AffinityPod {
 
 // ------------------------------------------------------------------ fixture
 
-class InterPodAffinityTest : public ::testing::Test {
+class InterPodAffinityTest : public testing::CrossNodePluginTest {
  protected:
   void MakePlugin(const std::string& args_json = "") {
-    PluginArgs args = args_json.empty() ? PluginArgs() : PluginArgs(JsonStruct(args_json), "test");
-    absl::StatusOr<std::unique_ptr<Plugin>> plugin = plugins::NewInterPodAffinity(args, handle_);
-    ASSERT_THAT(plugin.status(), IsOk());
-    plugin_ = *std::move(plugin);
-    pre_filter_ = dynamic_cast<PreFilterPlugin*>(plugin_.get());
-    filter_ = dynamic_cast<FilterPlugin*>(plugin_.get());
-    pre_score_ = dynamic_cast<PreScorePlugin*>(plugin_.get());
-    score_ = dynamic_cast<ScorePlugin*>(plugin_.get());
-    ASSERT_NE(pre_filter_, nullptr);
-    ASSERT_NE(filter_, nullptr);
-    ASSERT_NE(pre_score_, nullptr);
-    ASSERT_NE(score_, nullptr);
+    CreatePlugin(&plugins::NewInterPodAffinity, args_json);
   }
-
   void SetUp() override { MakePlugin(); }
-
-  void SetCluster(const std::vector<NodeBuilder>& nodes, const std::vector<PodInfoPtr>& pods) {
-    snapshot_.Reset(BuildCluster(nodes, pods));
-  }
-
-  const NodeInfo& Node(const std::string& name) const {
-    const NodeInfo* node = snapshot_.Get(name);
-    EXPECT_NE(node, nullptr) << name;
-    return *node;
-  }
-
-  std::map<std::string, std::string> FilterAll(CycleState& state, const PodInfo& pod) const {
-    std::map<std::string, std::string> out;
-    for (const NodeInfo* node : snapshot_.nodes()) {
-      out[node->name()] = FilterOutcome(filter_->Filter(state, pod, *node));
-    }
-    return out;
-  }
-  std::map<std::string, std::string> RunFilter(const PodInfo& pod) {
-    CycleState state;
-    PreFilterResult result;
-    Status status = pre_filter_->PreFilter(state, pod, &result);
-    EXPECT_TRUE(status.ok()) << CodeName(status.code()) << " " << status.Message();
-    return FilterAll(state, pod);
-  }
-  bool PreFilterSkips(const PodInfo& pod) {
-    CycleState state;
-    PreFilterResult result;
-    return pre_filter_->PreFilter(state, pod, &result).IsSkip();
-  }
-
-  // PreScore, Score and NormalizeScore over every node of the snapshot.
-  std::map<std::string, int64_t> RunScore(const PodInfo& pod) {
-    CycleState state;
-    Status status = pre_score_->PreScore(state, pod, snapshot_.nodes());
-    EXPECT_TRUE(status.ok()) << CodeName(status.code()) << " " << status.Message();
-    std::vector<NodeScore> scores;
-    for (const NodeInfo* node : snapshot_.nodes()) {
-      NodeScore s{node, 0};
-      EXPECT_TRUE(score_->Score(state, pod, *node, &s.score).ok());
-      scores.push_back(s);
-    }
-    EXPECT_EQ(score_->normalization(), Normalization::kCustom);
-    EXPECT_TRUE(score_->NormalizeScore(state, pod, scores).ok());
-    std::map<std::string, int64_t> out;
-    for (const NodeScore& s : scores) out[s.node->name()] = s.score;
-    return out;
-  }
-  bool PreScoreSkips(const PodInfo& pod) {
-    CycleState state;
-    return pre_score_->PreScore(state, pod, snapshot_.nodes()).IsSkip();
-  }
-
-  FakeSnapshot snapshot_;
-  FakeHandle handle_{&snapshot_};
-  std::unique_ptr<Plugin> plugin_;
-  PreFilterPlugin* pre_filter_ = nullptr;
-  FilterPlugin* filter_ = nullptr;
-  PreScorePlugin* pre_score_ = nullptr;
-  ScorePlugin* score_ = nullptr;
 };
 
 TEST_F(InterPodAffinityTest, IsNotNodeLocalAndRegistersPodAndNodeEvents) {

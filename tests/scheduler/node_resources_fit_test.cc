@@ -247,15 +247,7 @@ struct ScoreSetup {
 };
 
 std::vector<int64_t> FitScores(std::string_view args, const PodBuilder& pod, const ScoreSetup& setup) {
-  std::vector<NodeInfo> infos;
-  for (const NodeBuilder& n : setup.nodes) {
-    std::vector<PodInfoPtr> pods;
-    for (const PodBuilder& p : setup.existing) {
-      if (p.Obj().spec().node_name() == n.Obj().metadata().name()) pods.push_back(p.Info());
-    }
-    infos.push_back(n.Info(pods));
-  }
-  testing::FakeSnapshot snapshot(std::move(infos));
+  testing::FakeSnapshot snapshot(testing::BuildCluster(setup.nodes, setup.existing));
   testing::FakeHandle handle(&snapshot);
   std::unique_ptr<Plugin> plugin = testing::MakePlugin(
       &plugins::NewNodeResourcesFit, handle, args.empty() ? PluginArgs() : testing::ArgsFromYaml(args));

@@ -135,88 +135,12 @@ affinity:
       nodeSelectorTerms: [{matchExpressions: [{key: node, operator: NotIn, values: [node-x]}]}]
 )";
 
-class PodTopologySpreadTest : public ::testing::Test {
+class PodTopologySpreadTest : public testing::CrossNodePluginTest {
  protected:
-  // (Re)creates the plugin with args given as JSON ("" for none).
   void MakePlugin(const std::string& args_json = R"({"defaultingType": "List"})") {
-    PluginArgs args = args_json.empty() ? PluginArgs() : PluginArgs(JsonStruct(args_json), "test");
-    absl::StatusOr<std::unique_ptr<Plugin>> plugin = plugins::NewPodTopologySpread(args, handle_);
-    ASSERT_THAT(plugin.status(), IsOk());
-    plugin_ = *std::move(plugin);
-    pre_filter_ = dynamic_cast<PreFilterPlugin*>(plugin_.get());
-    filter_ = dynamic_cast<FilterPlugin*>(plugin_.get());
-    pre_score_ = dynamic_cast<PreScorePlugin*>(plugin_.get());
-    score_ = dynamic_cast<ScorePlugin*>(plugin_.get());
-    ASSERT_NE(pre_filter_, nullptr);
-    ASSERT_NE(filter_, nullptr);
-    ASSERT_NE(pre_score_, nullptr);
-    ASSERT_NE(score_, nullptr);
+    CreatePlugin(&plugins::NewPodTopologySpread, args_json);
   }
-
   void SetUp() override { MakePlugin(); }
-
-  // Puts each pod on the node its spec.nodeName names.
-  void SetCluster(const std::vector<NodeBuilder>& nodes, const std::vector<PodInfoPtr>& pods) {
-    snapshot_.Reset(BuildCluster(nodes, pods));
-  }
-
-  const NodeInfo& Node(const std::string& name) const {
-    const NodeInfo* node = snapshot_.Get(name);
-    EXPECT_NE(node, nullptr) << name;
-    return *node;
-  }
-
-  // Filter for every node of the snapshot, after PreFilter on `state`.
-  std::map<std::string, std::string> FilterAll(CycleState& state, const PodInfo& pod) const {
-    std::map<std::string, std::string> out;
-    for (const NodeInfo* node : snapshot_.nodes()) {
-      out[node->name()] = FilterOutcome(filter_->Filter(state, pod, *node));
-    }
-    return out;
-  }
-  std::map<std::string, std::string> RunFilter(const PodInfo& pod) {
-    CycleState state;
-    PreFilterResult result;
-    Status status = pre_filter_->PreFilter(state, pod, &result);
-    EXPECT_TRUE(status.ok()) << status.Message();
-    return FilterAll(state, pod);
-  }
-
-  // PreScore over the feasible nodes (all of the snapshot's by default), Score and
-  // NormalizeScore: node -> normalized score.
-  std::map<std::string, int64_t> RunScore(const PodInfo& pod,
-                                          std::vector<std::string> feasible_names = {}) {
-    std::vector<const NodeInfo*> feasible;
-    if (feasible_names.empty()) {
-      feasible = snapshot_.nodes();
-    } else {
-      for (const std::string& name : feasible_names) feasible.push_back(&Node(name));
-    }
-    CycleState state;
-    Status status = pre_score_->PreScore(state, pod, feasible);
-    EXPECT_TRUE(status.ok()) << CodeName(status.code()) << " " << status.Message();
-    std::vector<NodeScore> scores;
-    for (const NodeInfo* node : feasible) {
-      NodeScore s{node, 0};
-      Status scored = score_->Score(state, pod, *node, &s.score);
-      EXPECT_TRUE(scored.ok()) << scored.Message();
-      scores.push_back(s);
-    }
-    EXPECT_EQ(score_->normalization(), Normalization::kCustom);
-    Status normalized = score_->NormalizeScore(state, pod, scores);
-    EXPECT_TRUE(normalized.ok()) << normalized.Message();
-    std::map<std::string, int64_t> out;
-    for (const NodeScore& s : scores) out[s.node->name()] = s.score;
-    return out;
-  }
-
-  FakeSnapshot snapshot_;
-  FakeHandle handle_{&snapshot_};
-  std::unique_ptr<Plugin> plugin_;
-  PreFilterPlugin* pre_filter_ = nullptr;
-  FilterPlugin* filter_ = nullptr;
-  PreScorePlugin* pre_score_ = nullptr;
-  ScorePlugin* score_ = nullptr;
 };
 
 using StringMap = std::map<std::string, std::string>;

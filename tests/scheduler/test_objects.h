@@ -251,6 +251,28 @@ class NodeBuilder {
 
 inline NodeBuilder MakeNode(std::string name) { return NodeBuilder(std::move(name)); }
 
+// NodeInfos of `nodes`, each holding the pods whose spec.nodeName names it.
+inline std::vector<NodeInfo> BuildCluster(const std::vector<NodeBuilder>& nodes,
+                                          const std::vector<PodInfoPtr>& pods) {
+  std::vector<NodeInfo> infos;
+  for (const NodeBuilder& node : nodes) {
+    std::vector<PodInfoPtr> on_node;
+    for (const PodInfoPtr& pod : pods) {
+      if (pod->pod().spec().node_name() == node.Obj().metadata().name()) on_node.push_back(pod);
+    }
+    infos.push_back(node.Info(on_node));
+  }
+  return infos;
+}
+
+// The same, from pod builders.
+inline std::vector<NodeInfo> BuildCluster(const std::vector<NodeBuilder>& nodes,
+                                          const std::vector<PodBuilder>& pods) {
+  std::vector<PodInfoPtr> infos;
+  for (const PodBuilder& pod : pods) infos.push_back(pod.Info());
+  return BuildCluster(nodes, infos);
+}
+
 }  // namespace orch::scheduler::testing
 
 #endif  // ORCH_TESTS_SCHEDULER_TEST_OBJECTS_H_

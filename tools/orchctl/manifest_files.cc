@@ -25,15 +25,15 @@ absl::StatusOr<std::string> ReadAll(std::istream& in, const std::string& source)
   return buffer.str();
 }
 
-absl::StatusOr<ManifestFile> ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::UnavailableError(fmt::format("cannot open {}", path.string()));
-  absl::StatusOr<std::string> text = ReadAll(in, path.string());
-  if (!text.ok()) return text.status();
-  return ManifestFile{path.string(), *std::move(text)};
-}
-
 }  // namespace
+
+absl::StatusOr<ManifestFile> ReadManifestFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::UnavailableError(fmt::format("cannot open {}", path));
+  absl::StatusOr<std::string> text = ReadAll(in, path);
+  if (!text.ok()) return text.status();
+  return ManifestFile{path, *std::move(text)};
+}
 
 absl::StatusOr<std::vector<ManifestFile>> ReadManifestFiles(const std::string& path,
                                                             std::istream& stdin_stream) {
@@ -48,7 +48,7 @@ absl::StatusOr<std::vector<ManifestFile>> ReadManifestFiles(const std::string& p
     return absl::NotFoundError(fmt::format("the path \"{}\" does not exist", path));
   }
   if (!fs::is_directory(status)) {
-    absl::StatusOr<ManifestFile> file = ReadFile(path);
+    absl::StatusOr<ManifestFile> file = ReadManifestFile(path);
     if (!file.ok()) return file.status();
     return std::vector<ManifestFile>{*std::move(file)};
   }
@@ -64,7 +64,7 @@ absl::StatusOr<std::vector<ManifestFile>> ReadManifestFiles(const std::string& p
   std::sort(names.begin(), names.end());
   std::vector<ManifestFile> files;
   for (const fs::path& name : names) {
-    absl::StatusOr<ManifestFile> file = ReadFile(name);
+    absl::StatusOr<ManifestFile> file = ReadManifestFile(name.string());
     if (!file.ok()) return file.status();
     files.push_back(*std::move(file));
   }

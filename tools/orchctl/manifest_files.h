@@ -16,6 +16,9 @@ struct ManifestFile {
   std::string text;
 };
 
+// One file (a manifest or a configuration). kUnavailable when it cannot be read.
+absl::StatusOr<ManifestFile> ReadManifestFile(const std::string& path);
+
 // The files behind one -f PATH, in order. kNotFound when PATH does not exist,
 // kInvalidArgument for a directory without manifests, kUnavailable when reading fails.
 absl::StatusOr<std::vector<ManifestFile>> ReadManifestFiles(const std::string& path,

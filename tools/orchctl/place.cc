@@ -1,9 +1,7 @@
 // orchctl place -f STATE.yaml [--config SCHEDULER.yaml] [--scores] [--seed N]: where the
 // scheduler would put each pending pod, and why not elsewhere.
 #include <charconv>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -191,14 +189,6 @@ absl::Status Collect(std::vector<api::DecodedObject>& objects, const std::string
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(fmt::format("{}: cannot open", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 }  // namespace
 
 int RunPlace(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
@@ -216,13 +206,13 @@ int RunPlace(std::span<const std::string> args, std::ostream& out, std::ostream&
   options.seed = flags.seed;
   options.keep_scores = flags.scores;
   if (!flags.config.empty()) {
-    absl::StatusOr<std::string> text = ReadFile(flags.config);
-    if (!text.ok()) {
-      err << "error: " << text.status().message() << "\n";
+    absl::StatusOr<ManifestFile> file = ReadManifestFile(flags.config);
+    if (!file.ok()) {
+      err << "error: " << file.status().message() << "\n";
       return kExitFailure;
     }
     absl::StatusOr<scheduler::v1::KubeSchedulerConfiguration> config =
-        scheduler::LoadConfig(*text, flags.config, options.registry);
+        scheduler::LoadConfig(file->text, file->source, options.registry);
     if (!config.ok()) {
       err << "error: " << config.status().message() << "\n";
       return kExitFailure;

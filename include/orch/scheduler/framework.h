@@ -345,6 +345,8 @@ class ScorePlugin : public virtual Plugin {
 
 // Applies kDefault / kDefaultReverse to `scores` in place (Kubernetes' DefaultNormalizeScore).
 void DefaultNormalizeScore(bool reverse, std::vector<NodeScore>& scores);
+// One score as DefaultNormalizeScore leaves it, given the largest score of the list.
+int64_t DefaultNormalizedScore(bool reverse, int64_t score, int64_t max);
 
 class ReservePlugin : public virtual Plugin {
  public:
