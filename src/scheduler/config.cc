@@ -46,7 +46,7 @@ constexpr DefaultPlugin kDefaultPlugins[] = {
     {plugins::kNodeName, 0},           {plugins::kTaintToleration, 3},
     {plugins::kNodeAffinity, 2},       {plugins::kNodePorts, 0},
     {plugins::kNodeResourcesFit, 1},   {plugins::kPodTopologySpread, 2},
-    {plugins::kInterPodAffinity, 2},  // DefaultPreemption joins once it is written
+    {plugins::kInterPodAffinity, 2},   {plugins::kDefaultPreemption, 0},
     {plugins::kBalancedAllocation, 1}, {plugins::kImageLocality, 1},
     {plugins::kDefaultBinder, 0},
 };

@@ -121,9 +121,6 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
                                         ScheduleResult* result, bool* served) {
   *served = false;
   const auto& plugins = profile.score_plugins();
-  for (const WeightedScorePlugin& p : plugins) {
-    if (p.plugin->normalization() == Normalization::kCustom) return absl::OkStatus();
-  }
   Class* c = Find(profile, pod);
   if (c == nullptr) return absl::OkStatus();
   if (c->plugins != plugins.size()) {
@@ -164,7 +161,13 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
 
   Status pre = profile.RunPreScore(state, pod, c->feasible_list);
   if (!pre.ok()) return PluginError(pre);
-  if (!profile.NodeLocalCycle(state)) return absl::OkStatus();
+  if (!profile.NodeLocalScores(state)) return absl::OkStatus();
+  // A plugin that normalizes over the whole list cannot be kept up to date node by node.
+  for (const WeightedScorePlugin& p : plugins) {
+    if (p.plugin->normalization() == Normalization::kCustom && !state.skip_score.contains(p.name)) {
+      return absl::OkStatus();
+    }
+  }
   c->scores_valid = scores_were_valid;
   if (c->skip_score != state.skip_score) {
     c->skip_score = state.skip_score;

@@ -14,9 +14,9 @@
 // tied nodes in name order; none when one node is feasible), so a pod lands where the
 // uncached path would put it — the randomized test in tests/scheduler proves it.
 //
-// It serves a cycle only when it can be exact: every plugin that did not Skip is NodeLocal,
-// no plugin normalizes with kCustom, PreFilter did not narrow the nodes and the profile
-// does not sample; otherwise the caller takes the uncached path.
+// It serves a cycle only when it can be exact: every plugin that did not Skip is NodeLocal
+// and none of them normalizes with kCustom, PreFilter did not narrow the nodes and the
+// profile does not sample; otherwise the caller takes the uncached path.
 //
 // Not thread-safe: owned by one Algorithm.
 #ifndef ORCH_SRC_SCHEDULER_EQUIVALENCE_H_

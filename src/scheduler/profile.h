@@ -55,9 +55,11 @@ class Profile : public Handle {
   absl::flat_hash_map<std::string, std::vector<ClusterEvent>> RegisteredEvents() const;
   bool HasPostFilter() const { return !post_filter_.empty(); }
 
-  // Whether the cycle's results for `state` may be reused across nodes states: every
-  // Filter and Score plugin that did not Skip is NodeLocal.
-  bool NodeLocalCycle(const CycleState& state) const;
+  // Whether the cycle's results may be reused across node states: every Filter plugin
+  // that did not Skip at PreFilter (NodeLocalFilters), and every Score plugin that did not
+  // Skip at PreScore (NodeLocalScores), is NodeLocal.
+  bool NodeLocalFilters(const CycleState& state) const;
+  bool NodeLocalScores(const CycleState& state) const;
 
   Status RunPreFilter(CycleState& state, const PodInfo& pod, PreFilterResult* result);
   Status RunPostFilter(CycleState& state, const PodInfo& pod, const NodeToStatus& filtered,

@@ -22,6 +22,7 @@ Registry Registry::InTree() {
       {kImageLocality, &NewImageLocality},
       {kPodTopologySpread, &NewPodTopologySpread},
       {kInterPodAffinity, &NewInterPodAffinity},
+      {kDefaultPreemption, &NewDefaultPreemption},
       {kDefaultBinder, &NewDefaultBinder},
   };
   for (const auto& [name, factory] : in_tree) {

@@ -135,13 +135,14 @@ class Core : public Profile::WaitingPods, public std::enable_shared_from_this<Co
   void ScheduleOne(QueuedPodInfo queued, int64_t cycle) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Fail(const QueuedPodInfo& queued, int64_t cycle,
             const absl::flat_hash_set<std::string>& rejectors,
-            std::string reason, std::string message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+            std::string reason, std::string message, std::string nominated_node = "")
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartBinding(std::shared_ptr<Binding> binding) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Bind(std::shared_ptr<Binding> binding);
   void AbortBinding(const std::shared_ptr<Binding>& binding, std::string reason,
                     std::string message, bool conflict) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReportUnschedulable(std::shared_ptr<const api::v1::Pod> pod, std::string reason,
-                           std::string message);
+                           std::string message, std::string nominated_node = "");
   void Periodic();
 
   const SchedulerOptions options_;
@@ -425,11 +426,12 @@ void Core::ScheduleOne(QueuedPodInfo queued, int64_t cycle) {
   }
   if (outcome->node.empty()) {
     ++stats_.unschedulable;
+    Fail(queued, cycle, outcome->rejectors, "Unschedulable", outcome->message,
+         outcome->nominated_node);
     if (!outcome->nominated_node.empty()) {
       ++stats_.preemptions;
       queue_->AddNominatedPod(pod, outcome->nominated_node);
     }
-    Fail(queued, cycle, outcome->rejectors, "Unschedulable", outcome->message);
     return;
   }
   queue_->DeleteNominatedPod(pod->uid());
@@ -444,18 +446,21 @@ void Core::ScheduleOne(QueuedPodInfo queued, int64_t cycle) {
 
 void Core::Fail(const QueuedPodInfo& queued, int64_t cycle,
                 const absl::flat_hash_set<std::string>& rejectors,
-                std::string reason, std::string message) {
+                std::string reason, std::string message, std::string nominated_node) {
   absl::Status requeued = queue_->AddUnschedulableIfNotPresent(queued, rejectors, cycle);
   if (absl::IsNotFound(requeued)) return;  // deleted meanwhile: nothing to report
-  ReportUnschedulable(queued.pod->pod_ptr(), std::move(reason), std::move(message));
+  ReportUnschedulable(queued.pod->pod_ptr(), std::move(reason), std::move(message),
+                      std::move(nominated_node));
 }
 
-// Writes PodScheduled=False and a FailedScheduling Event, off the scheduling thread's lock
-// (they are store writes; the next cycle does not wait for them).
+// Writes PodScheduled=False (and status.nominatedNodeName after a preemption) and a
+// FailedScheduling Event, off the scheduling thread's lock (they are store writes; the next
+// cycle does not wait for them).
 void Core::ReportUnschedulable(std::shared_ptr<const api::v1::Pod> pod, std::string reason,
-                               std::string message) {
+                               std::string message, std::string nominated_node) {
   std::weak_ptr<Core> weak = weak_from_this();
-  options_.executor->Post([weak, pod, reason = std::move(reason), message = std::move(message)] {
+  options_.executor->Post([weak, pod, reason = std::move(reason), message = std::move(message),
+                           nominated_node = std::move(nominated_node)] {
     std::shared_ptr<Core> core = weak.lock();
     if (!core || !core->running_) return;
     client::Client& client = *core->options_.client;
@@ -471,9 +476,11 @@ void Core::ReportUnschedulable(std::shared_ptr<const api::v1::Pod> pod, std::str
         if (c.type() == "PodScheduled") condition = &c;
       }
       if (condition != nullptr && condition->status() == "False" &&
-          condition->reason() == reason && condition->message() == message) {
+          condition->reason() == reason && condition->message() == message &&
+          (nominated_node.empty() || current->status().nominated_node_name() == nominated_node)) {
         break;  // already says so
       }
+      if (!nominated_node.empty()) current->mutable_status()->set_nominated_node_name(nominated_node);
       if (condition == nullptr) {
         condition = current->mutable_status()->add_conditions();
         condition->set_type("PodScheduled");

@@ -149,7 +149,7 @@ std::vector<std::string> Schedule(SchedulerRun& run, const Workload& w) {
   return lines;
 }
 
-TEST(EquivalenceCacheTest, DISABLED_PlacesEveryPodWhereTheUncachedPathDoes) {
+TEST(EquivalenceCacheTest, PlacesEveryPodWhereTheUncachedPathDoes) {
   int64_t served = 0;
   int64_t cycles = 0;
   for (uint64_t seed = 1; seed <= 12; ++seed) {
@@ -171,7 +171,7 @@ TEST(EquivalenceCacheTest, DISABLED_PlacesEveryPodWhereTheUncachedPathDoes) {
   EXPECT_GT(served, cycles / 2) << served << " of " << cycles;
 }
 
-TEST(EquivalenceCacheTest, DISABLED_EvaluatesOnlyChangedNodesForRepeatedPods) {
+TEST(EquivalenceCacheTest, EvaluatesOnlyChangedNodesForRepeatedPods) {
   SchedulerRun run(/*reuse=*/true, 1);
   for (int i = 0; i < 200; ++i) {
     const std::string name = fmt::format("node-{:03d}", i);

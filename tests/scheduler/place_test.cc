@@ -39,7 +39,7 @@ TEST(PlaceTest, LeastAllocatedSpreadsPodsOverEmptyNodes) {
   EXPECT_EQ(placed[0].message, "");
 }
 
-TEST(PlaceTest, DISABLED_EachPendingPodCountsOnItsNodeBeforeTheNext) {
+TEST(PlaceTest, EachPendingPodCountsOnItsNodeBeforeTheNext) {
   PlaceInput input;
   input.nodes = {Node("only", "2", "8Gi")};
   for (const char* name : {"p1", "p2", "p3"}) {

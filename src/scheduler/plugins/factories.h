@@ -39,7 +39,7 @@ FactoryResult NewBalancedAllocation(const PluginArgs& args, Handle& handle);
 FactoryResult NewImageLocality(const PluginArgs& args, Handle& handle);
 FactoryResult NewPodTopologySpread(const PluginArgs& args, Handle& handle);
 FactoryResult NewInterPodAffinity(const PluginArgs& args, Handle& handle);
-// NewDefaultPreemption: not written yet (issue 3 continues).
+FactoryResult NewDefaultPreemption(const PluginArgs& args, Handle& handle);
 FactoryResult NewDefaultBinder(const PluginArgs& args, Handle& handle);
 
 }  // namespace orch::scheduler::plugins
