@@ -61,8 +61,7 @@ absl::Status SchedulerCache::AddOrUpdateNode(std::shared_ptr<const api::v1::Node
     }
     waiting_for_node_.erase(waiting);
   }
-  RebuildOrder();
-  ++node_set_generation_;
+  NodeSetChanged();
   return absl::OkStatus();
 }
 
@@ -72,13 +71,11 @@ void SchedulerCache::RemoveNode(std::string_view name) {
   NodeInfo& info = *it->second;
   std::vector<std::string>& waiting = waiting_for_node_[std::string(name)];
   for (const PodInfoPtr& pod : info.pods()) waiting.push_back(pod->uid());
-  if (!info.pods_with_affinity().empty()) affinity_dirty_ = true;
   CountImages(info, -1);
   const bool had_images = !info.images().empty();
   nodes_.erase(it);
   if (had_images) RefreshImageCounts();
-  RebuildOrder();
-  ++node_set_generation_;
+  NodeSetChanged();
 }
 
 NodeInfo* SchedulerCache::MutableNode(std::string_view name) {
@@ -91,7 +88,20 @@ const NodeInfo* SchedulerCache::Get(std::string_view node_name) const {
   return it == nodes_.end() ? nullptr : it->second.get();
 }
 
-void SchedulerCache::RebuildOrder() {
+void SchedulerCache::NodeSetChanged() {
+  order_stale_ = true;
+  affinity_dirty_ = true;
+  // Positions in the log refer to nodes by pointer; a removed node's pointer may come
+  // back as another node, so readers start over.
+  log_base_ += static_cast<int64_t>(log_.size()) + 1;
+  log_.clear();
+  ++node_set_generation_;
+}
+
+// Sorting on every add would cost O(n² log n) to add n nodes; the order is rebuilt once,
+// on the first read after a change.
+void SchedulerCache::EnsureOrder() const {
+  if (!order_stale_) return;
   ordered_.clear();
   ordered_.reserve(nodes_.size());
   for (const auto& [name, info] : nodes_) ordered_.push_back(info.get());
@@ -99,17 +109,13 @@ void SchedulerCache::RebuildOrder() {
             [](const NodeInfo* a, const NodeInfo* b) { return a->name() < b->name(); });
   index_.clear();
   for (size_t i = 0; i < ordered_.size(); ++i) index_[ordered_[i]] = static_cast<int>(i);
-  affinity_dirty_ = true;
-  // Positions in the log refer to nodes by pointer; a removed node's pointer may come
-  // back as another node, so readers start over.
-  log_base_ += static_cast<int64_t>(log_.size()) + 1;
-  log_.clear();
+  order_stale_ = false;
 }
 
 void SchedulerCache::Logged(const NodeInfo* node) {
   // Bounded: once the log holds four times as many entries as there are nodes, its older
   // half goes (a reader that far behind rescans every node, which costs the same).
-  const size_t limit = 4 * std::max<size_t>(ordered_.size(), 64);
+  const size_t limit = 4 * std::max<size_t>(nodes_.size(), 64);
   if (log_.size() >= limit) {
     const size_t drop = log_.size() / 2;
     log_.erase(log_.begin(), log_.begin() + static_cast<std::ptrdiff_t>(drop));
@@ -246,7 +252,7 @@ const std::vector<const NodeInfo*>& SchedulerCache::nodes_with_affinity_pods() c
   if (affinity_dirty_) {
     with_affinity_.clear();
     with_anti_affinity_.clear();
-    for (const NodeInfo* node : ordered_) {
+    for (const NodeInfo* node : nodes()) {
       if (!node->pods_with_affinity().empty()) with_affinity_.push_back(node);
       if (!node->pods_with_required_anti_affinity().empty()) with_anti_affinity_.push_back(node);
     }

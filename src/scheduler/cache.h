@@ -86,6 +86,7 @@ class SchedulerCache : public Snapshot {
   }
   // The position of a node in nodes(), or -1.
   int IndexOf(const NodeInfo* node) const {
+    EnsureOrder();
     auto it = index_.find(node);
     return it == index_.end() ? -1 : it->second;
   }
@@ -93,7 +94,10 @@ class SchedulerCache : public Snapshot {
   NodeInfo* MutableNode(std::string_view name);
 
   // Snapshot.
-  const std::vector<const NodeInfo*>& nodes() const override { return ordered_; }
+  const std::vector<const NodeInfo*>& nodes() const override {
+    EnsureOrder();
+    return ordered_;
+  }
   const NodeInfo* Get(std::string_view node_name) const override;
   const std::vector<const NodeInfo*>& nodes_with_affinity_pods() const override;
   const std::vector<const NodeInfo*>& nodes_with_required_anti_affinity_pods() const override;
@@ -112,13 +116,16 @@ class SchedulerCache : public Snapshot {
   void Logged(const NodeInfo* node);
   void PlacePod(const PodState& state);
   void UnplacePod(const PodState& state);
-  void RebuildOrder();
+  void NodeSetChanged();
+  void EnsureOrder() const;
   void CountImages(const NodeInfo& node, int delta);
   void RefreshImageCounts();
 
   const absl::Duration assumed_ttl_;
   StringMap<std::unique_ptr<NodeInfo>> nodes_;
-  std::vector<const NodeInfo*> ordered_;
+  // nodes() and IndexOf, rebuilt lazily after nodes come or go.
+  mutable bool order_stale_ = false;
+  mutable std::vector<const NodeInfo*> ordered_;
   StringMap<PodState> pods_;
   // Pods bound to nodes the cache does not have (yet), by node name.
   StringMap<std::vector<std::string>> waiting_for_node_;
@@ -127,7 +134,7 @@ class SchedulerCache : public Snapshot {
   int64_t node_set_generation_ = 0;
   std::vector<const NodeInfo*> log_;
   int64_t log_base_ = 0;
-  absl::flat_hash_map<const NodeInfo*, int> index_;
+  mutable absl::flat_hash_map<const NodeInfo*, int> index_;
   // The affinity indexes, rebuilt on first use after a pod with terms came or went.
   mutable bool affinity_dirty_ = true;
   mutable std::vector<const NodeInfo*> with_affinity_;

@@ -712,5 +712,43 @@ TEST_F(ClientTest, UntypedCoreWorksOnAnyKindsMessage) {
   EXPECT_THAT(client_->Get<v1::Node>("", "n1"), StatusIs(absl::StatusCode::kNotFound));
 }
 
+// ---------------------------------------------------------------- pods/binding
+
+TEST_F(ClientTest, BindSetsNodeNameAndPodScheduledWithACompareAndSwap) {
+  ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod pod, client_->Create(MakePod("web")));
+  ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod bound, client_->Bind(pod, "node-1"));
+  EXPECT_EQ(bound.spec().node_name(), "node-1");
+  ASSERT_EQ(bound.status().conditions_size(), 1);
+  EXPECT_EQ(bound.status().conditions(0).type(), "PodScheduled");
+  EXPECT_EQ(bound.status().conditions(0).status(), "True");
+  ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod stored, client_->Get<v1::Pod>("default", "web"));
+  EXPECT_EQ(stored.spec().node_name(), "node-1");
+  EXPECT_EQ(stored.metadata().resource_version(), bound.metadata().resource_version());
+  EXPECT_EQ(stored.metadata().uid(), pod.metadata().uid());
+}
+
+TEST_F(ClientTest, BindOfAChangedPodIsAConflict) {
+  ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod pod, client_->Create(MakePod("web")));
+  v1::Pod changed = pod;
+  (*changed.mutable_metadata()->mutable_labels())["v"] = "2";
+  ASSERT_THAT(client_->Update(changed).status(), IsOk());
+  EXPECT_THAT(client_->Bind(pod, "node-1").status(),
+              StatusIs(absl::StatusCode::kAborted, HasSubstr("the object has been modified")));
+  EXPECT_EQ(client_->Get<v1::Pod>("default", "web")->spec().node_name(), "");
+}
+
+TEST_F(ClientTest, BindRefusesAnAssignedPodAMissingPodAndABadNodeName) {
+  ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod pod, client_->Create(MakePod("web")));
+  ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod bound, client_->Bind(pod, "node-1"));
+  EXPECT_THAT(client_->Bind(bound, "node-2").status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("already assigned to node \"node-1\"")));
+  EXPECT_THAT(client_->Bind(MakePod("ghost"), "node-1").status(),
+              StatusIs(absl::StatusCode::kNotFound));
+  v1::Pod other = *client_->Create(MakePod("other"));
+  EXPECT_THAT(client_->Bind(other, "Not_A_Node").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
 }  // namespace
 }  // namespace orch::client::testing

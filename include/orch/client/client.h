@@ -66,6 +66,7 @@
 #include "absl/status/statusor.h"
 #include "google/protobuf/message.h"
 #include "orch/api/scheme.h"
+#include "orch/api/v1/core.pb.h"
 #include "orch/api/selector.h"
 #include "orch/base/clock.h"
 #include "orch/base/mutex.h"
@@ -169,6 +170,14 @@ class Client {
   template <typename T>
   absl::Status Delete(std::string_view ns, std::string_view name,
                       const DeleteOptions& options = {});
+
+  // Binds a pending pod to a node, as Kubernetes' pods/binding subresource does: sets
+  // spec.nodeName and the PodScheduled=True condition, and nothing else — so it skips the
+  // full read-validate-write of Update. The write is a compare-and-swap on `pod`'s
+  // resourceVersion (read first when it is empty): kAborted if the pod changed since,
+  // kFailedPrecondition if it is already assigned, kNotFound if it is gone,
+  // kInvalidArgument for a bad node name. Returns the pod as stored.
+  absl::StatusOr<api::v1::Pod> Bind(const api::v1::Pod& pod, std::string_view node_name);
 
   // ---- untyped core: the same operations on any registered kind's message. The typed
   // API is a thin layer over these; code that handles kinds it does not know at compile

@@ -16,9 +16,7 @@ class DefaultBinder final : public BindPlugin {
   Status Bind(CycleState& state, const PodInfo& pod, const std::string& node_name) override {
     client::Client* client = handle_.client();
     if (client == nullptr) return Status();  // a what-if run: nothing to write
-    api::v1::Pod bound = pod.pod();
-    bound.mutable_spec()->set_node_name(node_name);
-    absl::StatusOr<api::v1::Pod> written = client->Update(bound);
+    absl::StatusOr<api::v1::Pod> written = client->Bind(pod.pod(), node_name);
     if (!written.ok()) {
       return Status::Error(written.status(), fmt::format("binding pod {}/{} to node {}",
                                                          pod.namespace_(), pod.name(), node_name));
