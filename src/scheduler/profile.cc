@@ -5,6 +5,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "fmt/format.h"
 #include "orch/base/status.h"
+#include "scheduler/queue.h"
 
 namespace orch::scheduler::internal {
 namespace {
@@ -180,8 +181,35 @@ Status Profile::RunPreFilter(CycleState& state, const PodInfo& pod, PreFilterRes
   return Status();
 }
 
+bool Profile::HasNominatedPods() const {
+  return nominator_ != nullptr && nominator_->HasNominatedPods();
+}
+
+// Kubernetes' RunFilterPluginsWithNominatedPods: the pods nominated to `node` with at
+// least `pod`'s priority count as if they were there (so a preemptor's freed room is not
+// taken by a pod of lower priority), and when some were added the filters must also pass
+// without them (an affinity they alone satisfy may never come true).
 Status Profile::RunFilterPlugins(CycleState& state, const PodInfo& pod,
                                  const NodeInfo& node) const {
+  if (!HasNominatedPods()) return RunFilters(state, pod, node);
+  std::vector<PodInfoPtr> nominated = nominator_->NominatedPodsForNode(node.name());
+  std::erase_if(nominated, [&pod](const PodInfoPtr& other) {
+    return other->priority() < pod.priority() || other->uid() == pod.uid();
+  });
+  if (nominated.empty()) return RunFilters(state, pod, node);
+  NodeInfo with_nominated = node;
+  std::unique_ptr<CycleState> with_state = state.Clone();
+  for (const PodInfoPtr& other : nominated) {
+    with_nominated.AddPod(other);
+    Status added = RunPreFilterAddPod(*with_state, pod, *other, with_nominated);
+    if (!added.ok()) return added;
+  }
+  Status status = RunFilters(*with_state, pod, with_nominated);
+  if (!status.ok()) return status;
+  return RunFilters(state, pod, node);
+}
+
+Status Profile::RunFilters(CycleState& state, const PodInfo& pod, const NodeInfo& node) const {
   for (const auto& f : filter_) {
     if (!state.skip_filter.empty() && state.skip_filter.contains(f.name)) continue;
     Status status = f.plugin->Filter(state, pod, node);

@@ -22,6 +22,12 @@
 
 namespace orch::scheduler::internal {
 
+}  // namespace orch::scheduler::internal
+namespace orch::scheduler {
+class SchedulingQueue;
+}  // namespace orch::scheduler
+namespace orch::scheduler::internal {
+
 struct WeightedScorePlugin {
   ScorePlugin* plugin = nullptr;
   int32_t weight = 1;
@@ -100,6 +106,11 @@ class Profile : public Handle {
   };
   void set_waiting_pods(WaitingPods* waiting) { waiting_ = waiting; }
 
+  // Where RunFilterPlugins finds the pods nominated to a node (the scheduler's queue);
+  // null: none are. Must outlive the profile's cycles.
+  void set_nominator(const scheduler::SchedulingQueue* nominator) { nominator_ = nominator; }
+  bool HasNominatedPods() const;
+
  private:
   template <typename T>
   struct Named {
@@ -112,10 +123,13 @@ class Profile : public Handle {
   absl::Status Instantiate(const Registry& registry, std::string_view source,
                            const std::vector<std::pair<std::string, PluginArgs>>& plugins);
   absl::Status Assign(std::string_view source);
+  // The Filter plugins on `node` as it is, without nominated pods.
+  Status RunFilters(CycleState& state, const PodInfo& pod, const NodeInfo& node) const;
 
   ResolvedProfile resolved_;
   Environment environment_;
   WaitingPods* waiting_ = nullptr;
+  const scheduler::SchedulingQueue* nominator_ = nullptr;
   StringMap<std::unique_ptr<Plugin>> instances_;
   QueueSortPlugin* queue_sort_ = nullptr;
   std::vector<Named<PreFilterPlugin>> pre_filter_;

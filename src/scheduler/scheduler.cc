@@ -186,6 +186,7 @@ absl::Status Core::Init() {
   queue_options.pod_max_backoff = MaxBackoff(options_.config);
   queue_ = std::make_unique<SchedulingQueue>(*first.queue_sort(), *options_.client->clock(),
                                              std::move(events), queue_options);
+  for (const auto& [name, profile] : profiles_) profile->set_nominator(queue_.get());
   return absl::OkStatus();
 }
 

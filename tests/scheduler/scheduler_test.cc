@@ -176,6 +176,32 @@ TEST_F(SchedulerTest, HigherPriorityPodPreemptsTheLeastImportantVictims) {
   EXPECT_EQ(Get("high").spec().node_name(), "node-a");
 }
 
+TEST_F(SchedulerTest, RoomFreedForANominatedPodIsNotTakenByALowerPriorityPod) {
+  AddNode("node-a", "2");
+  AddPod(MakePod("low-1").Req({{"cpu", "1"}}).Priority(1));
+  AddPod(MakePod("low-2").Req({{"cpu", "1"}}).Priority(5));
+  executor_.RunUntilIdle();
+  AddPod(MakePod("high").Req({{"cpu", "1"}}).Priority(100));
+  executor_.RunUntilIdle();
+  ASSERT_EQ(Get("high").status().nominated_node_name(), "node-a");
+
+  // The victim is gone while the preemptor waits out its backoff; a pod of lower priority
+  // than the preemptor arrives and must not take the freed cpu.
+  client::DeleteOptions now;
+  now.grace_period_seconds = 0;
+  ASSERT_TRUE(client_->Delete<api::v1::Pod>("default", "low-1", now).ok());
+  AddPod(MakePod("late").Req({{"cpu", "1"}}).Priority(0));
+  executor_.RunUntilIdle();
+  EXPECT_EQ(Get("late").spec().node_name(), "");
+  EXPECT_THAT(Condition(Get("late"), "PodScheduled")->message(),
+              ::testing::StartsWith("0/1 nodes are available: 1 Insufficient cpu."));
+
+  executor_.AdvanceBy(absl::Seconds(2));
+  executor_.RunUntilIdle();
+  EXPECT_EQ(Get("high").spec().node_name(), "node-a");
+  EXPECT_EQ(Get("late").spec().node_name(), "");
+}
+
 TEST_F(SchedulerTest, PreemptionPolicyNeverWaitsInsteadOfEvicting) {
   AddNode("node-a", "1");
   AddPod(MakePod("low").Req({{"cpu", "1"}}).Priority(1));

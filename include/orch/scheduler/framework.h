@@ -179,7 +179,10 @@ class Handle {
   // spreading). May be null; plugins then do without.
   virtual client::SharedInformerFactory* informers() const = 0;
   // Runs Filter plugins of this profile against `node` for `pod` (PreFilter must have run
-  // on `state`): how preemption checks a node with some pods removed.
+  // on `state`): how preemption checks a node with some pods removed. As Kubernetes'
+  // RunFilterPluginsWithNominatedPods, pods nominated to the node (by preemption) with at
+  // least `pod`'s priority count as already there, and the node must pass both with and
+  // without them. `state` itself is not changed by the nominated pods.
   virtual Status RunFilterPlugins(CycleState& state, const PodInfo& pod,
                                   const NodeInfo& node) const = 0;
   // Runs the PreFilter extensions' AddPod/RemovePod of this profile, to keep `state` true
