@@ -17,15 +17,21 @@ foreach(required lib/cmake/orch/orchConfig.cmake lib/cmake/orch/orchConfigVersio
   endif()
 endforeach()
 
-run(${CMAKE_COMMAND} -S ${EXAMPLE_DIR} -B ${WORK_DIR}/example -G Ninja
-    -DCMAKE_PREFIX_PATH=${prefix}
-    -DCMAKE_CXX_COMPILER=${CXX_COMPILER}
-    "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}"
-    "-DCMAKE_EXE_LINKER_FLAGS=${LINKER_FLAGS}"
-    -DCMAKE_BUILD_TYPE=${BUILD_TYPE})
-run(${CMAKE_COMMAND} --build ${WORK_DIR}/example)
-file(GLOB programs ${WORK_DIR}/example/orch-embed-example)
-if(NOT programs)
-  message(FATAL_ERROR "the example program was not built")
-endif()
-run(${programs})
+string(REPLACE "," ";" examples "${EXAMPLES}")
+foreach(example IN LISTS examples)
+  set(build ${WORK_DIR}/${example})
+  run(${CMAKE_COMMAND} -S ${EXAMPLES_DIR}/${example} -B ${build} -G Ninja
+      -DCMAKE_PREFIX_PATH=${prefix}
+      -DCMAKE_CXX_COMPILER=${CXX_COMPILER}
+      "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}"
+      "-DCMAKE_EXE_LINKER_FLAGS=${LINKER_FLAGS}"
+      -DCMAKE_BUILD_TYPE=${BUILD_TYPE})
+  run(${CMAKE_COMMAND} --build ${build})
+  file(GLOB programs ${build}/orch-*-example)
+  if(NOT programs)
+    message(FATAL_ERROR "example ${example}: no program was built")
+  endif()
+  foreach(program IN LISTS programs)
+    run(${program})
+  endforeach()
+endforeach()
