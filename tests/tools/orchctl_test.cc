@@ -7,12 +7,15 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
 #include "gtest/gtest.h"
+#include "orch/api/codec.h"
 
 namespace {
 
@@ -200,6 +203,154 @@ TEST_F(OrchctlTest, EveryKubernetesExampleValidates) {
   EXPECT_THAT(result.out, HasSubstr("Lease kube-system/apiserver-07a5ea9b9b072c4a5f3d1c3702\n"));
   EXPECT_THAT(result.out, HasSubstr("Node 10.240.79.157\n"));
   EXPECT_GE(std::count(result.out.begin(), result.out.end(), '\n'), 30);
+}
+
+// ------------------------------------------------------------------ orchctl place
+
+constexpr char kPlaceState[] = R"(apiVersion: v1
+kind: Node
+metadata: {name: node-a, labels: {kubernetes.io/hostname: node-a}}
+status: {allocatable: {cpu: "4", memory: 8Gi, pods: "110"}}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-b, labels: {kubernetes.io/hostname: node-b}}
+status: {allocatable: {cpu: "4", memory: 8Gi, pods: "110"}}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-c, labels: {kubernetes.io/hostname: node-c}}
+spec: {taints: [{key: dedicated, value: gpu, effect: NoSchedule}]}
+status: {allocatable: {cpu: "4", memory: 8Gi, pods: "110"}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: running, namespace: default}
+spec:
+  nodeName: node-a
+  containers: [{name: c, image: app:v1, resources: {requests: {cpu: "3", memory: 1Gi}}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: default}
+spec: {containers: [{name: c, image: app:v1, resources: {requests: {cpu: "1", memory: 1Gi}}}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: big, namespace: default}
+spec: {containers: [{name: c, image: app:v1, resources: {requests: {cpu: "3500m"}}}]}
+)";
+
+// One output line as a Struct (JSON is YAML).
+google::protobuf::Struct ParseLine(const std::string& line) {
+  google::protobuf::Struct parsed;
+  absl::Status status = orch::api::DecodeMessage(line, "output", parsed);
+  EXPECT_TRUE(status.ok()) << status.ToString() << "\n" << line;
+  return parsed;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::stringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+TEST_F(OrchctlTest, PlacePrintsEachPendingPodsNodeOrWhyNot) {
+  WriteFile(dir_ / "state.yaml", kPlaceState);
+  Result result = Run({"place", "-f", (dir_ / "state.yaml").string()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  // web avoids the fuller node-a and the tainted node-c; then node-b has 3 cpu left, so
+  // big (3.5 cpu) fits nowhere, for a different reason on each node.
+  EXPECT_EQ(result.out,
+            "{\"pod\": \"default/web\", \"node\": \"node-b\", \"message\": "
+            "\"Successfully assigned default/web to node-b\"}\n"
+            "{\"pod\": \"default/big\", \"node\": null, \"message\": \"0/3 nodes are available: "
+            "1 node(s) had untolerated taint {dedicated: gpu}, 2 Insufficient cpu. preemption: "
+            "0/3 nodes are available: 1 Preemption is not helpful for scheduling, 2 No "
+            "preemption victims found for incoming pod..\"}\n");
+}
+
+TEST_F(OrchctlTest, PlaceScoresAreTheWeightedSumOfEachPluginsNormalizedScore) {
+  WriteFile(dir_ / "state.yaml", kPlaceState);
+  Result result = Run({"place", "-f", (dir_ / "state.yaml").string(), "--scores"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const std::vector<std::string> lines = Lines(result.out);
+  ASSERT_EQ(lines.size(), 2u);
+  const google::protobuf::Struct web = ParseLine(lines[0]);
+  const auto& scores = web.fields().at("scores").struct_value().fields();
+  const auto& plugins = web.fields().at("plugins").struct_value().fields();
+  ASSERT_EQ(scores.size(), 2u);  // the feasible nodes: node-c's taint filters it out
+  ASSERT_TRUE(scores.contains("node-a") && scores.contains("node-b"));
+  // Kubernetes' default score plugins and weights.
+  const std::map<std::string, int> weights = {
+      {"TaintToleration", 3}, {"NodeAffinity", 2}, {"NodeResourcesFit", 1},
+      {"PodTopologySpread", 2}, {"InterPodAffinity", 2},
+      {"NodeResourcesBalancedAllocation", 1}, {"ImageLocality", 1}};
+  for (const char* node : {"node-a", "node-b"}) {
+    const auto& per_plugin = plugins.at(node).struct_value().fields();
+    EXPECT_EQ(per_plugin.size(), weights.size()) << node;
+    double total = 0;
+    for (const auto& [plugin, score] : per_plugin) {
+      ASSERT_TRUE(weights.contains(plugin)) << plugin;
+      EXPECT_GE(score.number_value(), 0);
+      EXPECT_LE(score.number_value(), 100);
+      total += weights.at(plugin) * score.number_value();
+    }
+    EXPECT_EQ(scores.at(node).number_value(), total) << node;
+  }
+  EXPECT_GT(scores.at("node-b").number_value(), scores.at("node-a").number_value());
+  const google::protobuf::Struct big = ParseLine(lines[1]);
+  EXPECT_TRUE(big.fields().at("scores").struct_value().fields().empty());
+}
+
+TEST_F(OrchctlTest, PlaceConfigChangesTheStrategy) {
+  WriteFile(dir_ / "state.yaml", kPlaceState);
+  // MostAllocated packs: web goes to the fuller node-a instead.
+  WriteFile(dir_ / "sched.yaml", R"(apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+profiles:
+- schedulerName: default-scheduler
+  pluginConfig:
+  - name: NodeResourcesFit
+    args:
+      scoringStrategy:
+        type: MostAllocated
+        resources: [{name: cpu, weight: 1}, {name: memory, weight: 1}]
+)");
+  Result result = Run({"place", "-f", (dir_ / "state.yaml").string(), "--config",
+                       (dir_ / "sched.yaml").string()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(Lines(result.out).at(0), HasSubstr("\"node\": \"node-a\""));
+}
+
+TEST_F(OrchctlTest, PlaceBadInputExits1NamingTheProblem) {
+  WriteFile(dir_ / "state.yaml", kDeploymentAndService);
+  Result result = Run({"place", "-f", (dir_ / "state.yaml").string()});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, HasSubstr("state.yaml: document 1: kind Deployment: a scheduling "
+                                    "state holds only Nodes, Pods and Namespaces"));
+  EXPECT_THAT(result.out, IsEmpty());
+
+  WriteFile(dir_ / "ok.yaml", kPlaceState);
+  WriteFile(dir_ / "sched.yaml", R"(apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+profiles:
+- plugins:
+    score: {enabled: [{name: NoSuchPlugin}]}
+)");
+  result = Run({"place", "-f", (dir_ / "ok.yaml").string(), "--config",
+                (dir_ / "sched.yaml").string()});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, HasSubstr("sched.yaml"));
+  EXPECT_THAT(result.err, HasSubstr("NoSuchPlugin"));
+  EXPECT_THAT(result.out, IsEmpty());
+}
+
+TEST_F(OrchctlTest, PlaceUsageErrorsExit2) {
+  EXPECT_EQ(Run({"place"}).exit_code, 2);
+  EXPECT_EQ(Run({"place", "-f", "x.yaml", "--seed", "minus-one"}).exit_code, 2);
+  EXPECT_EQ(Run({"place", "-f", "x.yaml", "--bogus"}).exit_code, 2);
 }
 
 }  // namespace
