@@ -153,7 +153,10 @@ class Cluster {
   std::unique_ptr<Scheduler> scheduler_;
 };
 
+struct Size;
+
 struct Workload {
+  explicit Workload(const Size& size);
   int nodes = 0;
   std::vector<std::string> zones;
   int init_pods = 0;
@@ -196,17 +199,17 @@ struct Size {
   int measure = 0;
 };
 
+Workload::Workload(const Size& size)
+    : nodes(size.nodes), init_pods(size.init), measure_pods(size.measure) {}
+
 PodTemplate Default(const std::string& prefix = "pod") {
   return [prefix](int i) { return BasePod(prefix, i); };
 }
 
 // SchedulingBasic (thresholds 680 at 5000/10,000; 810 at 5000/50,000).
 void SchedulingBasic(benchmark::State& state, const Size& size) {
-  Workload w;
-  w.nodes = size.nodes;
-  w.init_pods = size.init;
+  Workload w(size);
   w.init = Default("init");
-  w.measure_pods = size.measure;
   w.measure = Default();
   RunWorkload(state, w);
 }
@@ -225,11 +228,8 @@ void SchedulingPodAntiAffinity(benchmark::State& state, const Size& size) {
       return pod;
     };
   };
-  Workload w;
-  w.nodes = size.nodes;
-  w.init_pods = size.init;
+  Workload w(size);
   w.init = make("init", "sched-0");
-  w.measure_pods = size.measure;
   w.measure = make("pod", "sched-1");
   RunWorkload(state, w);
 }
@@ -239,12 +239,9 @@ void TopologySpreading(benchmark::State& state, const Size& size) {
   const api::v1::PodSpec spread = SpecFromYaml(R"(topologySpreadConstraints: [{maxSkew: 5,
       topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule,
       labelSelector: {matchLabels: {color: blue}}}])");
-  Workload w;
-  w.nodes = size.nodes;
+  Workload w(size);
   w.zones = {"moon-1", "moon-2", "moon-3"};
-  w.init_pods = size.init;
   w.init = Default("init");
-  w.measure_pods = size.measure;
   w.measure = [spread](int i) {
     api::v1::Pod pod = BasePod("pod", i);
     (*pod.mutable_metadata()->mutable_labels())["color"] = "blue";
@@ -259,12 +256,9 @@ void SchedulingNodeAffinity(benchmark::State& state, const Size& size) {
   const api::v1::PodSpec affinity = SpecFromYaml(R"(affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {
       nodeSelectorTerms: [{matchExpressions: [{key: topology.kubernetes.io/zone, operator: In,
       values: [zone1, zone2]}]}]}}})");
-  Workload w;
-  w.nodes = size.nodes;
+  Workload w(size);
   w.zones = {"zone1"};
-  w.init_pods = size.init;
   w.init = Default("init");
-  w.measure_pods = size.measure;
   w.measure = [affinity](int i) {
     api::v1::Pod pod = BasePod("pod", i);
     pod.mutable_spec()->MergeFrom(affinity);
@@ -276,15 +270,12 @@ void SchedulingNodeAffinity(benchmark::State& state, const Size& size) {
 // PreemptionAsync (threshold 570 at 5000 / 20,000 / 5,000): four 900m low-priority pods
 // fill each node; each 3-cpu high-priority pod must evict three of them.
 void Preemption(benchmark::State& state, const Size& size) {
-  Workload w;
-  w.nodes = size.nodes;
-  w.init_pods = size.init;
+  Workload w(size);
   w.init = [](int i) {
     api::v1::Pod pod = BasePod("low", i, "900m");
     pod.mutable_spec()->set_termination_grace_period_seconds(0);
     return pod;
   };
-  w.measure_pods = size.measure;
   w.measure = [](int i) {
     api::v1::Pod pod = BasePod("high", i, "3000m");
     pod.mutable_spec()->set_priority(10);
@@ -296,9 +287,7 @@ void Preemption(benchmark::State& state, const Size& size) {
 // Unschedulable (threshold 590 at 5000 / 100 / 10,000): pods that can never fit (9 cpu)
 // arrive among the others, one per 100.
 void Unschedulable(benchmark::State& state, const Size& size) {
-  Workload w;
-  w.nodes = size.nodes;
-  w.init_pods = size.init;
+  Workload w(size);
   w.init = Default("init");
   const int measure = size.measure;
   w.measure_pods = measure + measure / 100;
@@ -319,11 +308,8 @@ void Unschedulable(benchmark::State& state, const Size& size) {
 // Heterogeneous: no two pods share a shape (requests and labels differ), so nothing can be
 // reused between pods. Target >= 5,000/s at 5,000 nodes.
 void Heterogeneous(benchmark::State& state, const Size& size) {
-  Workload w;
-  w.nodes = size.nodes;
-  w.init_pods = size.init;
+  Workload w(size);
   w.init = Default("init");
-  w.measure_pods = size.measure;
   w.measure = [](int i) {
     api::v1::Pod pod = BasePod("pod", i, fmt::format("{}m", 50 + i % 200),
                                fmt::format("{}Mi", 100 + i));
