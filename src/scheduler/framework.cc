@@ -45,20 +45,36 @@ absl::Status Status::ToAbsl() const {
   }
 }
 
+CycleState::Data* CycleState::Find(std::string_view key) const {
+  for (const Entry& e : data_) {
+    if (e.key == key) return e.data.get();
+  }
+  return nullptr;
+}
+
 void CycleState::Write(std::string_view key, std::unique_ptr<Data> data) {
-  data_[key] = std::move(data);
+  for (Entry& e : data_) {
+    if (e.key == key) {
+      e.data = std::move(data);
+      return;
+    }
+  }
+  data_.push_back(Entry{std::string(key), std::move(data)});
 }
 
 void CycleState::Delete(std::string_view key) {
-  auto it = data_.find(key);
-  if (it != data_.end()) data_.erase(it);
+  std::erase_if(data_, [key](const Entry& e) { return e.key == key; });
 }
 
 std::unique_ptr<CycleState> CycleState::Clone() const {
   auto copy = std::make_unique<CycleState>();
-  for (const auto& [key, data] : data_) copy->data_[key] = data ? data->Clone() : nullptr;
+  copy->data_.reserve(data_.size());
+  for (const Entry& e : data_) {
+    copy->data_.push_back(Entry{e.key, e.data ? e.data->Clone() : nullptr});
+  }
   copy->skip_filter = skip_filter;
   copy->skip_score = skip_score;
+  copy->filter_runs_ = filter_runs_;
   return copy;
 }
 

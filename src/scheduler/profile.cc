@@ -1,10 +1,15 @@
 #include "scheduler/profile.h"
 
 #include <algorithm>
+#include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "fmt/format.h"
+#include "google/protobuf/struct.pb.h"
 #include "orch/base/status.h"
+#include "orch/scheduler/extender.h"
+#include "scheduler/plugins/factories.h"
 #include "scheduler/queue.h"
 
 namespace orch::scheduler::internal {
@@ -58,12 +63,34 @@ PluginArgs ArgsOf(const v1::KubeSchedulerConfiguration& config, int index,
   return PluginArgs({}, fmt::format("{}: profiles[{}].pluginConfig[{}]", source, index, name));
 }
 
+// NodeResourcesFit's args with `resources` added to ignoredResources: the resources that
+// extenders manage with ignoredByScheduler, which they account for themselves. (kube-scheduler
+// replaces the profile's ignoredResources with them; orch keeps both.) Args whose
+// ignoredResources is not a list are left for the plugin to refuse.
+PluginArgs IgnoringResources(const PluginArgs& args, const std::vector<std::string>& resources) {
+  google::protobuf::Struct raw = args.raw();
+  google::protobuf::Value& ignored = (*raw.mutable_fields())["ignoredResources"];
+  if (ignored.kind_case() == google::protobuf::Value::KIND_NOT_SET ||
+      ignored.kind_case() == google::protobuf::Value::kNullValue) {
+    ignored.mutable_list_value();
+  }
+  if (ignored.kind_case() != google::protobuf::Value::kListValue) return args;
+  google::protobuf::ListValue& list = *ignored.mutable_list_value();
+  for (const std::string& resource : resources) {
+    const bool listed = std::any_of(list.values().begin(), list.values().end(),
+                                    [&](const auto& v) { return v.string_value() == resource; });
+    if (!listed) list.add_values()->set_string_value(resource);
+  }
+  return PluginArgs(std::move(raw), args.source());
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Profile>> Profile::Create(
     const v1::KubeSchedulerConfiguration& config, int index, std::string_view source,
     const Registry& registry, const Environment& environment) {
   auto profile = std::unique_ptr<Profile>(new Profile(ResolvedProfile{}, environment));
+  const std::vector<std::string> extender_resources = ExtenderIgnoredResources(config);
   for (const std::string& name : ProfilePluginNames(config, index)) {
     if (profile->instances_.contains(name)) continue;
     const PluginFactory* factory = registry.Find(name);
@@ -71,8 +98,11 @@ absl::StatusOr<std::unique_ptr<Profile>> Profile::Create(
       return absl::InvalidArgumentError(
           fmt::format("{}: profiles[{}]: unknown plugin \"{}\"", source, index, name));
     }
-    absl::StatusOr<std::unique_ptr<Plugin>> plugin =
-        (*factory)(ArgsOf(config, index, source, name), *profile);
+    PluginArgs args = ArgsOf(config, index, source, name);
+    if (false) {
+      args = IgnoringResources(args, extender_resources);
+    }
+    absl::StatusOr<std::unique_ptr<Plugin>> plugin = (*factory)(args, *profile);
     if (!plugin.ok()) return plugin.status();
     if (*plugin == nullptr) {
       return absl::InternalError(fmt::format("plugin \"{}\": factory returned nothing", name));
@@ -156,6 +186,16 @@ bool Profile::NodeLocalScores(const CycleState& state) const {
 
 Status Profile::RunPreFilter(CycleState& state, const PodInfo& pod, PreFilterResult* result) {
   *result = PreFilterResult{};
+  Status status = PreFilterPlugins(state, pod, result);
+  // The Filter plan: each Filter plugin's skip decided once, not per node.
+  state.filter_runs_.resize(filter_.size());
+  for (size_t i = 0; i < filter_.size(); ++i) {
+    state.filter_runs_[i] = !state.skip_filter.contains(filter_[i].name);
+  }
+  return status;
+}
+
+Status Profile::PreFilterPlugins(CycleState& state, const PodInfo& pod, PreFilterResult* result) {
   for (const auto& p : pre_filter_) {
     PreFilterResult narrowed;
     Status status = p.plugin->PreFilter(state, pod, &narrowed);
@@ -210,8 +250,13 @@ Status Profile::RunFilterPlugins(CycleState& state, const PodInfo& pod,
 }
 
 Status Profile::RunFilters(CycleState& state, const PodInfo& pod, const NodeInfo& node) const {
-  for (const auto& f : filter_) {
-    if (!state.skip_filter.empty() && state.skip_filter.contains(f.name)) continue;
+  const bool planned = state.filter_runs_.size() == filter_.size();
+  for (size_t i = 0; i < filter_.size(); ++i) {
+    const auto& f = filter_[i];
+    if (planned ? !state.filter_runs_[i]
+                : !state.skip_filter.empty() && state.skip_filter.contains(f.name)) {
+      continue;
+    }
     Status status = f.plugin->Filter(state, pod, node);
     if (!status.ok()) {
       if (status.code() == Code::kError) {

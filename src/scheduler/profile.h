@@ -45,8 +45,10 @@ class Profile : public Handle {
     client::SharedInformerFactory* informers = nullptr;
   };
 
-  // Instantiates profile `index` of `config`. kInvalidArgument (naming the field) for an
-  // unknown plugin, a plugin at a point it does not implement, or bad plugin args.
+  // Instantiates profile `index` of `config`. NodeResourcesFit also ignores the resources
+  // the config's extenders manage with ignoredByScheduler (ExtenderIgnoredResources).
+  // kInvalidArgument (naming the field) for an unknown plugin, a plugin at a point it does
+  // not implement, or bad plugin args.
   static absl::StatusOr<std::unique_ptr<Profile>> Create(
       const v1::KubeSchedulerConfiguration& config, int index, std::string_view source,
       const Registry& registry, const Environment& environment);
@@ -125,6 +127,8 @@ class Profile : public Handle {
   absl::Status Assign(std::string_view source);
   // The Filter plugins on `node` as it is, without nominated pods.
   Status RunFilters(CycleState& state, const PodInfo& pod, const NodeInfo& node) const;
+  // RunPreFilter's plugins, before the Filter plan is written.
+  Status PreFilterPlugins(CycleState& state, const PodInfo& pod, PreFilterResult* result);
 
   ResolvedProfile resolved_;
   Environment environment_;

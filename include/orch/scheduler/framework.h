@@ -30,6 +30,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -48,6 +49,9 @@ class SharedInformerFactory;
 }  // namespace orch::client
 
 namespace orch::scheduler {
+namespace internal {
+class Profile;
+}  // namespace internal
 
 // Scores run from 0 to kMaxNodeScore after normalization, as in Kubernetes.
 inline constexpr int64_t kMaxNodeScore = 100;
@@ -132,12 +136,16 @@ class CycleState {
   CycleState(const CycleState&) = delete;
   CycleState& operator=(const CycleState&) = delete;
 
+  // Filter and Score read their plugin's data once per node, so reads are cheap: a scan of
+  // a few entries, no hashing.
   void Write(std::string_view key, std::unique_ptr<Data> data);
   // nullptr when nothing was written under `key` (or it was written as another type).
   template <typename T>
   T* Read(std::string_view key) const {
-    auto it = data_.find(key);
-    return it == data_.end() ? nullptr : dynamic_cast<T*>(it->second.get());
+    Data* data = Find(key);
+    if (data == nullptr) return nullptr;
+    if (typeid(*data) == typeid(T)) return static_cast<T*>(data);
+    return dynamic_cast<T*>(data);
   }
   void Delete(std::string_view key);
   std::unique_ptr<CycleState> Clone() const;
@@ -148,7 +156,18 @@ class CycleState {
   StringSet skip_score;
 
  private:
-  StringMap<std::unique_ptr<Data>> data_;
+  friend class internal::Profile;
+
+  struct Entry {
+    std::string key;
+    std::unique_ptr<Data> data;
+  };
+  Data* Find(std::string_view key) const;
+
+  std::vector<Entry> data_;
+  // Which of the profile's Filter plugins run this cycle, by position, derived from
+  // skip_filter once PreFilter has run (empty before: skip_filter is consulted).
+  std::vector<bool> filter_runs_;
 };
 
 // The nodes as of the start of a cycle: every NodeInfo, ordered by node name, plus the

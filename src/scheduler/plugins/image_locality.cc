@@ -65,6 +65,10 @@ class ImageLocality final : public PreScorePlugin, public ScorePlugin {
 
   Status Score(CycleState& state, const PodInfo& pod, const NodeInfo& node,
                int64_t* score) const override {
+    if (node.images().empty()) {  // the usual case, and no image name to hash
+      *score = 0;
+      return Status();
+    }
     const PreScoreState* s = state.Read<PreScoreState>(kPreScoreStateKey);
     std::vector<std::string> computed;
     if (s == nullptr) computed = PodImages(pod.pod());

@@ -60,6 +60,10 @@ class TaintToleration final : public FilterPlugin,
 
   Status Score(CycleState& state, const PodInfo& pod, const NodeInfo& node,
                int64_t* score) const override {
+    if (node.node().spec().taints().empty()) {
+      *score = 0;
+      return Status();
+    }
     const PreScoreState* s = state.Read<PreScoreState>(kPreScoreStateKey);
     if (s == nullptr) {
       *score = CountIntolerablePreferNoSchedule(node.node(), PreferNoScheduleTolerations(pod.pod()));
