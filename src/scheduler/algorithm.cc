@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <utility>
 
 #include "absl/strings/str_join.h"
 #include "fmt/format.h"
@@ -79,7 +80,7 @@ absl::StatusOr<ScheduleResult> Algorithm::Schedule(Profile& profile, CycleState&
   }
 
   const int32_t percentage = profile.percentage_of_nodes_to_score();
-  if (reuse_equivalent_ && narrowed.all_nodes && !options.keep_scores &&
+  if (reuse_equivalent_ && extenders_.empty() && narrowed.all_nodes && !options.keep_scores &&
       (percentage <= 0 || percentage >= 100) && profile.NodeLocalFilters(state) &&
       !profile.HasNominatedPods()) {
     bool served = false;
@@ -100,6 +101,13 @@ absl::StatusOr<ScheduleResult> Algorithm::Schedule(Profile& profile, CycleState&
 
   std::vector<const NodeInfo*> feasible;
   ORCH_RETURN_IF_ERROR(FindFeasible(profile, state, pod, *search, &feasible, &result));
+  if (!extenders_.empty() && !feasible.empty()) {
+    ORCH_ASSIGN_OR_RETURN(feasible, FilterWithExtenders(extenders_, pod.pod(),
+                                                        std::move(feasible), result.failed));
+    // Scores and ties are taken in name order whatever order the extenders answered in.
+    std::sort(feasible.begin(), feasible.end(),
+              [](const NodeInfo* a, const NodeInfo* b) { return a->name() < b->name(); });
+  }
   result.feasible_nodes = static_cast<int>(feasible.size());
   if (feasible.empty()) return result;
 
@@ -190,6 +198,16 @@ absl::Status Algorithm::ScoreNodes(Profile& profile, CycleState& state, const Po
       }
       (*scores)[i].plugin_scores[p] = score;
       (*scores)[i].total += score * plugin.weight;
+    }
+  }
+  if (!extenders_.empty()) {
+    const absl::flat_hash_map<std::string, int64_t> added =
+        PrioritizeWithExtenders(extenders_, pod.pod(), feasible);
+    for (NodeScoreDetail& detail : *scores) {
+      auto it = added.find(detail.node->name());
+      if (it == added.end()) continue;
+      detail.extender_score = it->second;
+      detail.total += it->second;
     }
   }
   return absl::OkStatus();

@@ -1,6 +1,15 @@
-// The scheduling algorithm of one cycle: find the feasible nodes (Filter), score them
-// (PreScore, Score, normalization, weights, extenders) and pick the best, as kube-scheduler's
-// schedulePod does.
+// The scheduling algorithm of one cycle: find the feasible nodes (Filter, then the
+// extenders' Filter), score them (PreScore, Score, normalization, weights, then the
+// extenders' Prioritize) and pick the best, as kube-scheduler's schedulePod does.
+//
+// Extenders (extender.h) run as kube-scheduler runs them: each interested one filters, in
+// order, the nodes the Filter plugins and the previous extenders kept; the nodes it rules
+// out join ScheduleResult::failed with its reason (Unschedulable, or
+// UnschedulableAndUnresolvable when it says so). An ignorable extender's failed call is
+// skipped; any other ends the cycle with the extender's error. When more than one node is
+// left, every interested extender that prioritizes adds ExtenderScoreContribution(score,
+// weight) to each node's total; a failed Prioritize is skipped. With extenders configured
+// the EquivalenceCache is not used: their answers depend on state outside the snapshot.
 //
 // Tie-breaking. Among the nodes with the highest total score the choice is uniform: one
 // draw from the algorithm's seeded generator picks an index into the tied nodes in name
@@ -14,9 +23,11 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "orch/scheduler/extender.h"
 #include "orch/scheduler/framework.h"
 #include "scheduler/cache.h"
 #include "scheduler/equivalence.h"
@@ -24,12 +35,15 @@
 
 namespace orch::scheduler::internal {
 
-// One feasible node's scores: the weighted total and each score plugin's normalized score
-// (in Profile::score_plugins() order, 0 for a plugin that skipped).
+// One feasible node's scores: the total (the sum of weight × normalized score over the
+// score plugins, plus extender_score), each score plugin's normalized score (in
+// Profile::score_plugins() order, 0 for a plugin that skipped), and what the extenders
+// added.
 struct NodeScoreDetail {
   const NodeInfo* node = nullptr;
   int64_t total = 0;
   std::vector<int64_t> plugin_scores;
+  int64_t extender_score = 0;
 };
 
 struct ScheduleResult {
@@ -49,6 +63,8 @@ struct ScheduleResult {
 };
 
 struct ScheduleOptions {
+  // Fill ScheduleResult::scores, scoring even a single feasible node (totals include the
+  // extenders' contributions, also given apart as NodeScoreDetail::extender_score).
   bool keep_scores = false;
 };
 
@@ -63,12 +79,16 @@ absl::Status InvalidScoreError(std::string_view plugin, int64_t score);
 
 class Algorithm {
  public:
-  // `reuse_equivalent`: serve pods through the EquivalenceCache where it is exact.
-  explicit Algorithm(uint64_t seed, bool reuse_equivalent = true)
-      : rng_(seed), reuse_equivalent_(reuse_equivalent) {}
+  // `reuse_equivalent`: serve pods through the EquivalenceCache where it is exact (never
+  // with extenders). `extenders` are borrowed and must outlive the algorithm.
+  explicit Algorithm(uint64_t seed, bool reuse_equivalent = true,
+                     std::vector<Extender*> extenders = {})
+      : rng_(seed), reuse_equivalent_(reuse_equivalent), extenders_(std::move(extenders)) {}
 
   // Runs PreFilter through selection for `pod` on the cache's nodes. kInternal for a
-  // plugin Error; otherwise a result with a node, or without one and the reasons.
+  // plugin Error; the extender's error (kUnavailable, naming its URL) when the Filter of an
+  // extender that is not ignorable fails; otherwise a result with a node, or without one
+  // and the reasons.
   absl::StatusOr<ScheduleResult> Schedule(Profile& profile, CycleState& state,
                                           const PodInfo& pod, const SchedulerCache& cache,
                                           const ScheduleOptions& options = {});
@@ -86,6 +106,7 @@ class Algorithm {
 
   std::mt19937_64 rng_;
   const bool reuse_equivalent_;
+  const std::vector<Extender*> extenders_;
   EquivalenceCache equivalence_;
   size_t next_start_index_ = 0;  // where sampling (percentageOfNodesToScore) resumes
 };

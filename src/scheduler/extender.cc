@@ -571,12 +571,15 @@ bool HttpExtender::IsInterested(const api::v1::Pod& pod) const {
 absl::StatusOr<std::vector<std::unique_ptr<Extender>>> MakeExtenders(
     const v1::KubeSchedulerConfiguration& config) {
   std::vector<std::unique_ptr<Extender>> extenders;
+  std::vector<std::unique_ptr<Extender>> ignorable;
   for (int i = 0; i < config.extenders_size(); ++i) {
     absl::StatusOr<std::unique_ptr<HttpExtender>> extender =
         HttpExtender::Create(config.extenders(i));
     if (!extender.ok()) return Annotate(extender.status(), fmt::format("extenders[{}]", i));
-    extenders.push_back(*std::move(extender));
+    (config.extenders(i).ignorable() ? ignorable : extenders).push_back(*std::move(extender));
   }
+  // kube-scheduler's order: the ignorable extenders after all the others.
+  for (auto& extender : ignorable) extenders.push_back(std::move(extender));
   return extenders;
 }
 

@@ -6,6 +6,7 @@
 #include "orch/base/clock.h"
 #include "orch/base/status.h"
 #include "orch/base/string_map.h"
+#include "orch/scheduler/extender.h"
 #include "scheduler/algorithm.h"
 #include "scheduler/cache.h"
 #include "scheduler/cycle.h"
@@ -73,7 +74,12 @@ absl::StatusOr<std::vector<PodPlacement>> Place(const PlaceInput& input,
     profiles.emplace(name, std::move(profile));
   }
 
-  internal::Algorithm algorithm(options.seed, options.reuse_equivalent_pods);
+  absl::StatusOr<std::vector<std::unique_ptr<Extender>>> extenders =
+      MakeExtenders(options.config);
+  if (!extenders.ok()) return Annotate(extenders.status(), options.config_source);
+  std::vector<Extender*> borrowed;
+  for (const auto& extender : *extenders) borrowed.push_back(extender.get());
+  internal::Algorithm algorithm(options.seed, options.reuse_equivalent_pods, std::move(borrowed));
   std::vector<PodPlacement> placements;
   placements.reserve(input.pending.size());
   for (const api::v1::Pod& pod : input.pending) {

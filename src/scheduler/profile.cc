@@ -99,7 +99,7 @@ absl::StatusOr<std::unique_ptr<Profile>> Profile::Create(
           fmt::format("{}: profiles[{}]: unknown plugin \"{}\"", source, index, name));
     }
     PluginArgs args = ArgsOf(config, index, source, name);
-    if (false) {
+    if (name == plugins::kNodeResourcesFit && !extender_resources.empty()) {
       args = IgnoringResources(args, extender_resources);
     }
     absl::StatusOr<std::unique_ptr<Plugin>> plugin = (*factory)(args, *profile);

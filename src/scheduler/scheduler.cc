@@ -10,6 +10,7 @@
 #include "orch/base/status.h"
 #include "orch/base/string_map.h"
 #include "orch/client/events.h"
+#include "orch/scheduler/extender.h"
 #include "scheduler/algorithm.h"
 #include "scheduler/cache.h"
 #include "scheduler/cycle.h"
@@ -27,6 +28,13 @@ using internal::SchedulerCache;
 constexpr absl::Duration kCleanupPeriod = absl::Seconds(1);
 
 bool Assigned(const api::v1::Pod& pod) { return !pod.spec().node_name().empty(); }
+
+std::vector<Extender*> Borrowed(const std::vector<std::unique_ptr<Extender>>& extenders) {
+  std::vector<Extender*> borrowed;
+  borrowed.reserve(extenders.size());
+  for (const auto& extender : extenders) borrowed.push_back(extender.get());
+  return borrowed;
+}
 
 bool Terminal(const api::v1::Pod& pod) {
   return pod.status().phase() == "Succeeded" || pod.status().phase() == "Failed";
@@ -87,10 +95,12 @@ uint32_t NodeUpdateActions(const api::v1::Node& old_node, const api::v1::Node& n
 
 class Core : public Profile::WaitingPods, public std::enable_shared_from_this<Core> {
  public:
-  explicit Core(SchedulerOptions options)
+  Core(SchedulerOptions options, std::vector<std::unique_ptr<Extender>> extenders)
       : options_(std::move(options)),
+        owned_extenders_(std::move(extenders)),
+        extenders_(Borrowed(owned_extenders_)),
         cache_(options_.assumed_pod_ttl),
-        algorithm_(options_.seed, options_.reuse_equivalent_pods),
+        algorithm_(options_.seed, options_.reuse_equivalent_pods, extenders_),
         recorder_(options_.client, "default-scheduler") {}
 
   absl::Status Init();
@@ -139,6 +149,8 @@ class Core : public Profile::WaitingPods, public std::enable_shared_from_this<Co
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartBinding(std::shared_ptr<Binding> binding) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Bind(std::shared_ptr<Binding> binding);
+  // The binder extender interested in the pod binds it; without one, the Bind plugins do.
+  Status BindPod(Binding& binding);
   void AbortBinding(const std::shared_ptr<Binding>& binding, std::string reason,
                     std::string message, bool conflict) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReportUnschedulable(std::shared_ptr<const api::v1::Pod> pod, std::string reason,
@@ -146,6 +158,9 @@ class Core : public Profile::WaitingPods, public std::enable_shared_from_this<Co
   void Periodic();
 
   const SchedulerOptions options_;
+  // Fixed at construction; every call on an extender may come from any thread.
+  const std::vector<std::unique_ptr<Extender>> owned_extenders_;
+  const std::vector<Extender*> extenders_;
   mutable Mutex mu_;
   SchedulerCache cache_ ABSL_GUARDED_BY(mu_);
   internal::Algorithm algorithm_ ABSL_GUARDED_BY(mu_);
@@ -566,7 +581,7 @@ void Core::Bind(std::shared_ptr<Binding> binding) {
   if (!running_) return;
   const PodInfo& pod = *binding->queued.pod;
   Status status = binding->profile->RunPreBind(*binding->state, pod, binding->node);
-  if (status.ok()) status = binding->profile->RunBind(*binding->state, pod, binding->node);
+  if (status.ok()) status = BindPod(*binding);
   MutexLock lock(&mu_);
   if (!status.ok()) {
     const bool conflict = status.cause() == absl::StatusCode::kAborted;
@@ -582,6 +597,14 @@ void Core::Bind(std::shared_ptr<Binding> binding) {
                            fmt::format("Successfully assigned {} to {}", PodKey(pod),
                                        binding->node));
   }
+}
+
+Status Core::BindPod(Binding& binding) {
+  const PodInfo& pod = *binding.queued.pod;
+  absl::StatusOr<bool> bound = BindWithExtenders(extenders_, pod.pod(), binding.node);
+  if (!bound.ok()) return Status::Error(std::string(bound.status().message()));
+  if (*bound) return Status();
+  return binding.profile->RunBind(*binding.state, pod, binding.node);
 }
 
 void Core::AbortBinding(const std::shared_ptr<Binding>& binding, std::string reason,
@@ -625,7 +648,10 @@ absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(SchedulerOptions op
   if (options.batch_size <= 0) {
     return absl::InvalidArgumentError("SchedulerOptions.batch_size: must be positive");
   }
-  auto core = std::make_shared<Core>(std::move(options));
+  absl::StatusOr<std::vector<std::unique_ptr<Extender>>> extenders =
+      MakeExtenders(options.config);
+  if (!extenders.ok()) return Annotate(extenders.status(), options.config_source);
+  auto core = std::make_shared<Core>(std::move(options), *std::move(extenders));
   ORCH_RETURN_IF_ERROR(core->Init());
   return std::unique_ptr<Scheduler>(new SchedulerImpl(std::move(core)));
 }

@@ -11,8 +11,17 @@
 //               to each node's total (PrioritizeWithExtenders).
 //   Bind        the first interested extender that binds does it instead of the Bind
 //               plugins (BindWithExtenders).
-// An extender with managedResources only sees pods that request (or limit) one of those
-// resources (IsInterested); the others skip it.
+// The extenders run in MakeExtenders' order (the ignorable ones last). A node an extender
+// filters out counts in the pod's "0/N nodes are available: ..." message with the
+// extender's reason, and the EquivalenceCache is off while extenders are configured. An
+// extender with managedResources only sees pods that request (or limit) one of those
+// resources (IsInterested); the others skip it. Resources it manages with
+// ignoredByScheduler are not checked by NodeResourcesFit (ExtenderIgnoredResources).
+//
+// Who calls them: the Scheduler (scheduler.h) makes its extenders from
+// SchedulerOptions::config at Create and runs all three steps; Place (place.h) makes them
+// from PlaceOptions::config and runs Filter and Prioritize, never Bind. Preemption does not
+// consult extenders (preemptVerb is not called).
 //
 // Failures: a failed Filter or Bind of an ignorable extender is skipped; of any other it is
 // the cycle's error. A failed Prioritize is always skipped (the other scores decide).
@@ -155,13 +164,16 @@ class HttpExtender : public Extender {
   const std::unique_ptr<Transport> transport_;
 };
 
-// Every extender of `config`, in order. kInvalidArgument naming extenders[i] as Create.
+// Every extender of `config`: the ones that are not ignorable in configuration order, then
+// the ignorable ones in configuration order (kube-scheduler's order). kInvalidArgument
+// naming extenders[i] as Create.
 absl::StatusOr<std::vector<std::unique_ptr<Extender>>> MakeExtenders(
     const v1::KubeSchedulerConfiguration& config);
 
-// The resources extenders manage with ignoredByScheduler: NodeResourcesFit must not check
-// them (kube-scheduler adds them to the profiles' ignored resources), since the extender
-// accounts for them.
+// The resources extenders manage with ignoredByScheduler. The extender accounts for them, so
+// every profile's NodeResourcesFit ignores them, on top of its own ignoredResources (the
+// Scheduler and Place do this when they build their profiles; kube-scheduler instead
+// replaces the profiles' ignoredResources with them).
 std::vector<std::string> ExtenderIgnoredResources(const v1::KubeSchedulerConfiguration& config);
 
 // An extender's httpTimeout: a Go duration ("30s", "1m30s", "500ms"); empty or zero means

@@ -11,9 +11,14 @@
 // unplaced), and plugins that read other kinds through informers (default topology
 // spreading by Service/ReplicaSet selectors) see none.
 //
+// Extenders in the configuration are called as the Scheduler calls them (extender.h):
+// their Filter and Prioritize shape the placements, over HTTP, while Place runs; nothing is
+// bound, so a binding extender's bind verb is never called.
+//
 // Thread safety: reentrant. Errors: kInvalidArgument for a bad configuration, a pod whose
 // schedulerName no profile serves, or objects the scheduler cannot read (a quantity that
-// does not parse), naming the object; kInternal when a plugin fails.
+// does not parse), naming the object; kInternal when a plugin fails; a non-ignorable
+// extender's error (kUnavailable, naming its URL) when its Filter fails.
 #ifndef ORCH_SCHEDULER_PLACE_H_
 #define ORCH_SCHEDULER_PLACE_H_
 
@@ -50,8 +55,9 @@ struct PodPlacement {
   std::string pod;      // "namespace/name"
   std::string node;     // empty: fits nowhere
   std::string message;  // why not, when `node` is empty ("0/3 nodes are available: ...")
-  // With keep_scores: every feasible node's total (the sum of weight × normalized score)
-  // and each score plugin's normalized score, in node name order.
+  // With keep_scores: every feasible node's total (the sum of weight × normalized score,
+  // plus what extenders' Prioritize added) and each score plugin's normalized score, in
+  // node name order.
   std::vector<std::pair<std::string, int64_t>> scores;
   std::vector<std::pair<std::string, std::vector<std::pair<std::string, int64_t>>>>
       plugin_scores;

@@ -18,6 +18,15 @@
 // from 1 s doubling to 10 s; a bound pod gets a Scheduled Event. Assumed pods count on
 // their node from the moment the cycle picks it, and expire if the bind never shows up.
 //
+// Extenders (config.extenders; extender.h): Create makes them, and the scheduler calls them
+// as kube-scheduler does — Filter after the Filter plugins, Prioritize beside the Score
+// plugins, and the binding extender interested in a pod binds it instead of the Bind
+// plugins (DefaultBinder then writes nothing). A failed extender bind is handled as a failed
+// Bind plugin: Unreserve, the assumed pod forgotten, the pod retried after backoff. When a
+// non-ignorable extender's Filter fails, so does the cycle: the pod gets PodScheduled=False
+// (reason SchedulerError) with the extender's error and is retried after backoff. Calls
+// block the executor thread that makes them, each for at most the extender's httpTimeout.
+//
 // Threading: all work runs on `executor`; one scheduling cycle at a time (an internal lock
 // serializes cycles and informer events), binding cycles run as separate tasks.
 // Ownership: the client, informers and executor outlive the scheduler. Errors: Create
@@ -77,7 +86,8 @@ struct SchedulerStats {
 
 class Scheduler {
  public:
-  // kInvalidArgument for a missing required option or a bad configuration.
+  // kInvalidArgument for a missing required option or a bad configuration (extenders
+  // included: "<config_source>: extenders[1]: urlPrefix: required").
   static absl::StatusOr<std::unique_ptr<Scheduler>> Create(SchedulerOptions options);
   virtual ~Scheduler() = default;
   Scheduler(const Scheduler&) = delete;
