@@ -117,7 +117,7 @@ absl::StatusOr<ScheduleResult> Algorithm::Schedule(Profile& profile, CycleState&
     return result;
   }
   std::vector<NodeScoreDetail> scores;
-  ORCH_RETURN_IF_ERROR(ScoreNodes(profile, state, pod, feasible, &scores));
+  ORCH_RETURN_IF_ERROR(ScoreNodes(profile, state, pod, feasible, options.keep_scores, &scores));
   result.node = Select(scores)->name();
   if (options.keep_scores) result.scores = std::move(scores);
   return result;
@@ -156,7 +156,7 @@ absl::Status Algorithm::FindFeasible(Profile& profile, CycleState& state, const 
 
 absl::Status Algorithm::ScoreNodes(Profile& profile, CycleState& state, const PodInfo& pod,
                                    const std::vector<const NodeInfo*>& feasible,
-                                   std::vector<NodeScoreDetail>* scores) {
+                                   bool keep_plugin_scores, std::vector<NodeScoreDetail>* scores) {
   Status pre = profile.RunPreScore(state, pod, feasible);
   if (!pre.ok()) return PluginError(pre);
 
@@ -164,7 +164,7 @@ absl::Status Algorithm::ScoreNodes(Profile& profile, CycleState& state, const Po
   scores->resize(feasible.size());
   for (size_t i = 0; i < feasible.size(); ++i) {
     (*scores)[i].node = feasible[i];
-    (*scores)[i].plugin_scores.assign(plugins.size(), 0);
+    if (keep_plugin_scores) (*scores)[i].plugin_scores.assign(plugins.size(), 0);
   }
   std::vector<NodeScore> plugin_scores(feasible.size());
   for (size_t p = 0; p < plugins.size(); ++p) {
@@ -196,7 +196,7 @@ absl::Status Algorithm::ScoreNodes(Profile& profile, CycleState& state, const Po
       if (score < kMinNodeScore || score > kMaxNodeScore) {
         return InvalidScoreError(plugin.name, score);
       }
-      (*scores)[i].plugin_scores[p] = score;
+      if (keep_plugin_scores) (*scores)[i].plugin_scores[p] = score;
       (*scores)[i].total += score * plugin.weight;
     }
   }

@@ -100,7 +100,7 @@ class Algorithm {
                             const std::vector<const NodeInfo*>& candidates,
                             std::vector<const NodeInfo*>* feasible, ScheduleResult* result);
   absl::Status ScoreNodes(Profile& profile, CycleState& state, const PodInfo& pod,
-                          const std::vector<const NodeInfo*>& feasible,
+                          const std::vector<const NodeInfo*>& feasible, bool keep_plugin_scores,
                           std::vector<NodeScoreDetail>* scores);
   const NodeInfo* Select(const std::vector<NodeScoreDetail>& scores);
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
 #include "fmt/format.h"
@@ -28,6 +29,7 @@
 #include "orch/scheduler/framework.h"
 #include "orch/scheduler/registry.h"
 #include "scheduler/plugins/factories.h"
+#include "scheduler/plugins/node_memo.h"
 
 namespace orch::scheduler::plugins {
 namespace {
@@ -50,36 +52,18 @@ const Labels& EmptyLabels() {
 
 // ------------------------------------------------------------------ topology pairs
 
+// A topology pair as views: the key of a pod's term, the value of a node's label. Both
+// outlive the cycle's state (the pods and nodes are the snapshot's, which does not change
+// during a cycle), so pairs are counted without copying strings.
 struct TopologyPair {
-  std::string key;
-  std::string value;
-};
-struct TopologyPairView {
   std::string_view key;
   std::string_view value;
-};
 
-// Hash and equality that accept both forms, so Filter looks pairs up without building
-// strings.
-struct TopologyPairHash {
-  using is_transparent = void;
-  size_t operator()(TopologyPairView p) const {
-    return absl::Hash<std::pair<absl::string_view, absl::string_view>>()(
-        {absl::string_view(p.key.data(), p.key.size()),
-         absl::string_view(p.value.data(), p.value.size())});
-  }
-  size_t operator()(const TopologyPair& p) const { return (*this)(View(p)); }
-  static TopologyPairView View(const TopologyPair& p) { return {p.key, p.value}; }
-};
-struct TopologyPairEq {
-  using is_transparent = void;
-  static TopologyPairView View(TopologyPairView p) { return p; }
-  static TopologyPairView View(const TopologyPair& p) { return {p.key, p.value}; }
-  template <typename A, typename B>
-  bool operator()(const A& a, const B& b) const {
-    const TopologyPairView x = View(a);
-    const TopologyPairView y = View(b);
-    return x.key == y.key && x.value == y.value;
+  bool operator==(const TopologyPair& other) const = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const TopologyPair& p) {
+    return H::combine(std::move(h), absl::string_view(p.key.data(), p.key.size()),
+                      absl::string_view(p.value.data(), p.value.size()));
   }
 };
 
@@ -88,26 +72,87 @@ struct TopologyPairEq {
 class TopologyCounts {
  public:
   // Adds `delta` for the pair (key, node's value of key), if the node has that label.
-  void Update(const Labels& node_labels, const std::string& key, int64_t delta) {
-    auto value = node_labels.find(key);
-    if (value == node_labels.end()) return;
-    auto it = counts_.find(TopologyPairView{key, value->second});
-    if (it == counts_.end()) {
-      it = counts_.emplace(TopologyPair{key, value->second}, 0).first;
-    }
+  void Update(const NodeInfo& node, const std::string& key, int64_t delta) {
+    const std::string* value = node.Label(key);
+    if (value == nullptr) return;
+    auto [it, inserted] = counts_.try_emplace(TopologyPair{key, *value}, 0);
+    if (inserted) ++keys_[key];
     it->second += delta;
-    if (it->second == 0) counts_.erase(it);
+    if (it->second == 0) {
+      counts_.erase(it);
+      if (--keys_[key] == 0) keys_.erase(key);
+    }
   }
 
   int64_t Get(std::string_view key, std::string_view value) const {
-    auto it = counts_.find(TopologyPairView{key, value});
+    auto it = counts_.find(TopologyPair{key, value});
     return it == counts_.end() ? 0 : it->second;
   }
   bool empty() const { return counts_.empty(); }
+  // Whether any pair of the node's labels has a count: only the keys counted are looked up.
+  bool AnyOn(const NodeInfo& node) const {
+    for (const auto& [key, pairs] : keys_) {
+      const std::string* value = node.Label(key);
+      if (value != nullptr && Get(key, *value) > 0) return true;
+    }
+    return false;
+  }
 
  private:
-  absl::flat_hash_map<TopologyPair, int64_t, TopologyPairHash, TopologyPairEq> counts_;
+  absl::flat_hash_map<TopologyPair, int64_t> counts_;
+  absl::flat_hash_map<std::string, int64_t> keys_;  // key -> pairs counted with it
 };
+
+// ------------------------------------------------------------------ remembered per node
+
+// What one node's pods contribute, by topology key (pointing into the node's pods' terms,
+// which live as long as the node state the entry was computed at).
+using KeyCounts = absl::InlinedVector<std::pair<const std::string*, int64_t>, 2>;
+// Counts per term of the incoming pod, by the term's position.
+using TermCounts = absl::InlinedVector<int64_t, 2>;
+
+void AddKeyCount(KeyCounts& counts, const std::string& key, int64_t delta) {
+  for (auto& [k, v] : counts) {
+    if (*k == key) {
+      v += delta;
+      return;
+    }
+  }
+  counts.emplace_back(&key, delta);
+}
+
+// Labels as an unambiguous string (length-prefixed, in key order).
+void AppendLabels(std::string& out, const Labels& labels) {
+  std::vector<std::pair<std::string_view, std::string_view>> sorted(labels.begin(), labels.end());
+  std::sort(sorted.begin(), sorted.end());
+  out += std::to_string(sorted.size());
+  for (const auto& [key, value] : sorted) {
+    out += fmt::format(";{}:{}{}:{}", key.size(), key, value.size(), value);
+  }
+  out += '|';
+}
+
+// What existing pods' terms say about an incoming pod depends on its namespace, its labels
+// and its namespace's labels.
+std::string IncomingPodQuery(const PodInfo& pod, const Labels& namespace_labels) {
+  std::string query = fmt::format("{}:{}", pod.namespace_().size(), pod.namespace_());
+  AppendLabels(query, pod.pod().metadata().labels());
+  AppendLabels(query, namespace_labels);
+  return query;
+}
+
+// What the incoming pod's terms say about existing pods depends on the pod (its signature),
+// and, for terms with a namespaceSelector, on other namespaces' labels: those pods' answers
+// are not remembered.
+bool TermsUseNamespaceSelector(const PodInfo& pod) {
+  auto uses = [](const AffinityTerm& t) { return t.namespace_selector.has_value(); };
+  auto weighted_uses = [](const WeightedAffinityTerm& t) { return t.term.namespace_selector.has_value(); };
+  return std::any_of(pod.required_affinity().begin(), pod.required_affinity().end(), uses) ||
+         std::any_of(pod.required_anti_affinity().begin(), pod.required_anti_affinity().end(), uses) ||
+         std::any_of(pod.preferred_affinity().begin(), pod.preferred_affinity().end(), weighted_uses) ||
+         std::any_of(pod.preferred_anti_affinity().begin(), pod.preferred_anti_affinity().end(),
+                     weighted_uses);
+}
 
 // ------------------------------------------------------------------ states
 
@@ -139,8 +184,10 @@ class ScoreState : public CycleState::Data {
 
 // ------------------------------------------------------------------ the plugin
 
-// Stateless between calls (its args are constant), so it needs no lock. Per-pod work happens
-// in PreFilter and PreScore; Filter and Score look topology pairs up without allocating.
+// Keeps nothing between calls but its args and what it counted per node state (NodeMemo,
+// locked), so it needs no lock of its own. Per-pod work happens in PreFilter and PreScore,
+// recounting only the nodes that changed since an equal pod was counted; Filter and Score
+// look topology pairs up without allocating.
 class InterPodAffinity final : public PreFilterPlugin,
                                public FilterPlugin,
                                public PreScorePlugin,
@@ -204,24 +251,24 @@ class InterPodAffinity final : public PreFilterPlugin,
   }
   // Counts `other` (on `node`) against the incoming pod's required terms.
   void CountIncomingTerms(FilterState& s, const PodInfo& pod, const api::v1::Pod& other,
-                          const Labels& node_labels, int64_t delta) const {
+                          const NodeInfo& node, int64_t delta) const {
     if (MatchesAllIncomingTerms(pod.required_affinity(), other)) {
       for (const AffinityTerm& t : pod.required_affinity()) {
-        s.affinity.Update(node_labels, t.topology_key, delta);
+        s.affinity.Update(node, t.topology_key, delta);
       }
     }
     for (const AffinityTerm& t : pod.required_anti_affinity()) {
-      if (IncomingTermMatches(t, other)) s.anti_affinity.Update(node_labels, t.topology_key, delta);
+      if (IncomingTermMatches(t, other)) s.anti_affinity.Update(node, t.topology_key, delta);
     }
   }
   // Counts `other`'s required anti-affinity terms that select the incoming pod.
   // `namespace_labels` are those of the incoming pod's namespace.
   static void CountExistingAntiAffinity(FilterState& s, const PodInfo& other,
                                         const api::v1::Pod& pod, const Labels& namespace_labels,
-                                        const Labels& node_labels, int64_t delta) {
+                                        const NodeInfo& node, int64_t delta) {
     for (const AffinityTerm& t : other.required_anti_affinity()) {
       if (t.Matches(pod, &namespace_labels)) {
-        s.existing_anti_affinity.Update(node_labels, t.topology_key, delta);
+        s.existing_anti_affinity.Update(node, t.topology_key, delta);
       }
     }
   }
@@ -229,12 +276,18 @@ class InterPodAffinity final : public PreFilterPlugin,
   Status UpdateWithPod(CycleState& state, const PodInfo& pod, const PodInfo& other,
                        const NodeInfo& node, int64_t delta) const;
 
-  void ScoreExistingPod(ScoreMap& scores, const PodInfo& pod, const Labels& namespace_labels,
-                        const PodInfo& existing, const Labels& node_labels) const;
+  // Adds `existing`'s terms that select the incoming pod, weighted, by topology key.
+  void ScoreExistingTerms(KeyCounts& weights, const api::v1::Pod& incoming,
+                          const Labels& namespace_labels, const PodInfo& existing) const;
 
   Handle& handle_;
   const int32_t hard_pod_affinity_weight_;
   const bool ignore_preferred_terms_of_existing_pods_;
+  // Per node state, what PreFilter and PreScore count (see node_memo.h).
+  NodeMemo<KeyCounts> existing_anti_affinity_;
+  NodeMemo<TermCounts> incoming_terms_;
+  NodeMemo<KeyCounts> existing_scores_;
+  NodeMemo<TermCounts> incoming_scores_;
 };
 
 Status InterPodAffinity::PreFilter(CycleState& state, const PodInfo& pod_info,
@@ -245,9 +298,22 @@ Status InterPodAffinity::PreFilter(CycleState& state, const PodInfo& pod_info,
   const Labels& namespace_labels = ns_labels != nullptr ? *ns_labels : EmptyLabels();
 
   auto s = std::make_unique<FilterState>();
-  for (const NodeInfo* node : snapshot.nodes_with_required_anti_affinity_pods()) {
-    for (const PodInfoPtr& existing : node->pods_with_required_anti_affinity()) {
-      CountExistingAntiAffinity(*s, *existing, pod, namespace_labels, node->labels(), 1);
+  const size_t all_nodes = snapshot.nodes().size();
+  {
+    auto memo = existing_anti_affinity_.Begin(IncomingPodQuery(pod_info, namespace_labels), all_nodes);
+    for (const NodeInfo* node : snapshot.nodes_with_required_anti_affinity_pods()) {
+      const KeyCounts counts = memo.Get(*node, [&](const NodeInfo& n) {
+        KeyCounts c;
+        for (const PodInfoPtr& existing : n.pods_with_required_anti_affinity()) {
+          for (const AffinityTerm& t : existing->required_anti_affinity()) {
+            if (t.Matches(pod, &namespace_labels)) AddKeyCount(c, t.topology_key, 1);
+          }
+        }
+        return c;
+      });
+      for (const auto& [key, count] : counts) {
+        s->existing_anti_affinity.Update(*node, *key, count);
+      }
     }
   }
   const bool has_required_terms =
@@ -256,9 +322,28 @@ Status InterPodAffinity::PreFilter(CycleState& state, const PodInfo& pod_info,
   s->namespace_labels = namespace_labels;  // kept for AddPod/RemovePod
 
   if (has_required_terms) {
+    const std::vector<AffinityTerm>& affinity = pod_info.required_affinity();
+    const std::vector<AffinityTerm>& anti = pod_info.required_anti_affinity();
+    auto memo = TermsUseNamespaceSelector(pod_info)
+                    ? incoming_terms_.Uncached()
+                    : incoming_terms_.Begin(pod_info.scheduling_signature(), all_nodes);
     for (const NodeInfo* node : snapshot.nodes()) {
-      for (const PodInfoPtr& existing : node->pods()) {
-        CountIncomingTerms(*s, pod_info, existing->pod(), node->labels(), 1);
+      // [0]: pods matching every affinity term; [1 + j]: pods matching anti-affinity term j.
+      const TermCounts counts = memo.Get(*node, [&](const NodeInfo& n) {
+        TermCounts c(1 + anti.size(), 0);
+        for (const PodInfoPtr& existing : n.pods()) {
+          if (MatchesAllIncomingTerms(affinity, existing->pod())) ++c[0];
+          for (size_t j = 0; j < anti.size(); ++j) {
+            if (IncomingTermMatches(anti[j], existing->pod())) ++c[1 + j];
+          }
+        }
+        return c;
+      });
+      if (counts[0] > 0) {
+        for (const AffinityTerm& t : affinity) s->affinity.Update(*node, t.topology_key, counts[0]);
+      }
+      for (size_t j = 0; j < anti.size(); ++j) {
+        if (counts[1 + j] > 0) s->anti_affinity.Update(*node, anti[j].topology_key, counts[1 + j]);
       }
     }
   }
@@ -276,8 +361,8 @@ Status InterPodAffinity::UpdateWithPod(CycleState& state, const PodInfo& pod,
     if (state.skip_filter.contains(kInterPodAffinity)) return Status();
     return Status::Error(fmt::format("reading \"{}\" from cycleState: not found", kPreFilterStateKey));
   }
-  CountExistingAntiAffinity(*s, other, pod.pod(), s->namespace_labels, node.labels(), delta);
-  CountIncomingTerms(*s, pod, other.pod(), node.labels(), delta);
+  CountExistingAntiAffinity(*s, other, pod.pod(), s->namespace_labels, node, delta);
+  CountIncomingTerms(*s, pod, other.pod(), node, delta);
   return Status();
 }
 
@@ -287,14 +372,12 @@ Status InterPodAffinity::Filter(CycleState& state, const PodInfo& pod,
   if (s == nullptr) {
     return Status::Error(fmt::format("reading \"{}\" from cycleState: not found", kPreFilterStateKey));
   }
-  const Labels& labels = node.labels();
-
   // The pod's affinity: every term's topology must exist on the node and hold a match.
   bool pods_exist = true;
   for (const AffinityTerm& term : pod.required_affinity()) {
-    auto value = labels.find(term.topology_key);
-    if (value == labels.end()) return Status::Unresolvable(std::string(kReasonAffinityRulesNotMatch));
-    if (s->affinity.Get(term.topology_key, value->second) <= 0) pods_exist = false;
+    const std::string* value = node.Label(term.topology_key);
+    if (value == nullptr) return Status::Unresolvable(std::string(kReasonAffinityRulesNotMatch));
+    if (s->affinity.Get(term.topology_key, *value) <= 0) pods_exist = false;
   }
   // The first of a group of pods with affinity to each other may go anywhere its terms'
   // topologies exist, as long as no pod matches anywhere and it matches itself.
@@ -304,62 +387,30 @@ Status InterPodAffinity::Filter(CycleState& state, const PodInfo& pod,
 
   if (!s->anti_affinity.empty()) {
     for (const AffinityTerm& term : pod.required_anti_affinity()) {
-      auto value = labels.find(term.topology_key);
-      if (value != labels.end() && s->anti_affinity.Get(term.topology_key, value->second) > 0) {
+      const std::string* value = node.Label(term.topology_key);
+      if (value != nullptr && s->anti_affinity.Get(term.topology_key, *value) > 0) {
         return Status::Unschedulable(std::string(kReasonAntiAffinityRulesNotMatch));
       }
     }
   }
 
-  if (!s->existing_anti_affinity.empty()) {
-    for (const auto& [key, value] : labels) {
-      if (s->existing_anti_affinity.Get(key, value) > 0) {
-        return Status::Unschedulable(std::string(kReasonExistingAntiAffinityRulesNotMatch));
-      }
-    }
+  if (s->existing_anti_affinity.AnyOn(node)) {
+    return Status::Unschedulable(std::string(kReasonExistingAntiAffinityRulesNotMatch));
   }
   return Status();
 }
 
-// Adds weight * multiplier to the pair (term's topology key, the node's value of it) when
-// the term matched and the node has that label.
-void AddTermScore(ScoreMap& scores, const AffinityTerm& term, int32_t weight, int32_t multiplier,
-                  bool matches, const Labels& node_labels) {
-  if (!matches) return;
-  auto value = node_labels.find(term.topology_key);
-  if (value == node_labels.end()) return;
-  scores[term.topology_key][value->second] += static_cast<int64_t>(weight * multiplier);
-}
-
-void InterPodAffinity::ScoreExistingPod(ScoreMap& scores, const PodInfo& pod,
-                                        const Labels& namespace_labels, const PodInfo& existing,
-                                        const Labels& node_labels) const {
-  if (node_labels.empty()) return;
-  const api::v1::Pod& incoming = pod.pod();
-  // The incoming pod's preferences about `existing`.
-  for (const WeightedAffinityTerm& t : pod.preferred_affinity()) {
-    AddTermScore(scores, t.term, t.weight, 1, IncomingTermMatches(t.term, existing.pod()),
-                 node_labels);
-  }
-  for (const WeightedAffinityTerm& t : pod.preferred_anti_affinity()) {
-    AddTermScore(scores, t.term, t.weight, -1, IncomingTermMatches(t.term, existing.pod()),
-                 node_labels);
-  }
-  // `existing`'s rules about the incoming pod.
+void InterPodAffinity::ScoreExistingTerms(KeyCounts& weights, const api::v1::Pod& incoming,
+                                          const Labels& namespace_labels,
+                                          const PodInfo& existing) const {
+  auto add = [&](const AffinityTerm& t, int64_t weight) {
+    if (t.Matches(incoming, &namespace_labels)) AddKeyCount(weights, t.topology_key, weight);
+  };
   if (hard_pod_affinity_weight_ > 0) {
-    for (const AffinityTerm& t : existing.required_affinity()) {
-      AddTermScore(scores, t, hard_pod_affinity_weight_, 1, t.Matches(incoming, &namespace_labels),
-                   node_labels);
-    }
+    for (const AffinityTerm& t : existing.required_affinity()) add(t, hard_pod_affinity_weight_);
   }
-  for (const WeightedAffinityTerm& t : existing.preferred_affinity()) {
-    AddTermScore(scores, t.term, t.weight, 1, t.term.Matches(incoming, &namespace_labels),
-                 node_labels);
-  }
-  for (const WeightedAffinityTerm& t : existing.preferred_anti_affinity()) {
-    AddTermScore(scores, t.term, t.weight, -1, t.term.Matches(incoming, &namespace_labels),
-                 node_labels);
-  }
+  for (const WeightedAffinityTerm& t : existing.preferred_affinity()) add(t.term, t.weight);
+  for (const WeightedAffinityTerm& t : existing.preferred_anti_affinity()) add(t.term, -t.weight);
 }
 
 Status InterPodAffinity::PreScore(CycleState& state, const PodInfo& pod,
@@ -370,14 +421,58 @@ Status InterPodAffinity::PreScore(CycleState& state, const PodInfo& pod,
   const Snapshot& snapshot = handle_.snapshot();
   const Labels* ns_labels = snapshot.NamespaceLabels(pod.namespace_());
   const Labels& namespace_labels = ns_labels != nullptr ? *ns_labels : EmptyLabels();
-  // Unless the pod has preferences of its own, only pods with affinity terms can score.
-  const std::vector<const NodeInfo*>& nodes =
-      has_preferences ? snapshot.nodes() : snapshot.nodes_with_affinity_pods();
+  const size_t all_nodes = snapshot.nodes().size();
   ScoreMap scores;
-  for (const NodeInfo* node : nodes) {
-    const std::vector<PodInfoPtr>& pods = has_preferences ? node->pods() : node->pods_with_affinity();
-    for (const PodInfoPtr& existing : pods) {
-      ScoreExistingPod(scores, pod, namespace_labels, *existing, node->labels());
+  // Existing pods' terms about the incoming pod: only pods with affinity terms have any.
+  {
+    auto memo = existing_scores_.Begin(IncomingPodQuery(pod, namespace_labels), all_nodes);
+    for (const NodeInfo* node : snapshot.nodes_with_affinity_pods()) {
+      const Labels& labels = node->labels();
+      if (labels.empty()) continue;
+      const KeyCounts weights = memo.Get(*node, [&](const NodeInfo& n) {
+        KeyCounts c;
+        for (const PodInfoPtr& existing : n.pods_with_affinity()) {
+          ScoreExistingTerms(c, pod.pod(), namespace_labels, *existing);
+        }
+        return c;
+      });
+      for (const auto& [key, weight] : weights) {
+        if (auto value = labels.find(*key); value != labels.end()) scores[*key][value->second] += weight;
+      }
+    }
+  }
+  // The incoming pod's preferences about existing pods, term by term.
+  if (has_preferences) {
+    const std::vector<WeightedAffinityTerm>& preferred = pod.preferred_affinity();
+    const std::vector<WeightedAffinityTerm>& avoided = pod.preferred_anti_affinity();
+    auto memo = TermsUseNamespaceSelector(pod) ? incoming_scores_.Uncached()
+                                               : incoming_scores_.Begin(pod.scheduling_signature(), all_nodes);
+    for (const NodeInfo* node : snapshot.nodes()) {
+      const Labels& labels = node->labels();
+      if (labels.empty()) continue;
+      // Per term (preferred, then avoided): the summed weight of the pods it matches.
+      const TermCounts weights = memo.Get(*node, [&](const NodeInfo& n) {
+        TermCounts c(preferred.size() + avoided.size(), 0);
+        for (const PodInfoPtr& existing : n.pods()) {
+          for (size_t j = 0; j < preferred.size(); ++j) {
+            if (IncomingTermMatches(preferred[j].term, existing->pod())) c[j] += preferred[j].weight;
+          }
+          for (size_t j = 0; j < avoided.size(); ++j) {
+            if (IncomingTermMatches(avoided[j].term, existing->pod())) {
+              c[preferred.size() + j] -= avoided[j].weight;
+            }
+          }
+        }
+        return c;
+      });
+      for (size_t j = 0; j < weights.size(); ++j) {
+        if (weights[j] == 0) continue;  // no pod matched the term (weights are positive)
+        const AffinityTerm& term =
+            j < preferred.size() ? preferred[j].term : avoided[j - preferred.size()].term;
+        if (auto value = labels.find(term.topology_key); value != labels.end()) {
+          scores[term.topology_key][value->second] += weights[j];
+        }
+      }
     }
   }
   if (scores.empty()) return Status::Skip();
@@ -393,12 +488,11 @@ Status InterPodAffinity::Score(CycleState& state, const PodInfo& pod, const Node
   if (s == nullptr) {
     return Status::Error(fmt::format("reading \"{}\" from cycleState: not found", kPreScoreStateKey));
   }
-  const Labels& labels = node.labels();
   int64_t total = 0;
   for (const auto& [key, values] : *s->topology_score) {
-    auto value = labels.find(key);
-    if (value == labels.end()) continue;
-    if (auto it = values.find(value->second); it != values.end()) total += it->second;
+    const std::string* value = node.Label(key);
+    if (value == nullptr) continue;
+    if (auto it = values.find(*value); it != values.end()) total += it->second;
   }
   *score = total;
   return Status();

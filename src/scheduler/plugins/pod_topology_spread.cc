@@ -23,6 +23,9 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "fmt/format.h"
 #include "orch/api/selector.h"
 #include "orch/api/v1/apps.pb.h"
@@ -33,6 +36,7 @@
 #include "orch/scheduler/framework.h"
 #include "orch/scheduler/registry.h"
 #include "scheduler/plugins/factories.h"
+#include "scheduler/plugins/node_memo.h"
 #include "scheduler/plugins/node_selector.h"
 #include "scheduler/plugins/taints.h"
 
@@ -65,6 +69,9 @@ constexpr std::string_view kLabelTopologyZone = "topology.kubernetes.io/zone";
 struct SpreadSelector {
   bool nothing = true;
   api::LabelSelector selector;
+  // The selector message it was parsed from, serialized deterministically: equal keys,
+  // equal selectors (what the match counts are remembered by).
+  std::string key;
 
   bool Matches(const Labels& labels) const { return !nothing && selector.Matches(labels); }
 };
@@ -93,6 +100,16 @@ void AddEqualityRequirement(v1::LabelSelector& selector, const std::string& key,
   r->add_values(value);
 }
 
+std::string SelectorKey(const v1::LabelSelector& selector) {
+  std::string key;
+  google::protobuf::io::StringOutputStream out(&key);
+  google::protobuf::io::CodedOutputStream coded(&out);
+  coded.SetSerializationDeterministic(true);
+  selector.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return key;
+}
+
 absl::StatusOr<SpreadSelector> ConstraintSelector(const v1::TopologySpreadConstraint& c,
                                                   const Labels& pod_labels) {
   SpreadSelector out;
@@ -104,6 +121,7 @@ absl::StatusOr<SpreadSelector> ConstraintSelector(const v1::TopologySpreadConstr
   }
   ORCH_ASSIGN_OR_RETURN(out.selector, api::LabelSelector::FromProto(merged));
   out.nothing = false;
+  out.key = SelectorKey(merged);
   return out;
 }
 
@@ -127,9 +145,9 @@ absl::StatusOr<Constraints> ParseConstraints(
   return out;
 }
 
-bool NodeHasAllTopologyKeys(const Labels& labels, const Constraints& constraints) {
+bool NodeHasAllTopologyKeys(const NodeInfo& node, const Constraints& constraints) {
   for (const Constraint& c : constraints) {
-    if (!labels.contains(c.topology_key)) return false;
+    if (node.Label(c.topology_key) == nullptr) return false;
   }
   return true;
 }
@@ -146,6 +164,28 @@ int64_t CountMatchingPods(const NodeInfo& node, const SpreadSelector& selector,
     if (selector.selector.Matches(pod.metadata().labels())) ++count;
   }
   return count;
+}
+
+// Matching pods on a node for each constraint, remembered per node state (NodeMemo) under
+// a query naming the namespace and the constraints' selectors.
+using MatchCounts = absl::InlinedVector<int64_t, 2>;
+
+std::string CountsQuery(const std::string& ns, const Constraints& constraints) {
+  std::string query = ns;
+  for (const Constraint& c : constraints) {
+    query += '\0';
+    query += c.selector.nothing ? "-" : "+";
+    query += c.selector.key;
+  }
+  return query;
+}
+
+MatchCounts CountAll(const NodeInfo& node, const Constraints& constraints, const std::string& ns) {
+  MatchCounts counts(constraints.size(), 0);
+  for (size_t i = 0; i < constraints.size(); ++i) {
+    counts[i] = CountMatchingPods(node, constraints[i].selector, ns);
+  }
+  return counts;
 }
 
 // Whether a node counts for a constraint, per its node inclusion policies. `affinity_ok`
@@ -242,7 +282,7 @@ class ScoreState : public CycleState::Data {
 
   bool Ignored(const NodeInfo& node) const {
     return data->require_all_topologies &&
-           !NodeHasAllTopologyKeys(node.labels(), data->constraints);
+           !NodeHasAllTopologyKeys(node, data->constraints);
   }
 };
 
@@ -255,9 +295,11 @@ double ScoreForCount(int64_t count, int32_t max_skew, double weight) {
 
 // ------------------------------------------------------------------ the plugin
 
-// Keeps nothing between calls but the Service and ReplicaSet listers (thread-safe), so
-// concurrent profiles and binding cycles need no lock. Per-pod work happens in PreFilter and
-// PreScore; Filter allocates nothing when the node fits.
+// Keeps nothing between calls but the Service and ReplicaSet listers (thread-safe) and the
+// remembered match counts (NodeMemo, locked), so concurrent profiles and binding cycles
+// need no lock of their own. Per-pod work happens in PreFilter and PreScore, and touches
+// only the nodes that changed since the same selectors were last counted; Filter allocates
+// nothing when the node fits.
 class PodTopologySpread final : public PreFilterPlugin,
                                 public FilterPlugin,
                                 public PreScorePlugin,
@@ -316,7 +358,7 @@ class PodTopologySpread final : public PreFilterPlugin,
   absl::StatusOr<Constraints> BuildDefaultConstraints(const v1::Pod& pod,
                                                       std::string_view action) const;
   // The selector of the Services and the ReplicaSet that select the pod (empty if none).
-  std::optional<api::LabelSelector> DefaultSelector(const v1::Pod& pod) const;
+  std::optional<SpreadSelector> DefaultSelector(const v1::Pod& pod) const;
 
   Status UpdateWithPod(CycleState& state, const PodInfo& pod, const PodInfo& other,
                        const NodeInfo& node, int64_t delta) const;
@@ -326,6 +368,7 @@ class PodTopologySpread final : public PreFilterPlugin,
   const bool system_defaulted_;
   std::optional<client::Lister<v1::Service>> services_;
   std::optional<client::Lister<v1::ReplicaSet>> replica_sets_;
+  NodeMemo<MatchCounts> counts_;
 };
 
 absl::StatusOr<Constraints> PodTopologySpread::GetConstraints(const v1::Pod& pod,
@@ -342,13 +385,13 @@ absl::StatusOr<Constraints> PodTopologySpread::BuildDefaultConstraints(
   ORCH_ASSIGN_OR_RETURN(Constraints constraints,
                         ParseConstraints(default_constraints_, pod.metadata().labels(), action));
   if (constraints.empty()) return constraints;
-  std::optional<api::LabelSelector> selector = DefaultSelector(pod);
-  if (!selector.has_value() || selector->empty()) return Constraints{};
-  for (Constraint& c : constraints) c.selector = {.nothing = false, .selector = *selector};
+  std::optional<SpreadSelector> selector = DefaultSelector(pod);
+  if (!selector.has_value() || selector->selector.empty()) return Constraints{};
+  for (Constraint& c : constraints) c.selector = *selector;
   return constraints;
 }
 
-std::optional<api::LabelSelector> PodTopologySpread::DefaultSelector(const v1::Pod& pod) const {
+std::optional<SpreadSelector> PodTopologySpread::DefaultSelector(const v1::Pod& pod) const {
   const std::string& ns = pod.metadata().namespace_();
   const Labels& labels = pod.metadata().labels();
   v1::LabelSelector merged;
@@ -386,7 +429,7 @@ std::optional<api::LabelSelector> PodTopologySpread::DefaultSelector(const v1::P
   }
   auto selector = api::LabelSelector::FromProto(merged);
   if (!selector.ok()) return std::nullopt;
-  return *std::move(selector);
+  return SpreadSelector{.nothing = false, .selector = *std::move(selector), .key = SelectorKey(merged)};
 }
 
 Status PodTopologySpread::PreFilter(CycleState& state, const PodInfo& pod_info,
@@ -408,14 +451,17 @@ Status PodTopologySpread::PreFilter(CycleState& state, const PodInfo& pod_info,
 
   const RequiredNodeAffinity affinity(pod);
   const std::string& ns = pod.metadata().namespace_();
-  for (const NodeInfo* node : handle_.snapshot().nodes()) {
-    const Labels& labels = node->labels();
-    if (!NodeHasAllTopologyKeys(labels, cs)) continue;
+  const std::vector<const NodeInfo*>& nodes = handle_.snapshot().nodes();
+  auto counts = counts_.Begin(CountsQuery(ns, cs), nodes.size());
+  for (const NodeInfo* node : nodes) {
+    if (!NodeHasAllTopologyKeys(*node, cs)) continue;
     const NodeInclusion inclusion(node->node(), pod, affinity, cs);
+    const MatchCounts matching =
+        counts.Get(*node, [&](const NodeInfo& n) { return CountAll(n, cs, ns); });
     for (size_t i = 0; i < cs.size(); ++i) {
       if (!inclusion.Includes(cs[i])) continue;
       // An eligible domain counts even with no matching pod: it may hold the minimum.
-      s->match_num[i][labels.at(cs[i].topology_key)] += CountMatchingPods(*node, cs[i].selector, ns);
+      s->match_num[i][*node->Label(cs[i].topology_key)] += matching[i];
     }
   }
   for (size_t i = 0; i < cs.size(); ++i) {
@@ -437,14 +483,13 @@ Status PodTopologySpread::UpdateWithPod(CycleState& state, const PodInfo& pod_in
   const v1::Pod& pod = pod_info.pod();
   if (other.namespace_() != pod_info.namespace_()) return Status();
   const Constraints& cs = *s->constraints;
-  const Labels& labels = node.labels();
-  if (!NodeHasAllTopologyKeys(labels, cs)) return Status();
+  if (!NodeHasAllTopologyKeys(node, cs)) return Status();
   const RequiredNodeAffinity affinity(pod);
   const NodeInclusion inclusion(node.node(), pod, affinity, cs);
   for (size_t i = 0; i < cs.size(); ++i) {
     if (!cs[i].selector.Matches(other.pod().metadata().labels())) continue;
     if (!inclusion.Includes(cs[i])) continue;
-    const std::string& value = labels.at(cs[i].topology_key);
+    const std::string& value = *node.Label(cs[i].topology_key);
     int64_t& num = s->match_num[i][value];
     num += delta;
     s->critical_paths[i].Update(value, num);
@@ -459,12 +504,11 @@ Status PodTopologySpread::Filter(CycleState& state, const PodInfo& pod,
     return Status::Error(fmt::format("reading \"{}\" from cycleState: not found", kPreFilterStateKey));
   }
   const Constraints& cs = *s->constraints;
-  const Labels& labels = node.labels();
   for (size_t i = 0; i < cs.size(); ++i) {
-    auto value = labels.find(cs[i].topology_key);
-    if (value == labels.end()) return Status::Unresolvable(std::string(kReasonNodeLabelNotMatch));
+    const std::string* value = node.Label(cs[i].topology_key);
+    if (value == nullptr) return Status::Unresolvable(std::string(kReasonNodeLabelNotMatch));
     // 'existing matching num' + 'self match (1 or 0)' - 'global minimum' <= 'maxSkew'
-    auto found = s->match_num[i].find(value->second);
+    auto found = s->match_num[i].find(*value);
     const int64_t match_num = found == s->match_num[i].end() ? 0 : found->second;
     const int64_t skew = match_num + (s->self_match[i] ? 1 : 0) - s->MinMatchNum(i);
     if (skew > cs[i].max_skew) {
@@ -497,15 +541,14 @@ Status PodTopologySpread::PreScore(CycleState& state, const PodInfo& pod_info,
   data->pod_counts.resize(cs.size());
   size_t ignored = 0;
   for (const NodeInfo* node : feasible) {
-    const Labels& labels = node->labels();
-    if (data->require_all_topologies && !NodeHasAllTopologyKeys(labels, cs)) {
+    if (data->require_all_topologies && !NodeHasAllTopologyKeys(*node, cs)) {
       ++ignored;
       continue;
     }
     for (size_t i = 0; i < cs.size(); ++i) {
       if (cs[i].is_hostname) continue;
-      auto value = labels.find(cs[i].topology_key);
-      data->pod_counts[i].try_emplace(value == labels.end() ? std::string() : value->second, 0);
+      const std::string* value = node->Label(cs[i].topology_key);
+      data->pod_counts[i].try_emplace(value == nullptr ? std::string() : *value, 0);
     }
   }
   for (size_t i = 0; i < cs.size(); ++i) {
@@ -516,17 +559,20 @@ Status PodTopologySpread::PreScore(CycleState& state, const PodInfo& pod_info,
   // Matching pods per domain, over every node the constraint applies to.
   const RequiredNodeAffinity affinity(pod);
   const std::string& ns = pod.metadata().namespace_();
+  auto counts = counts_.Begin(CountsQuery(ns, cs), all_nodes.size());
   for (const NodeInfo* node : all_nodes) {
-    const Labels& labels = node->labels();
-    if (data->require_all_topologies && !NodeHasAllTopologyKeys(labels, cs)) continue;
+    if (data->require_all_topologies && !NodeHasAllTopologyKeys(*node, cs)) continue;
     const NodeInclusion inclusion(node->node(), pod, affinity, cs);
+    std::optional<MatchCounts> matching;
     for (size_t i = 0; i < cs.size(); ++i) {
-      if (!inclusion.Includes(cs[i])) continue;
-      auto value = labels.find(cs[i].topology_key);
-      auto count =
-          data->pod_counts[i].find(value == labels.end() ? std::string() : value->second);
+      if (cs[i].is_hostname || !inclusion.Includes(cs[i])) continue;  // hostname: at Score
+      const std::string* value = node->Label(cs[i].topology_key);
+      auto count = data->pod_counts[i].find(value == nullptr ? std::string() : *value);
       if (count == data->pod_counts[i].end()) continue;  // no candidate node in this domain
-      count->second += CountMatchingPods(*node, cs[i].selector, ns);
+      if (!matching.has_value()) {
+        matching = counts.Get(*node, [&](const NodeInfo& n) { return CountAll(n, cs, ns); });
+      }
+      count->second += (*matching)[i];
     }
   }
 
@@ -545,16 +591,15 @@ Status PodTopologySpread::Score(CycleState& state, const PodInfo& pod, const Nod
   *score = 0;
   if (s->Ignored(node)) return Status();
   const ScoreState::Computed& d = *s->data;
-  const Labels& labels = node.labels();
   double total = 0;
   for (size_t i = 0; i < d.constraints.size(); ++i) {
     const Constraint& c = d.constraints[i];
-    auto value = labels.find(c.topology_key);
-    if (value == labels.end()) continue;
+    const std::string* value = node.Label(c.topology_key);
+    if (value == nullptr) continue;
     int64_t count = 0;
     if (c.is_hostname) {
       count = CountMatchingPods(node, c.selector, pod.namespace_());
-    } else if (auto it = d.pod_counts[i].find(value->second); it != d.pod_counts[i].end()) {
+    } else if (auto it = d.pod_counts[i].find(*value); it != d.pod_counts[i].end()) {
       count = it->second;
     }
     total += ScoreForCount(count, c.max_skew, d.normalizing_weight[i]);
