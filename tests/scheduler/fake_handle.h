@@ -35,6 +35,13 @@ class FakeSnapshot : public Snapshot {
         if (node.images().contains(image)) node.set_image_num_nodes(image, count);
       }
     }
+    Reindex();
+  }
+
+  // A node to change in place (its generation moves on); call Reindex() after.
+  NodeInfo& mutable_node(size_t i) { return storage_[i]; }
+  // Rebuilds the node list and the affinity indexes from the nodes held.
+  void Reindex() {
     nodes_.clear();
     with_affinity_.clear();
     with_anti_affinity_.clear();
