@@ -517,6 +517,11 @@ absl::StatusOr<v1::KubeSchedulerConfiguration> LoadConfig(std::string_view text,
   v1::KubeSchedulerConfiguration config;
   ORCH_RETURN_IF_ERROR(api::DecodeMessage(text, source, config));
   ORCH_RETURN_IF_ERROR(CheckType(config, source));
+  return DefaultAndValidateConfig(std::move(config), source, registry);
+}
+
+absl::StatusOr<v1::KubeSchedulerConfiguration> DefaultAndValidateConfig(
+    v1::KubeSchedulerConfiguration config, std::string_view source, const Registry& registry) {
   ApplyDefaults(config);
   ORCH_RETURN_IF_ERROR(ConfigValidator(source, registry).Validate(config));
   return config;

@@ -42,8 +42,19 @@ absl::StatusOr<CycleOutcome> RunSchedulingCycle(Profile& profile, Algorithm& alg
   if (!reserved.ok()) {
     profile.RunUnreserve(state, *pod, result->node);
     cache.ForgetPod(pod->uid());
-    return absl::InternalError(fmt::format("running Reserve plugin \"{}\": {}",
-                                           reserved.plugin(), reserved.Message()));
+    if (!reserved.IsRejected()) {
+      return absl::InternalError(fmt::format("running Reserve plugin \"{}\": {}",
+                                             reserved.plugin(), reserved.Message()));
+    }
+    // Kubernetes reports a rejecting Reserve as a FitError over the one node it was
+    // reserving ("0/1 nodes are available: ..."), retried on the plugin's events; no
+    // PostFilter runs.
+    ScheduleResult rejected;
+    rejected.all_nodes = 1;
+    rejected.failed.emplace(result->node, reserved);
+    outcome.rejectors.insert(reserved.plugin());
+    outcome.message = rejected.FitErrorMessage();
+    return outcome;
   }
   outcome.node = std::move(result->node);
   return outcome;

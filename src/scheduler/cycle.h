@@ -1,6 +1,6 @@
 // The scheduling cycle of one pod, shared by the Scheduler and Place: run the algorithm;
 // when no node fits, PostFilter (preemption); when one does, assume the pod there and run
-// Reserve. What follows (Permit, binding) is the caller's.
+// Reserve (a rejection there makes the pod unschedulable, without PostFilter). What follows (Permit, binding) is the caller's.
 #ifndef ORCH_SRC_SCHEDULER_CYCLE_H_
 #define ORCH_SRC_SCHEDULER_CYCLE_H_
 
@@ -29,7 +29,8 @@ struct CycleOutcome {
   std::vector<NodeScoreDetail> scores;
 };
 
-// kInternal when a plugin fails with an Error (nothing stays assumed).
+// kInternal when a plugin fails with an Error (nothing stays assumed). A Reserve plugin
+// that rejects the pod leaves it unassumed with no node, as a Filter rejection would.
 absl::StatusOr<CycleOutcome> RunSchedulingCycle(Profile& profile, Algorithm& algorithm,
                                                 SchedulerCache& cache, CycleState& state,
                                                 const PodInfoPtr& pod, bool keep_scores);

@@ -49,6 +49,9 @@ PodPlacement Describe(const PodInfo& pod, const internal::CycleOutcome& outcome,
 
 absl::StatusOr<std::vector<PodPlacement>> Place(const PlaceInput& input,
                                                 const PlaceOptions& options) {
+  ORCH_ASSIGN_OR_RETURN(
+      const v1::KubeSchedulerConfiguration config,
+      DefaultAndValidateConfig(options.config, options.config_source, options.registry));
   internal::SchedulerCache cache;
   for (const api::v1::Namespace& ns : input.namespaces) {
     cache.SetNamespace(ns.metadata().name(), ns.metadata().labels());
@@ -65,17 +68,17 @@ absl::StatusOr<std::vector<PodPlacement>> Place(const PlaceInput& input,
   VirtualClock clock;
   internal::Profile::Environment environment{&cache, &clock, nullptr, nullptr};
   StringMap<std::unique_ptr<internal::Profile>> profiles;
-  const int profile_count = std::max(1, options.config.profiles_size());
+  const int profile_count = config.profiles_size();
   for (int i = 0; i < profile_count; ++i) {
     ORCH_ASSIGN_OR_RETURN(std::unique_ptr<internal::Profile> profile,
-                          internal::Profile::Create(options.config, i, options.config_source,
+                          internal::Profile::Create(config, i, options.config_source,
                                                     options.registry, environment));
     const std::string name = profile->scheduler_name();
     profiles.emplace(name, std::move(profile));
   }
 
   absl::StatusOr<std::vector<std::unique_ptr<Extender>>> extenders =
-      MakeExtenders(options.config);
+      MakeExtenders(config);
   if (!extenders.ok()) return Annotate(extenders.status(), options.config_source);
   std::vector<Extender*> borrowed;
   for (const auto& extender : *extenders) borrowed.push_back(extender.get());

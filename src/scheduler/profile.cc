@@ -117,6 +117,10 @@ absl::StatusOr<std::unique_ptr<Profile>> Profile::Create(
   absl::StatusOr<ResolvedProfile> resolved = ResolveProfile(config, index, source, implements);
   if (!resolved.ok()) return resolved.status();
   profile->resolved_ = *std::move(resolved);
+  if (environment.client != nullptr) {
+    profile->recorder_ = std::make_unique<client::EventRecorder>(
+        environment.client, profile->resolved_.scheduler_name);
+  }
   ORCH_RETURN_IF_ERROR(profile->Assign(source));
   return profile;
 }

@@ -16,6 +16,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "orch/client/events.h"
 #include "orch/scheduler/config.h"
 #include "orch/scheduler/framework.h"
 #include "orch/scheduler/registry.h"
@@ -88,6 +89,8 @@ class Profile : public Handle {
   Clock& clock() const override { return *environment_.clock; }
   client::Client* client() const override { return environment_.client; }
   client::SharedInformerFactory* informers() const override { return environment_.informers; }
+  // Non-null whenever the environment has a client.
+  client::EventRecorder* event_recorder() const override { return recorder_.get(); }
   Status RunFilterPlugins(CycleState& state, const PodInfo& pod,
                           const NodeInfo& node) const override;
   Status RunPreFilterAddPod(CycleState& state, const PodInfo& pod, const PodInfo& added,
@@ -132,6 +135,7 @@ class Profile : public Handle {
 
   ResolvedProfile resolved_;
   Environment environment_;
+  std::unique_ptr<client::EventRecorder> recorder_;  // reports as the schedulerName
   WaitingPods* waiting_ = nullptr;
   const scheduler::SchedulingQueue* nominator_ = nullptr;
   StringMap<std::unique_ptr<Plugin>> instances_;

@@ -100,8 +100,7 @@ class Core : public Profile::WaitingPods, public std::enable_shared_from_this<Co
         owned_extenders_(std::move(extenders)),
         extenders_(Borrowed(owned_extenders_)),
         cache_(options_.assumed_pod_ttl),
-        algorithm_(options_.seed, options_.reuse_equivalent_pods, extenders_),
-        recorder_(options_.client, "default-scheduler") {}
+        algorithm_(options_.seed, options_.reuse_equivalent_pods, extenders_) {}
 
   absl::Status Init();
   absl::Status Start();
@@ -166,7 +165,6 @@ class Core : public Profile::WaitingPods, public std::enable_shared_from_this<Co
   internal::Algorithm algorithm_ ABSL_GUARDED_BY(mu_);
   StringMap<std::unique_ptr<Profile>> profiles_;  // fixed after Init
   std::unique_ptr<SchedulingQueue> queue_;        // internally synchronized
-  client::EventRecorder recorder_;
   StringMap<std::shared_ptr<Binding>> waiting_ ABSL_GUARDED_BY(mu_);
   SchedulerStats stats_ ABSL_GUARDED_BY(mu_);
 
@@ -180,18 +178,19 @@ class Core : public Profile::WaitingPods, public std::enable_shared_from_this<Co
 absl::Status Core::Init() {
   Profile::Environment environment{&cache_, options_.client->clock(), options_.client,
                                    options_.informers};
-  const int count = std::max(1, options_.config.profiles_size());
-  for (int i = 0; i < count; ++i) {
+  // Create validated the configuration: at least one profile, names unique.
+  Profile* first = nullptr;
+  for (int i = 0; i < options_.config.profiles_size(); ++i) {
     ORCH_ASSIGN_OR_RETURN(std::unique_ptr<Profile> profile,
                           Profile::Create(options_.config, i, options_.config_source,
                                           options_.registry, environment));
     profile->set_waiting_pods(this);
+    if (first == nullptr) first = profile.get();
     const std::string name = profile->scheduler_name();
     profiles_.emplace(name, std::move(profile));
   }
-  // All profiles share one queue, ordered by the first profile's QueueSort (Kubernetes
-  // requires every profile to use the same one).
-  Profile& first = *profiles_.begin()->second;
+  // All profiles share one queue, ordered by profiles[0]'s QueueSort, as Kubernetes does
+  // (validation made every profile's the same).
   PluginEvents events;
   for (const auto& [name, profile] : profiles_) {
     for (auto& [plugin, registered] : profile->RegisteredEvents()) events[plugin] = registered;
@@ -199,7 +198,7 @@ absl::Status Core::Init() {
   SchedulingQueueOptions queue_options;
   queue_options.pod_initial_backoff = InitialBackoff(options_.config);
   queue_options.pod_max_backoff = MaxBackoff(options_.config);
-  queue_ = std::make_unique<SchedulingQueue>(*first.queue_sort(), *options_.client->clock(),
+  queue_ = std::make_unique<SchedulingQueue>(*first->queue_sort(), *options_.client->clock(),
                                              std::move(events), queue_options);
   for (const auto& [name, profile] : profiles_) profile->set_nominator(queue_.get());
   return absl::OkStatus();
@@ -511,7 +510,12 @@ void Core::ReportUnschedulable(std::shared_ptr<const api::v1::Pod> pod, std::str
       if (!absl::IsAborted(written.status())) break;
     }
     if (core->options_.record_events) {
-      (void)core->recorder_.Record(*pod, client::kEventWarning, "FailedScheduling", message);
+      // The pod's profile reports it (Responsible: one serves its schedulerName).
+      auto profile = core->profiles_.find(SchedulerNameOf(*pod));
+      if (profile != core->profiles_.end()) {
+        (void)profile->second->event_recorder()->Record(*pod, client::kEventWarning,
+                                                        "FailedScheduling", message);
+      }
     }
   });
 }
@@ -593,9 +597,9 @@ void Core::Bind(std::shared_ptr<Binding> binding) {
   ++stats_.scheduled;
   binding->profile->RunPostBind(*binding->state, pod, binding->node);
   if (options_.record_events) {
-    (void)recorder_.Record(pod.pod(), client::kEventNormal, "Scheduled",
-                           fmt::format("Successfully assigned {} to {}", PodKey(pod),
-                                       binding->node));
+    (void)binding->profile->event_recorder()->Record(
+        pod.pod(), client::kEventNormal, "Scheduled",
+        fmt::format("Successfully assigned {} to {}", PodKey(pod), binding->node));
   }
 }
 
@@ -648,6 +652,9 @@ absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(SchedulerOptions op
   if (options.batch_size <= 0) {
     return absl::InvalidArgumentError("SchedulerOptions.batch_size: must be positive");
   }
+  ORCH_ASSIGN_OR_RETURN(options.config,
+                        DefaultAndValidateConfig(std::move(options.config),
+                                                 options.config_source, options.registry));
   absl::StatusOr<std::vector<std::unique_ptr<Extender>>> extenders =
       MakeExtenders(options.config);
   if (!extenders.ok()) return Annotate(extenders.status(), options.config_source);

@@ -374,7 +374,7 @@ TEST(SchedulerExtenderCreateTest, BadExtenderIsAConfigurationError) {
   options.config.add_extenders()->set_filter_verb("filter");
   EXPECT_THAT(Scheduler::Create(std::move(options)),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       Eq("sched.yaml: extenders[0]: urlPrefix: required")));
+                       Eq("sched.yaml: extenders[0].urlPrefix: required")));
 }
 
 // ---------------------------------------------------------------------------------------

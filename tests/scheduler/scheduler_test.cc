@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "fmt/format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "orch/api/scheme.h"
@@ -38,6 +39,7 @@ class SchedulerTest : public ::testing::Test {
     options.client = client_.get();
     options.informers = informers_.get();
     options.executor = &executor_;
+    Configure(options);
     ORCH_ASSERT_OK_AND_ASSIGN(scheduler_, Scheduler::Create(std::move(options)));
     ASSERT_THAT(scheduler_->Start(), ::orch::testing::IsOk());
     informers_->Start();
@@ -47,6 +49,8 @@ class SchedulerTest : public ::testing::Test {
     scheduler_.reset();
     informers_.reset();
   }
+  // For fixtures that run another configuration or registry.
+  virtual void Configure(SchedulerOptions& options) {}
 
   void AddNode(const std::string& name, const std::string& cpu) {
     ASSERT_TRUE(client_
@@ -70,12 +74,17 @@ class SchedulerTest : public ::testing::Test {
   api::v1::Pod Get(const std::string& name) {
     return client_->Get<api::v1::Pod>("default", name).value();
   }
-  std::vector<std::string> EventsFor(const std::string& pod, const std::string& reason) {
-    std::vector<std::string> messages;
+  std::vector<api::v1::Event> Events(const std::string& pod, const std::string& reason) {
+    std::vector<api::v1::Event> found;
     const auto events = client_->List<api::v1::Event>("default").value();
     for (const api::v1::Event& e : events.items) {
-      if (e.involved_object().name() == pod && e.reason() == reason) messages.push_back(e.message());
+      if (e.involved_object().name() == pod && e.reason() == reason) found.push_back(e);
     }
+    return found;
+  }
+  std::vector<std::string> EventsFor(const std::string& pod, const std::string& reason) {
+    std::vector<std::string> messages;
+    for (const api::v1::Event& e : Events(pod, reason)) messages.push_back(e.message());
     return messages;
   }
   const api::v1::PodCondition* Condition(const api::v1::Pod& pod, const std::string& type) {
@@ -217,6 +226,257 @@ TEST(SchedulerCreateTest, RefusesMissingDependencies) {
   EXPECT_THAT(Scheduler::Create(SchedulerOptions{}),
               ::orch::testing::StatusIs(absl::StatusCode::kInvalidArgument,
                                         HasSubstr("client, informers and executor")));
+}
+
+// ---------------------------------------------------------------------------------------
+// A configuration built in code is held to LoadConfig's rules, with its messages.
+
+// A QueueSort plugin that says which instance sorted: instances are numbered as they are
+// made, and every Less call appends its instance's number to `*calls`.
+class TaggedSort final : public QueueSortPlugin {
+ public:
+  TaggedSort(int id, std::vector<int>* calls) : id_(id), calls_(calls) {}
+  std::string_view Name() const override { return "TaggedSort"; }
+  bool Less(const QueuedPodInfo& a, const QueuedPodInfo& b) const override {
+    calls_->push_back(id_);
+    return a.pod->name() < b.pod->name();
+  }
+
+ private:
+  const int id_;
+  std::vector<int>* const calls_;
+};
+
+PluginFactory TaggedSortFactory(std::vector<int>* calls) {
+  auto made = std::make_shared<int>(0);
+  return [calls, made](const PluginArgs&, Handle&) -> absl::StatusOr<std::unique_ptr<Plugin>> {
+    return std::make_unique<TaggedSort>((*made)++, calls);
+  };
+}
+
+void UseTaggedSort(v1::KubeSchedulerProfile& profile) {
+  v1::PluginSet& sort = *profile.mutable_plugins()->mutable_queue_sort();
+  sort.add_disabled()->set_name("*");
+  sort.add_enabled()->set_name("TaggedSort");
+}
+
+class SchedulerCreateConfigTest : public ::testing::Test {
+ protected:
+  SchedulerCreateConfigTest() {
+    store::MemoryStoreOptions store_options;
+    store_options.clock = &executor_.clock();
+    store_ = store::MemoryStore::Open(store_options).value();
+    client_ = std::make_unique<client::Client>(store_.get(), &api::Scheme::Builtin(),
+                                               &executor_.clock());
+    informers_ = std::make_unique<client::SharedInformerFactory>(client_.get(), &executor_);
+    EXPECT_THAT(registry_.Register("TaggedSort", TaggedSortFactory(&sort_calls_)),
+                ::orch::testing::IsOk());
+  }
+
+  // A configuration as a host builds it in code: no apiVersion, kind or defaults.
+  absl::StatusOr<std::unique_ptr<Scheduler>> Create(v1::KubeSchedulerConfiguration config) {
+    SchedulerOptions options;
+    options.client = client_.get();
+    options.informers = informers_.get();
+    options.executor = &executor_;
+    options.config = std::move(config);
+    options.config_source = "sched";
+    options.registry = registry_;
+    return Scheduler::Create(std::move(options));
+  }
+  static v1::KubeSchedulerConfiguration Named(std::vector<std::string> names) {
+    v1::KubeSchedulerConfiguration config;
+    for (const std::string& name : names) config.add_profiles()->set_scheduler_name(name);
+    return config;
+  }
+
+  VirtualExecutor executor_;
+  std::unique_ptr<store::MemoryStore> store_;
+  std::unique_ptr<client::Client> client_;
+  std::unique_ptr<client::SharedInformerFactory> informers_;
+  Registry registry_ = Registry::InTree();
+  std::vector<int> sort_calls_;
+};
+
+using ::orch::testing::StatusIs;
+using ::testing::Eq;
+constexpr absl::StatusCode kInvalid = absl::StatusCode::kInvalidArgument;
+
+TEST_F(SchedulerCreateConfigTest, AcceptsAConfigurationBuiltInCode) {
+  EXPECT_THAT(Create(v1::KubeSchedulerConfiguration()), ::orch::testing::IsOk());
+  EXPECT_THAT(Create(Named({"a", "b"})), ::orch::testing::IsOk());
+}
+
+TEST_F(SchedulerCreateConfigTest, RefusesDuplicateSchedulerNames) {
+  EXPECT_THAT(Create(Named({"x", "y", "x"})),
+              StatusIs(kInvalid, Eq("sched: profiles[2].schedulerName: duplicate value \"x\" "
+                                    "(also profiles[0].schedulerName)")));
+  // Only a lone profile is named default-scheduler for you.
+  EXPECT_THAT(Create(Named({"", ""})),
+              StatusIs(kInvalid, Eq("sched: profiles[0].schedulerName: required")));
+}
+
+TEST_F(SchedulerCreateConfigTest, RefusesWeightsOutOfKubernetesBounds) {
+  v1::KubeSchedulerConfiguration config = Named({"x"});
+  v1::Plugin& plugin =
+      *config.mutable_profiles(0)->mutable_plugins()->mutable_score()->add_enabled();
+  plugin.set_name("ImageLocality");
+  plugin.set_weight(101);
+  EXPECT_THAT(Create(config),
+              StatusIs(kInvalid, Eq("sched: profiles[0].plugins.score.enabled[0].weight: "
+                                    "invalid value 101: must be in the range [1-100]")));
+  plugin.set_weight(0);
+  EXPECT_THAT(Create(config), StatusIs(kInvalid, HasSubstr("invalid value 0")));
+}
+
+TEST_F(SchedulerCreateConfigTest, RefusesBadBackoff) {
+  v1::KubeSchedulerConfiguration config;
+  config.set_pod_initial_backoff_seconds(0);
+  EXPECT_THAT(Create(config), StatusIs(kInvalid, Eq("sched: podInitialBackoffSeconds: invalid "
+                                                    "value 0: must be greater than 0")));
+  config.set_pod_initial_backoff_seconds(20);
+  config.set_pod_max_backoff_seconds(5);
+  EXPECT_THAT(Create(config),
+              StatusIs(kInvalid, Eq("sched: podMaxBackoffSeconds: invalid value 5: must be "
+                                    "greater than or equal to podInitialBackoffSeconds")));
+}
+
+TEST_F(SchedulerCreateConfigTest, RefusesProfilesThatSortTheQueueDifferently) {
+  v1::KubeSchedulerConfiguration config = Named({"a", "b"});
+  UseTaggedSort(*config.mutable_profiles(1));
+  EXPECT_THAT(Create(config), StatusIs(kInvalid, Eq("sched: profiles[1].plugins.queueSort: "
+                                                    "must be the same for all profiles")));
+}
+
+TEST_F(SchedulerCreateConfigTest, QueueSortsWithTheFirstProfilesPlugin) {
+  // Many profiles, so that no hash order happens to put profiles[0] first.
+  std::vector<std::string> names;
+  for (int i = 0; i < 12; ++i) names.push_back(fmt::format("profile-{}", i));
+  v1::KubeSchedulerConfiguration config = Named(names);
+  for (v1::KubeSchedulerProfile& profile : *config.mutable_profiles()) UseTaggedSort(profile);
+  ORCH_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Scheduler> scheduler, Create(config));
+  ASSERT_THAT(scheduler->Start(), ::orch::testing::IsOk());
+  informers_->Start();
+  executor_.RunUntilIdle();
+  // Pods that fit nowhere wait together in the queue, which sorts them.
+  for (int i = 0; i < 4; ++i) {
+    api::v1::Pod pod = MakePod(fmt::format("p{}", i)).SchedulerName(names[i * 3]).Obj();
+    pod.mutable_metadata()->clear_uid();
+    pod.mutable_spec()->add_containers()->set_name("c0");
+    pod.mutable_spec()->mutable_containers(0)->set_image("registry.example/app:v1");
+    absl::StatusOr<api::v1::Pod> created = client_->Create(pod);
+    ASSERT_TRUE(created.ok()) << created.status().ToString();
+  }
+  executor_.RunUntilIdle();
+  ASSERT_FALSE(sort_calls_.empty());
+  // Instance 0 is profiles[0]'s: profiles are made in their order.
+  EXPECT_THAT(sort_calls_, ::testing::Each(0));
+  scheduler.reset();
+}
+
+// ---------------------------------------------------------------------------------------
+// Events report as the pod's profile.
+
+class SchedulerProfileEventsTest : public SchedulerTest {
+ protected:
+  void Configure(SchedulerOptions& options) override {
+    options.config = v1::KubeSchedulerConfiguration();
+    options.config.add_profiles()->set_scheduler_name("default-scheduler");
+    options.config.add_profiles()->set_scheduler_name("gpu-scheduler");
+  }
+  static void ExpectReportedBy(const std::vector<api::v1::Event>& events,
+                               const std::string& component) {
+    ASSERT_FALSE(events.empty());
+    for (const api::v1::Event& event : events) {
+      EXPECT_EQ(event.source().component(), component) << event.reason();
+      EXPECT_EQ(event.reporting_component(), component) << event.reason();
+    }
+  }
+};
+
+TEST_F(SchedulerProfileEventsTest, EventsNameTheProfileThatScheduledThePod) {
+  AddNode("node-a", "2");
+  AddPod(MakePod("low").Req({{"cpu", "2"}}).Priority(1).SchedulerName("gpu-scheduler"));
+  AddPod(MakePod("plain").SchedulerName("default-scheduler"));
+  executor_.RunUntilIdle();
+  ASSERT_EQ(Get("low").spec().node_name(), "node-a");
+  ExpectReportedBy(Events("low", "Scheduled"), "gpu-scheduler");
+  ExpectReportedBy(Events("plain", "Scheduled"), "default-scheduler");
+
+  AddPod(MakePod("high").Req({{"cpu", "2"}}).Priority(100).SchedulerName("gpu-scheduler"));
+  AddPod(MakePod("huge").Req({{"cpu", "64"}}).SchedulerName("gpu-scheduler"));
+  executor_.RunUntilIdle();
+  ExpectReportedBy(Events("huge", "FailedScheduling"), "gpu-scheduler");
+  ExpectReportedBy(Events("high", "FailedScheduling"), "gpu-scheduler");
+  ExpectReportedBy(Events("low", "Preempted"), "gpu-scheduler");  // by high's profile
+}
+
+// ---------------------------------------------------------------------------------------
+// A Reserve plugin that rejects makes the pod unschedulable, not an error.
+
+// Rejects every pod while closed; a node added may open it (it registers that event).
+class Ledger final : public ReservePlugin, public EnqueueExtensions {
+ public:
+  explicit Ledger(const bool* open, int* unreserved) : open_(open), unreserved_(unreserved) {}
+  std::string_view Name() const override { return "Ledger"; }
+  Status Reserve(CycleState&, const PodInfo&, const std::string&) override {
+    return *open_ ? Status() : Status::Unschedulable("ledger is closed");
+  }
+  void Unreserve(CycleState&, const PodInfo&, const std::string&) override { ++*unreserved_; }
+  std::vector<ClusterEvent> EventsToRegister() const override {
+    return {{EventResource::kNode, kAdd}};
+  }
+
+ private:
+  const bool* const open_;
+  int* const unreserved_;
+};
+
+class SchedulerReserveTest : public SchedulerTest {
+ protected:
+  void Configure(SchedulerOptions& options) override {
+    ASSERT_THAT(options.registry.Register(
+                    "Ledger",
+                    [this](const PluginArgs&, Handle&) -> absl::StatusOr<std::unique_ptr<Plugin>> {
+                      return std::make_unique<Ledger>(&open_, &unreserved_);
+                    }),
+                ::orch::testing::IsOk());
+    options.config.mutable_profiles(0)->mutable_plugins()->mutable_reserve()->add_enabled()
+        ->set_name("Ledger");
+  }
+  bool open_ = false;
+  int unreserved_ = 0;
+};
+
+TEST_F(SchedulerReserveTest, RejectingReserveMakesThePodUnschedulableUntilItsEvent) {
+  AddNode("node-a", "4");
+  AddNode("node-b", "4");
+  AddPod(MakePod("web").Req({{"cpu", "1"}}));
+  executor_.RunUntilIdle();
+
+  api::v1::Pod pod = Get("web");
+  EXPECT_EQ(pod.spec().node_name(), "");
+  const api::v1::PodCondition* scheduled = Condition(pod, "PodScheduled");
+  ASSERT_NE(scheduled, nullptr);
+  EXPECT_EQ(scheduled->reason(), "Unschedulable");
+  // Kubernetes' FitError over the one node Reserve ran on.
+  EXPECT_EQ(scheduled->message(), "0/1 nodes are available: 1 ledger is closed.");
+  EXPECT_THAT(EventsFor("web", "FailedScheduling"), ::testing::ElementsAre(scheduled->message()));
+  EXPECT_EQ(unreserved_, 1);
+  EXPECT_EQ(scheduler_->stats().unschedulable, 1);
+  EXPECT_EQ(scheduler_->stats().errors, 0);
+
+  // It waits for the Ledger's event, not for a backoff.
+  open_ = true;
+  executor_.AdvanceBy(absl::Seconds(15));
+  executor_.RunUntilIdle();
+  EXPECT_EQ(Get("web").spec().node_name(), "");
+  AddNode("node-c", "4");
+  executor_.RunUntilIdle();
+  executor_.AdvanceBy(absl::Seconds(2));
+  executor_.RunUntilIdle();
+  EXPECT_FALSE(Get("web").spec().node_name().empty());
+  EXPECT_EQ(scheduler_->stats().scheduled, 1);
 }
 
 }  // namespace

@@ -50,6 +50,13 @@ absl::StatusOr<v1::KubeSchedulerConfiguration> LoadConfig(std::string_view text,
                                                           std::string_view source,
                                                           const Registry& registry);
 
+// The same defaulting and validation for a configuration built in code, with the same
+// messages ("SOURCE: profiles[1].schedulerName: duplicate value ..."). apiVersion and kind
+// are not checked: they frame a document, and a configuration built in code has none.
+// Scheduler::Create and Place run it; a configuration LoadConfig returned passes unchanged.
+absl::StatusOr<v1::KubeSchedulerConfiguration> DefaultAndValidateConfig(
+    v1::KubeSchedulerConfiguration config, std::string_view source, const Registry& registry);
+
 // One plugin in a resolved profile.
 struct PluginRef {
   std::string name;

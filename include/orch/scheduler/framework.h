@@ -45,6 +45,7 @@
 
 namespace orch::client {
 class Client;
+class EventRecorder;
 class SharedInformerFactory;
 }  // namespace orch::client
 
@@ -197,6 +198,10 @@ class Handle {
   // Shared informers of the scheduler's cluster (services, replicasets, ... for default
   // spreading). May be null; plugins then do without.
   virtual client::SharedInformerFactory* informers() const = 0;
+  // The profile's Event recorder, reporting as its schedulerName (source.component and
+  // reportingComponent), as Kubernetes' Handle.EventRecorder. Null where client() is (and
+  // in test doubles that keep the default).
+  virtual client::EventRecorder* event_recorder() const { return nullptr; }
   // Runs Filter plugins of this profile against `node` for `pod` (PreFilter must have run
   // on `state`): how preemption checks a node with some pods removed. As Kubernetes'
   // RunFilterPluginsWithNominatedPods, pods nominated to the node (by preemption) with at
@@ -372,7 +377,9 @@ int64_t DefaultNormalizedScore(bool reverse, int64_t score, int64_t max);
 
 class ReservePlugin : public virtual Plugin {
  public:
-  // The pod is assumed on `node_name`. A failure unreserves every reserve plugin.
+  // The pod is assumed on `node_name`. A failure unreserves every reserve plugin;
+  // Unschedulable (or Unresolvable) makes the pod unschedulable, retried on this plugin's
+  // events (EnqueueExtensions); Error fails the cycle (the pod backs off).
   virtual Status Reserve(CycleState& state, const PodInfo& pod, const std::string& node_name) = 0;
   // Must be idempotent and must not fail: undo whatever Reserve did.
   virtual void Unreserve(CycleState& state, const PodInfo& pod, const std::string& node_name) = 0;

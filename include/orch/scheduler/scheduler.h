@@ -15,8 +15,11 @@
 // PodScheduled=False (reason Unschedulable) with the "0/N nodes are available: ..." message
 // and a FailedScheduling Event, and is retried when a cluster event may help (a node added
 // or changed, a pod deleted, ...) and at least every 5 minutes; failed attempts back off
-// from 1 s doubling to 10 s; a bound pod gets a Scheduled Event. Assumed pods count on
-// their node from the moment the cycle picks it, and expire if the bind never shows up.
+// from 1 s doubling to 10 s; a bound pod gets a Scheduled Event. Events report as the
+// pod's profile (source.component and reportingComponent are its schedulerName). A Reserve
+// plugin that rejects the pod makes it unschedulable the same way ("0/1 nodes are
+// available: <the plugin's reason>."), retried on that plugin's events. Assumed pods count
+// on their node from the moment the cycle picks it, and expire if the bind never shows up.
 //
 // Extenders (config.extenders; extender.h): Create makes them, and the scheduler calls them
 // as kube-scheduler does — Filter after the Filter plugins, Prioritize beside the Score
@@ -32,6 +35,8 @@
 // Ownership: the client, informers and executor outlive the scheduler. Errors: Create
 // returns kInvalidArgument for a bad configuration (naming the field); failures while
 // running are reported on the pods (conditions, Events) and in stats().
+// The configuration is defaulted and validated as LoadConfig does (DefaultAndValidateConfig),
+// so one built in code is held to the same rules as a file.
 #ifndef ORCH_SCHEDULER_SCHEDULER_H_
 #define ORCH_SCHEDULER_SCHEDULER_H_
 
@@ -86,8 +91,11 @@ struct SchedulerStats {
 
 class Scheduler {
  public:
-  // kInvalidArgument for a missing required option or a bad configuration (extenders
-  // included: "<config_source>: extenders[1]: urlPrefix: required").
+  // kInvalidArgument for a missing required option or a bad configuration, with
+  // LoadConfig's messages ("<config_source>: profiles[1].schedulerName: duplicate value
+  // \"x\" (also profiles[0].schedulerName)", "<config_source>: extenders[1].urlPrefix:
+  // required"). The shared queue sorts with profiles[0]'s QueueSort; every profile must
+  // name the same one.
   static absl::StatusOr<std::unique_ptr<Scheduler>> Create(SchedulerOptions options);
   virtual ~Scheduler() = default;
   Scheduler(const Scheduler&) = delete;

@@ -55,11 +55,7 @@ struct Candidate {
 class DefaultPreemption final : public PostFilterPlugin {
  public:
   DefaultPreemption(Handle& handle, int32_t min_percentage, int32_t min_absolute)
-      : handle_(handle), min_percentage_(min_percentage), min_absolute_(min_absolute) {
-    if (handle.client() != nullptr) {
-      recorder_ = std::make_unique<client::EventRecorder>(handle.client(), "default-scheduler");
-    }
-  }
+      : handle_(handle), min_percentage_(min_percentage), min_absolute_(min_absolute) {}
 
   std::string_view Name() const override { return kDefaultPreemption; }
 
@@ -231,16 +227,17 @@ class DefaultPreemption final : public PostFilterPlugin {
       absl::Status deleted =
           client->Delete<api::v1::Pod>(victim->namespace_(), victim->name(), options);
       if (!deleted.ok()) continue;  // gone already, or it will be retried next cycle
-      (void)recorder_->Record(victim->pod(), client::kEventNormal, "Preempted",
-                            fmt::format("Preempted by pod {} on node {}", preemptor.uid(),
-                                        chosen.node->name()));
+      if (client::EventRecorder* recorder = handle_.event_recorder()) {
+        (void)recorder->Record(victim->pod(), client::kEventNormal, "Preempted",
+                               fmt::format("Preempted by pod {} on node {}", preemptor.uid(),
+                                           chosen.node->name()));
+      }
     }
   }
 
   Handle& handle_;
   const int32_t min_percentage_;
   const int32_t min_absolute_;
-  std::unique_ptr<client::EventRecorder> recorder_;
 };
 
 }  // namespace
