@@ -76,11 +76,13 @@ class TopologyCounts {
     const std::string* value = node.Label(key);
     if (value == nullptr) return;
     auto [it, inserted] = counts_.try_emplace(TopologyPair{key, *value}, 0);
-    if (inserted) ++keys_[key];
+    if (inserted) ++KeyEntry(key);
     it->second += delta;
     if (it->second == 0) {
       counts_.erase(it);
-      if (--keys_[key] == 0) keys_.erase(key);
+      if (--KeyEntry(key) == 0) {
+        std::erase_if(keys_, [&key](const auto& e) { return *e.first == key; });
+      }
     }
   }
 
@@ -92,15 +94,25 @@ class TopologyCounts {
   // Whether any pair of the node's labels has a count: only the keys counted are looked up.
   bool AnyOn(const NodeInfo& node) const {
     for (const auto& [key, pairs] : keys_) {
-      const std::string* value = node.Label(key);
-      if (value != nullptr && Get(key, *value) > 0) return true;
+      const std::string* value = node.Label(*key);
+      if (value != nullptr && Get(*key, *value) > 0) return true;
     }
     return false;
   }
 
  private:
+  // How many pairs are counted with `key` (an entry is made at 0 when missing). A scan:
+  // terms use one or two topology keys, and the same string most of the time.
+  int64_t& KeyEntry(const std::string& key) {
+    for (auto& [k, n] : keys_) {
+      if (k == &key || *k == key) return n;
+    }
+    return keys_.emplace_back(&key, 0).second;
+  }
+
   absl::flat_hash_map<TopologyPair, int64_t> counts_;
-  absl::flat_hash_map<std::string, int64_t> keys_;  // key -> pairs counted with it
+  // Topology key (a term's, which outlives the state) -> pairs counted with it.
+  std::vector<std::pair<const std::string*, int64_t>> keys_;
 };
 
 // ------------------------------------------------------------------ remembered per node
