@@ -12,16 +12,13 @@
 #include "google/protobuf/struct.pb.h"
 #include "gtest/gtest.h"
 #include "orch/api/codec.h"
-#include "orch/api/scheme.h"
 #include "orch/api/v1/core.pb.h"
 #include "orch/base/executor.h"
-#include "orch/client/client.h"
-#include "orch/client/informer.h"
 #include "orch/scheduler/config.h"
 #include "orch/scheduler/place.h"
 #include "orch/scheduler/scheduler.h"
-#include "orch/store/memory_store.h"
 #include "scheduler/http_test_server.h"
+#include "scheduler/scheduler_fixture.h"
 #include "scheduler/test_objects.h"
 #include "support/status_matchers.h"
 
@@ -93,82 +90,32 @@ TestServer::Handler Rejecting(std::map<std::string, std::string> failed,
   };
 }
 
-class SchedulerExtenderTest : public ::testing::Test {
+// Each test starts the scheduler itself, once its extenders listen.
+class SchedulerExtenderTest : public testing::SchedulerFixture {
  protected:
-  void SetUp() override {
-    store::MemoryStoreOptions store_options;
-    store_options.clock = &executor_.clock();
-    store_ = store::MemoryStore::Open(store_options).value();
-    client_ = std::make_unique<client::Client>(store_.get(), &api::Scheme::Builtin(),
-                                               &executor_.clock());
-    informers_ = std::make_unique<client::SharedInformerFactory>(client_.get(), &executor_);
-  }
-  void TearDown() override {
-    scheduler_.reset();
-    informers_.reset();
+  void SetUp() override {}
+  void Configure(SchedulerOptions& options) override {
+    ORCH_ASSERT_OK_AND_ASSIGN(options.config,
+                              LoadConfig(std::string(kHeader) + "extenders:\n" + extenders_,
+                                         "sched.yaml", Registry::InTree()));
   }
 
   // Starts a scheduler whose configuration lists `extenders` (YAML, the list's items).
   void StartScheduler(const std::string& extenders) {
-    ORCH_ASSERT_OK_AND_ASSIGN(
-        v1::KubeSchedulerConfiguration config,
-        LoadConfig(std::string(kHeader) + "extenders:\n" + extenders, "sched.yaml",
-                   Registry::InTree()));
-    SchedulerOptions options;
-    options.client = client_.get();
-    options.informers = informers_.get();
-    options.executor = &executor_;
-    options.config = std::move(config);
-    ORCH_ASSERT_OK_AND_ASSIGN(scheduler_, Scheduler::Create(std::move(options)));
-    ASSERT_THAT(scheduler_->Start(), IsOk());
-    informers_->Start();
-    executor_.RunUntilIdle();
+    extenders_ = extenders;
+    SchedulerFixture::StartScheduler();
   }
 
-  void AddNode(const std::string& name, const std::string& cpu) {
-    ASSERT_TRUE(client_
-                    ->Create(MakeNode(name)
-                                 .Capacity({{"cpu", cpu}, {"memory", "16Gi"}, {"pods", "110"}})
-                                 .Label("kubernetes.io/hostname", name)
-                                 .Obj())
-                    .ok());
-  }
-  void AddPod(testing::PodBuilder builder) {
-    api::v1::Pod pod = builder.Obj();
-    pod.mutable_metadata()->clear_uid();
-    if (pod.spec().containers().empty()) pod.mutable_spec()->add_containers()->set_name("c0");
-    for (auto& c : *pod.mutable_spec()->mutable_containers()) c.set_image("registry.example/app:v1");
-    absl::StatusOr<api::v1::Pod> created = client_->Create(pod);
-    ASSERT_TRUE(created.ok()) << created.status().ToString();
-  }
-  api::v1::Pod Get(const std::string& name) {
-    return client_->Get<api::v1::Pod>("default", name).value();
-  }
   std::string NodeOf(const std::string& pod) { return Get(pod).spec().node_name(); }
   // The pod's PodScheduled condition, as "Status/Reason: message".
   std::string Scheduled(const std::string& pod) {
     const api::v1::Pod current = Get(pod);
-    for (const auto& c : current.status().conditions()) {
-      if (c.type() == "PodScheduled") {
-        return fmt::format("{}/{}: {}", c.status(), c.reason(), c.message());
-      }
-    }
-    return "";
-  }
-  std::vector<std::string> EventsFor(const std::string& pod, const std::string& reason) {
-    std::vector<std::string> messages;
-    const auto events = client_->List<api::v1::Event>("default").value();
-    for (const api::v1::Event& e : events.items) {
-      if (e.involved_object().name() == pod && e.reason() == reason) messages.push_back(e.message());
-    }
-    return messages;
+    const api::v1::PodCondition* c = Condition(current, "PodScheduled");
+    return c == nullptr ? "" : fmt::format("{}/{}: {}", c->status(), c->reason(), c->message());
   }
 
-  VirtualExecutor executor_;
-  std::unique_ptr<store::MemoryStore> store_;
-  std::unique_ptr<client::Client> client_;
-  std::unique_ptr<client::SharedInformerFactory> informers_;
-  std::unique_ptr<Scheduler> scheduler_;
+ private:
+  std::string extenders_;
 };
 
 TEST_F(SchedulerExtenderTest, FilterRulesOutNodesAndThePodLandsOnWhatIsLeft) {
@@ -359,17 +306,11 @@ TEST_F(SchedulerExtenderTest, ResourceManagedWithoutIgnoredBySchedulerIsStillChe
   EXPECT_TRUE(extender.requests().empty());  // no node passed the plugins
 }
 
-TEST(SchedulerExtenderCreateTest, BadExtenderIsAConfigurationError) {
-  store::MemoryStoreOptions store_options;
-  VirtualExecutor executor;
-  store_options.clock = &executor.clock();
-  auto store = store::MemoryStore::Open(store_options).value();
-  client::Client client(store.get(), &api::Scheme::Builtin(), &executor.clock());
-  client::SharedInformerFactory informers(&client, &executor);
-  SchedulerOptions options;
-  options.client = &client;
-  options.informers = &informers;
-  options.executor = &executor;
+// Creates the scheduler in the test, to see it refused.
+using SchedulerExtenderCreateTest = SchedulerExtenderTest;
+
+TEST_F(SchedulerExtenderCreateTest, BadExtenderIsAConfigurationError) {
+  SchedulerOptions options = Options();
   options.config_source = "sched.yaml";
   options.config.add_extenders()->set_filter_verb("filter");
   EXPECT_THAT(Scheduler::Create(std::move(options)),

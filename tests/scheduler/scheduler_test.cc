@@ -10,12 +10,10 @@
 #include "fmt/format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "orch/api/scheme.h"
 #include "orch/api/v1/core.pb.h"
-#include "orch/base/executor.h"
 #include "orch/client/client.h"
 #include "orch/client/informer.h"
-#include "orch/store/memory_store.h"
+#include "scheduler/scheduler_fixture.h"
 #include "scheduler/test_objects.h"
 #include "support/status_matchers.h"
 
@@ -23,83 +21,9 @@ namespace orch::scheduler {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::MakeNode;
 using testing::MakePod;
 
-class SchedulerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    store::MemoryStoreOptions store_options;
-    store_options.clock = &executor_.clock();
-    store_ = store::MemoryStore::Open(store_options).value();
-    client_ = std::make_unique<client::Client>(store_.get(), &api::Scheme::Builtin(),
-                                               &executor_.clock());
-    informers_ = std::make_unique<client::SharedInformerFactory>(client_.get(), &executor_);
-    SchedulerOptions options;
-    options.client = client_.get();
-    options.informers = informers_.get();
-    options.executor = &executor_;
-    Configure(options);
-    ORCH_ASSERT_OK_AND_ASSIGN(scheduler_, Scheduler::Create(std::move(options)));
-    ASSERT_THAT(scheduler_->Start(), ::orch::testing::IsOk());
-    informers_->Start();
-    executor_.RunUntilIdle();
-  }
-  void TearDown() override {
-    scheduler_.reset();
-    informers_.reset();
-  }
-  // For fixtures that run another configuration or registry.
-  virtual void Configure(SchedulerOptions& options) {}
-
-  void AddNode(const std::string& name, const std::string& cpu) {
-    ASSERT_TRUE(client_
-                    ->Create(MakeNode(name)
-                                 .Capacity({{"cpu", cpu}, {"memory", "16Gi"}, {"pods", "110"}})
-                                 .Label("kubernetes.io/hostname", name)
-                                 .Obj())
-                    .ok());
-  }
-  // The builder's pod as a user would create it: the store assigns the uid.
-  void AddPod(testing::PodBuilder builder) {
-    api::v1::Pod pod = builder.Obj();
-    pod.mutable_metadata()->clear_uid();
-    if (pod.spec().containers().empty()) {
-      pod.mutable_spec()->add_containers()->set_name("c0");
-    }
-    for (auto& c : *pod.mutable_spec()->mutable_containers()) c.set_image("registry.example/app:v1");
-    absl::StatusOr<api::v1::Pod> created = client_->Create(pod);
-    ASSERT_TRUE(created.ok()) << created.status().ToString();
-  }
-  api::v1::Pod Get(const std::string& name) {
-    return client_->Get<api::v1::Pod>("default", name).value();
-  }
-  std::vector<api::v1::Event> Events(const std::string& pod, const std::string& reason) {
-    std::vector<api::v1::Event> found;
-    const auto events = client_->List<api::v1::Event>("default").value();
-    for (const api::v1::Event& e : events.items) {
-      if (e.involved_object().name() == pod && e.reason() == reason) found.push_back(e);
-    }
-    return found;
-  }
-  std::vector<std::string> EventsFor(const std::string& pod, const std::string& reason) {
-    std::vector<std::string> messages;
-    for (const api::v1::Event& e : Events(pod, reason)) messages.push_back(e.message());
-    return messages;
-  }
-  const api::v1::PodCondition* Condition(const api::v1::Pod& pod, const std::string& type) {
-    for (const auto& c : pod.status().conditions()) {
-      if (c.type() == type) return &c;
-    }
-    return nullptr;
-  }
-
-  VirtualExecutor executor_;
-  std::unique_ptr<store::MemoryStore> store_;
-  std::unique_ptr<client::Client> client_;
-  std::unique_ptr<client::SharedInformerFactory> informers_;
-  std::unique_ptr<Scheduler> scheduler_;
-};
+using SchedulerTest = testing::SchedulerFixture;
 
 TEST_F(SchedulerTest, BindsPendingPodsThroughTheStoreAndSaysSo) {
   AddNode("node-a", "4");
@@ -260,25 +184,18 @@ void UseTaggedSort(v1::KubeSchedulerProfile& profile) {
   sort.add_enabled()->set_name("TaggedSort");
 }
 
-class SchedulerCreateConfigTest : public ::testing::Test {
+// Creates schedulers itself, from configurations built in code.
+class SchedulerCreateConfigTest : public testing::SchedulerFixture {
  protected:
   SchedulerCreateConfigTest() {
-    store::MemoryStoreOptions store_options;
-    store_options.clock = &executor_.clock();
-    store_ = store::MemoryStore::Open(store_options).value();
-    client_ = std::make_unique<client::Client>(store_.get(), &api::Scheme::Builtin(),
-                                               &executor_.clock());
-    informers_ = std::make_unique<client::SharedInformerFactory>(client_.get(), &executor_);
     EXPECT_THAT(registry_.Register("TaggedSort", TaggedSortFactory(&sort_calls_)),
                 ::orch::testing::IsOk());
   }
+  void SetUp() override {}
 
   // A configuration as a host builds it in code: no apiVersion, kind or defaults.
   absl::StatusOr<std::unique_ptr<Scheduler>> Create(v1::KubeSchedulerConfiguration config) {
-    SchedulerOptions options;
-    options.client = client_.get();
-    options.informers = informers_.get();
-    options.executor = &executor_;
+    SchedulerOptions options = Options();
     options.config = std::move(config);
     options.config_source = "sched";
     options.registry = registry_;
@@ -290,10 +207,6 @@ class SchedulerCreateConfigTest : public ::testing::Test {
     return config;
   }
 
-  VirtualExecutor executor_;
-  std::unique_ptr<store::MemoryStore> store_;
-  std::unique_ptr<client::Client> client_;
-  std::unique_ptr<client::SharedInformerFactory> informers_;
   Registry registry_ = Registry::InTree();
   std::vector<int> sort_calls_;
 };
@@ -360,12 +273,7 @@ TEST_F(SchedulerCreateConfigTest, QueueSortsWithTheFirstProfilesPlugin) {
   executor_.RunUntilIdle();
   // Pods that fit nowhere wait together in the queue, which sorts them.
   for (int i = 0; i < 4; ++i) {
-    api::v1::Pod pod = MakePod(fmt::format("p{}", i)).SchedulerName(names[i * 3]).Obj();
-    pod.mutable_metadata()->clear_uid();
-    pod.mutable_spec()->add_containers()->set_name("c0");
-    pod.mutable_spec()->mutable_containers(0)->set_image("registry.example/app:v1");
-    absl::StatusOr<api::v1::Pod> created = client_->Create(pod);
-    ASSERT_TRUE(created.ok()) << created.status().ToString();
+    ASSERT_NO_FATAL_FAILURE(AddPod(MakePod(fmt::format("p{}", i)).SchedulerName(names[i * 3])));
   }
   executor_.RunUntilIdle();
   ASSERT_FALSE(sort_calls_.empty());
