@@ -129,6 +129,15 @@ absl::Status Algorithm::FindFeasible(Profile& profile, CycleState& state, const 
                                      ScheduleResult* result) {
   const int n = static_cast<int>(candidates.size());
   const int to_find = NodesToFind(profile.percentage_of_nodes_to_score(), n);
+  if (to_find == n && !profile.HasNominatedPods()) {
+    // Every node is evaluated: plugin by plugin over the nodes still feasible, which keeps
+    // each plugin's code and data at hand and gives the same verdicts as node by node.
+    *feasible = candidates;
+    Status status = profile.FilterNodes(state, pod, *feasible, result->failed);
+    if (status.code() == Code::kError) return PluginError(status);
+    result->evaluated_nodes = n;
+    return absl::OkStatus();
+  }
   const size_t start = to_find < n ? next_start_index_ % static_cast<size_t>(n) : 0;
   feasible->reserve(static_cast<size_t>(to_find));
   int processed = 0;

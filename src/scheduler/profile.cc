@@ -253,23 +253,50 @@ Status Profile::RunFilterPlugins(CycleState& state, const PodInfo& pod,
   return RunFilters(state, pod, node);
 }
 
+bool Profile::FilterRuns(const CycleState& state, size_t i) const {
+  if (state.filter_runs_.size() == filter_.size()) return state.filter_runs_[i];
+  return state.skip_filter.empty() || !state.skip_filter.contains(filter_[i].name);
+}
+
+namespace {
+
+// A Filter plugin's rejection as the cycle records it (Error: wrapped, naming the plugin).
+Status FilterFailure(Status status, const std::string& plugin) {
+  if (status.code() == Code::kError) {
+    return Status::Error(fmt::format("running \"{}\" filter plugin: {}", plugin, status.Message()))
+        .WithPlugin(plugin);
+  }
+  return std::move(status.WithPlugin(plugin));
+}
+
+}  // namespace
+
 Status Profile::RunFilters(CycleState& state, const PodInfo& pod, const NodeInfo& node) const {
-  const bool planned = state.filter_runs_.size() == filter_.size();
   for (size_t i = 0; i < filter_.size(); ++i) {
-    const auto& f = filter_[i];
-    if (planned ? !state.filter_runs_[i]
-                : !state.skip_filter.empty() && state.skip_filter.contains(f.name)) {
-      continue;
-    }
-    Status status = f.plugin->Filter(state, pod, node);
-    if (!status.ok()) {
-      if (status.code() == Code::kError) {
-        return Status::Error(fmt::format("running \"{}\" filter plugin: {}", f.name,
-                                         status.Message()))
-            .WithPlugin(f.name);
+    if (!FilterRuns(state, i)) continue;
+    Status status = filter_[i].plugin->Filter(state, pod, node);
+    if (!status.ok()) return FilterFailure(std::move(status), filter_[i].name);
+  }
+  return Status();
+}
+
+Status Profile::FilterNodes(CycleState& state, const PodInfo& pod,
+                            std::vector<const NodeInfo*>& nodes, NodeToStatus& failed) const {
+  for (size_t i = 0; i < filter_.size() && !nodes.empty(); ++i) {
+    if (!FilterRuns(state, i)) continue;
+    const FilterPlugin& plugin = *filter_[i].plugin;
+    size_t kept = 0;
+    for (const NodeInfo* node : nodes) {
+      Status status = plugin.Filter(state, pod, *node);
+      if (status.ok()) {
+        nodes[kept++] = node;
+        continue;
       }
-      return status.WithPlugin(f.name);
+      status = FilterFailure(std::move(status), filter_[i].name);
+      if (status.code() == Code::kError) return status;
+      failed.emplace(node->name(), std::move(status));
     }
+    nodes.resize(kept);
   }
   return Status();
 }

@@ -91,6 +91,13 @@ class Profile : public Handle {
   client::SharedInformerFactory* informers() const override { return environment_.informers; }
   // Non-null whenever the environment has a client.
   client::EventRecorder* event_recorder() const override { return recorder_.get(); }
+  // The Filter plugins over many nodes, plugin by plugin: `nodes` keeps, in order, those
+  // that pass every plugin; each that fails goes into `failed` with the status of the first
+  // plugin that rejected it — what RunFilterPlugins gives node by node, when no pod is
+  // nominated anywhere (REQUIRES: !HasNominatedPods()). A plugin's Error stops it and is
+  // returned.
+  Status FilterNodes(CycleState& state, const PodInfo& pod, std::vector<const NodeInfo*>& nodes,
+                     NodeToStatus& failed) const;
   Status RunFilterPlugins(CycleState& state, const PodInfo& pod,
                           const NodeInfo& node) const override;
   Status RunPreFilterAddPod(CycleState& state, const PodInfo& pod, const PodInfo& added,
@@ -130,6 +137,8 @@ class Profile : public Handle {
   absl::Status Assign(std::string_view source);
   // The Filter plugins on `node` as it is, without nominated pods.
   Status RunFilters(CycleState& state, const PodInfo& pod, const NodeInfo& node) const;
+  // Whether Filter plugin `i` runs this cycle (it did not Skip at PreFilter).
+  bool FilterRuns(const CycleState& state, size_t i) const;
   // RunPreFilter's plugins, before the Filter plan is written.
   Status PreFilterPlugins(CycleState& state, const PodInfo& pod, PreFilterResult* result);
 
