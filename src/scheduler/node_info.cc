@@ -408,6 +408,8 @@ absl::Status NodeInfo::SetNode(std::shared_ptr<const api::v1::Node> node) {
   allocatable_ = *std::move(allocatable);
   images_ = NodeImages(*node, images_);
   node_ = std::move(node);
+  unschedulable_ = node_->spec().unschedulable();
+  has_taints_ = !node_->spec().taints().empty();
   label_index_.clear();
   for (const auto& [key, value] : node_->metadata().labels()) label_index_.emplace_back(&key, &value);
   Touch();

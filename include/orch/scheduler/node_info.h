@@ -184,6 +184,10 @@ class NodeInfo {
   const google::protobuf::Map<std::string, std::string>& labels() const {
     return node_->metadata().labels();
   }
+  // spec.unschedulable, and whether spec.taints has any: kept here, beside the fields
+  // Filter reads for every node, so that the common answer needs no visit to the node object.
+  bool unschedulable() const { return unschedulable_; }
+  bool has_taints() const { return has_taints_; }
   // The value of label `key`, or nullptr. Faster than labels().find for the few labels a
   // node has (a scan comparing lengths first, no hashing): plugins call it per node.
   const std::string* Label(std::string_view key) const {
@@ -231,6 +235,8 @@ class NodeInfo {
   // node_'s labels as (key, value) pointers into node_ (which is immutable and shared by
   // copies of this NodeInfo).
   std::vector<std::pair<const std::string*, const std::string*>> label_index_;
+  bool unschedulable_ = false;
+  bool has_taints_ = false;
   std::vector<PodInfoPtr> pods_;
   std::vector<PodInfoPtr> pods_with_affinity_;
   std::vector<PodInfoPtr> pods_with_required_anti_affinity_;

@@ -22,7 +22,7 @@ struct PreScoreState final : CycleState::Data {
 };
 
 // Kubernetes' balancedResourceScorer, in the same floating-point steps.
-int64_t BalancedScore(const ResourceAmounts& requested, const ResourceAmounts& allocatable) {
+int64_t BalancedScore(Amounts requested, Amounts allocatable) {
   absl::InlinedVector<double, 4> fractions;
   double total = 0;
   for (size_t i = 0; i < requested.size(); ++i) {

@@ -75,8 +75,7 @@ int64_t MostRequestedScore(int64_t requested, int64_t capacity) {
 template <typename PerResource>
 ResourceAllocation::Scorer WeightedMean(std::vector<ScoredResource> resources,
                                         PerResource per_resource) {
-  return [resources = std::move(resources), per_resource](const ResourceAmounts& requested,
-                                                          const ResourceAmounts& allocatable) {
+  return [resources = std::move(resources), per_resource](Amounts requested, Amounts allocatable) {
     int64_t node_score = 0;
     int64_t weight_sum = 0;
     for (size_t i = 0; i < requested.size(); ++i) {
@@ -110,7 +109,7 @@ int64_t BrokenLinear(const std::vector<ShapePoint>& shape, int64_t p) {
 ResourceAllocation::Scorer RequestedToCapacityRatio(std::vector<ScoredResource> resources,
                                                     std::vector<ShapePoint> shape) {
   return [resources = std::move(resources), shape = std::move(shape)](
-             const ResourceAmounts& requested, const ResourceAmounts& allocatable) {
+             Amounts requested, Amounts allocatable) {
     int64_t node_score = 0;
     int64_t weight_sum = 0;
     for (size_t i = 0; i < requested.size(); ++i) {

@@ -14,7 +14,7 @@ class NodeUnschedulable final : public FilterPlugin, public EnqueueExtensions {
   std::string_view Name() const override { return kNodeUnschedulable; }
 
   Status Filter(CycleState& state, const PodInfo& pod, const NodeInfo& node) const override {
-    if (!node.node().spec().unschedulable()) return Status();
+    if (!node.unschedulable()) return Status();
     if (AnyTolerates(pod.pod().spec().tolerations(), kTaintNodeUnschedulable, "",
                      kEffectNoSchedule)) {
       return Status();

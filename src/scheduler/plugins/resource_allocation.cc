@@ -1,5 +1,8 @@
 #include "scheduler/plugins/resource_allocation.h"
 
+#include <array>
+#include <vector>
+
 namespace orch::scheduler::plugins {
 namespace {
 
@@ -66,8 +69,20 @@ int64_t ResourceAllocation::Score(const NodeInfo& node, const ResourceAmounts& p
   // cpu and memory as scheduled pods requested them, or with the non-zero defaults;
   // everything else as requested.
   const Resources& requested = use_requested_ ? node.requested() : node.non_zero_requested();
-  ResourceAmounts node_requested(resources_.size(), 0);
-  ResourceAmounts node_allocatable(resources_.size(), 0);
+  // On the stack for the usual handful of resources: scoring a node allocates nothing.
+  constexpr size_t kInline = 8;
+  std::array<int64_t, kInline> requested_inline{};
+  std::array<int64_t, kInline> allocatable_inline{};
+  std::vector<int64_t> requested_heap;
+  std::vector<int64_t> allocatable_heap;
+  int64_t* node_requested = requested_inline.data();
+  int64_t* node_allocatable = allocatable_inline.data();
+  if (resources_.size() > kInline) {
+    requested_heap.assign(resources_.size(), 0);
+    allocatable_heap.assign(resources_.size(), 0);
+    node_requested = requested_heap.data();
+    node_allocatable = allocatable_heap.data();
+  }
   for (size_t i = 0; i < resources_.size(); ++i) {
     const int64_t pod = pod_requests[i];
     int64_t alloc = 0;
@@ -101,7 +116,8 @@ int64_t ResourceAllocation::Score(const NodeInfo& node, const ResourceAmounts& p
     node_allocatable[i] = alloc;
     node_requested[i] = used + pod;
   }
-  return scorer_(node_requested, node_allocatable);
+  return scorer_(Amounts(node_requested, resources_.size()),
+                 Amounts(node_allocatable, resources_.size()));
 }
 
 }  // namespace orch::scheduler::plugins

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/container/inlined_vector.h"
+#include "absl/types/span.h"
 #include "orch/scheduler/config.pb.h"
 #include "orch/scheduler/node_info.h"
 
@@ -18,6 +19,8 @@ namespace orch::scheduler::plugins {
 // One amount per scored resource, in the order of the configured resources. Inline for
 // the usual handful, so scoring a node does not allocate.
 using ResourceAmounts = absl::InlinedVector<int64_t, 4>;
+// What a scorer reads: one amount per scored resource.
+using Amounts = absl::Span<const int64_t>;
 
 struct ScoredResource {
   std::string name;
@@ -34,7 +37,7 @@ class ResourceAllocation {
   // Turns (requested, allocatable) per resource into the node's score. Resources a node
   // does not have come as allocatable 0 (and requested 0): scorers skip them.
   using Scorer =
-      std::function<int64_t(const ResourceAmounts& requested, const ResourceAmounts& allocatable)>;
+      std::function<int64_t(Amounts requested, Amounts allocatable)>;
 
   // `use_requested`: count cpu and memory as requested (BalancedAllocation) rather than with
   // the non-zero defaults for containers without requests (Fit's strategies).

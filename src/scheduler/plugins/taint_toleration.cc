@@ -43,6 +43,7 @@ class TaintToleration final : public FilterPlugin,
   std::string_view Name() const override { return kTaintToleration; }
 
   Status Filter(CycleState& state, const PodInfo& pod, const NodeInfo& node) const override {
+    if (!node.has_taints()) return Status();
     const api::v1::Taint* taint =
         FindUntoleratedScheduleTaint(node.node().spec().taints(), pod.pod().spec().tolerations());
     if (taint == nullptr) return Status();
@@ -60,7 +61,7 @@ class TaintToleration final : public FilterPlugin,
 
   Status Score(CycleState& state, const PodInfo& pod, const NodeInfo& node,
                int64_t* score) const override {
-    if (node.node().spec().taints().empty()) {
+    if (!node.has_taints()) {
       *score = 0;
       return Status();
     }
