@@ -125,5 +125,19 @@ TEST(PlaceTest, NoNodesMeansNoPlacement) {
   EXPECT_EQ(placed[0].message, "no nodes available to schedule pods");
 }
 
+TEST(PlaceTest, PreemptionIsNotHelpfulWhereNoNodeCouldEverFit) {
+  PlaceInput input;
+  input.nodes = {Node("a", "4", "8Gi"), Node("b", "4", "8Gi"), Node("c", "4", "8Gi")};
+  input.bound.push_back(MakePod("low").Node("a").Req({{"cpu", "1"}}).Obj());
+  input.pending.push_back(MakePod("huge").Priority(100).Req({{"cpu", "9"}}).Obj());
+  ORCH_ASSERT_OK_AND_ASSIGN(std::vector<PodPlacement> placed, Place(input));
+  ASSERT_EQ(placed.size(), 1u);
+  EXPECT_EQ(placed[0].node, "");
+  // Kubernetes' words, its doubled period included.
+  EXPECT_EQ(placed[0].message,
+            "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 "
+            "Preemption is not helpful for scheduling..");
+}
+
 }  // namespace
 }  // namespace orch::scheduler

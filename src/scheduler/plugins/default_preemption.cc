@@ -79,14 +79,22 @@ class DefaultPreemption final : public PostFilterPlugin {
       return Status::Unschedulable("not eligible due to a terminating pod on the nominated node.");
     }
     const auto& nodes = handle_.snapshot().nodes();
-    NodeToStatus statuses;
     std::vector<const NodeInfo*> potential;
+    for (const NodeInfo* node : nodes) {
+      auto it = filtered.find(node->name());
+      if (it == filtered.end() || it->second.code() != Code::kUnschedulableAndUnresolvable) {
+        potential.push_back(node);
+      }
+    }
+    if (potential.empty()) {  // FitMessage's answer, without a status per node
+      return Status::Unschedulable(fmt::format("0/{} nodes are available: {} {}.", nodes.size(),
+                                               nodes.size(), kNotHelpful));
+    }
+    NodeToStatus statuses;
     for (const NodeInfo* node : nodes) {
       auto it = filtered.find(node->name());
       if (it != filtered.end() && it->second.code() == Code::kUnschedulableAndUnresolvable) {
         statuses.emplace(node->name(), Status::Unresolvable(std::string(kNotHelpful)));
-      } else {
-        potential.push_back(node);
       }
     }
 
