@@ -25,6 +25,13 @@ int NodesToFind(int32_t percentage, int all_nodes) {
 
 }  // namespace
 
+std::vector<Extender*> BorrowExtenders(const std::vector<std::unique_ptr<Extender>>& extenders) {
+  std::vector<Extender*> borrowed;
+  borrowed.reserve(extenders.size());
+  for (const auto& extender : extenders) borrowed.push_back(extender.get());
+  return borrowed;
+}
+
 size_t PickTie(std::mt19937_64& rng, size_t ties) {
   return ties > 1 ? static_cast<size_t>(rng() % ties) : 0;
 }

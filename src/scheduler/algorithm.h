@@ -21,6 +21,7 @@
 #define ORCH_SRC_SCHEDULER_ALGORITHM_H_
 
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <string>
 #include <utility>
@@ -76,6 +77,9 @@ size_t PickTie(std::mt19937_64& rng, size_t ties);
 // A plugin's Error as the cycle reports it, and a normalized score out of range.
 absl::Status PluginError(const Status& status);
 absl::Status InvalidScoreError(std::string_view plugin, int64_t score);
+
+// The extenders a scheduler owns, as the Algorithm borrows them.
+std::vector<Extender*> BorrowExtenders(const std::vector<std::unique_ptr<Extender>>& extenders);
 
 class Algorithm {
  public:

@@ -80,9 +80,8 @@ absl::StatusOr<std::vector<PodPlacement>> Place(const PlaceInput& input,
   absl::StatusOr<std::vector<std::unique_ptr<Extender>>> extenders =
       MakeExtenders(config);
   if (!extenders.ok()) return Annotate(extenders.status(), options.config_source);
-  std::vector<Extender*> borrowed;
-  for (const auto& extender : *extenders) borrowed.push_back(extender.get());
-  internal::Algorithm algorithm(options.seed, options.reuse_equivalent_pods, std::move(borrowed));
+  internal::Algorithm algorithm(options.seed, options.reuse_equivalent_pods,
+                                internal::BorrowExtenders(*extenders));
   std::vector<PodPlacement> placements;
   placements.reserve(input.pending.size());
   for (const api::v1::Pod& pod : input.pending) {

@@ -29,13 +29,6 @@ constexpr absl::Duration kCleanupPeriod = absl::Seconds(1);
 
 bool Assigned(const api::v1::Pod& pod) { return !pod.spec().node_name().empty(); }
 
-std::vector<Extender*> Borrowed(const std::vector<std::unique_ptr<Extender>>& extenders) {
-  std::vector<Extender*> borrowed;
-  borrowed.reserve(extenders.size());
-  for (const auto& extender : extenders) borrowed.push_back(extender.get());
-  return borrowed;
-}
-
 bool Terminal(const api::v1::Pod& pod) {
   return pod.status().phase() == "Succeeded" || pod.status().phase() == "Failed";
 }
@@ -98,7 +91,7 @@ class Core : public Profile::WaitingPods, public std::enable_shared_from_this<Co
   Core(SchedulerOptions options, std::vector<std::unique_ptr<Extender>> extenders)
       : options_(std::move(options)),
         owned_extenders_(std::move(extenders)),
-        extenders_(Borrowed(owned_extenders_)),
+        extenders_(internal::BorrowExtenders(owned_extenders_)),
         cache_(options_.assumed_pod_ttl),
         algorithm_(options_.seed, options_.reuse_equivalent_pods, extenders_) {}
 
