@@ -80,22 +80,20 @@ class DefaultPreemption final : public PostFilterPlugin {
     }
     const auto& nodes = handle_.snapshot().nodes();
     std::vector<const NodeInfo*> potential;
+    std::vector<const NodeInfo*> unresolvable;
     for (const NodeInfo* node : nodes) {
       auto it = filtered.find(node->name());
-      if (it == filtered.end() || it->second.code() != Code::kUnschedulableAndUnresolvable) {
-        potential.push_back(node);
-      }
+      const bool hopeless =
+          it != filtered.end() && it->second.code() == Code::kUnschedulableAndUnresolvable;
+      (hopeless ? unresolvable : potential).push_back(node);
     }
     if (potential.empty()) {  // FitMessage's answer, without a status per node
       return Status::Unschedulable(fmt::format("0/{} nodes are available: {} {}.", nodes.size(),
                                                nodes.size(), kNotHelpful));
     }
     NodeToStatus statuses;
-    for (const NodeInfo* node : nodes) {
-      auto it = filtered.find(node->name());
-      if (it != filtered.end() && it->second.code() == Code::kUnschedulableAndUnresolvable) {
-        statuses.emplace(node->name(), Status::Unresolvable(std::string(kNotHelpful)));
-      }
+    for (const NodeInfo* node : unresolvable) {
+      statuses.emplace(node->name(), Status::Unresolvable(std::string(kNotHelpful)));
     }
 
     std::vector<Candidate> candidates;
