@@ -86,6 +86,31 @@ absl::StatusOr<ScheduleResult> Algorithm::Schedule(Profile& profile, CycleState&
     return result;
   }
 
+  // A pod nominated by an earlier preemption tries that node first, alone (Kubernetes'
+  // evaluateNominatedNode): its victims made room there, and likely nowhere else.
+  const std::string& nominated = pod.pod().status().nominated_node_name();
+  const NodeInfo* nominated_node = nominated.empty() ? nullptr : cache.Get(nominated);
+  if (nominated_node != nullptr) {
+    Status status = profile.RunFilterPlugins(state, pod, *nominated_node);
+    if (status.code() == Code::kError) return PluginError(status);
+    std::vector<const NodeInfo*> feasible;
+    if (status.ok()) feasible.push_back(nominated_node);
+    if (!extenders_.empty() && !feasible.empty()) {
+      NodeToStatus ignored;  // the full search below records every node's status
+      ORCH_ASSIGN_OR_RETURN(feasible,
+                            FilterWithExtenders(extenders_, pod.pod(), std::move(feasible), ignored));
+    }
+    if (!feasible.empty()) {
+      result.evaluated_nodes = 1;
+      result.feasible_nodes = 1;
+      result.node = nominated_node->name();
+      if (options.keep_scores) {
+        ORCH_RETURN_IF_ERROR(ScoreNodes(profile, state, pod, feasible, true, &result.scores));
+      }
+      return result;
+    }
+  }
+
   const int32_t percentage = profile.percentage_of_nodes_to_score();
   if (reuse_equivalent_ && extenders_.empty() && narrowed.all_nodes && !options.keep_scores &&
       (percentage <= 0 || percentage >= 100) && profile.NodeLocalFilters(state) &&
@@ -136,13 +161,52 @@ absl::Status Algorithm::FindFeasible(Profile& profile, CycleState& state, const 
                                      ScheduleResult* result) {
   const int n = static_cast<int>(candidates.size());
   const int to_find = NodesToFind(profile.percentage_of_nodes_to_score(), n);
-  if (to_find == n && !profile.HasNominatedPods()) {
+  if (to_find == n) {
     // Every node is evaluated: plugin by plugin over the nodes still feasible, which keeps
     // each plugin's code and data at hand and gives the same verdicts as node by node.
-    *feasible = candidates;
-    Status status = profile.FilterNodes(state, pod, *feasible, result->failed);
+    // Nodes with pods nominated to them are filtered one by one, with those pods.
+    StringMap<std::vector<PodInfoPtr>> nominated;
+    if (profile.HasNominatedPods()) nominated = profile.NominatedPodsByNode();
+    std::vector<const NodeInfo*> plain;
+    std::vector<const NodeInfo*> with_nominated;  // those that passed
+    if (nominated.empty()) {
+      plain = candidates;
+    } else {
+      plain.reserve(candidates.size());
+      for (const NodeInfo* node : candidates) {
+        auto it = nominated.find(node->name());
+        if (it == nominated.end()) {
+          plain.push_back(node);
+          continue;
+        }
+        Status status = profile.RunFilterPluginsWithNominated(state, pod, *node, it->second);
+        if (status.ok()) {
+          with_nominated.push_back(node);
+        } else if (status.code() == Code::kError) {
+          return PluginError(status);
+        } else {
+          result->failed.emplace(node->name(), std::move(status));
+        }
+      }
+    }
+    Status status = profile.FilterNodes(state, pod, plain, result->failed);
     if (status.code() == Code::kError) return PluginError(status);
     result->evaluated_nodes = n;
+    if (with_nominated.empty()) {
+      *feasible = std::move(plain);
+      return absl::OkStatus();
+    }
+    // Both lists keep the candidates' order: merge them back into it.
+    feasible->reserve(plain.size() + with_nominated.size());
+    size_t a = 0;
+    size_t b = 0;
+    for (const NodeInfo* node : candidates) {
+      if (a < plain.size() && plain[a] == node) {
+        feasible->push_back(plain[a++]);
+      } else if (b < with_nominated.size() && with_nominated[b] == node) {
+        feasible->push_back(with_nominated[b++]);
+      }
+    }
     return absl::OkStatus();
   }
   const size_t start = to_find < n ? next_start_index_ % static_cast<size_t>(n) : 0;
@@ -182,33 +246,39 @@ absl::Status Algorithm::ScoreNodes(Profile& profile, CycleState& state, const Po
     (*scores)[i].node = feasible[i];
     if (keep_plugin_scores) (*scores)[i].plugin_scores.assign(plugins.size(), 0);
   }
-  std::vector<NodeScore> plugin_scores(feasible.size());
+  // Raw scores, plugin by plugin (kept apart so that each plugin normalizes its own).
+  std::vector<size_t> active;
   for (size_t p = 0; p < plugins.size(); ++p) {
+    if (!state.skip_score.contains(plugins[p].name)) active.push_back(p);
+  }
+  const size_t n = feasible.size();
+  std::vector<int64_t> raw(active.size() * n);
+  for (size_t a = 0; a < active.size(); ++a) {
+    const WeightedScorePlugin& plugin = plugins[active[a]];
+    Status status = plugin.plugin->ScoreNodes(state, pod, feasible, absl::MakeSpan(&raw[a * n], n));
+    if (!status.ok()) return PluginError(status.WithPlugin(plugin.name));
+  }
+  std::vector<NodeScore> custom;  // for plugins that normalize their own way
+  for (size_t a = 0; a < active.size(); ++a) {
+    const size_t p = active[a];
     const WeightedScorePlugin& plugin = plugins[p];
-    if (state.skip_score.contains(plugin.name)) continue;
-    for (size_t i = 0; i < feasible.size(); ++i) {
-      plugin_scores[i].node = feasible[i];
-      plugin_scores[i].score = 0;
-      Status status = plugin.plugin->Score(state, pod, *feasible[i], &plugin_scores[i].score);
+    const absl::Span<int64_t> plugin_raw = absl::MakeSpan(&raw[a * n], n);
+    const Normalization normalization = plugin.plugin->normalization();
+    if (normalization == Normalization::kDefault ||
+        normalization == Normalization::kDefaultReverse) {
+      int64_t max = 0;
+      for (int64_t score : plugin_raw) max = std::max(max, score);
+      const bool reverse = normalization == Normalization::kDefaultReverse;
+      for (int64_t& score : plugin_raw) score = DefaultNormalizedScore(reverse, score, max);
+    } else if (normalization == Normalization::kCustom) {
+      custom.resize(n);
+      for (size_t i = 0; i < n; ++i) custom[i] = {feasible[i], plugin_raw[i]};
+      Status status = plugin.plugin->NormalizeScore(state, pod, custom);
       if (!status.ok()) return PluginError(status.WithPlugin(plugin.name));
+      for (size_t i = 0; i < n; ++i) plugin_raw[i] = custom[i].score;
     }
-    switch (plugin.plugin->normalization()) {
-      case Normalization::kNone:
-        break;
-      case Normalization::kDefault:
-        DefaultNormalizeScore(false, plugin_scores);
-        break;
-      case Normalization::kDefaultReverse:
-        DefaultNormalizeScore(true, plugin_scores);
-        break;
-      case Normalization::kCustom: {
-        Status status = plugin.plugin->NormalizeScore(state, pod, plugin_scores);
-        if (!status.ok()) return PluginError(status.WithPlugin(plugin.name));
-        break;
-      }
-    }
-    for (size_t i = 0; i < feasible.size(); ++i) {
-      const int64_t score = plugin_scores[i].score;
+    for (size_t i = 0; i < n; ++i) {
+      const int64_t score = plugin_raw[i];
       if (score < kMinNodeScore || score > kMaxNodeScore) {
         return InvalidScoreError(plugin.name, score);
       }

@@ -78,6 +78,17 @@ std::unique_ptr<CycleState> CycleState::Clone() const {
   return copy;
 }
 
+Status ScorePlugin::ScoreNodes(CycleState& state, const PodInfo& pod,
+                               absl::Span<const NodeInfo* const> nodes,
+                               absl::Span<int64_t> scores) const {
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    scores[i] = 0;
+    Status status = Score(state, pod, *nodes[i], &scores[i]);
+    if (!status.ok()) return status;
+  }
+  return Status();
+}
+
 int64_t DefaultNormalizedScore(bool reverse, int64_t score, int64_t max) {
   if (max == 0) return reverse ? kMaxNodeScore : score;
   const int64_t scaled = kMaxNodeScore * score / max;

@@ -236,7 +236,18 @@ bool Profile::HasNominatedPods() const {
 Status Profile::RunFilterPlugins(CycleState& state, const PodInfo& pod,
                                  const NodeInfo& node) const {
   if (!HasNominatedPods()) return RunFilters(state, pod, node);
-  std::vector<PodInfoPtr> nominated = nominator_->NominatedPodsForNode(node.name());
+  return RunFilterPluginsWithNominated(state, pod, node,
+                                       nominator_->NominatedPodsForNode(node.name()));
+}
+
+StringMap<std::vector<PodInfoPtr>> Profile::NominatedPodsByNode() const {
+  if (nominator_ == nullptr) return {};
+  return nominator_->NominatedPodsByNode();
+}
+
+Status Profile::RunFilterPluginsWithNominated(CycleState& state, const PodInfo& pod,
+                                              const NodeInfo& node,
+                                              std::vector<PodInfoPtr> nominated) const {
   std::erase_if(nominated, [&pod](const PodInfoPtr& other) {
     return other->priority() < pod.priority() || other->uid() == pod.uid();
   });

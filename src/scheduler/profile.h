@@ -94,12 +94,17 @@ class Profile : public Handle {
   // The Filter plugins over many nodes, plugin by plugin: `nodes` keeps, in order, those
   // that pass every plugin; each that fails goes into `failed` with the status of the first
   // plugin that rejected it — what RunFilterPlugins gives node by node, when no pod is
-  // nominated anywhere (REQUIRES: !HasNominatedPods()). A plugin's Error stops it and is
-  // returned.
+  // nominated to any of `nodes`. A plugin's Error stops it and is returned.
   Status FilterNodes(CycleState& state, const PodInfo& pod, std::vector<const NodeInfo*>& nodes,
                      NodeToStatus& failed) const;
   Status RunFilterPlugins(CycleState& state, const PodInfo& pod,
                           const NodeInfo& node) const override;
+  // RunFilterPlugins with the pods nominated to `node` given (as NominatedPodsByNode has
+  // them), for searches that read the nominations once.
+  Status RunFilterPluginsWithNominated(CycleState& state, const PodInfo& pod, const NodeInfo& node,
+                                       std::vector<PodInfoPtr> nominated) const;
+  // The nominator's NominatedPodsByNode (empty without a nominator).
+  StringMap<std::vector<PodInfoPtr>> NominatedPodsByNode() const;
   Status RunPreFilterAddPod(CycleState& state, const PodInfo& pod, const PodInfo& added,
                             const NodeInfo& node) const override;
   Status RunPreFilterRemovePod(CycleState& state, const PodInfo& pod, const PodInfo& removed,

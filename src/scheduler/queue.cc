@@ -642,6 +642,14 @@ std::vector<PodInfoPtr> SchedulingQueue::NominatedPodsForNode(std::string_view n
   return it->second;
 }
 
+StringMap<std::vector<PodInfoPtr>> SchedulingQueue::NominatedPodsByNode() const {
+  ReaderMutexLock lock(&mu_);
+  StringMap<std::vector<PodInfoPtr>> copy;
+  copy.reserve(nominated_by_node_.size());
+  for (const auto& [node, pods] : nominated_by_node_) copy.emplace(node, pods);
+  return copy;
+}
+
 void SchedulingQueue::NominateLocked(const PodInfoPtr& pod,
                                      std::optional<std::string_view> node_name) {
   UnnominateLocked(pod->uid());

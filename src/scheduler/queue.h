@@ -273,6 +273,9 @@ class SchedulingQueue {
   void DeleteNominatedPod(std::string_view uid);
   // The pods nominated to `node_name`, highest priority first (then in nomination order).
   std::vector<PodInfoPtr> NominatedPodsForNode(std::string_view node_name) const;
+  // Every node with pods nominated to it, and those pods as NominatedPodsForNode gives
+  // them: one read for a search over all nodes.
+  StringMap<std::vector<PodInfoPtr>> NominatedPodsByNode() const;
   // Whether any pod is nominated anywhere; lock-free, for the Filter fast path.
   bool HasNominatedPods() const { return num_nominated_.load(std::memory_order_acquire) > 0; }
 

@@ -55,6 +55,25 @@ TEST(PlaceTest, EachPendingPodCountsOnItsNodeBeforeTheNext) {
             "available: 1 No preemption victims found for incoming pod..");
 }
 
+TEST(PlaceTest, ANominatedNodeIsTriedFirstAndAlone) {
+  PlaceInput input;
+  input.nodes = {Node("a", "4", "8Gi"), Node("b", "4", "8Gi")};
+  input.bound.push_back(MakePod("busy").Node("a").Req({{"cpu", "2"}, {"memory", "1Gi"}}).Obj());
+  // Scored, "b" would win (as above); nominated to "a" by an earlier preemption, the pod
+  // takes "a" since it fits there.
+  api::v1::Pod web = MakePod("web").Req({{"cpu", "1"}, {"memory", "1Gi"}}).Obj();
+  web.mutable_status()->set_nominated_node_name("a");
+  input.pending.push_back(web);
+  // Where the nominated node no longer fits, every node is searched.
+  api::v1::Pod big = MakePod("big").Req({{"cpu", "2"}, {"memory", "1Gi"}}).Obj();
+  big.mutable_status()->set_nominated_node_name("a");
+  input.pending.push_back(big);
+  ORCH_ASSERT_OK_AND_ASSIGN(std::vector<PodPlacement> placed, Place(input));
+  ASSERT_EQ(placed.size(), 2u);
+  EXPECT_EQ(placed[0].node, "a");
+  EXPECT_EQ(placed[1].node, "b");
+}
+
 TEST(PlaceTest, FitErrorCountsReasonsSortedAsKubernetesSortsThem) {
   PlaceInput input;
   input.nodes = {Node("small-1", "1", "8Gi"), Node("small-2", "1", "8Gi"),

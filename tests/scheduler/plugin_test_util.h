@@ -84,6 +84,11 @@ inline ScoreResult RunScore(Plugin& plugin, const PodInfo& pod,
     scores.push_back({node, score});
     result.raw.push_back(score);
   }
+  // The batch form the scheduler scores through must give each node what Score gives it.
+  std::vector<int64_t> batch(nodes.size(), -1);
+  Status batch_status = scorer.ScoreNodes(state, pod, nodes, absl::MakeSpan(batch));
+  EXPECT_TRUE(batch_status.ok()) << batch_status.Message();
+  EXPECT_EQ(batch, result.raw) << plugin.Name() << ": ScoreNodes differs from Score";
   switch (scorer.normalization()) {
     case Normalization::kNone:
       break;

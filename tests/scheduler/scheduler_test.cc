@@ -135,6 +135,29 @@ TEST_F(SchedulerTest, RoomFreedForANominatedPodIsNotTakenByALowerPriorityPod) {
   EXPECT_EQ(Get("late").spec().node_name(), "");
 }
 
+TEST_F(SchedulerTest, NominationsHoldOnlyAgainstLowerPriorityPods) {
+  AddNode("node-a", "2");
+  AddPod(MakePod("low-1").Req({{"cpu", "1"}}).Priority(1));
+  AddPod(MakePod("low-2").Req({{"cpu", "1"}}).Priority(5));
+  executor_.RunUntilIdle();
+  AddPod(MakePod("high").Req({{"cpu", "1"}}).Priority(100));
+  executor_.RunUntilIdle();
+  ASSERT_EQ(Get("high").status().nominated_node_name(), "node-a");
+  client::DeleteOptions now;
+  now.grace_period_seconds = 0;
+  ASSERT_TRUE(client_->Delete<api::v1::Pod>("default", "low-1", now).ok());
+  AddNode("node-b", "2");
+  AddPod(MakePod("filler").Req({{"cpu", "1500m"}}).Priority(1000));
+  executor_.RunUntilIdle();
+  ASSERT_EQ(Get("filler").spec().node_name(), "node-b");
+
+  // A pod above the preemptor's priority sees node-a without the nomination, as feasible
+  // as node-b, and scores it higher (less of it would be used).
+  AddPod(MakePod("vip").Req({{"cpu", "500m"}}).Priority(200));
+  executor_.RunUntilIdle();
+  EXPECT_EQ(Get("vip").spec().node_name(), "node-a");
+}
+
 TEST_F(SchedulerTest, PreemptionPolicyNeverWaitsInsteadOfEvicting) {
   AddNode("node-a", "1");
   AddPod(MakePod("low").Req({{"cpu", "1"}}).Priority(1));

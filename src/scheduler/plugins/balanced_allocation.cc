@@ -2,7 +2,9 @@
 // the pod placed: score = (1 - standard deviation of the requested/allocatable fractions)
 // × 100, over the configured resources (cpu and memory by default). Pods that request none
 // of them are not scored (Skip), so that best-effort pods do not all pile onto one node.
+#include <array>
 #include <cmath>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "fmt/format.h"
@@ -23,24 +25,33 @@ struct PreScoreState final : CycleState::Data {
 
 // Kubernetes' balancedResourceScorer, in the same floating-point steps.
 int64_t BalancedScore(Amounts requested, Amounts allocatable) {
-  absl::InlinedVector<double, 4> fractions;
+  // The fractions of the resources the node has; at most one per scored resource.
+  constexpr size_t kInline = 8;
+  std::array<double, kInline> inline_fractions;
+  std::vector<double> heap_fractions;
+  double* fractions = inline_fractions.data();
+  if (requested.size() > kInline) {
+    heap_fractions.resize(requested.size());
+    fractions = heap_fractions.data();
+  }
+  size_t count = 0;
   double total = 0;
   for (size_t i = 0; i < requested.size(); ++i) {
     if (allocatable[i] == 0) continue;
     double fraction = static_cast<double>(requested[i]) / static_cast<double>(allocatable[i]);
     if (fraction > 1) fraction = 1;
     total += fraction;
-    fractions.push_back(fraction);
+    fractions[count++] = fraction;
   }
   double std_dev = 0;
-  if (fractions.size() == 2) {
+  if (count == 2) {
     // The two-resource case, as Kubernetes simplifies it.
     std_dev = std::abs((fractions[0] - fractions[1]) / 2);
-  } else if (fractions.size() > 2) {
-    const double mean = total / static_cast<double>(fractions.size());
+  } else if (count > 2) {
+    const double mean = total / static_cast<double>(count);
     double sum = 0;
-    for (double f : fractions) sum = sum + (f - mean) * (f - mean);
-    std_dev = std::sqrt(sum / static_cast<double>(fractions.size()));
+    for (size_t i = 0; i < count; ++i) sum = sum + (fractions[i] - mean) * (fractions[i] - mean);
+    std_dev = std::sqrt(sum / static_cast<double>(count));
   }
   return static_cast<int64_t>((1 - std_dev) * static_cast<double>(kMaxNodeScore));
 }
@@ -79,6 +90,16 @@ class BalancedAllocation final : public PreScorePlugin, public ScorePlugin {
     ResourceAmounts requests = scorer_.PodRequests(pod);
     *score = RequestsNothing(requests) ? 0 : scorer_.Score(node, requests);
     return Status();
+  }
+
+  Status ScoreNodes(CycleState& state, const PodInfo& pod, absl::Span<const NodeInfo* const> nodes,
+                    absl::Span<int64_t> scores) const override {
+    const PreScoreState* s = state.Read<PreScoreState>(kPreScoreStateKey);
+    if (s != nullptr) {
+      scorer_.ScoreNodes(nodes, s->pod_requests, scores);
+      return Status();
+    }
+    return ScorePlugin::ScoreNodes(state, pod, nodes, scores);
   }
 
  private:

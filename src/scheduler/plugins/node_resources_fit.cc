@@ -175,6 +175,13 @@ class NodeResourcesFit final : public PreFilterPlugin,
     return Status();
   }
 
+  Status ScoreNodes(CycleState& state, const PodInfo& pod, absl::Span<const NodeInfo* const> nodes,
+                    absl::Span<int64_t> scores) const override {
+    const PreScoreState* s = state.Read<PreScoreState>(kPreScoreStateKey);
+    scorer_.ScoreNodes(nodes, s != nullptr ? s->pod_requests : scorer_.PodRequests(pod), scores);
+    return Status();
+  }
+
   std::vector<ClusterEvent> EventsToRegister() const override {
     return {{EventResource::kPod, kDelete | kUpdatePodScaleDown},
             {EventResource::kNode, kAdd | kUpdateNodeAllocatable}};

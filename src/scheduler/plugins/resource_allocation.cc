@@ -64,25 +64,12 @@ ResourceAmounts ResourceAllocation::PodRequests(const PodInfo& pod) const {
   return amounts;
 }
 
-int64_t ResourceAllocation::Score(const NodeInfo& node, const ResourceAmounts& pod_requests) const {
+void ResourceAllocation::NodeAmounts(const NodeInfo& node, const ResourceAmounts& pod_requests,
+                                 int64_t* node_requested, int64_t* node_allocatable) const {
   const Resources& allocatable = node.allocatable();
   // cpu and memory as scheduled pods requested them, or with the non-zero defaults;
   // everything else as requested.
   const Resources& requested = use_requested_ ? node.requested() : node.non_zero_requested();
-  // On the stack for the usual handful of resources: scoring a node allocates nothing.
-  constexpr size_t kInline = 8;
-  std::array<int64_t, kInline> requested_inline{};
-  std::array<int64_t, kInline> allocatable_inline{};
-  std::vector<int64_t> requested_heap;
-  std::vector<int64_t> allocatable_heap;
-  int64_t* node_requested = requested_inline.data();
-  int64_t* node_allocatable = allocatable_inline.data();
-  if (resources_.size() > kInline) {
-    requested_heap.assign(resources_.size(), 0);
-    allocatable_heap.assign(resources_.size(), 0);
-    node_requested = requested_heap.data();
-    node_allocatable = allocatable_heap.data();
-  }
   for (size_t i = 0; i < resources_.size(); ++i) {
     const int64_t pod = pod_requests[i];
     int64_t alloc = 0;
@@ -103,21 +90,50 @@ int64_t ResourceAllocation::Score(const NodeInfo& node, const ResourceAmounts& p
       case Kind::kScalar: {
         // An extended resource the pod does not request, or the node does not have, is
         // not scored at all.
-        if (pod == 0) continue;
+        if (pod == 0) break;
         const std::string& name = resources_[i].name;
         auto it = allocatable.scalar.find(name);
-        if (it == allocatable.scalar.end()) continue;
+        if (it == allocatable.scalar.end()) break;
         alloc = it->second;
         used = ScalarAmount(node.requested(), name);
         break;
       }
     }
-    if (alloc == 0) continue;
+    // A resource the node lacks is passed as 0 and 0: scorers skip it.
     node_allocatable[i] = alloc;
-    node_requested[i] = used + pod;
+    node_requested[i] = alloc == 0 ? 0 : used + pod;
   }
-  return scorer_(Amounts(node_requested, resources_.size()),
-                 Amounts(node_allocatable, resources_.size()));
+}
+
+int64_t ResourceAllocation::Score(const NodeInfo& node, const ResourceAmounts& pod_requests) const {
+  const NodeInfo* one = &node;
+  int64_t score = 0;
+  ScoreNodes(absl::MakeConstSpan(&one, 1), pod_requests, absl::MakeSpan(&score, 1));
+  return score;
+}
+
+void ResourceAllocation::ScoreNodes(absl::Span<const NodeInfo* const> nodes,
+                                    const ResourceAmounts& pod_requests,
+                                    absl::Span<int64_t> scores) const {
+  // On the stack for the usual handful of resources: scoring allocates nothing.
+  constexpr size_t kInline = 8;
+  std::array<int64_t, kInline> requested_inline;
+  std::array<int64_t, kInline> allocatable_inline;
+  std::vector<int64_t> requested_heap;
+  std::vector<int64_t> allocatable_heap;
+  int64_t* requested = requested_inline.data();
+  int64_t* allocatable = allocatable_inline.data();
+  if (resources_.size() > kInline) {
+    requested_heap.resize(resources_.size());
+    allocatable_heap.resize(resources_.size());
+    requested = requested_heap.data();
+    allocatable = allocatable_heap.data();
+  }
+  const size_t n = resources_.size();
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    NodeAmounts(*nodes[i], pod_requests, requested, allocatable);
+    scores[i] = scorer_(Amounts(requested, n), Amounts(allocatable, n));
+  }
 }
 
 }  // namespace orch::scheduler::plugins

@@ -49,9 +49,17 @@ class ResourceAllocation {
   ResourceAmounts PodRequests(const PodInfo& pod) const;
   // The node's score with the pod placed on it.
   int64_t Score(const NodeInfo& node, const ResourceAmounts& pod_requests) const;
+  // Score of each of `nodes` into `scores` (same size).
+  void ScoreNodes(absl::Span<const NodeInfo* const> nodes, const ResourceAmounts& pod_requests,
+                  absl::Span<int64_t> scores) const;
 
  private:
   enum class Kind { kCpu, kMemory, kEphemeralStorage, kScalar };
+
+  // The node's requested amounts (with the pod's added) and allocatable amounts, one per
+  // scored resource, into arrays of resources().size().
+  void NodeAmounts(const NodeInfo& node, const ResourceAmounts& pod_requests,
+                   int64_t* node_requested, int64_t* node_allocatable) const;
 
   std::vector<ScoredResource> resources_;
   std::vector<Kind> kinds_;  // of each resource, so that scoring compares no names
