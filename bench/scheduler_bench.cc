@@ -3,20 +3,23 @@
 // 100m / 500Mi unless a case says otherwise, the same templates and counts. Every case
 // creates its pods in a MemoryStore through the typed client, and the Scheduler — informers,
 // queue, default profile (every feasible node evaluated), binding by compare-and-swap,
-// Events — places them; all on one thread, driven by a VirtualExecutor (backoffs and
-// retries pass in virtual time, the work in real time).
+// Events — places them; all on one thread, driven by a VirtualExecutor whose clock moves
+// on with the real time the work takes (as a live process's would), and skips ahead while
+// the scheduler only waits (backoff, graceful deletion).
 //
 // pods_per_second = measured pods bound / wall time from the moment the measured pods are
 // in the store (created, not yet seen by the informers) to the last one's binding — as
 // scheduler_perf, where the API server creates pods on other cores, measures the scheduler.
 // That time holds the informers' decoding, the queue, scheduling, binding through the
-// store and the Events. Targets (issue 3): SchedulingBasic 5000 nodes / 10,000 pods
+// store and the Events, and, where a case has churn (PreemptionAsync, Unschedulable),
+// the cycles of the pods created in the background. Targets (issue 3): SchedulingBasic 5000 nodes / 10,000 pods
 // >= 50,000/s; Heterogeneous >= 5,000/s at 5,000 nodes; every other case >= 20x the
 // kube-scheduler threshold named in its comment.
 //
 //   build/bench/scheduler_bench --benchmark_filter=5000Nodes
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -81,6 +84,10 @@ api::v1::PodSpec SpecFromYaml(std::string_view yaml) {
 // One cluster: store, client, informers, scheduler, on a virtual executor.
 class Cluster {
  public:
+  // Tasks run between two moves of the clock: few enough that timers fire close to when
+  // they are due.
+  static constexpr size_t kTasksPerSlice = 16;
+
   explicit Cluster(int nodes, const std::vector<std::string>& zones = {}) {
     store::MemoryStoreOptions options;
     options.clock = &executor_.clock();
@@ -95,6 +102,15 @@ class Cluster {
     scheduler_options.executor = &executor_;
     scheduler_ = Scheduler::Create(std::move(scheduler_options)).value();
     if (!scheduler_->Start().ok()) std::abort();
+    // Binds counted by name prefix ("pod" for pod-17): which of the pods bound were the
+    // measured ones.
+    auto pods = informers_->InformerFor<api::v1::Pod>();
+    if (!pods.ok()) std::abort();
+    pods->AddEventHandler({.on_update = [this](const auto& before, const auto& after) {
+      if (!before->spec().node_name().empty() || after->spec().node_name().empty()) return;
+      const std::string& name = after->metadata().name();
+      ++bound_[name.substr(0, name.rfind('-'))];
+    }});
     informers_->Start();
     for (const char* ns : {"sched-0", "sched-1"}) {
       api::v1::Namespace n;
@@ -121,16 +137,29 @@ class Cluster {
     }
   }
 
-  // Runs until `bound` more pods are bound than when called; virtual time moves on (one
-  // second at a time) only while the scheduler waits (backoff, graceful deletion).
-  // Returns false if nothing moves for 30 virtual minutes.
-  bool RunUntilBound(int64_t bound) {
-    const int64_t target = scheduler_->stats().scheduled + bound;
+  // Runs until `bound` more pods whose names start with `prefix` are bound than when
+  // called, as a live scheduler on one thread would: the virtual clock moves on by the real
+  // time each slice of work takes (so backoffs and graceful deletions end while pods are
+  // still being scheduled), and jumps ahead a second at a time while nothing is ready. A
+  // `churn` pod is created every `churn_every` of that time, if given. Returns false if
+  // nothing binds for 30 virtual minutes.
+  bool RunUntilBound(const std::string& prefix, int64_t bound, const PodTemplate& churn = nullptr,
+                     absl::Duration churn_every = absl::ZeroDuration()) {
+    const int64_t target = bound_[prefix] + bound;
     absl::Time last_progress = executor_.clock().Now();
-    int64_t last = scheduler_->stats().scheduled;
-    while (scheduler_->stats().scheduled < target) {
-      executor_.RunUntilIdle();
-      const int64_t now_bound = scheduler_->stats().scheduled;
+    absl::Time next_churn = executor_.clock().Now();
+    int churned = 0;
+    int64_t last = bound_[prefix];
+    while (bound_[prefix] < target) {
+      if (churn != nullptr) {
+        for (; next_churn <= executor_.clock().Now(); next_churn += churn_every) {
+          Create(1, [&](int) { return churn(churned++); });
+        }
+      }
+      const auto start = std::chrono::steady_clock::now();
+      const size_t ran = executor_.RunReady(kTasksPerSlice);
+      executor_.virtual_clock().Advance(absl::FromChrono(std::chrono::steady_clock::now() - start));
+      const int64_t now_bound = bound_[prefix];
       if (now_bound >= target) break;
       if (now_bound != last) {
         last = now_bound;
@@ -138,7 +167,10 @@ class Cluster {
       } else if (executor_.clock().Now() - last_progress > absl::Minutes(30)) {
         return false;
       }
-      executor_.AdvanceBy(absl::Seconds(1));
+      if (ran == 0) {
+        executor_.AdvanceBy(churn != nullptr ? std::min(absl::Seconds(1), churn_every)
+                                             : absl::Seconds(1));
+      }
     }
     return true;
   }
@@ -151,6 +183,7 @@ class Cluster {
   std::unique_ptr<client::Client> client_;
   std::unique_ptr<client::SharedInformerFactory> informers_;
   std::unique_ptr<Scheduler> scheduler_;
+  std::map<std::string, int64_t> bound_;  // by name prefix
 };
 
 struct Size;
@@ -163,21 +196,30 @@ struct Workload {
   PodTemplate init;
   int measure_pods = 0;
   PodTemplate measure;
-  int measure_bound = -1;  // measured pods expected to bind; -1: all
+  // Pods created in the background while the measured ones are scheduled (scheduler_perf's
+  // churn), one every churn_every.
+  PodTemplate churn;
+  absl::Duration churn_every = absl::ZeroDuration();
 };
+
+// The name prefix of a template's pods ("pod" for pod-0).
+std::string Prefix(const PodTemplate& make) {
+  const std::string name = make(0).metadata().name();
+  return name.substr(0, name.rfind('-'));
+}
 
 void RunWorkload(benchmark::State& state, const Workload& w) {
   for (auto _ : state) {
     Cluster cluster(w.nodes, w.zones);
     cluster.Create(w.init_pods, w.init);
-    if (!cluster.RunUntilBound(w.init_pods)) {
+    if (!cluster.RunUntilBound(Prefix(w.init), w.init_pods)) {
       state.SkipWithError("initial pods did not all bind");
       return;
     }
-    const int64_t to_bind = w.measure_bound < 0 ? w.measure_pods : w.measure_bound;
+    const int64_t to_bind = w.measure_pods;
     cluster.Create(w.measure_pods, w.measure);
     const auto start = std::chrono::steady_clock::now();
-    const bool done = cluster.RunUntilBound(to_bind);
+    const bool done = cluster.RunUntilBound(Prefix(w.measure), to_bind, w.churn, w.churn_every);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     state.SetIterationTime(seconds);
@@ -267,41 +309,51 @@ void SchedulingNodeAffinity(benchmark::State& state, const Size& size) {
   RunWorkload(state, w);
 }
 
-// PreemptionAsync (threshold 570 at 5000 / 20,000 / 5,000): four 900m low-priority pods
-// fill each node; each 3-cpu high-priority pod must evict three of them.
-void Preemption(benchmark::State& state, const Size& size) {
+// Four 900m low-priority pods fill each node; a 3-cpu high-priority pod must evict three.
+api::v1::Pod LowPriority(int i) {
+  api::v1::Pod pod = BasePod("low", i, "900m");
+  pod.mutable_spec()->set_termination_grace_period_seconds(0);
+  return pod;
+}
+api::v1::Pod HighPriority(int i) {
+  api::v1::Pod pod = BasePod("high", i, "3000m");
+  pod.mutable_spec()->set_priority(10);
+  return pod;
+}
+
+// PreemptionAsync (threshold 570 at 5000 / 20,000 / 5,000): default pods measured while
+// a high-priority pod that must preempt arrives every 200 ms.
+void PreemptionAsync(benchmark::State& state, const Size& size) {
   Workload w(size);
-  w.init = [](int i) {
-    api::v1::Pod pod = BasePod("low", i, "900m");
-    pod.mutable_spec()->set_termination_grace_period_seconds(0);
-    return pod;
-  };
-  w.measure = [](int i) {
-    api::v1::Pod pod = BasePod("high", i, "3000m");
-    pod.mutable_spec()->set_priority(10);
-    return pod;
-  };
+  w.init = LowPriority;
+  w.measure = Default();
+  w.churn = HighPriority;
+  w.churn_every = absl::Milliseconds(200);
   RunWorkload(state, w);
 }
 
-// Unschedulable (threshold 590 at 5000 / 100 / 10,000): pods that can never fit (9 cpu)
-// arrive among the others, one per 100.
+// PreemptionBasic (no threshold; kube-scheduler runs it at 1000 nodes / 4,000 / 1,000):
+// every measured pod preempts.
+void PreemptionBasic(benchmark::State& state, const Size& size) {
+  Workload w(size);
+  w.init = LowPriority;
+  w.measure = HighPriority;
+  RunWorkload(state, w);
+}
+
+// Unschedulable (threshold 590 at 5000 / 100 / 10,000): default pods measured while a
+// high-priority pod that can never fit (9 cpu on 4-cpu nodes, so preemption is tried and
+// fails) arrives every 200 ms.
 void Unschedulable(benchmark::State& state, const Size& size) {
   Workload w(size);
   w.init = Default("init");
-  const int measure = size.measure;
-  w.measure_pods = measure + measure / 100;
-  w.measure_bound = measure;
-  w.measure = [](int i) {
-    if (i % 101 == 100) {
-      api::v1::Pod pod = BasePod("large", i);
-      auto& c = *pod.mutable_spec()->mutable_containers(0)->mutable_resources();
-      (*c.mutable_requests())["cpu"].set_value("9");
-      (*c.mutable_limits())["cpu"].set_value("9");
-      return pod;
-    }
-    return BasePod("pod", i);
+  w.measure = Default();
+  w.churn = [](int i) {
+    api::v1::Pod pod = BasePod("large", i, "9");
+    pod.mutable_spec()->set_priority(10);
+    return pod;
   };
+  w.churn_every = absl::Milliseconds(200);
   RunWorkload(state, w);
 }
 
@@ -334,7 +386,8 @@ void RegisterAll() {
   Register("SchedulingPodAntiAffinity", SchedulingPodAntiAffinity, {500, 100, 400});
   Register("TopologySpreading", TopologySpreading, {500, 500, 1000});
   Register("SchedulingNodeAffinity", SchedulingNodeAffinity, {500, 500, 1000});
-  Register("Preemption", Preemption, {500, 2000, 500});
+  Register("PreemptionAsync", PreemptionAsync, {500, 2000, 500});
+  Register("PreemptionBasic", PreemptionBasic, {500, 2000, 500});
   Register("Unschedulable", Unschedulable, {500, 100, 1000});
   Register("Heterogeneous", Heterogeneous, {500, 500, 1000});
 
@@ -343,7 +396,8 @@ void RegisterAll() {
   Register("SchedulingPodAntiAffinity", SchedulingPodAntiAffinity, {5000, 1000, 2000});
   Register("TopologySpreading", TopologySpreading, {5000, 5000, 5000});
   Register("SchedulingNodeAffinity", SchedulingNodeAffinity, {5000, 5000, 10000});
-  Register("Preemption", Preemption, {5000, 20000, 5000});
+  Register("PreemptionAsync", PreemptionAsync, {5000, 20000, 5000});
+  Register("PreemptionBasic", PreemptionBasic, {1000, 4000, 1000});
   Register("Unschedulable", Unschedulable, {5000, 100, 10000});
   Register("Heterogeneous", Heterogeneous, {5000, 1000, 5000});
 }

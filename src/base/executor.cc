@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <limits>
 #include <utility>
 
 namespace orch {
@@ -133,9 +134,11 @@ bool VirtualExecutor::Cancel(TimerId id) {
   return timers_.Cancel(id);
 }
 
-size_t VirtualExecutor::RunUntilIdle() {
+size_t VirtualExecutor::RunUntilIdle() { return RunReady(std::numeric_limits<size_t>::max()); }
+
+size_t VirtualExecutor::RunReady(size_t max_tasks) {
   size_t ran = 0;
-  for (;;) {
+  while (ran < max_tasks) {
     Task task;
     {
       MutexLock lock(&mu_);
@@ -149,6 +152,7 @@ size_t VirtualExecutor::RunUntilIdle() {
     std::move(task)();
     ++ran;
   }
+  return ran;
 }
 
 size_t VirtualExecutor::AdvanceTo(absl::Time t) {

@@ -113,8 +113,7 @@ absl::StatusOr<ScheduleResult> Algorithm::Schedule(Profile& profile, CycleState&
 
   const int32_t percentage = profile.percentage_of_nodes_to_score();
   if (reuse_equivalent_ && extenders_.empty() && narrowed.all_nodes && !options.keep_scores &&
-      (percentage <= 0 || percentage >= 100) && profile.NodeLocalFilters(state) &&
-      !profile.HasNominatedPods()) {
+      (percentage <= 0 || percentage >= 100) && profile.NodeLocalFilters(state)) {
     bool served = false;
     ORCH_RETURN_IF_ERROR(equivalence_.Schedule(profile, state, pod, cache, rng_, &result, &served));
     if (served) return result;

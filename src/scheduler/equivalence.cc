@@ -38,6 +38,9 @@ struct EquivalenceCache::Class {
 
   // Per node (by index in the snapshot's order).
   std::vector<int64_t> filter_generation;  // -1: never filtered
+  // Nodes whose verdict was taken with pods nominated to them: refiltered next cycle
+  // whatever their generation, since nominations come and go without changing nodes.
+  std::vector<int32_t> nominated;
   std::vector<uint8_t> feasible;
   std::vector<Status> failure;             // why not, when infeasible
   std::vector<int64_t> score_generation;   // -1: holds no score
@@ -70,6 +73,7 @@ struct EquivalenceCache::Class {
     feasible_list_stale = true;
     scores_valid = false;
     buckets.clear();
+    nominated.clear();
   }
 
   void Unbucket(int32_t i) {
@@ -302,11 +306,17 @@ absl::Status EquivalenceCache::Refresh(Class& c, Profile& profile, CycleState& s
     c.node_set_generation = cache.node_set_generation();
     c.skip_filter = state.skip_filter;
   }
-  auto refilter = [&](size_t i) -> absl::Status {
+  // The pods nominated to each node (few nodes have any): a node holding some is
+  // filtered with them every cycle, as is one that held some last cycle.
+  StringMap<std::vector<PodInfoPtr>> nominated;
+  if (profile.HasNominatedPods()) nominated = profile.NominatedPodsByNode();
+  auto refilter = [&](size_t i, bool force) -> absl::Status {
     const NodeInfo& node = *nodes[i];
-    if (c.filter_generation[i] == node.generation()) return absl::OkStatus();
+    if (!force && c.filter_generation[i] == node.generation()) return absl::OkStatus();
     ++node_evaluations_;
-    Status status = profile.RunFilterPlugins(state, pod, node);
+    auto pods = nominated.find(node.name());
+    Status status = profile.RunFilterPluginsWithNominated(
+        state, pod, node, pods == nominated.end() ? std::vector<PodInfoPtr>() : pods->second);
     if (status.code() == Code::kError) return PluginError(status);
     const bool now_feasible = status.ok();
     if (now_feasible != static_cast<bool>(c.feasible[i])) {
@@ -322,14 +332,26 @@ absl::Status EquivalenceCache::Refresh(Class& c, Profile& profile, CycleState& s
     return absl::OkStatus();
   };
   if (reset) {
-    for (size_t i = 0; i < nodes.size(); ++i) ORCH_RETURN_IF_ERROR(refilter(i));
+    for (size_t i = 0; i < nodes.size(); ++i) ORCH_RETURN_IF_ERROR(refilter(i, false));
   } else {
     const NodeInfo* const* changed = cache.LogFrom(c.log_position);
     const int64_t count = cache.log_end() - c.log_position;
     for (int64_t k = 0; k < count; ++k) {
       const int i = cache.IndexOf(changed[k]);
-      if (i >= 0) ORCH_RETURN_IF_ERROR(refilter(static_cast<size_t>(i)));
+      if (i >= 0) ORCH_RETURN_IF_ERROR(refilter(static_cast<size_t>(i), false));
     }
+    for (int32_t i : c.nominated) {
+      if (nominated.contains(nodes[static_cast<size_t>(i)]->name())) continue;  // just below
+      ORCH_RETURN_IF_ERROR(refilter(static_cast<size_t>(i), true));
+    }
+  }
+  c.nominated.clear();
+  for (const auto& [name, pods] : nominated) {
+    const NodeInfo* node = cache.Get(name);
+    const int i = node == nullptr ? -1 : cache.IndexOf(node);
+    if (i < 0) continue;
+    ORCH_RETURN_IF_ERROR(refilter(static_cast<size_t>(i), true));
+    c.nominated.push_back(i);
   }
   c.log_position = cache.log_end();
   std::sort(dirty_.begin(), dirty_.end());

@@ -14,6 +14,10 @@
 // tied nodes in name order; none when one node is feasible), so a pod lands where the
 // uncached path would put it — the randomized test in tests/scheduler proves it.
 //
+// Pods nominated to a node (by preemption) change its verdict without changing the node:
+// the nodes holding nominations are filtered afresh, with those pods, every cycle, and
+// once more the cycle after they lose them.
+//
 // It serves a cycle only when it can be exact: every plugin that did not Skip is NodeLocal
 // and none of them normalizes with kCustom, PreFilter did not narrow the nodes and the
 // profile does not sample; otherwise the caller takes the uncached path.

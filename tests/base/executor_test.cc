@@ -29,6 +29,21 @@ TEST(VirtualExecutor, RunsPostedTasksInOrderWithoutMovingTime) {
   EXPECT_TRUE(ex.Idle());
 }
 
+TEST(VirtualExecutor, RunReadyStopsAfterItsShareAndTimersDueByThenJoinIn) {
+  VirtualExecutor ex;
+  std::vector<int> order;
+  for (int i = 1; i <= 3; ++i) ex.Post([&order, i] { order.push_back(i); });
+  ex.PostAfter(absl::Seconds(1), [&] { order.push_back(10); });
+  EXPECT_EQ(ex.RunReady(2), 2u);
+  EXPECT_THAT(order, ElementsAre(1, 2));
+  // The host moves the clock itself: the timer now due runs after the task already ready.
+  ex.virtual_clock().Advance(absl::Seconds(1));
+  EXPECT_EQ(ex.RunReady(5), 2u);
+  EXPECT_THAT(order, ElementsAre(1, 2, 3, 10));
+  EXPECT_EQ(ex.RunReady(5), 0u);
+  EXPECT_TRUE(ex.Idle());
+}
+
 TEST(VirtualExecutor, TimersFireAtTheirDueTimeInDueThenPostingOrder) {
   VirtualExecutor ex;
   const absl::Time start = ex.clock().Now();

@@ -18,6 +18,7 @@
 #include "scheduler/cache.h"
 #include "scheduler/cycle.h"
 #include "scheduler/profile.h"
+#include "scheduler/queue.h"
 #include "support/status_matchers.h"
 #include "scheduler/test_objects.h"
 
@@ -27,24 +28,34 @@ namespace {
 using testing::MakeNode;
 using testing::MakePod;
 
-// One scheduler's worth of state: a cache, the default profile over it, an algorithm.
+// One scheduler's worth of state: a cache, the default profile over it, an algorithm, and
+// a queue that holds the nominations.
 struct SchedulerRun {
   explicit SchedulerRun(bool reuse, uint64_t seed) : algorithm(seed, reuse) {
     Profile::Environment environment{&cache, &clock, nullptr, nullptr};
     profile = *Profile::Create(DefaultConfig(), 0, "test", registry, environment);
+    queue = std::make_unique<SchedulingQueue>(*profile->queue_sort(), clock, PluginEvents());
+    profile->set_nominator(queue.get());
   }
   VirtualClock clock;
   Registry registry = Registry::InTree();
   SchedulerCache cache;
   std::unique_ptr<Profile> profile;
+  std::unique_ptr<SchedulingQueue> queue;
   Algorithm algorithm;
 };
 
 // A random cluster and a stream of pods drawn from a few shapes, so that shapes repeat.
+struct Nomination {
+  PodInfoPtr pod;
+  std::string node;
+};
+
 struct Workload {
   std::vector<api::v1::Node> nodes;
   std::vector<api::v1::Pod> bound;
   std::vector<api::v1::Pod> pending;
+  std::vector<Nomination> nominated;  // made and withdrawn as pods are scheduled
 };
 
 Workload RandomWorkload(uint64_t seed, int nodes, int pods) {
@@ -112,6 +123,11 @@ Workload RandomWorkload(uint64_t seed, int nodes, int pods) {
                             .Obj());
     }
   }
+  for (int i = 0; i < pods / 10; ++i) {
+    const std::string name = fmt::format("nominated-{}", i);
+    w.nominated.push_back({shape(pick(6), name).Uid(name).Priority(pick(3) - 1).Info(),
+                           w.nodes[static_cast<size_t>(pick(nodes))].metadata().name()});
+  }
   for (int i = 0; i < pods; ++i) {
     // Mostly the node-local shapes, in runs, as ReplicaSets create them.
     const int s = pick(10) < 8 ? pick(6) : 6 + pick(2);
@@ -144,6 +160,13 @@ std::vector<std::string> Schedule(SchedulerRun& run, const Workload& w) {
     // Now and then a bound pod goes away, as pods finish: the freed node must be seen.
     if (i % 17 == 16 && !w.bound.empty()) {
       run.cache.RemovePod(w.bound[i % w.bound.size()].metadata().uid());
+    }
+    // Nominations come and go (as preemption makes them): some pods count on some nodes
+    // before they are bound, for pods of their priority or lower.
+    if (i % 5 == 4 && !w.nominated.empty()) {
+      const Nomination& n = w.nominated[(i / 5) % w.nominated.size()];
+      run.queue->AddNominatedPod(n.pod, n.node);
+      if (i % 3 == 0) run.queue->DeleteNominatedPod(w.nominated[(i / 3) % w.nominated.size()].pod->uid());
     }
   }
   return lines;

@@ -122,6 +122,9 @@ class VirtualExecutor : public Executor {
   // Runs ready tasks (and tasks they post) until none is ready; time does not move.
   // Returns the number of tasks run.
   size_t RunUntilIdle();
+  // Like RunUntilIdle, but stops after `max_tasks` tasks: a host that moves the clock
+  // itself (say, with the real time the work took) interleaves with it this way.
+  size_t RunReady(size_t max_tasks);
 
   // Moves time forward to `t`, firing each timer at its own due time, in (due, posting)
   // order, with RunUntilIdle after each. Returns the number of tasks run.
