@@ -164,6 +164,7 @@ absl::Status Algorithm::FindFeasible(Profile& profile, CycleState& state, const 
     // Every node is evaluated: plugin by plugin over the nodes still feasible, which keeps
     // each plugin's code and data at hand and gives the same verdicts as node by node.
     // Nodes with pods nominated to them are filtered one by one, with those pods.
+    NodeFailures failures;
     StringMap<std::vector<PodInfoPtr>> nominated;
     if (profile.HasNominatedPods()) nominated = profile.NominatedPodsByNode();
     std::vector<const NodeInfo*> plain;
@@ -184,13 +185,18 @@ absl::Status Algorithm::FindFeasible(Profile& profile, CycleState& state, const 
         } else if (status.code() == Code::kError) {
           return PluginError(status);
         } else {
-          result->failed.emplace(node->name(), std::move(status));
+          failures.emplace_back(node, std::move(status));
         }
       }
     }
-    Status status = profile.FilterNodes(state, pod, plain, result->failed);
+    Status status = profile.FilterNodes(state, pod, plain, failures);
     if (status.code() == Code::kError) return PluginError(status);
     result->evaluated_nodes = n;
+    // Why nodes failed matters only when none fits (the message, PostFilter) or to the
+    // extenders, which add theirs.
+    if ((plain.empty() && with_nominated.empty()) || !extenders_.empty()) {
+      for (auto& [node, failure] : failures) result->failed.emplace(node->name(), std::move(failure));
+    }
     if (with_nominated.empty()) {
       *feasible = std::move(plain);
       return absl::OkStatus();

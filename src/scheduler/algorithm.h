@@ -52,7 +52,8 @@ struct ScheduleResult {
   int evaluated_nodes = 0;
   int feasible_nodes = 0;
   int all_nodes = 0;
-  // Why the pod fits nowhere: PreFilter's rejection, or each failed node's status.
+  // Why the pod fits nowhere: PreFilter's rejection, or each failed node's status (kept
+  // only when no node fits, or when extenders are configured).
   Status pre_filter_status;
   NodeToStatus failed;
   // Every feasible node's scores, when asked for (ScheduleOptions::keep_scores).

@@ -292,7 +292,7 @@ Status Profile::RunFilters(CycleState& state, const PodInfo& pod, const NodeInfo
 }
 
 Status Profile::FilterNodes(CycleState& state, const PodInfo& pod,
-                            std::vector<const NodeInfo*>& nodes, NodeToStatus& failed) const {
+                            std::vector<const NodeInfo*>& nodes, NodeFailures& failed) const {
   for (size_t i = 0; i < filter_.size() && !nodes.empty(); ++i) {
     if (!FilterRuns(state, i)) continue;
     const FilterPlugin& plugin = *filter_[i].plugin;
@@ -305,7 +305,7 @@ Status Profile::FilterNodes(CycleState& state, const PodInfo& pod,
       }
       status = FilterFailure(std::move(status), filter_[i].name);
       if (status.code() == Code::kError) return status;
-      failed.emplace(node->name(), std::move(status));
+      failed.emplace_back(node, std::move(status));
     }
     nodes.resize(kept);
   }

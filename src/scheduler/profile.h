@@ -35,6 +35,10 @@ struct WeightedScorePlugin {
   std::string name;
 };
 
+// Nodes that failed Filter with their statuses, in the order met: cheaper to gather than
+// a NodeToStatus, which is built from it only when the cycle needs one.
+using NodeFailures = std::vector<std::pair<const NodeInfo*, Status>>;
+
 class Profile : public Handle {
  public:
   // What the profile's Handle serves. Pointers must outlive the profile; client and
@@ -96,7 +100,7 @@ class Profile : public Handle {
   // plugin that rejected it — what RunFilterPlugins gives node by node, when no pod is
   // nominated to any of `nodes`. A plugin's Error stops it and is returned.
   Status FilterNodes(CycleState& state, const PodInfo& pod, std::vector<const NodeInfo*>& nodes,
-                     NodeToStatus& failed) const;
+                     NodeFailures& failed) const;
   Status RunFilterPlugins(CycleState& state, const PodInfo& pod,
                           const NodeInfo& node) const override;
   // RunFilterPlugins with the pods nominated to `node` given (as NominatedPodsByNode has
