@@ -74,6 +74,18 @@ class TaintToleration final : public FilterPlugin,
     return Status();
   }
 
+  Status ScoreNodes(CycleState& state, const PodInfo& pod, absl::Span<const NodeInfo* const> nodes,
+                    absl::Span<int64_t> scores) const override {
+    const PreScoreState* s = state.Read<PreScoreState>(kPreScoreStateKey);
+    if (s == nullptr) return ScorePlugin::ScoreNodes(state, pod, nodes, scores);
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      scores[i] = nodes[i]->has_taints()
+                      ? CountIntolerablePreferNoSchedule(nodes[i]->node(), s->prefer_no_schedule)
+                      : 0;
+    }
+    return Status();
+  }
+
   Normalization normalization() const override { return Normalization::kDefaultReverse; }
 
   std::vector<ClusterEvent> EventsToRegister() const override {
