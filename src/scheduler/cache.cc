@@ -9,6 +9,32 @@ namespace orch::scheduler::internal {
 
 // ------------------------------------------------------------------ nodes
 
+namespace {
+
+// A node whose hostname label names another host.
+bool ForeignHostname(const api::v1::Node& node) {
+  auto it = node.metadata().labels().find(std::string(kLabelHostname));
+  return it != node.metadata().labels().end() && it->second != node.metadata().name();
+}
+
+// A pod with a required anti-affinity term that reaches past its own node's hostname.
+bool WideAntiAffinity(const PodInfo& pod) {
+  for (const AffinityTerm& t : pod.required_anti_affinity()) {
+    if (t.topology_key != kLabelHostname || t.namespace_selector.has_value()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void SchedulerCache::NoteHostname(const NodeInfo& info) {
+  if (ForeignHostname(info.node())) {
+    foreign_hostnames_.insert(info.name());
+  } else {
+    foreign_hostnames_.erase(info.name());
+  }
+}
+
 absl::Status SchedulerCache::AddOrUpdateNode(std::shared_ptr<const api::v1::Node> node) {
   const std::string name = node->metadata().name();
   auto it = nodes_.find(name);
@@ -21,6 +47,7 @@ absl::Status SchedulerCache::AddOrUpdateNode(std::shared_ptr<const api::v1::Node
       RemoveNode(name);
       return status;
     }
+    NoteHostname(info);
     bool images_changed = old_images.size() != info.images().size();
     for (const std::string& image : old_images) {
       if (!info.images().contains(image)) {
@@ -51,6 +78,7 @@ absl::Status SchedulerCache::AddOrUpdateNode(std::shared_ptr<const api::v1::Node
   auto owned = std::make_unique<NodeInfo>(*std::move(created));
   NodeInfo& info = *owned;
   nodes_.emplace(name, std::move(owned));
+  NoteHostname(info);
   CountImages(info, +1);
   if (!info.images().empty()) RefreshImageCounts();
   auto waiting = waiting_for_node_.find(name);
@@ -70,7 +98,11 @@ void SchedulerCache::RemoveNode(std::string_view name) {
   if (it == nodes_.end()) return;
   NodeInfo& info = *it->second;
   std::vector<std::string>& waiting = waiting_for_node_[std::string(name)];
-  for (const PodInfoPtr& pod : info.pods()) waiting.push_back(pod->uid());
+  for (const PodInfoPtr& pod : info.pods()) {
+    waiting.push_back(pod->uid());
+    if (WideAntiAffinity(*pod)) --wide_anti_affinity_pods_;
+  }
+  foreign_hostnames_.erase(info.name());
   CountImages(info, -1);
   const bool had_images = !info.images().empty();
   nodes_.erase(it);
@@ -151,6 +183,7 @@ void SchedulerCache::PlacePod(const PodState& state) {
   node->AddPod(state.pod);
   Logged(node);
   if (state.pod->has_affinity_terms()) affinity_dirty_ = true;
+  if (WideAntiAffinity(*state.pod)) ++wide_anti_affinity_pods_;
 }
 
 void SchedulerCache::UnplacePod(const PodState& state) {
@@ -164,9 +197,10 @@ void SchedulerCache::UnplacePod(const PodState& state) {
     }
     return;
   }
-  node->RemovePod(state.pod->uid());
+  const bool removed = node->RemovePod(state.pod->uid());
   Logged(node);
   if (state.pod->has_affinity_terms()) affinity_dirty_ = true;
+  if (removed && WideAntiAffinity(*state.pod)) --wide_anti_affinity_pods_;
 }
 
 void SchedulerCache::AddOrUpdatePod(PodInfoPtr pod) {

@@ -103,6 +103,8 @@ class SchedulerCache : public Snapshot {
   const std::vector<const NodeInfo*>& nodes_with_required_anti_affinity_pods() const override;
   const google::protobuf::Map<std::string, std::string>* NamespaceLabels(
       std::string_view ns) const override;
+  bool HostnameLabelsAreNodeNames() const override { return foreign_hostnames_.empty(); }
+  bool AntiAffinityIsPerHostname() const override { return wide_anti_affinity_pods_ == 0; }
 
  private:
   struct PodState {
@@ -114,6 +116,7 @@ class SchedulerCache : public Snapshot {
   };
 
   void Logged(const NodeInfo* node);
+  void NoteHostname(const NodeInfo& info);
   void PlacePod(const PodState& state);
   void UnplacePod(const PodState& state);
   void NodeSetChanged();
@@ -139,6 +142,10 @@ class SchedulerCache : public Snapshot {
   mutable bool affinity_dirty_ = true;
   mutable std::vector<const NodeInfo*> with_affinity_;
   mutable std::vector<const NodeInfo*> with_anti_affinity_;
+  // Nodes whose hostname label is not their name, and pods on nodes with a required
+  // anti-affinity term that is not per hostname (see Snapshot).
+  StringSet foreign_hostnames_;
+  int64_t wide_anti_affinity_pods_ = 0;
 };
 
 }  // namespace orch::scheduler::internal

@@ -174,14 +174,14 @@ absl::flat_hash_map<std::string, std::vector<ClusterEvent>> Profile::RegisteredE
 
 bool Profile::NodeLocalFilters(const CycleState& state) const {
   for (const auto& f : filter_) {
-    if (!f.plugin->NodeLocal() && !state.skip_filter.contains(f.name)) return false;
+    if (!f.plugin->NodeLocalThisCycle(state) && !state.skip_filter.contains(f.name)) return false;
   }
   return true;
 }
 
 bool Profile::NodeLocalScores(const CycleState& state) const {
   for (const auto& s : score_) {
-    if (!s.plugin->NodeLocal() && !state.skip_score.contains(s.name)) return false;
+    if (!s.plugin->NodeLocalThisCycle(state) && !state.skip_score.contains(s.name)) return false;
   }
   return true;
 }

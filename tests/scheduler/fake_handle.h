@@ -40,19 +40,34 @@ class FakeSnapshot : public Snapshot {
 
   // A node to change in place (its generation moves on); call Reindex() after.
   NodeInfo& mutable_node(size_t i) { return storage_[i]; }
-  // Rebuilds the node list and the affinity indexes from the nodes held.
+  // Rebuilds the node list, the affinity indexes and what the snapshot says of hostnames
+  // and anti-affinity terms from the nodes held.
   void Reindex() {
     nodes_.clear();
     with_affinity_.clear();
     with_anti_affinity_.clear();
+    hostnames_are_names_ = true;
+    anti_affinity_per_hostname_ = true;
     for (const NodeInfo& node : storage_) {
       nodes_.push_back(&node);
       if (!node.pods_with_affinity().empty()) with_affinity_.push_back(&node);
       if (!node.pods_with_required_anti_affinity().empty()) {
         with_anti_affinity_.push_back(&node);
       }
+      const std::string* hostname = node.Label(kLabelHostname);
+      if (hostname != nullptr && *hostname != node.name()) hostnames_are_names_ = false;
+      for (const PodInfoPtr& pod : node.pods_with_required_anti_affinity()) {
+        for (const AffinityTerm& t : pod->required_anti_affinity()) {
+          if (t.topology_key != kLabelHostname || t.namespace_selector.has_value()) {
+            anti_affinity_per_hostname_ = false;
+          }
+        }
+      }
     }
   }
+  // false: HostnameLabelsAreNodeNames says no whatever the nodes hold (the default
+  // Snapshot's answer), for comparing the general path with the per-node one.
+  void set_hostname_facts(bool known) { hostname_facts_ = known; }
 
   void SetNamespaceLabels(const std::string& ns, std::map<std::string, std::string> labels) {
     auto& map = namespaces_[ns];
@@ -78,8 +93,15 @@ class FakeSnapshot : public Snapshot {
     auto it = namespaces_.find(std::string(ns));
     return it == namespaces_.end() ? nullptr : &it->second;
   }
+  bool HostnameLabelsAreNodeNames() const override {
+    return hostname_facts_ && hostnames_are_names_;
+  }
+  bool AntiAffinityIsPerHostname() const override { return anti_affinity_per_hostname_; }
 
  private:
+  bool hostname_facts_ = true;
+  bool hostnames_are_names_ = true;
+  bool anti_affinity_per_hostname_ = true;
   std::vector<NodeInfo> storage_;
   std::vector<const NodeInfo*> nodes_;
   std::vector<const NodeInfo*> with_affinity_;

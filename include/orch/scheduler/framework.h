@@ -185,6 +185,14 @@ class Snapshot {
   // Labels of a namespace, or nullptr if the namespace is unknown.
   virtual const google::protobuf::Map<std::string, std::string>* NamespaceLabels(
       std::string_view ns) const = 0;
+  // Whether each node's kubernetes.io/hostname label, where it has one, is its own name:
+  // then no two nodes share a hostname topology domain. The default says no.
+  virtual bool HostnameLabelsAreNodeNames() const { return false; }
+  // Whether every required anti-affinity term of the pods on the nodes has the topology
+  // key kubernetes.io/hostname and no namespaceSelector. The default says no.
+  // With both, a node's answer to anti-affinity depends on its own pods only, which lets
+  // InterPodAffinity be node-local for pods whose own terms are alike (NodeLocalThisCycle).
+  virtual bool AntiAffinityIsPerHostname() const { return false; }
 };
 
 // What the framework gives plugins. Owned by the scheduler; outlives every plugin.
@@ -244,6 +252,11 @@ class Plugin {
   // (pod shape, node state) result only when every plugin that did not Skip this cycle
   // is node-local. PodTopologySpread and InterPodAffinity are not.
   virtual bool NodeLocal() const { return true; }
+  // Whether NodeLocal holds for the pod of this cycle, as PreFilter and PreScore found it
+  // (`state` is the cycle's). A plugin that is not node-local in general may be for some
+  // pods: InterPodAffinity, for a pod without affinity terms whose anti-affinity, and every
+  // bound pod's, is per hostname. The default is NodeLocal().
+  virtual bool NodeLocalThisCycle(const CycleState& state) const { return NodeLocal(); }
 };
 
 // Cluster events that can make a pod schedulable again. A plugin that rejects pods says

@@ -42,6 +42,10 @@ inline constexpr std::string_view kPods = "pods";
 inline constexpr int64_t kDefaultMilliCpuRequest = 100;
 inline constexpr int64_t kDefaultMemoryRequest = 200 * 1024 * 1024;
 
+// The node label naming its host: the topology key of "one per node" spreading and
+// anti-affinity.
+inline constexpr std::string_view kLabelHostname = "kubernetes.io/hostname";
+
 struct Resources {
   int64_t milli_cpu = 0;
   int64_t memory = 0;

@@ -166,6 +166,20 @@ bool TermsUseNamespaceSelector(const PodInfo& pod) {
                      weighted_uses);
 }
 
+// Whether every node can be judged by its own pods for `pod`: the pod has no affinity
+// terms, its anti-affinity terms and every bound pod's are per hostname without
+// namespaceSelector, and hostnames are node names. A node then rejects the pod exactly
+// when one of its own pods matches the pod's anti-affinity or has an anti-affinity term
+// matching the pod: what counting over the cluster would find, since each hostname domain
+// is one node.
+bool PerNode(const Snapshot& snapshot, const PodInfo& pod) {
+  if (!pod.required_affinity().empty()) return false;
+  for (const AffinityTerm& t : pod.required_anti_affinity()) {
+    if (t.topology_key != kLabelHostname || t.namespace_selector.has_value()) return false;
+  }
+  return snapshot.HostnameLabelsAreNodeNames() && snapshot.AntiAffinityIsPerHostname();
+}
+
 // ------------------------------------------------------------------ states
 
 class FilterState : public CycleState::Data {
@@ -178,6 +192,8 @@ class FilterState : public CycleState::Data {
   TopologyCounts anti_affinity;
   // Whether the incoming pod matches all its own required affinity terms.
   bool matches_own_affinity = false;
+  // Each node is judged by its own pods (PerNode): the counts above are not kept.
+  bool per_node = false;
   // The incoming pod's namespace labels (empty when the namespace is unknown).
   Labels namespace_labels;
 
@@ -214,6 +230,11 @@ class InterPodAffinity final : public PreFilterPlugin,
 
   std::string_view Name() const override { return kInterPodAffinity; }
   bool NodeLocal() const override { return false; }
+  // Node-local for a pod whose nodes are judged by their own pods, unless it is scored.
+  bool NodeLocalThisCycle(const CycleState& state) const override {
+    const auto* s = state.Read<FilterState>(kPreFilterStateKey);
+    return s != nullptr && s->per_node && state.Read<ScoreState>(kPreScoreStateKey) == nullptr;
+  }
 
   std::vector<ClusterEvent> EventsToRegister() const override {
     return {
@@ -288,6 +309,27 @@ class InterPodAffinity final : public PreFilterPlugin,
   Status UpdateWithPod(CycleState& state, const PodInfo& pod, const PodInfo& other,
                        const NodeInfo& node, int64_t delta) const;
 
+  // Filter when each node is judged by its own pods (PerNode), in Filter's order: the
+  // pod's anti-affinity, then the existing pods'.
+  Status FilterByOwnPods(const PodInfo& pod, const NodeInfo& node) const {
+    if (node.Label(kLabelHostname) == nullptr) return Status();  // in no hostname domain
+    for (const AffinityTerm& term : pod.required_anti_affinity()) {
+      for (const PodInfoPtr& other : node.pods()) {
+        if (IncomingTermMatches(term, other->pod())) {
+          return Status::Unschedulable(std::string(kReasonAntiAffinityRulesNotMatch));
+        }
+      }
+    }
+    for (const PodInfoPtr& existing : node.pods_with_required_anti_affinity()) {
+      for (const AffinityTerm& t : existing->required_anti_affinity()) {
+        if (t.Matches(pod.pod(), nullptr)) {
+          return Status::Unschedulable(std::string(kReasonExistingAntiAffinityRulesNotMatch));
+        }
+      }
+    }
+    return Status();
+  }
+
   // Adds `existing`'s terms that select the incoming pod, weighted, by topology key.
   void ScoreExistingTerms(KeyCounts& weights, const api::v1::Pod& incoming,
                           const Labels& namespace_labels, const PodInfo& existing) const;
@@ -310,6 +352,15 @@ Status InterPodAffinity::PreFilter(CycleState& state, const PodInfo& pod_info,
   const Labels& namespace_labels = ns_labels != nullptr ? *ns_labels : EmptyLabels();
 
   auto s = std::make_unique<FilterState>();
+  if (PerNode(snapshot, pod_info)) {
+    if (pod_info.required_anti_affinity().empty() &&
+        snapshot.nodes_with_required_anti_affinity_pods().empty()) {
+      return Status::Skip();
+    }
+    s->per_node = true;
+    state.Write(kPreFilterStateKey, std::move(s));
+    return Status();
+  }
   const size_t all_nodes = snapshot.nodes().size();
   {
     auto memo = existing_anti_affinity_.Begin(IncomingPodQuery(pod_info, namespace_labels), all_nodes);
@@ -373,6 +424,7 @@ Status InterPodAffinity::UpdateWithPod(CycleState& state, const PodInfo& pod,
     if (state.skip_filter.contains(kInterPodAffinity)) return Status();
     return Status::Error(fmt::format("reading \"{}\" from cycleState: not found", kPreFilterStateKey));
   }
+  if (s->per_node) return Status();  // Filter reads the node's pods, added ones included
   CountExistingAntiAffinity(*s, other, pod.pod(), s->namespace_labels, node, delta);
   CountIncomingTerms(*s, pod, other.pod(), node, delta);
   return Status();
@@ -384,6 +436,7 @@ Status InterPodAffinity::Filter(CycleState& state, const PodInfo& pod,
   if (s == nullptr) {
     return Status::Error(fmt::format("reading \"{}\" from cycleState: not found", kPreFilterStateKey));
   }
+  if (s->per_node) return FilterByOwnPods(pod, node);
   // The pod's affinity: every term's topology must exist on the node and hold a match.
   bool pods_exist = true;
   for (const AffinityTerm& term : pod.required_affinity()) {

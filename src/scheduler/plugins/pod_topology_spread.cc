@@ -60,7 +60,6 @@ constexpr std::string_view kHonor = "Honor";
 constexpr std::string_view kSystemDefaulting = "System";
 constexpr std::string_view kListDefaulting = "List";
 
-constexpr std::string_view kLabelHostname = "kubernetes.io/hostname";
 constexpr std::string_view kLabelTopologyZone = "topology.kubernetes.io/zone";
 
 // ------------------------------------------------------------------ constraints
