@@ -315,8 +315,8 @@ class PreFilterPlugin : public virtual Plugin {
   // Skip: this plugin's Filter is not called for the pod this cycle.
   virtual Status PreFilter(CycleState& state, const PodInfo& pod, PreFilterResult* result) = 0;
   // For preemption's what-ifs: update what PreFilter wrote to `state` when `other` is
-  // added to or removed from `node`. Plugins whose state does not depend on other pods
-  // keep the defaults.
+  // added to or removed from `node` (a copy that already holds it, or no longer does).
+  // Plugins whose state does not depend on other pods keep the defaults.
   virtual Status AddPod(CycleState& state, const PodInfo& pod, const PodInfo& other,
                         const NodeInfo& node) const {
     return Status();
