@@ -39,6 +39,7 @@ ResourceAllocation::ResourceAllocation(std::vector<ScoredResource> resources, bo
       kinds_.push_back(Kind::kScalar);
     }
   }
+  cpu_memory_ = kinds_ == std::vector<Kind>{Kind::kCpu, Kind::kMemory};
 }
 
 ResourceAmounts ResourceAllocation::PodRequests(const PodInfo& pod) const {
@@ -130,6 +131,20 @@ void ResourceAllocation::ScoreNodes(absl::Span<const NodeInfo* const> nodes,
     allocatable = allocatable_heap.data();
   }
   const size_t n = resources_.size();
+  if (cpu_memory_) {
+    // NodeAmounts for the default two resources, without its switch.
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      const Resources& node_allocatable = nodes[i]->allocatable();
+      const Resources& node_requested =
+          use_requested_ ? nodes[i]->requested() : nodes[i]->non_zero_requested();
+      allocatable[0] = node_allocatable.milli_cpu;
+      allocatable[1] = node_allocatable.memory;
+      requested[0] = allocatable[0] == 0 ? 0 : node_requested.milli_cpu + pod_requests[0];
+      requested[1] = allocatable[1] == 0 ? 0 : node_requested.memory + pod_requests[1];
+      scores[i] = scorer_(Amounts(requested, 2), Amounts(allocatable, 2));
+    }
+    return;
+  }
   for (size_t i = 0; i < nodes.size(); ++i) {
     NodeAmounts(*nodes[i], pod_requests, requested, allocatable);
     scores[i] = scorer_(Amounts(requested, n), Amounts(allocatable, n));

@@ -63,6 +63,7 @@ class ResourceAllocation {
 
   std::vector<ScoredResource> resources_;
   std::vector<Kind> kinds_;  // of each resource, so that scoring compares no names
+  bool cpu_memory_ = false;  // exactly cpu then memory, the default: read without a switch
   bool use_requested_;
   Scorer scorer_;
 };
