@@ -25,13 +25,24 @@ std::string_view CodeName(Code code) {
   return "Unknown";
 }
 
+const Status::Details Status::kNoDetails;
+
+Status::Details& Status::Mutable() {
+  if (details_ == nullptr) {
+    details_ = std::make_shared<Details>();
+  } else if (details_.use_count() > 1) {
+    details_ = std::make_shared<Details>(*details_);  // shared with a copy: change our own
+  }
+  return *details_;
+}
+
 Status Status::Error(const absl::Status& cause, std::string_view context) {
   Status status(Code::kError, fmt::format("{}: {}", context, cause.ToString()));
-  status.cause_ = cause.code();
+  status.Mutable().cause = cause.code();
   return status;
 }
 
-std::string Status::Message() const { return absl::StrJoin(reasons_, ", "); }
+std::string Status::Message() const { return absl::StrJoin(reasons(), ", "); }
 
 absl::Status Status::ToAbsl() const {
   switch (code_) {

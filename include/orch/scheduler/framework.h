@@ -72,13 +72,18 @@ enum class Code {
 
 std::string_view CodeName(Code code);
 
-// The result of one plugin call. Success carries nothing and costs nothing to make.
+// The result of one plugin call. Success carries nothing and costs nothing to make or
+// destroy; the details of a failure (reasons, plugin, cause) are shared by copies, so
+// that copying one is cheap too, and copied on the first change.
 class Status {
  public:
   Status() = default;  // Success
-  Status(Code code, std::string reason) : code_(code) { reasons_.push_back(std::move(reason)); }
-  Status(Code code, std::vector<std::string> reasons)
-      : code_(code), reasons_(std::move(reasons)) {}
+  Status(Code code, std::string reason) : code_(code) {
+    Mutable().reasons.push_back(std::move(reason));
+  }
+  Status(Code code, std::vector<std::string> reasons) : code_(code) {
+    if (!reasons.empty()) Mutable().reasons = std::move(reasons);
+  }
 
   static Status Success() { return Status(); }
   static Status Error(std::string message) { return Status(Code::kError, std::move(message)); }
@@ -101,13 +106,13 @@ class Status {
   }
   // For Unschedulable: the reasons the node failed, as the pod's message counts them
   // ("Insufficient cpu", "node(s) had untolerated taint {dedicated: gpu}").
-  const std::vector<std::string>& reasons() const { return reasons_; }
+  const std::vector<std::string>& reasons() const { return Read().reasons; }
   // For an Error made from an absl::Status: its code (kAborted: a write lost a race).
-  absl::StatusCode cause() const { return cause_; }
+  absl::StatusCode cause() const { return Read().cause; }
   // The plugin that returned this status (set by the framework).
-  const std::string& plugin() const { return plugin_; }
+  const std::string& plugin() const { return Read().plugin; }
   Status& WithPlugin(std::string plugin) {
-    plugin_ = std::move(plugin);
+    if (plugin != Read().plugin) Mutable().plugin = std::move(plugin);
     return *this;
   }
   // The reasons joined by ", ".
@@ -117,10 +122,17 @@ class Status {
   absl::Status ToAbsl() const;
 
  private:
+  struct Details {
+    absl::StatusCode cause = absl::StatusCode::kOk;
+    std::vector<std::string> reasons;
+    std::string plugin;
+  };
+  const Details& Read() const { return details_ != nullptr ? *details_ : kNoDetails; }
+  Details& Mutable();
+
+  static const Details kNoDetails;
   Code code_ = Code::kSuccess;
-  absl::StatusCode cause_ = absl::StatusCode::kOk;
-  std::vector<std::string> reasons_;
-  std::string plugin_;
+  std::shared_ptr<Details> details_;  // null: no reasons, plugin or cause
 };
 
 // Per-cycle data: what a plugin's PreFilter/PreScore computes for its Filter/Score. Keys
