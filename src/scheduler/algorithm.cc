@@ -251,39 +251,30 @@ absl::Status Algorithm::ScoreNodes(Profile& profile, CycleState& state, const Po
     (*scores)[i].node = feasible[i];
     if (keep_plugin_scores) (*scores)[i].plugin_scores.assign(plugins.size(), 0);
   }
-  // Raw scores, plugin by plugin (kept apart so that each plugin normalizes its own).
-  std::vector<size_t> active;
-  for (size_t p = 0; p < plugins.size(); ++p) {
-    if (!state.skip_score.contains(plugins[p].name)) active.push_back(p);
-  }
   const size_t n = feasible.size();
-  std::vector<int64_t> raw(active.size() * n);
-  for (size_t a = 0; a < active.size(); ++a) {
-    const WeightedScorePlugin& plugin = plugins[active[a]];
-    Status status = plugin.plugin->ScoreNodes(state, pod, feasible, absl::MakeSpan(&raw[a * n], n));
-    if (!status.ok()) return PluginError(status.WithPlugin(plugin.name));
-  }
+  std::vector<int64_t> raw(n);
   std::vector<NodeScore> custom;  // for plugins that normalize their own way
-  for (size_t a = 0; a < active.size(); ++a) {
-    const size_t p = active[a];
+  for (size_t p = 0; p < plugins.size(); ++p) {
     const WeightedScorePlugin& plugin = plugins[p];
-    const absl::Span<int64_t> plugin_raw = absl::MakeSpan(&raw[a * n], n);
+    if (state.skip_score.contains(plugin.name)) continue;
+    Status status = plugin.plugin->ScoreNodes(state, pod, feasible, absl::MakeSpan(raw));
+    if (!status.ok()) return PluginError(status.WithPlugin(plugin.name));
     const Normalization normalization = plugin.plugin->normalization();
     if (normalization == Normalization::kDefault ||
         normalization == Normalization::kDefaultReverse) {
       int64_t max = 0;
-      for (int64_t score : plugin_raw) max = std::max(max, score);
+      for (int64_t score : raw) max = std::max(max, score);
       const bool reverse = normalization == Normalization::kDefaultReverse;
-      for (int64_t& score : plugin_raw) score = DefaultNormalizedScore(reverse, score, max);
+      for (int64_t& score : raw) score = DefaultNormalizedScore(reverse, score, max);
     } else if (normalization == Normalization::kCustom) {
       custom.resize(n);
-      for (size_t i = 0; i < n; ++i) custom[i] = {feasible[i], plugin_raw[i]};
-      Status status = plugin.plugin->NormalizeScore(state, pod, custom);
+      for (size_t i = 0; i < n; ++i) custom[i] = {feasible[i], raw[i]};
+      status = plugin.plugin->NormalizeScore(state, pod, custom);
       if (!status.ok()) return PluginError(status.WithPlugin(plugin.name));
-      for (size_t i = 0; i < n; ++i) plugin_raw[i] = custom[i].score;
+      for (size_t i = 0; i < n; ++i) raw[i] = custom[i].score;
     }
     for (size_t i = 0; i < n; ++i) {
-      const int64_t score = plugin_raw[i];
+      const int64_t score = raw[i];
       if (score < kMinNodeScore || score > kMaxNodeScore) {
         return InvalidScoreError(plugin.name, score);
       }
