@@ -92,12 +92,16 @@ EquivalenceCache::EquivalenceCache(size_t max_classes) : max_classes_(max_classe
 EquivalenceCache::~EquivalenceCache() = default;
 
 EquivalenceCache::Class* EquivalenceCache::Find(const Profile& profile, const PodInfo& pod) {
-  std::string key = fmt::format("{}\n{}", profile.scheduler_name(), pod.scheduling_signature());
-  auto it = classes_.find(key);
+  // Built in a buffer kept between calls: finding a known class allocates nothing.
+  key_.assign(profile.scheduler_name());
+  key_ += '\n';
+  key_ += pod.scheduling_signature();
+  auto it = classes_.find(key_);
   if (it != classes_.end()) {
     lru_.splice(lru_.begin(), lru_, it->second->lru);
     return it->second.get();
   }
+  const std::string& key = key_;
   if (!seen_once_.contains(key)) {
     seen_once_.insert(key);
     seen_order_.push_back(key);
@@ -116,7 +120,7 @@ EquivalenceCache::Class* EquivalenceCache::Find(const Profile& profile, const Po
   lru_.push_front(key);
   c->lru = lru_.begin();
   Class* raw = c.get();
-  classes_.emplace(std::move(key), std::move(c));
+  classes_.emplace(key, std::move(c));
   return raw;
 }
 

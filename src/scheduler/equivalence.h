@@ -77,6 +77,7 @@ class EquivalenceCache {
   StringMap<std::unique_ptr<Class>> classes_;
   std::list<std::string> lru_;
   std::vector<int32_t> dirty_;  // nodes whose scores Refresh found stale
+  std::string key_;             // Find's key, kept to reuse its buffer
   int64_t served_cycles_ = 0;
   int64_t node_evaluations_ = 0;
 };

@@ -7,16 +7,24 @@ namespace orch::scheduler {
 
 const std::string& PodInfo::scheduling_signature() const {
   std::call_once(signature_once_, [this] {
-    api::v1::Pod relevant;
-    relevant.mutable_metadata()->set_namespace_(pod_->metadata().namespace_());
-    *relevant.mutable_metadata()->mutable_labels() = pod_->metadata().labels();
-    *relevant.mutable_spec() = pod_->spec();
-    relevant.mutable_spec()->clear_node_name();
-    // Deterministic: map entries in key order, so equal pods give equal bytes.
+    // Deterministic: map entries in key order, so equal pods give equal bytes. The
+    // namespace and labels come length-prefixed, then the spec without nodeName — read in
+    // place when it has none (a pending pod's), so the spec is not copied.
     google::protobuf::io::StringOutputStream out(&signature_);
     google::protobuf::io::CodedOutputStream coded(&out);
     coded.SetSerializationDeterministic(true);
-    relevant.SerializeToCodedStream(&coded);
+    api::v1::ObjectMeta meta;
+    meta.set_namespace_(pod_->metadata().namespace_());
+    *meta.mutable_labels() = pod_->metadata().labels();
+    coded.WriteVarint64(meta.ByteSizeLong());
+    meta.SerializeWithCachedSizes(&coded);
+    if (pod_->spec().node_name().empty()) {
+      pod_->spec().SerializeToCodedStream(&coded);
+    } else {
+      api::v1::PodSpec spec = pod_->spec();
+      spec.clear_node_name();
+      spec.SerializeToCodedStream(&coded);
+    }
   });
   return signature_;
 }
