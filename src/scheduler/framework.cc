@@ -89,6 +89,23 @@ std::unique_ptr<CycleState> CycleState::Clone() const {
   return copy;
 }
 
+Status FilterPlugin::FilterNodes(CycleState& state, const PodInfo& pod,
+                                 std::vector<const NodeInfo*>& nodes, NodeFailures& failed) const {
+  size_t kept = 0;
+  for (const NodeInfo* node : nodes) {
+    Status status = Filter(state, pod, *node);
+    if (status.ok()) {
+      nodes[kept++] = node;
+    } else if (status.code() == Code::kError) {
+      return status;
+    } else {
+      failed.emplace_back(node, std::move(status));
+    }
+  }
+  nodes.resize(kept);
+  return Status();
+}
+
 Status ScorePlugin::ScoreNodes(CycleState& state, const PodInfo& pod,
                                absl::Span<const NodeInfo* const> nodes,
                                absl::Span<int64_t> scores) const {

@@ -295,19 +295,13 @@ Status Profile::FilterNodes(CycleState& state, const PodInfo& pod,
                             std::vector<const NodeInfo*>& nodes, NodeFailures& failed) const {
   for (size_t i = 0; i < filter_.size() && !nodes.empty(); ++i) {
     if (!FilterRuns(state, i)) continue;
-    const FilterPlugin& plugin = *filter_[i].plugin;
-    size_t kept = 0;
-    for (const NodeInfo* node : nodes) {
-      Status status = plugin.Filter(state, pod, *node);
-      if (status.ok()) {
-        nodes[kept++] = node;
-        continue;
-      }
-      status = FilterFailure(std::move(status), filter_[i].name);
-      if (status.code() == Code::kError) return status;
-      failed.emplace_back(node, std::move(status));
+    const size_t before = failed.size();
+    Status status = filter_[i].plugin->FilterNodes(state, pod, nodes, failed);
+    if (status.code() == Code::kError) return FilterFailure(std::move(status), filter_[i].name);
+    for (size_t k = before; k < failed.size(); ++k) {
+      failed[k].second = FilterFailure(std::move(failed[k].second), filter_[i].name);
+      if (failed[k].second.code() == Code::kError) return failed[k].second;
     }
-    nodes.resize(kept);
   }
   return Status();
 }

@@ -35,10 +35,6 @@ struct WeightedScorePlugin {
   std::string name;
 };
 
-// Nodes that failed Filter with their statuses, in the order met: cheaper to gather than
-// a NodeToStatus, which is built from it only when the cycle needs one.
-using NodeFailures = std::vector<std::pair<const NodeInfo*, Status>>;
-
 class Profile : public Handle {
  public:
   // What the profile's Handle serves. Pointers must outlive the profile; client and

@@ -45,6 +45,7 @@ Interface& As(Plugin& plugin) {
 }
 
 // PreFilter (when the plugin has one; Skip means every node passes) and then Filter.
+// FilterNodes, the batch form the scheduler filters through, must agree.
 inline Status RunFilter(Plugin& plugin, const PodInfo& pod, const NodeInfo& node) {
   CycleState state;
   if (auto* pre = dynamic_cast<PreFilterPlugin*>(&plugin)) {
@@ -53,7 +54,22 @@ inline Status RunFilter(Plugin& plugin, const PodInfo& pod, const NodeInfo& node
     if (status.IsSkip()) return Status();
     if (!status.ok()) return status;
   }
-  return As<FilterPlugin>(plugin).Filter(state, pod, node);
+  Status status = As<FilterPlugin>(plugin).Filter(state, pod, node);
+  std::vector<const NodeInfo*> nodes = {&node};
+  NodeFailures failed;
+  Status batch = As<FilterPlugin>(plugin).FilterNodes(state, pod, nodes, failed);
+  if (status.code() == Code::kError) {
+    EXPECT_EQ(batch.code(), Code::kError) << plugin.Name() << ": FilterNodes hid an Error";
+  } else if (status.ok()) {
+    EXPECT_TRUE(batch.ok() && nodes.size() == 1 && failed.empty())
+        << plugin.Name() << ": FilterNodes rejected a node Filter passes";
+  } else {
+    EXPECT_TRUE(batch.ok() && nodes.empty() && failed.size() == 1 &&
+                failed[0].second.code() == status.code() &&
+                failed[0].second.reasons() == status.reasons())
+        << plugin.Name() << ": FilterNodes differs from Filter";
+  }
+  return status;
 }
 
 struct ScoreResult {

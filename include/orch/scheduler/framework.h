@@ -345,7 +345,34 @@ class FilterPlugin : public virtual Plugin {
   // otherwise. Called for every candidate node: keep it fast and allocation-free on the
   // success path.
   virtual Status Filter(CycleState& state, const PodInfo& pod, const NodeInfo& node) const = 0;
+  // Filter over many nodes: `nodes` keeps, in order, those that pass; each that fails is
+  // appended to `failed` with Filter's status for it. The scheduler filters a cycle's nodes
+  // through this when it evaluates all of them. The default calls Filter node by node and
+  // returns the first Error (the nodes are then unspecified); a plugin overrides it when
+  // one pass is cheaper, giving each node exactly Filter's verdict.
+  virtual Status FilterNodes(CycleState& state, const PodInfo& pod,
+                             std::vector<const NodeInfo*>& nodes,
+                             std::vector<std::pair<const NodeInfo*, Status>>& failed) const;
 };
+
+// The nodes that failed Filter with their statuses, in the order met.
+using NodeFailures = std::vector<std::pair<const NodeInfo*, Status>>;
+
+// The loop of a FilterNodes override whose verdicts are never Error: keeps in `nodes` those
+// for which `verdict(node)` is Success, and appends the others to `failed`.
+template <typename Verdict>
+void KeepFeasible(std::vector<const NodeInfo*>& nodes, NodeFailures& failed, Verdict verdict) {
+  size_t kept = 0;
+  for (const NodeInfo* node : nodes) {
+    Status status = verdict(*node);
+    if (status.ok()) {
+      nodes[kept++] = node;
+    } else {
+      failed.emplace_back(node, std::move(status));
+    }
+  }
+  nodes.resize(kept);
+}
 
 // The status of each node that failed Filter, by node name.
 using NodeToStatus = StringMap<Status>;

@@ -159,6 +159,14 @@ class NodeResourcesFit final : public PreFilterPlugin,
     return Fits(pod, CheckedScalars(pod), node);
   }
 
+  Status FilterNodes(CycleState& state, const PodInfo& pod, std::vector<const NodeInfo*>& nodes,
+                     NodeFailures& failed) const override {
+    const PreFilterState* s = state.Read<PreFilterState>(kPreFilterStateKey);
+    if (s == nullptr) return FilterPlugin::FilterNodes(state, pod, nodes, failed);
+    KeepFeasible(nodes, failed, [&](const NodeInfo& node) { return Fits(pod, s->scalars, node); });
+    return Status();
+  }
+
   Status PreScore(CycleState& state, const PodInfo& pod,
                   const std::vector<const NodeInfo*>& feasible) override {
     auto data = std::make_unique<PreScoreState>();

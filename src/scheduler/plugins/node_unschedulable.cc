@@ -22,6 +22,14 @@ class NodeUnschedulable final : public FilterPlugin, public EnqueueExtensions {
     return Status::Unresolvable(std::string(kReasonUnschedulable));
   }
 
+  Status FilterNodes(CycleState& state, const PodInfo& pod, std::vector<const NodeInfo*>& nodes,
+                     NodeFailures& failed) const override {
+    KeepFeasible(nodes, failed, [&](const NodeInfo& node) {
+      return node.unschedulable() ? Filter(state, pod, node) : Status();
+    });
+    return Status();
+  }
+
   // A node added, or one whose spec.unschedulable changed (Kubernetes counts that as a
   // taint update). The pod's own toleration updates requeue it anyway.
   std::vector<ClusterEvent> EventsToRegister() const override {

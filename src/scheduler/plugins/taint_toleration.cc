@@ -51,6 +51,14 @@ class TaintToleration final : public FilterPlugin,
         fmt::format("node(s) had untolerated taint {{{}: {}}}", taint->key(), taint->value()));
   }
 
+  Status FilterNodes(CycleState& state, const PodInfo& pod, std::vector<const NodeInfo*>& nodes,
+                     NodeFailures& failed) const override {
+    KeepFeasible(nodes, failed, [&](const NodeInfo& node) {
+      return node.has_taints() ? Filter(state, pod, node) : Status();
+    });
+    return Status();
+  }
+
   Status PreScore(CycleState& state, const PodInfo& pod,
                   const std::vector<const NodeInfo*>& feasible) override {
     auto data = std::make_unique<PreScoreState>();
