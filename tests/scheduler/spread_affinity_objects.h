@@ -91,11 +91,20 @@ class CrossNodePluginTest : public ::testing::Test {
     return *node;
   }
 
-  // Filter for every node of the snapshot, after PreFilter on `state`.
+  // Filter for every node of the snapshot, after PreFilter on `state`. FilterNodes, the
+  // batch form the scheduler filters through, must give the same verdicts.
   std::map<std::string, std::string> FilterAll(CycleState& state, const PodInfo& pod) const {
     std::map<std::string, std::string> out;
     for (const NodeInfo* node : snapshot_.nodes()) {
       out[node->name()] = FilterOutcome(filter_->Filter(state, pod, *node));
+    }
+    std::vector<const NodeInfo*> nodes = snapshot_.nodes();
+    NodeFailures failed;
+    if (filter_->FilterNodes(state, pod, nodes, failed).ok()) {
+      std::map<std::string, std::string> batch;
+      for (const NodeInfo* node : nodes) batch[node->name()] = FilterOutcome(Status());
+      for (const auto& [node, status] : failed) batch[node->name()] = FilterOutcome(status);
+      EXPECT_EQ(batch, out) << "FilterNodes differs from Filter";
     }
     return out;
   }

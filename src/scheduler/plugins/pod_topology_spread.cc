@@ -332,6 +332,8 @@ class PodTopologySpread final : public PreFilterPlugin,
     return UpdateWithPod(state, pod, other, node, -1);
   }
   Status Filter(CycleState& state, const PodInfo& pod, const NodeInfo& node) const override;
+  Status FilterNodes(CycleState& state, const PodInfo& pod, std::vector<const NodeInfo*>& nodes,
+                     NodeFailures& failed) const override;
 
   Status PreScore(CycleState& state, const PodInfo& pod,
                   const std::vector<const NodeInfo*>& feasible) override;
@@ -342,6 +344,8 @@ class PodTopologySpread final : public PreFilterPlugin,
                         std::vector<NodeScore>& scores) const override;
 
  private:
+  static Status FilterWith(const FilterState& s, const NodeInfo& node);
+
   void SetListers(client::SharedInformerFactory& informers) {
     // Kinds the scheme lacks (or a factory already shut down) leave that source out.
     if (auto services = informers.InformerFor<v1::Service>(); services.ok()) {
@@ -502,14 +506,27 @@ Status PodTopologySpread::Filter(CycleState& state, const PodInfo& pod,
   if (s == nullptr) {
     return Status::Error(fmt::format("reading \"{}\" from cycleState: not found", kPreFilterStateKey));
   }
-  const Constraints& cs = *s->constraints;
+  return FilterWith(*s, node);
+}
+
+Status PodTopologySpread::FilterNodes(CycleState& state, const PodInfo& pod,
+                                      std::vector<const NodeInfo*>& nodes,
+                                      NodeFailures& failed) const {
+  const auto* s = state.Read<FilterState>(kPreFilterStateKey);
+  if (s == nullptr) return FilterPlugin::FilterNodes(state, pod, nodes, failed);
+  KeepFeasible(nodes, failed, [s](const NodeInfo& node) { return FilterWith(*s, node); });
+  return Status();
+}
+
+Status PodTopologySpread::FilterWith(const FilterState& s, const NodeInfo& node) {
+  const Constraints& cs = *s.constraints;
   for (size_t i = 0; i < cs.size(); ++i) {
     const std::string* value = node.Label(cs[i].topology_key);
     if (value == nullptr) return Status::Unresolvable(std::string(kReasonNodeLabelNotMatch));
     // 'existing matching num' + 'self match (1 or 0)' - 'global minimum' <= 'maxSkew'
-    auto found = s->match_num[i].find(*value);
-    const int64_t match_num = found == s->match_num[i].end() ? 0 : found->second;
-    const int64_t skew = match_num + (s->self_match[i] ? 1 : 0) - s->MinMatchNum(i);
+    auto found = s.match_num[i].find(*value);
+    const int64_t match_num = found == s.match_num[i].end() ? 0 : found->second;
+    const int64_t skew = match_num + (s.self_match[i] ? 1 : 0) - s.MinMatchNum(i);
     if (skew > cs[i].max_skew) {
       return Status::Unschedulable(std::string(kReasonConstraintsNotMatch));
     }
