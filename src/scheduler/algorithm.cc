@@ -105,7 +105,8 @@ absl::StatusOr<ScheduleResult> Algorithm::Schedule(Profile& profile, CycleState&
       result.feasible_nodes = 1;
       result.node = nominated_node->name();
       if (options.keep_scores) {
-        ORCH_RETURN_IF_ERROR(ScoreNodes(profile, state, pod, feasible, true, &result.scores));
+        std::vector<int64_t> totals;
+        ORCH_RETURN_IF_ERROR(ScoreNodes(profile, state, pod, feasible, &totals, &result.scores));
       }
       return result;
     }
@@ -147,10 +148,10 @@ absl::StatusOr<ScheduleResult> Algorithm::Schedule(Profile& profile, CycleState&
     result.node = feasible[0]->name();
     return result;
   }
-  std::vector<NodeScoreDetail> scores;
-  ORCH_RETURN_IF_ERROR(ScoreNodes(profile, state, pod, feasible, options.keep_scores, &scores));
-  result.node = Select(scores)->name();
-  if (options.keep_scores) result.scores = std::move(scores);
+  std::vector<int64_t> totals;
+  ORCH_RETURN_IF_ERROR(ScoreNodes(profile, state, pod, feasible, &totals,
+                                  options.keep_scores ? &result.scores : nullptr));
+  result.node = feasible[Select(totals)]->name();
   return result;
 }
 
@@ -241,17 +242,21 @@ absl::Status Algorithm::FindFeasible(Profile& profile, CycleState& state, const 
 
 absl::Status Algorithm::ScoreNodes(Profile& profile, CycleState& state, const PodInfo& pod,
                                    const std::vector<const NodeInfo*>& feasible,
-                                   bool keep_plugin_scores, std::vector<NodeScoreDetail>* scores) {
+                                   std::vector<int64_t>* totals,
+                                   std::vector<NodeScoreDetail>* details) {
   Status pre = profile.RunPreScore(state, pod, feasible);
   if (!pre.ok()) return PluginError(pre);
 
   const auto& plugins = profile.score_plugins();
-  scores->resize(feasible.size());
-  for (size_t i = 0; i < feasible.size(); ++i) {
-    (*scores)[i].node = feasible[i];
-    if (keep_plugin_scores) (*scores)[i].plugin_scores.assign(plugins.size(), 0);
-  }
   const size_t n = feasible.size();
+  totals->assign(n, 0);
+  if (details != nullptr) {
+    details->resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      (*details)[i].node = feasible[i];
+      (*details)[i].plugin_scores.assign(plugins.size(), 0);
+    }
+  }
   std::vector<int64_t> raw(n);
   std::vector<NodeScore> custom;  // for plugins that normalize their own way
   for (size_t p = 0; p < plugins.size(); ++p) {
@@ -278,39 +283,42 @@ absl::Status Algorithm::ScoreNodes(Profile& profile, CycleState& state, const Po
       if (score < kMinNodeScore || score > kMaxNodeScore) {
         return InvalidScoreError(plugin.name, score);
       }
-      if (keep_plugin_scores) (*scores)[i].plugin_scores[p] = score;
-      (*scores)[i].total += score * plugin.weight;
+      (*totals)[i] += score * plugin.weight;
+      if (details != nullptr) (*details)[i].plugin_scores[p] = score;
     }
   }
   if (!extenders_.empty()) {
     const absl::flat_hash_map<std::string, int64_t> added =
         PrioritizeWithExtenders(extenders_, pod.pod(), feasible);
-    for (NodeScoreDetail& detail : *scores) {
-      auto it = added.find(detail.node->name());
+    for (size_t i = 0; i < n; ++i) {
+      auto it = added.find(feasible[i]->name());
       if (it == added.end()) continue;
-      detail.extender_score = it->second;
-      detail.total += it->second;
+      (*totals)[i] += it->second;
+      if (details != nullptr) (*details)[i].extender_score = it->second;
     }
+  }
+  if (details != nullptr) {
+    for (size_t i = 0; i < n; ++i) (*details)[i].total = (*totals)[i];
   }
   return absl::OkStatus();
 }
 
-const NodeInfo* Algorithm::Select(const std::vector<NodeScoreDetail>& scores) {
-  int64_t best = scores[0].total;
+size_t Algorithm::Select(const std::vector<int64_t>& totals) {
+  int64_t best = totals[0];
   size_t ties = 0;
-  for (const NodeScoreDetail& s : scores) {
-    if (s.total > best) {
-      best = s.total;
+  for (int64_t total : totals) {
+    if (total > best) {
+      best = total;
       ties = 1;
-    } else if (s.total == best) {
+    } else if (total == best) {
       ++ties;
     }
   }
   size_t pick = PickTie(rng_, ties);
-  for (const NodeScoreDetail& s : scores) {
-    if (s.total == best && pick-- == 0) return s.node;
+  for (size_t i = 0; i < totals.size(); ++i) {
+    if (totals[i] == best && pick-- == 0) return i;
   }
-  return scores[0].node;
+  return 0;
 }
 
 }  // namespace orch::scheduler::internal

@@ -104,10 +104,13 @@ class Algorithm {
   absl::Status FindFeasible(Profile& profile, CycleState& state, const PodInfo& pod,
                             const std::vector<const NodeInfo*>& candidates,
                             std::vector<const NodeInfo*>* feasible, ScheduleResult* result);
+  // Each feasible node's total into `totals`; with `details`, also every node's scores
+  // plugin by plugin (as Place reports them).
   absl::Status ScoreNodes(Profile& profile, CycleState& state, const PodInfo& pod,
-                          const std::vector<const NodeInfo*>& feasible, bool keep_plugin_scores,
-                          std::vector<NodeScoreDetail>* scores);
-  const NodeInfo* Select(const std::vector<NodeScoreDetail>& scores);
+                          const std::vector<const NodeInfo*>& feasible,
+                          std::vector<int64_t>* totals, std::vector<NodeScoreDetail>* details);
+  // The index of the node chosen among the highest totals.
+  size_t Select(const std::vector<int64_t>& totals);
 
   std::mt19937_64 rng_;
   const bool reuse_equivalent_;
