@@ -203,7 +203,8 @@ class Snapshot {
   // Whether every required anti-affinity term of the pods on the nodes has the topology
   // key kubernetes.io/hostname and no namespaceSelector. The default says no.
   // With both, a node's answer to anti-affinity depends on its own pods only, which lets
-  // InterPodAffinity be node-local for pods whose own terms are alike (NodeLocalThisCycle).
+  // InterPodAffinity be node-local (NodeLocalThisCycle) for a pod without affinity terms
+  // whose own anti-affinity terms are per hostname too.
   virtual bool AntiAffinityIsPerHostname() const { return false; }
 };
 
