@@ -80,11 +80,32 @@ TEST_F(SchedulerTest, PodsOfAnotherSchedulerAreLeftAlone) {
   EXPECT_EQ(scheduler_->stats().attempts, 0);
 }
 
-TEST_F(SchedulerTest, HigherPriorityPodPreemptsTheLeastImportantVictims) {
-  AddNode("node-a", "2");
-  AddPod(MakePod("low-1").Req({{"cpu", "1"}}).Priority(1));
-  AddPod(MakePod("low-2").Req({{"cpu", "1"}}).Priority(5));
-  executor_.RunUntilIdle();
+// node-a (2 cpu) holds low-1 (priority 1) and low-2 (priority 5), one cpu each.
+class PreemptionTest : public SchedulerTest {
+ protected:
+  void FillNodeA() {
+    AddNode("node-a", "2");
+    AddPod(MakePod("low-1").Req({{"cpu", "1"}}).Priority(1));
+    AddPod(MakePod("low-2").Req({{"cpu", "1"}}).Priority(5));
+    executor_.RunUntilIdle();
+  }
+  // FillNodeA, then "high" (priority 100, one cpu) preempts low-1 and is nominated.
+  void NominateHighOnNodeA() {
+    FillNodeA();
+    AddPod(MakePod("high").Req({{"cpu", "1"}}).Priority(100));
+    executor_.RunUntilIdle();
+    ASSERT_EQ(Get("high").status().nominated_node_name(), "node-a");
+  }
+  // The pod stops at once (as its node agent would report it).
+  void DeleteNow(const std::string& name) {
+    client::DeleteOptions now;
+    now.grace_period_seconds = 0;
+    ASSERT_TRUE(client_->Delete<api::v1::Pod>("default", name, now).ok());
+  }
+};
+
+TEST_F(PreemptionTest, HigherPriorityPodPreemptsTheLeastImportantVictims) {
+  FillNodeA();
   ASSERT_EQ(Get("low-1").spec().node_name(), "node-a");
   ASSERT_EQ(Get("low-2").spec().node_name(), "node-a");
 
@@ -100,29 +121,20 @@ TEST_F(SchedulerTest, HigherPriorityPodPreemptsTheLeastImportantVictims) {
   EXPECT_EQ(scheduler_->stats().preemptions, 1);
 
   // The victim stops (as its node agent would report): the preemptor takes its place.
-  client::DeleteOptions now;
-  now.grace_period_seconds = 0;
-  ASSERT_TRUE(client_->Delete<api::v1::Pod>("default", "low-1", now).ok());
+  DeleteNow("low-1");
   executor_.RunUntilIdle();
   executor_.AdvanceBy(absl::Seconds(2));
   executor_.RunUntilIdle();
   EXPECT_EQ(Get("high").spec().node_name(), "node-a");
 }
 
-TEST_F(SchedulerTest, RoomFreedForANominatedPodIsNotTakenByALowerPriorityPod) {
-  AddNode("node-a", "2");
-  AddPod(MakePod("low-1").Req({{"cpu", "1"}}).Priority(1));
-  AddPod(MakePod("low-2").Req({{"cpu", "1"}}).Priority(5));
-  executor_.RunUntilIdle();
-  AddPod(MakePod("high").Req({{"cpu", "1"}}).Priority(100));
-  executor_.RunUntilIdle();
-  ASSERT_EQ(Get("high").status().nominated_node_name(), "node-a");
+TEST_F(PreemptionTest, RoomFreedForANominatedPodIsNotTakenByALowerPriorityPod) {
+  NominateHighOnNodeA();
+  if (HasFatalFailure()) return;
 
   // The victim is gone while the preemptor waits out its backoff; a pod of lower priority
   // than the preemptor arrives and must not take the freed cpu.
-  client::DeleteOptions now;
-  now.grace_period_seconds = 0;
-  ASSERT_TRUE(client_->Delete<api::v1::Pod>("default", "low-1", now).ok());
+  DeleteNow("low-1");
   AddPod(MakePod("late").Req({{"cpu", "1"}}).Priority(0));
   executor_.RunUntilIdle();
   EXPECT_EQ(Get("late").spec().node_name(), "");
@@ -135,17 +147,10 @@ TEST_F(SchedulerTest, RoomFreedForANominatedPodIsNotTakenByALowerPriorityPod) {
   EXPECT_EQ(Get("late").spec().node_name(), "");
 }
 
-TEST_F(SchedulerTest, NominationsHoldOnlyAgainstLowerPriorityPods) {
-  AddNode("node-a", "2");
-  AddPod(MakePod("low-1").Req({{"cpu", "1"}}).Priority(1));
-  AddPod(MakePod("low-2").Req({{"cpu", "1"}}).Priority(5));
-  executor_.RunUntilIdle();
-  AddPod(MakePod("high").Req({{"cpu", "1"}}).Priority(100));
-  executor_.RunUntilIdle();
-  ASSERT_EQ(Get("high").status().nominated_node_name(), "node-a");
-  client::DeleteOptions now;
-  now.grace_period_seconds = 0;
-  ASSERT_TRUE(client_->Delete<api::v1::Pod>("default", "low-1", now).ok());
+TEST_F(PreemptionTest, NominationsHoldOnlyAgainstLowerPriorityPods) {
+  NominateHighOnNodeA();
+  if (HasFatalFailure()) return;
+  DeleteNow("low-1");
   AddNode("node-b", "2");
   AddPod(MakePod("filler").Req({{"cpu", "1500m"}}).Priority(1000));
   executor_.RunUntilIdle();

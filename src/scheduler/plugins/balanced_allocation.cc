@@ -2,9 +2,7 @@
 // the pod placed: score = (1 - standard deviation of the requested/allocatable fractions)
 // × 100, over the configured resources (cpu and memory by default). Pods that request none
 // of them are not scored (Skip), so that best-effort pods do not all pile onto one node.
-#include <array>
 #include <cmath>
-#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "fmt/format.h"
@@ -25,32 +23,33 @@ struct PreScoreState final : CycleState::Data {
 
 // Kubernetes' balancedResourceScorer, in the same floating-point steps.
 int64_t BalancedScore(Amounts requested, Amounts allocatable) {
-  // The fractions of the resources the node has; at most one per scored resource.
-  constexpr size_t kInline = 8;
-  std::array<double, kInline> inline_fractions;
-  std::vector<double> heap_fractions;
-  double* fractions = inline_fractions.data();
-  if (requested.size() > kInline) {
-    heap_fractions.resize(requested.size());
-    fractions = heap_fractions.data();
-  }
+  // The requested/allocatable fraction of each resource the node has, capped at 1.
+  auto fraction = [&](size_t i) {
+    const double f = static_cast<double>(requested[i]) / static_cast<double>(allocatable[i]);
+    return f > 1 ? 1.0 : f;
+  };
   size_t count = 0;
   double total = 0;
+  double first = 0;
+  double second = 0;
   for (size_t i = 0; i < requested.size(); ++i) {
     if (allocatable[i] == 0) continue;
-    double fraction = static_cast<double>(requested[i]) / static_cast<double>(allocatable[i]);
-    if (fraction > 1) fraction = 1;
-    total += fraction;
-    fractions[count++] = fraction;
+    const double f = fraction(i);
+    total += f;
+    (count == 0 ? first : second) = f;
+    ++count;
   }
   double std_dev = 0;
   if (count == 2) {
     // The two-resource case, as Kubernetes simplifies it.
-    std_dev = std::abs((fractions[0] - fractions[1]) / 2);
+    std_dev = std::abs((first - second) / 2);
   } else if (count > 2) {
     const double mean = total / static_cast<double>(count);
     double sum = 0;
-    for (size_t i = 0; i < count; ++i) sum = sum + (fractions[i] - mean) * (fractions[i] - mean);
+    for (size_t i = 0; i < requested.size(); ++i) {
+      if (allocatable[i] == 0) continue;
+      sum = sum + (fraction(i) - mean) * (fraction(i) - mean);
+    }
     std_dev = std::sqrt(sum / static_cast<double>(count));
   }
   return static_cast<int64_t>((1 - std_dev) * static_cast<double>(kMaxNodeScore));

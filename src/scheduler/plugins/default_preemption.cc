@@ -47,6 +47,33 @@ bool MoreImportant(const PodInfo& a, const PodInfo& b, absl::Time now) {
   return StartTime(a, now) < StartTime(b, now);
 }
 
+// The dry run's answers, node by node, in the FitError shape: "0/3 nodes are available:
+// 1 ..., 2 ...".
+class FitHistogram {
+ public:
+  // One node, for these reasons.
+  void Add(const std::vector<std::string>& reasons) {
+    ++nodes_;
+    for (const std::string& reason : reasons) ++count_[reason];
+  }
+  // `nodes` nodes, each for `reason` alone.
+  void Add(std::string_view reason, size_t nodes) {
+    if (nodes == 0) return;
+    nodes_ += nodes;
+    count_[std::string(reason)] += static_cast<int>(nodes);
+  }
+  std::string Message() const {
+    std::vector<std::string> counted;
+    for (const auto& [reason, count] : count_) counted.push_back(fmt::format("{} {}", count, reason));
+    std::sort(counted.begin(), counted.end());  // as strings, as Kubernetes sorts them
+    return fmt::format("0/{} nodes are available: {}.", nodes_, fmt::join(counted, ", "));
+  }
+
+ private:
+  size_t nodes_ = 0;
+  std::map<std::string, int> count_;
+};
+
 struct Candidate {
   const NodeInfo* node = nullptr;
   std::vector<PodInfoPtr> victims;  // most important first
@@ -78,23 +105,19 @@ class DefaultPreemption final : public PostFilterPlugin {
     if (TerminatingVictimOnNominatedNode(pod)) {
       return Status::Unschedulable("not eligible due to a terminating pod on the nominated node.");
     }
-    const auto& nodes = handle_.snapshot().nodes();
+    // Why each node cannot help, counted by reason as the message reports it.
+    FitHistogram why;
     std::vector<const NodeInfo*> potential;
-    std::vector<const NodeInfo*> unresolvable;
-    for (const NodeInfo* node : nodes) {
+    size_t hopeless = 0;
+    for (const NodeInfo* node : handle_.snapshot().nodes()) {
       auto it = filtered.find(node->name());
-      const bool hopeless =
-          it != filtered.end() && it->second.code() == Code::kUnschedulableAndUnresolvable;
-      (hopeless ? unresolvable : potential).push_back(node);
+      if (it != filtered.end() && it->second.code() == Code::kUnschedulableAndUnresolvable) {
+        ++hopeless;
+      } else {
+        potential.push_back(node);
+      }
     }
-    if (potential.empty()) {  // FitMessage's answer, without a status per node
-      return Status::Unschedulable(fmt::format("0/{} nodes are available: {} {}.", nodes.size(),
-                                               nodes.size(), kNotHelpful));
-    }
-    NodeToStatus statuses;
-    for (const NodeInfo* node : unresolvable) {
-      statuses.emplace(node->name(), Status::Unresolvable(std::string(kNotHelpful)));
-    }
+    why.Add(kNotHelpful, hopeless);
 
     std::vector<Candidate> candidates;
     const size_t wanted = CandidatesToFind(potential.size());
@@ -106,10 +129,10 @@ class DefaultPreemption final : public PostFilterPlugin {
       if (status.ok()) {
         candidates.push_back(std::move(candidate));
       } else {
-        statuses.emplace(node->name(), std::move(status));
+        why.Add(status.reasons());
       }
     }
-    if (candidates.empty()) return Status::Unschedulable(FitMessage(statuses));
+    if (candidates.empty()) return Status::Unschedulable(why.Message());
 
     const Candidate& chosen = Pick(candidates);
     Evict(pod, chosen);
@@ -122,18 +145,6 @@ class DefaultPreemption final : public PostFilterPlugin {
     size_t n = nodes * static_cast<size_t>(min_percentage_) / 100;
     n = std::max(n, static_cast<size_t>(min_absolute_));
     return std::min(n, nodes);
-  }
-
-  // "0/3 nodes are available: 1 ..., 2 ...": the FitError shape over the dry run's answers.
-  static std::string FitMessage(const NodeToStatus& statuses) {
-    std::map<std::string, int> histogram;
-    for (const auto& [node, status] : statuses) {
-      for (const std::string& reason : status.reasons()) ++histogram[reason];
-    }
-    std::vector<std::string> counted;
-    for (const auto& [reason, count] : histogram) counted.push_back(fmt::format("{} {}", count, reason));
-    std::sort(counted.begin(), counted.end());
-    return fmt::format("0/{} nodes are available: {}.", statuses.size(), fmt::join(counted, ", "));
   }
 
   // A pod already nominated somewhere, where a lower-priority pod is still terminating,

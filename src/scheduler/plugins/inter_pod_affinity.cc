@@ -309,23 +309,43 @@ class InterPodAffinity final : public PreFilterPlugin,
   Status UpdateWithPod(CycleState& state, const PodInfo& pod, const PodInfo& other,
                        const NodeInfo& node, int64_t delta) const;
 
-  // Filter when each node is judged by its own pods (PerNode), in Filter's order: the
-  // pod's anti-affinity, then the existing pods'.
-  Status FilterByOwnPods(const PodInfo& pod, const NodeInfo& node) const {
-    if (node.Label(kLabelHostname) == nullptr) return Status();  // in no hostname domain
-    for (const AffinityTerm& term : pod.required_anti_affinity()) {
-      for (const PodInfoPtr& other : node.pods()) {
-        if (IncomingTermMatches(term, other->pod())) {
-          return Status::Unschedulable(std::string(kReasonAntiAffinityRulesNotMatch));
-        }
+  // The pods on `node` that match the incoming pod's required terms: [0] those matching
+  // every affinity term, [1 + j] those matching anti-affinity term j.
+  TermCounts IncomingTermCounts(const PodInfo& pod, const NodeInfo& node) const {
+    const std::vector<AffinityTerm>& anti = pod.required_anti_affinity();
+    TermCounts c(1 + anti.size(), 0);
+    for (const PodInfoPtr& existing : node.pods()) {
+      if (MatchesAllIncomingTerms(pod.required_affinity(), existing->pod())) ++c[0];
+      for (size_t j = 0; j < anti.size(); ++j) {
+        if (IncomingTermMatches(anti[j], existing->pod())) ++c[1 + j];
       }
     }
+    return c;
+  }
+  // The required anti-affinity terms of `node`'s pods that select the incoming `pod`, by
+  // topology key. `namespace_labels` are those of `pod`'s namespace.
+  static KeyCounts ExistingAntiAffinityOn(const NodeInfo& node, const api::v1::Pod& pod,
+                                          const Labels& namespace_labels) {
+    KeyCounts c;
     for (const PodInfoPtr& existing : node.pods_with_required_anti_affinity()) {
       for (const AffinityTerm& t : existing->required_anti_affinity()) {
-        if (t.Matches(pod.pod(), nullptr)) {
-          return Status::Unschedulable(std::string(kReasonExistingAntiAffinityRulesNotMatch));
-        }
+        if (t.Matches(pod, &namespace_labels)) AddKeyCount(c, t.topology_key, 1);
       }
+    }
+    return c;
+  }
+
+  // Filter when each node is judged by its own pods (PerNode), in Filter's order: the
+  // pod's anti-affinity, then the existing pods'. (Every term involved is per hostname
+  // without namespaceSelector, so namespace labels play no part.)
+  Status FilterByOwnPods(const PodInfo& pod, const NodeInfo& node) const {
+    if (node.Label(kLabelHostname) == nullptr) return Status();  // in no hostname domain
+    const TermCounts incoming = IncomingTermCounts(pod, node);
+    if (std::any_of(incoming.begin() + 1, incoming.end(), [](int64_t n) { return n > 0; })) {
+      return Status::Unschedulable(std::string(kReasonAntiAffinityRulesNotMatch));
+    }
+    if (!ExistingAntiAffinityOn(node, pod.pod(), EmptyLabels()).empty()) {
+      return Status::Unschedulable(std::string(kReasonExistingAntiAffinityRulesNotMatch));
     }
     return Status();
   }
@@ -366,13 +386,7 @@ Status InterPodAffinity::PreFilter(CycleState& state, const PodInfo& pod_info,
     auto memo = existing_anti_affinity_.Begin(IncomingPodQuery(pod_info, namespace_labels), all_nodes);
     for (const NodeInfo* node : snapshot.nodes_with_required_anti_affinity_pods()) {
       const KeyCounts counts = memo.Get(*node, [&](const NodeInfo& n) {
-        KeyCounts c;
-        for (const PodInfoPtr& existing : n.pods_with_required_anti_affinity()) {
-          for (const AffinityTerm& t : existing->required_anti_affinity()) {
-            if (t.Matches(pod, &namespace_labels)) AddKeyCount(c, t.topology_key, 1);
-          }
-        }
-        return c;
+        return ExistingAntiAffinityOn(n, pod, namespace_labels);
       });
       for (const auto& [key, count] : counts) {
         s->existing_anti_affinity.Update(*node, *key, count);
@@ -391,17 +405,8 @@ Status InterPodAffinity::PreFilter(CycleState& state, const PodInfo& pod_info,
                     ? incoming_terms_.Uncached()
                     : incoming_terms_.Begin(pod_info.scheduling_signature(), all_nodes);
     for (const NodeInfo* node : snapshot.nodes()) {
-      // [0]: pods matching every affinity term; [1 + j]: pods matching anti-affinity term j.
-      const TermCounts counts = memo.Get(*node, [&](const NodeInfo& n) {
-        TermCounts c(1 + anti.size(), 0);
-        for (const PodInfoPtr& existing : n.pods()) {
-          if (MatchesAllIncomingTerms(affinity, existing->pod())) ++c[0];
-          for (size_t j = 0; j < anti.size(); ++j) {
-            if (IncomingTermMatches(anti[j], existing->pod())) ++c[1 + j];
-          }
-        }
-        return c;
-      });
+      const TermCounts counts =
+          memo.Get(*node, [&](const NodeInfo& n) { return IncomingTermCounts(pod_info, n); });
       if (counts[0] > 0) {
         for (const AffinityTerm& t : affinity) s->affinity.Update(*node, t.topology_key, counts[0]);
       }

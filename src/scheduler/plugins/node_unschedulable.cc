@@ -24,9 +24,7 @@ class NodeUnschedulable final : public FilterPlugin, public EnqueueExtensions {
 
   Status FilterNodes(CycleState& state, const PodInfo& pod, std::vector<const NodeInfo*>& nodes,
                      NodeFailures& failed) const override {
-    KeepFeasible(nodes, failed, [&](const NodeInfo& node) {
-      return node.unschedulable() ? Filter(state, pod, node) : Status();
-    });
+    KeepFeasible(nodes, failed, [&](const NodeInfo& node) { return Filter(state, pod, node); });
     return Status();
   }
 

@@ -1,6 +1,5 @@
 #include "scheduler/plugins/resource_allocation.h"
 
-#include <array>
 #include <vector>
 
 namespace orch::scheduler::plugins {
@@ -71,6 +70,13 @@ void ResourceAllocation::NodeAmounts(const NodeInfo& node, const ResourceAmounts
   // cpu and memory as scheduled pods requested them, or with the non-zero defaults;
   // everything else as requested.
   const Resources& requested = use_requested_ ? node.requested() : node.non_zero_requested();
+  if (cpu_memory_) {  // the default resources: no switch per resource
+    node_allocatable[0] = allocatable.milli_cpu;
+    node_allocatable[1] = allocatable.memory;
+    node_requested[0] = allocatable.milli_cpu == 0 ? 0 : requested.milli_cpu + pod_requests[0];
+    node_requested[1] = allocatable.memory == 0 ? 0 : requested.memory + pod_requests[1];
+    return;
+  }
   for (size_t i = 0; i < resources_.size(); ++i) {
     const int64_t pod = pod_requests[i];
     int64_t alloc = 0;
@@ -116,38 +122,12 @@ int64_t ResourceAllocation::Score(const NodeInfo& node, const ResourceAmounts& p
 void ResourceAllocation::ScoreNodes(absl::Span<const NodeInfo* const> nodes,
                                     const ResourceAmounts& pod_requests,
                                     absl::Span<int64_t> scores) const {
-  // On the stack for the usual handful of resources: scoring allocates nothing.
-  constexpr size_t kInline = 8;
-  std::array<int64_t, kInline> requested_inline;
-  std::array<int64_t, kInline> allocatable_inline;
-  std::vector<int64_t> requested_heap;
-  std::vector<int64_t> allocatable_heap;
-  int64_t* requested = requested_inline.data();
-  int64_t* allocatable = allocatable_inline.data();
-  if (resources_.size() > kInline) {
-    requested_heap.resize(resources_.size());
-    allocatable_heap.resize(resources_.size());
-    requested = requested_heap.data();
-    allocatable = allocatable_heap.data();
-  }
-  const size_t n = resources_.size();
-  if (cpu_memory_) {
-    // NodeAmounts for the default two resources, without its switch.
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      const Resources& node_allocatable = nodes[i]->allocatable();
-      const Resources& node_requested =
-          use_requested_ ? nodes[i]->requested() : nodes[i]->non_zero_requested();
-      allocatable[0] = node_allocatable.milli_cpu;
-      allocatable[1] = node_allocatable.memory;
-      requested[0] = allocatable[0] == 0 ? 0 : node_requested.milli_cpu + pod_requests[0];
-      requested[1] = allocatable[1] == 0 ? 0 : node_requested.memory + pod_requests[1];
-      scores[i] = scorer_(Amounts(requested, 2), Amounts(allocatable, 2));
-    }
-    return;
-  }
+  // Inline for up to four resources (the usual case): scoring allocates nothing then.
+  ResourceAmounts requested(resources_.size());
+  ResourceAmounts allocatable(resources_.size());
   for (size_t i = 0; i < nodes.size(); ++i) {
-    NodeAmounts(*nodes[i], pod_requests, requested, allocatable);
-    scores[i] = scorer_(Amounts(requested, n), Amounts(allocatable, n));
+    NodeAmounts(*nodes[i], pod_requests, requested.data(), allocatable.data());
+    scores[i] = scorer_(requested, allocatable);
   }
 }
 

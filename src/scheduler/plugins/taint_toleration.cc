@@ -53,9 +53,7 @@ class TaintToleration final : public FilterPlugin,
 
   Status FilterNodes(CycleState& state, const PodInfo& pod, std::vector<const NodeInfo*>& nodes,
                      NodeFailures& failed) const override {
-    KeepFeasible(nodes, failed, [&](const NodeInfo& node) {
-      return node.has_taints() ? Filter(state, pod, node) : Status();
-    });
+    KeepFeasible(nodes, failed, [&](const NodeInfo& node) { return Filter(state, pod, node); });
     return Status();
   }
 
@@ -78,18 +76,6 @@ class TaintToleration final : public FilterPlugin,
       *score = CountIntolerablePreferNoSchedule(node.node(), PreferNoScheduleTolerations(pod.pod()));
     } else {
       *score = CountIntolerablePreferNoSchedule(node.node(), s->prefer_no_schedule);
-    }
-    return Status();
-  }
-
-  Status ScoreNodes(CycleState& state, const PodInfo& pod, absl::Span<const NodeInfo* const> nodes,
-                    absl::Span<int64_t> scores) const override {
-    const PreScoreState* s = state.Read<PreScoreState>(kPreScoreStateKey);
-    if (s == nullptr) return ScorePlugin::ScoreNodes(state, pod, nodes, scores);
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      scores[i] = nodes[i]->has_taints()
-                      ? CountIntolerablePreferNoSchedule(nodes[i]->node(), s->prefer_no_schedule)
-                      : 0;
     }
     return Status();
   }
