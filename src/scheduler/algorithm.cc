@@ -113,10 +113,12 @@ absl::StatusOr<ScheduleResult> Algorithm::Schedule(Profile& profile, CycleState&
   }
 
   const int32_t percentage = profile.percentage_of_nodes_to_score();
+  Profile::DomainFilter domain;
   if (reuse_equivalent_ && extenders_.empty() && narrowed.all_nodes && !options.keep_scores &&
-      (percentage <= 0 || percentage >= 100) && profile.NodeLocalFilters(state)) {
+      (percentage <= 0 || percentage >= 100) && profile.ReusableFilters(state, &domain)) {
     bool served = false;
-    ORCH_RETURN_IF_ERROR(equivalence_.Schedule(profile, state, pod, cache, rng_, &result, &served));
+    ORCH_RETURN_IF_ERROR(
+        equivalence_.Schedule(profile, state, pod, cache, domain, rng_, &result, &served));
     if (served) return result;
     result = ScheduleResult();
     result.all_nodes = static_cast<int>(all.size());

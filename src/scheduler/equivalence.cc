@@ -61,6 +61,40 @@ struct EquivalenceCache::Class {
   // Scored nodes by total, each bucket in node order.
   std::map<int64_t, std::vector<int32_t>> buckets;
 
+  // The domain-local Filter plugin, when there is one (`feasible` and `failure` then hold
+  // the other plugins' verdicts).
+  int domain_index = -1;
+  std::string domain_key;
+  std::vector<int32_t> domain;           // per node: its domain (0: no such label)
+  std::vector<uint8_t> rejected_before;  // per node: rejected by a plugin before that one
+  std::vector<std::string> domain_values;  // per domain: the label value ([0] unused)
+  StringMap<int32_t> domain_ids;
+  std::vector<int32_t> domain_feasible;  // per domain: nodes feasible but for that plugin
+  // This cycle's verdict per domain, and the verdicts feasible_list was made with.
+  std::vector<Status> domain_status;
+  std::vector<uint8_t> domain_ok;
+  std::vector<uint8_t> listed_domain_ok;
+
+  bool Feasible(size_t i) const {
+    return feasible[i] && (domain_index < 0 || domain_ok[static_cast<size_t>(domain[i])]);
+  }
+  // Why node i fails, as the uncached path reports it: the first plugin that rejects it.
+  const Status& Failure(size_t i) const {
+    if (domain_index < 0 || (!feasible[i] && rejected_before[i])) return failure[i];
+    const auto d = static_cast<size_t>(domain[i]);
+    return domain_ok[d] ? failure[i] : domain_status[d];
+  }
+  int32_t DomainOf(const NodeInfo& node) {
+    const std::string* value = node.Label(domain_key);
+    if (value == nullptr) return 0;
+    auto [it, inserted] = domain_ids.try_emplace(*value, static_cast<int32_t>(domain_values.size()));
+    if (inserted) {
+      domain_values.push_back(*value);
+      domain_feasible.push_back(0);
+    }
+    return it->second;
+  }
+
   void Reset(size_t n) {
     nodes = n;
     filter_generation.assign(n, -1);
@@ -74,6 +108,12 @@ struct EquivalenceCache::Class {
     scores_valid = false;
     buckets.clear();
     nominated.clear();
+    domain.assign(domain_index < 0 ? 0 : n, 0);
+    rejected_before.assign(domain_index < 0 ? 0 : n, 0);
+    domain_values.assign(1, std::string());
+    domain_ids.clear();
+    domain_feasible.assign(1, 0);
+    listed_domain_ok.clear();
   }
 
   void Unbucket(int32_t i) {
@@ -125,9 +165,12 @@ EquivalenceCache::Class* EquivalenceCache::Find(const Profile& profile, const Po
 }
 
 absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, const PodInfo& pod,
-                                        const SchedulerCache& cache, std::mt19937_64& rng,
+                                        const SchedulerCache& cache,
+                                        const Profile::DomainFilter& domain, std::mt19937_64& rng,
                                         ScheduleResult* result, bool* served) {
   *served = false;
+  // A pod nominated to a node changes the domain plugin's verdict on that node alone.
+  if (domain.index >= 0 && profile.HasNominatedPods()) return absl::OkStatus();
   const auto& plugins = profile.score_plugins();
   Class* c = Find(profile, pod);
   if (c == nullptr) return absl::OkStatus();
@@ -137,18 +180,24 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
     for (const WeightedScorePlugin& p : plugins) c->normalization.push_back(p.plugin->normalization());
     c->nodes = 0;  // forces a reset
   }
-  ORCH_RETURN_IF_ERROR(Refresh(*c, profile, state, pod, cache));
+  ORCH_RETURN_IF_ERROR(Refresh(*c, profile, state, pod, cache, domain));
+  size_t feasible_count = c->feasible_count;
+  bool all_domains_pass = true;
+  if (c->domain_index >= 0) {
+    ORCH_ASSIGN_OR_RETURN(feasible_count, FilterDomains(*c, profile, state, pod, &all_domains_pass));
+    if (c->domain_ok != c->listed_domain_ok) c->feasible_list_stale = true;
+  }
 
   const std::vector<const NodeInfo*>& nodes = cache.nodes();
   result->all_nodes = static_cast<int>(nodes.size());
   result->evaluated_nodes = static_cast<int>(nodes.size());
-  result->feasible_nodes = static_cast<int>(c->feasible_count);
+  result->feasible_nodes = static_cast<int>(feasible_count);
   // Until the scores are brought up to date below, they are not to be trusted: an early
   // return leaves them for a full recomputation.
   const bool scores_were_valid = c->scores_valid;
   c->scores_valid = false;
-  if (c->feasible_count == 0) {
-    for (size_t i = 0; i < nodes.size(); ++i) result->failed.emplace(nodes[i]->name(), c->failure[i]);
+  if (feasible_count == 0) {
+    for (size_t i = 0; i < nodes.size(); ++i) result->failed.emplace(nodes[i]->name(), c->Failure(i));
     *served = true;
     ++served_cycles_;
     return absl::OkStatus();
@@ -156,11 +205,12 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
   if (c->feasible_list_stale) {
     c->feasible_list.clear();
     for (size_t i = 0; i < nodes.size(); ++i) {
-      if (c->feasible[i]) c->feasible_list.push_back(nodes[i]);
+      if (c->Feasible(i)) c->feasible_list.push_back(nodes[i]);
     }
+    c->listed_domain_ok = c->domain_ok;
     c->feasible_list_stale = false;
   }
-  if (c->feasible_count == 1) {  // as the uncached path: no scoring, no draw
+  if (feasible_count == 1) {  // as the uncached path: no scoring, no draw
     result->node = c->feasible_list[0]->name();
     *served = true;
     ++served_cycles_;
@@ -288,24 +338,81 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
   }
   dirty_.clear();
 
-  const std::vector<int32_t>& best = c->buckets.rbegin()->second;
-  const size_t pick = PickTie(rng, best.size());
-  result->node = nodes[static_cast<size_t>(best[pick])]->name();
+  // The scores are kept over the nodes that pass every plugin but the domain-local one.
+  // When some of those fail it, the draw is among the best of the rest — exact only if the
+  // rest still hold each normalizing plugin's largest raw score.
+  if (!all_domains_pass) {
+    for (size_t p = 0; p < P; ++p) {
+      if (c->normalization[p] == Normalization::kNone || c->skip_score.contains(plugins[p].name)) {
+        continue;
+      }
+      int64_t max = 0;
+      for (size_t i = 0; i < nodes.size(); ++i) {
+        if (c->score_generation[i] >= 0 && c->Feasible(i)) max = std::max(max, c->raw[i * P + p]);
+      }
+      if (max != c->max[p]) return absl::OkStatus();
+    }
+  }
+  for (auto bucket = c->buckets.rbegin(); bucket != c->buckets.rend(); ++bucket) {
+    const std::vector<int32_t>& members = bucket->second;
+    size_t passing = members.size();
+    if (!all_domains_pass) {
+      passing = 0;
+      for (int32_t i : members) passing += c->Feasible(static_cast<size_t>(i)) ? 1 : 0;
+    }
+    if (passing == 0) continue;
+    size_t pick = PickTie(rng, passing);
+    for (int32_t i : members) {
+      if (!all_domains_pass && !c->Feasible(static_cast<size_t>(i))) continue;
+      if (pick-- == 0) {
+        result->node = nodes[static_cast<size_t>(i)]->name();
+        break;
+      }
+    }
+    break;
+  }
   *served = true;
   ++served_cycles_;
   return absl::OkStatus();
 }
 
+absl::StatusOr<size_t> EquivalenceCache::FilterDomains(Class& c, Profile& profile,
+                                                       CycleState& state, const PodInfo& pod,
+                                                       bool* all_pass) {
+  *all_pass = true;
+  size_t feasible = 0;
+  const size_t domains = c.domain_values.size();
+  c.domain_status.resize(domains);
+  c.domain_ok.resize(domains);
+  for (size_t d = 0; d < domains; ++d) {
+    Status status =
+        profile.RunFilterDomain(state, pod, c.domain_index, d == 0 ? nullptr : &c.domain_values[d]);
+    if (status.code() == Code::kError) return PluginError(status);
+    c.domain_ok[d] = status.ok();
+    if (status.ok()) {
+      feasible += static_cast<size_t>(c.domain_feasible[d]);
+    } else if (c.domain_feasible[d] > 0) {
+      *all_pass = false;
+    }
+    c.domain_status[d] = std::move(status);
+  }
+  return feasible;
+}
+
 // Brings the class's Filter verdicts up to date with the cache, and notes in dirty_ the
 // nodes whose scores must be recomputed.
 absl::Status EquivalenceCache::Refresh(Class& c, Profile& profile, CycleState& state,
-                                       const PodInfo& pod, const SchedulerCache& cache) {
+                                       const PodInfo& pod, const SchedulerCache& cache,
+                                       const Profile::DomainFilter& domain) {
   const std::vector<const NodeInfo*>& nodes = cache.nodes();
   dirty_.clear();
   const bool reset = c.nodes != nodes.size() ||
                      c.node_set_generation != cache.node_set_generation() ||
-                     c.log_position < cache.log_begin() || c.skip_filter != state.skip_filter;
+                     c.log_position < cache.log_begin() || c.skip_filter != state.skip_filter ||
+                     c.domain_index != domain.index || c.domain_key != domain.key;
   if (reset) {
+    c.domain_index = domain.index;
+    c.domain_key = domain.key;
     c.Reset(nodes.size());
     c.node_set_generation = cache.node_set_generation();
     c.skip_filter = state.skip_filter;
@@ -318,11 +425,28 @@ absl::Status EquivalenceCache::Refresh(Class& c, Profile& profile, CycleState& s
     const NodeInfo& node = *nodes[i];
     if (!force && c.filter_generation[i] == node.generation()) return absl::OkStatus();
     ++node_evaluations_;
-    auto pods = nominated.find(node.name());
-    Status status = profile.RunFilterPluginsWithNominated(
-        state, pod, node, pods == nominated.end() ? std::vector<PodInfoPtr>() : pods->second);
-    if (status.code() == Code::kError) return PluginError(status);
+    Status status;
+    int rejected_by = -1;
+    if (c.domain_index < 0) {
+      auto pods = nominated.find(node.name());
+      status = profile.RunFilterPluginsWithNominated(
+          state, pod, node, pods == nominated.end() ? std::vector<PodInfoPtr>() : pods->second);
+    } else {  // no nominations (Schedule made sure)
+      status = profile.RunFiltersExcept(state, pod, node, c.domain_index, &rejected_by);
+    }
+    if (status.code() == Code::kError) {
+      c.nodes = 0;  // half refreshed: start over next time
+      return PluginError(status);
+    }
     const bool now_feasible = status.ok();
+    if (c.domain_index >= 0) {
+      c.rejected_before[i] = rejected_by >= 0 && rejected_by < c.domain_index;
+      const int32_t d = c.DomainOf(node);
+      if (c.feasible[i]) --c.domain_feasible[static_cast<size_t>(c.domain[i])];
+      if (now_feasible) ++c.domain_feasible[static_cast<size_t>(d)];
+      if (d != c.domain[i]) c.feasible_list_stale = true;
+      c.domain[i] = d;
+    }
     if (now_feasible != static_cast<bool>(c.feasible[i])) {
       c.feasible_count += now_feasible ? 1 : -1;
       c.feasible[i] = now_feasible;

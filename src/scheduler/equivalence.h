@@ -18,9 +18,17 @@
 // the nodes holding nominations are filtered afresh, with those pods, every cycle, and
 // once more the cycle after they lose them.
 //
+// One Filter plugin may be domain-local instead (FilterPlugin::FilterDomainKey: its verdict
+// is the same for every node with the same value of one label, as PodTopologySpread's on a
+// zone). The class then keeps the other plugins' verdicts and each node's domain, asks
+// that plugin once per domain each cycle, and draws among the best nodes of the domains
+// that pass — provided those still hold the largest raw score of each plugin that
+// normalizes by it, so that the scores stand as kept.
+//
 // It serves a cycle only when it can be exact: every plugin that did not Skip is NodeLocal
-// and none of them normalizes with kCustom, PreFilter did not narrow the nodes and the
-// profile does not sample; otherwise the caller takes the uncached path.
+// (but for that one domain-local Filter plugin, and then no pod is nominated) and none of
+// them normalizes with kCustom, PreFilter did not narrow the nodes and the profile does
+// not sample; otherwise the caller takes the uncached path.
 //
 // Not thread-safe: owned by one Algorithm.
 #ifndef ORCH_SRC_SCHEDULER_EQUIVALENCE_H_
@@ -50,11 +58,12 @@ class EquivalenceCache {
   explicit EquivalenceCache(size_t max_classes = 64);
   ~EquivalenceCache();
 
-  // Schedules `pod` (PreFilter already ran on `state`) if it can do so exactly; sets
-  // `*served` to say whether it did. kInternal when a plugin fails.
+  // Schedules `pod` (PreFilter already ran on `state`; `domain` is what
+  // Profile::ReusableFilters found) if it can do so exactly; sets `*served` to say whether
+  // it did. kInternal when a plugin fails.
   absl::Status Schedule(Profile& profile, CycleState& state, const PodInfo& pod,
-                        const SchedulerCache& cache, std::mt19937_64& rng,
-                        ScheduleResult* result, bool* served);
+                        const SchedulerCache& cache, const Profile::DomainFilter& domain,
+                        std::mt19937_64& rng, ScheduleResult* result, bool* served);
 
   size_t classes() const { return classes_.size(); }
   // Cycles served, and node evaluations done (Filter + Score of one node), for tests and
@@ -67,7 +76,11 @@ class EquivalenceCache {
 
   Class* Find(const Profile& profile, const PodInfo& pod);
   absl::Status Refresh(Class& c, Profile& profile, CycleState& state, const PodInfo& pod,
-                       const SchedulerCache& cache);
+                       const SchedulerCache& cache, const Profile::DomainFilter& domain);
+  // Asks the domain-local plugin about every domain; returns how many nodes pass all the
+  // plugins, and sets `*all_pass` when no domain holding a node-locally feasible node fails.
+  absl::StatusOr<size_t> FilterDomains(Class& c, Profile& profile, CycleState& state,
+                                       const PodInfo& pod, bool* all_pass);
 
   const size_t max_classes_;
   // Signatures seen once: a class is built on its second pod, so one-off pods (a

@@ -106,6 +106,11 @@ Status FilterPlugin::FilterNodes(CycleState& state, const PodInfo& pod,
   return Status();
 }
 
+Status FilterPlugin::FilterDomain(CycleState& state, const PodInfo& pod,
+                                  const std::string* value) const {
+  return Status::Error(fmt::format("plugin \"{}\" is not domain-local", Name()));
+}
+
 Status ScorePlugin::ScoreNodes(CycleState& state, const PodInfo& pod,
                                absl::Span<const NodeInfo* const> nodes,
                                absl::Span<int64_t> scores) const {

@@ -1,6 +1,7 @@
 #include "scheduler/profile.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -172,9 +173,14 @@ absl::flat_hash_map<std::string, std::vector<ClusterEvent>> Profile::RegisteredE
   return events;
 }
 
-bool Profile::NodeLocalFilters(const CycleState& state) const {
-  for (const auto& f : filter_) {
-    if (!f.plugin->NodeLocalThisCycle(state) && !state.skip_filter.contains(f.name)) return false;
+bool Profile::ReusableFilters(const CycleState& state, DomainFilter* domain) const {
+  *domain = DomainFilter();
+  for (size_t i = 0; i < filter_.size(); ++i) {
+    const FilterPlugin& f = *filter_[i].plugin;
+    if (!FilterRuns(state, i) || f.NodeLocalThisCycle(state)) continue;
+    std::optional<std::string_view> key = f.FilterDomainKey(state);
+    if (!key.has_value() || domain->index >= 0) return false;
+    *domain = {static_cast<int>(i), *key};
   }
   return true;
 }
@@ -283,12 +289,30 @@ Status FilterFailure(Status status, const std::string& plugin) {
 }  // namespace
 
 Status Profile::RunFilters(CycleState& state, const PodInfo& pod, const NodeInfo& node) const {
+  int rejected_by = -1;
+  return RunFiltersExcept(state, pod, node, -1, &rejected_by);
+}
+
+Status Profile::RunFiltersExcept(CycleState& state, const PodInfo& pod, const NodeInfo& node,
+                                 int except, int* rejected_by) const {
   for (size_t i = 0; i < filter_.size(); ++i) {
-    if (!FilterRuns(state, i)) continue;
+    if (!FilterRuns(state, i) || static_cast<int>(i) == except) continue;
     Status status = filter_[i].plugin->Filter(state, pod, node);
-    if (!status.ok()) return FilterFailure(std::move(status), filter_[i].name);
+    if (!status.ok()) {
+      *rejected_by = static_cast<int>(i);
+      return FilterFailure(std::move(status), filter_[i].name);
+    }
   }
+  *rejected_by = -1;
   return Status();
+}
+
+Status Profile::RunFilterDomain(CycleState& state, const PodInfo& pod, int index,
+                                const std::string* value) const {
+  const auto& f = filter_[static_cast<size_t>(index)];
+  Status status = f.plugin->FilterDomain(state, pod, value);
+  if (status.ok()) return status;
+  return FilterFailure(std::move(status), f.name);
 }
 
 Status Profile::FilterNodes(CycleState& state, const PodInfo& pod,

@@ -65,9 +65,14 @@ class Profile : public Handle {
   bool HasPostFilter() const { return !post_filter_.empty(); }
 
   // Whether the cycle's results may be reused across node states: every Filter plugin
-  // that did not Skip at PreFilter (NodeLocalFilters), and every Score plugin that did not
-  // Skip at PreScore (NodeLocalScores), is NodeLocal.
-  bool NodeLocalFilters(const CycleState& state) const;
+  // that did not Skip at PreFilter is NodeLocal, or all but one, which is domain-local
+  // (FilterPlugin::FilterDomainKey) and then described in `*domain` (ReusableFilters);
+  // every Score plugin that did not Skip at PreScore is NodeLocal (NodeLocalScores).
+  struct DomainFilter {
+    int index = -1;        // position among the Filter plugins; -1: none
+    std::string_view key;  // the label whose value is the domain
+  };
+  bool ReusableFilters(const CycleState& state, DomainFilter* domain) const;
   bool NodeLocalScores(const CycleState& state) const;
 
   Status RunPreFilter(CycleState& state, const PodInfo& pod, PreFilterResult* result);
@@ -99,6 +104,13 @@ class Profile : public Handle {
                      NodeFailures& failed) const;
   Status RunFilterPlugins(CycleState& state, const PodInfo& pod,
                           const NodeInfo& node) const override;
+  // The Filter plugins on `node` as it is (no nominated pods) except the one at position
+  // `except` (-1: none); `*rejected_by` is the position of the plugin that rejected it.
+  Status RunFiltersExcept(CycleState& state, const PodInfo& pod, const NodeInfo& node,
+                          int except, int* rejected_by) const;
+  // The domain-local Filter plugin at `index` on the nodes whose label has `value`.
+  Status RunFilterDomain(CycleState& state, const PodInfo& pod, int index,
+                         const std::string* value) const;
   // RunFilterPlugins with the pods nominated to `node` given (as NominatedPodsByNode has
   // them), for searches that read the nominations once.
   Status RunFilterPluginsWithNominated(CycleState& state, const PodInfo& pod, const NodeInfo& node,

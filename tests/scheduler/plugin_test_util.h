@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,7 +46,8 @@ Interface& As(Plugin& plugin) {
 }
 
 // PreFilter (when the plugin has one; Skip means every node passes) and then Filter.
-// FilterNodes, the batch form the scheduler filters through, must agree.
+// FilterNodes, the batch form the scheduler filters through, must agree, and so must
+// FilterDomain on the node's domain when the plugin is domain-local for the pod.
 inline Status RunFilter(Plugin& plugin, const PodInfo& pod, const NodeInfo& node) {
   CycleState state;
   if (auto* pre = dynamic_cast<PreFilterPlugin*>(&plugin)) {
@@ -68,6 +70,11 @@ inline Status RunFilter(Plugin& plugin, const PodInfo& pod, const NodeInfo& node
                 failed[0].second.code() == status.code() &&
                 failed[0].second.reasons() == status.reasons())
         << plugin.Name() << ": FilterNodes differs from Filter";
+  }
+  if (std::optional<std::string_view> key = As<FilterPlugin>(plugin).FilterDomainKey(state)) {
+    Status domain = As<FilterPlugin>(plugin).FilterDomain(state, pod, node.Label(*key));
+    EXPECT_TRUE(domain.code() == status.code() && domain.reasons() == status.reasons())
+        << plugin.Name() << ": FilterDomain differs from Filter on " << node.name();
   }
   return status;
 }

@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -877,6 +878,91 @@ TEST(PodTopologySpreadArgsTest, RejectsInvalidArgs) {
                       {"maxSkew": 2, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"}]})"),
               IsOk());
   EXPECT_THAT(make(R"({"unknownField": 1})"), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// ------------------------------------------------------------------ kept counts
+
+// PreFilter keeps its per-domain counts between cycles and revisits only the nodes that
+// changed. Along random histories (pods come and go, nodes change labels and taints, the
+// node set is rebuilt), the kept plugin must judge every node exactly as a plugin created
+// afresh does.
+TEST_F(PodTopologySpreadTest, KeptCountsFollowEveryChange) {
+  const std::vector<std::string> zones = {"zone1", "zone2", "zone3"};
+  const std::vector<PodInfoPtr> pods = {
+      WithSpread(MakePod("p").Label("foo", ""), {Hard(1, "zone", kFoo)}),
+      WithSpread(MakePod("p").Label("bar", ""), {Hard(2, "zone", kBar), Hard(1, "zone", kFoo)}),
+      WithSpread(MakePod("p").Label("foo", ""), {Hard(1, "zone", kFoo, {.min_domains = 4})}),
+      WithSpread(MakePod("p").Label("foo", "").NodeSelector("disk", "ssd"),
+                 {Hard(1, "zone", kFoo, {.node_taints_policy = "Honor"})}),
+      WithSpread(MakePod("p").Label("foo", ""), {Hard(1, kHostname, kFoo), Hard(3, "zone", kFoo)}),
+  };
+  int rejected = 0;
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    std::mt19937_64 rng(seed);
+    auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint64_t>(n)); };
+    auto random_node = [&](int i) {
+      const std::string name = "node-" + std::to_string(i);
+      NodeBuilder node = MakeNode(name).Label(kHostname, name);
+      if (pick(6) != 0) node.Label("zone", zones[static_cast<size_t>(pick(3))]);
+      if (pick(2) == 0) node.Label("disk", "ssd");
+      if (pick(5) == 0) node.Taint("dedicated", "gpu", "NoSchedule");
+      return node;
+    };
+    auto rebuild = [&] {
+      std::vector<NodeBuilder> nodes;
+      for (int i = 0, n = 4 + pick(8); i < n; ++i) nodes.push_back(random_node(i));
+      SetCluster(nodes, {});
+    };
+    rebuild();
+    int next_pod = 0;
+    for (int step = 0; step < 60; ++step) {
+      const size_t n = snapshot_.nodes().size();
+      NodeInfo& node = snapshot_.mutable_node(static_cast<size_t>(pick(static_cast<int>(n))));
+      switch (pick(8)) {
+        case 0:  // the node set changes
+          rebuild();
+          break;
+        case 1: {  // a node's labels or taints change, its pods stay
+          auto changed = std::make_shared<api::v1::Node>(
+              random_node(pick(1000)).Obj());
+          changed->mutable_metadata()->set_name(node.name());
+          ASSERT_TRUE(node.SetNode(changed).ok());
+          break;
+        }
+        case 2:  // a pod goes
+          if (!node.pods().empty()) {
+            ASSERT_TRUE(node.RemovePod(node.pods()[static_cast<size_t>(pick(
+                static_cast<int>(node.pods().size())))]->uid()));
+          }
+          break;
+        default: {  // a pod comes, matching one selector, both or neither
+          const std::string name = "pod-" + std::to_string(next_pod++);
+          PodBuilder pod = MakePod(name).Uid(name).Node(node.name());
+          if (pick(2) == 0) pod.Label("foo", "");
+          if (pick(3) == 0) pod.Label("bar", "");
+          node.AddPod(pick(10) == 0 ? Terminating(pod) : pod.Info());
+          break;
+        }
+      }
+      snapshot_.Reindex();
+      std::unique_ptr<Plugin> fresh = *plugins::NewPodTopologySpread(
+          PluginArgs(JsonStruct(R"({"defaultingType": "List"})"), "test"), handle_);
+      for (const PodInfoPtr& pod : pods) {
+        CycleState kept_state;
+        CycleState fresh_state;
+        PreFilterResult result;
+        ASSERT_TRUE(pre_filter_->PreFilter(kept_state, *pod, &result).ok());
+        ASSERT_TRUE(dynamic_cast<PreFilterPlugin&>(*fresh).PreFilter(fresh_state, *pod, &result).ok());
+        for (const NodeInfo* node : snapshot_.nodes()) {
+          const std::string kept = FilterOutcome(filter_->Filter(kept_state, *pod, *node));
+          ASSERT_EQ(kept, FilterOutcome(dynamic_cast<FilterPlugin&>(*fresh).Filter(fresh_state, *pod, *node)))
+              << "seed " << seed << ", step " << step << ", " << node->name();
+          rejected += kept == kSkew ? 1 : 0;
+        }
+      }
+    }
+  }
+  EXPECT_GT(rejected, 100);  // the skew mattered, not just the labels
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -105,6 +106,14 @@ class CrossNodePluginTest : public ::testing::Test {
       for (const NodeInfo* node : nodes) batch[node->name()] = FilterOutcome(Status());
       for (const auto& [node, status] : failed) batch[node->name()] = FilterOutcome(status);
       EXPECT_EQ(batch, out) << "FilterNodes differs from Filter";
+    }
+    // A domain-local plugin gives each domain what Filter gives its nodes.
+    if (std::optional<std::string_view> key = filter_->FilterDomainKey(state)) {
+      for (const NodeInfo* node : snapshot_.nodes()) {
+        EXPECT_EQ(FilterOutcome(filter_->FilterDomain(state, pod, node->Label(*key))),
+                  out[node->name()])
+            << "FilterDomain differs from Filter on " << node->name();
+      }
     }
     return out;
   }

@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <typeinfo>
@@ -354,6 +355,22 @@ class FilterPlugin : public virtual Plugin {
   virtual Status FilterNodes(CycleState& state, const PodInfo& pod,
                              std::vector<const NodeInfo*>& nodes,
                              std::vector<std::pair<const NodeInfo*, Status>>& failed) const;
+
+  // Domain-local filtering. A plugin that is not node-local may still judge alike every
+  // node with the same value of one label: PodTopologySpread, for a pod whose
+  // DoNotSchedule constraints share one topology key, passes or fails a whole zone at
+  // once. After PreFilter, FilterDomainKey names that label for the cycle in `state`
+  // (nullopt, the default: the plugin is not domain-local this cycle), and FilterDomain
+  // gives the verdict Filter gives every node whose label `key` has `value` (nullptr: the
+  // nodes without that label). The scheduler then reuses the other plugins' verdicts
+  // across equivalent pods, node by node, and asks this plugin once per domain. The view
+  // may point into `state`; it is read before `state` changes.
+  virtual std::optional<std::string_view> FilterDomainKey(const CycleState& state) const {
+    return std::nullopt;
+  }
+  // Only called when FilterDomainKey named a key this cycle; the default is an Error.
+  virtual Status FilterDomain(CycleState& state, const PodInfo& pod,
+                              const std::string* value) const;
 };
 
 // The nodes that failed Filter with their statuses, in the order met.

@@ -15,6 +15,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,7 +31,9 @@
 #include "orch/api/selector.h"
 #include "orch/api/v1/apps.pb.h"
 #include "orch/api/v1/core.pb.h"
+#include "orch/base/mutex.h"
 #include "orch/base/status.h"
+#include "orch/base/string_map.h"
 #include "orch/client/informer.h"
 #include "orch/scheduler/config.pb.h"
 #include "orch/scheduler/framework.h"
@@ -179,6 +182,42 @@ std::string CountsQuery(const std::string& ns, const Constraints& constraints) {
   return query;
 }
 
+// What a tally depends on: the namespace, each constraint's selector, topology key and
+// inclusion policies, and what those policies read of the pod (its required node
+// affinity, its tolerations).
+std::string TallyQuery(const v1::Pod& pod, const Constraints& constraints) {
+  std::string query = CountsQuery(pod.metadata().namespace_(), constraints);
+  bool honor_affinity = false;
+  bool honor_taints = false;
+  for (const Constraint& c : constraints) {
+    query += '\0';
+    query += c.topology_key;
+    query += c.honor_node_affinity ? "A" : "-";
+    query += c.honor_node_taints ? "T" : "-";
+    honor_affinity |= c.honor_node_affinity;
+    honor_taints |= c.honor_node_taints;
+  }
+  google::protobuf::io::StringOutputStream out(&query);
+  google::protobuf::io::CodedOutputStream coded(&out);
+  coded.SetSerializationDeterministic(true);
+  if (honor_affinity) {
+    v1::PodSpec reads;
+    *reads.mutable_node_selector() = pod.spec().node_selector();
+    if (pod.spec().affinity().node_affinity().has_required_during_scheduling_ignored_during_execution()) {
+      *reads.mutable_affinity()->mutable_node_affinity()->mutable_required_during_scheduling_ignored_during_execution() =
+          pod.spec().affinity().node_affinity().required_during_scheduling_ignored_during_execution();
+    }
+    if (honor_taints) *reads.mutable_tolerations() = pod.spec().tolerations();
+    reads.SerializeToCodedStream(&coded);
+  } else if (honor_taints) {
+    v1::PodSpec reads;
+    *reads.mutable_tolerations() = pod.spec().tolerations();
+    reads.SerializeToCodedStream(&coded);
+  }
+  coded.Trim();
+  return query;
+}
+
 MatchCounts CountAll(const NodeInfo& node, const Constraints& constraints, const std::string& ns) {
   MatchCounts counts(constraints.size(), 0);
   for (size_t i = 0; i < constraints.size(); ++i) {
@@ -214,26 +253,51 @@ struct NodeInclusion {
 
 // ------------------------------------------------------------------ filter state
 
+// The topology domains of one constraint, numbered in the order first met: the ids index
+// the per-domain counts. Shared between the kept tally and the cycle states made from it;
+// whoever adds a domain to a shared index copies it first.
+struct DomainIndex {
+  StringMap<int32_t> ids;
+
+  int32_t Find(std::string_view value) const {
+    auto it = ids.find(value);
+    return it == ids.end() ? -1 : it->second;
+  }
+  int32_t Add(std::string_view value) {
+    return ids.try_emplace(value, static_cast<int32_t>(ids.size())).first->second;
+  }
+};
+
+// The id of `value` in `index`, added (copying a shared index) when new.
+int32_t DomainId(std::shared_ptr<const DomainIndex>& index, std::string_view value) {
+  const int32_t id = index->Find(value);
+  if (id >= 0) return id;
+  auto copy = std::make_shared<DomainIndex>(*index);
+  const int32_t added = copy->Add(value);
+  index = std::move(copy);
+  return added;
+}
+
 // The two smallest match counts of a constraint's domains. paths[0] always holds the
 // minimum; paths[1] is >= paths[0] but not necessarily the second smallest. Enough for
 // preemption, which changes one node (one domain) at a time on its own copy of the state.
 struct CriticalPath {
-  std::string value;
+  int32_t domain = -1;
   int64_t match_num = INT32_MAX;
 };
 
 class CriticalPaths {
  public:
-  void Update(const std::string& value, int64_t num) {
-    int i = value == paths_[0].value ? 0 : value == paths_[1].value ? 1 : -1;
+  void Update(int32_t domain, int64_t num) {
+    int i = domain == paths_[0].domain ? 0 : domain == paths_[1].domain ? 1 : -1;
     if (i >= 0) {
       paths_[i].match_num = num;
       if (paths_[0].match_num > paths_[1].match_num) std::swap(paths_[0], paths_[1]);
     } else if (num < paths_[0].match_num) {
       paths_[1] = paths_[0];
-      paths_[0] = {value, num};
+      paths_[0] = {domain, num};
     } else if (num < paths_[1].match_num) {
-      paths_[1] = {value, num};
+      paths_[1] = {domain, num};
     }
   }
   int64_t min() const { return paths_[0].match_num; }
@@ -242,23 +306,155 @@ class CriticalPaths {
   std::array<CriticalPath, 2> paths_;
 };
 
+// Matching pods per domain of one constraint, over the nodes it applies to. A domain
+// holding no such node is not eligible: it counts neither for the minimum nor for
+// minDomains.
+constexpr int64_t kNotEligible = -1;
+
+struct DomainCounts {
+  std::shared_ptr<const DomainIndex> index;
+  std::vector<int64_t> match_num;  // by domain id; kNotEligible
+  int64_t eligible = 0;            // domains that are
+  CriticalPaths paths;
+
+  int64_t MatchNum(const std::string& value) const {
+    const int32_t id = index->Find(value);
+    return id < 0 ? 0 : std::max<int64_t>(match_num[static_cast<size_t>(id)], 0);
+  }
+  void Add(const std::string& value, int64_t delta) {
+    const auto id = static_cast<size_t>(DomainId(index, value));
+    if (id >= match_num.size()) match_num.resize(id + 1, kNotEligible);
+    int64_t& num = match_num[id];
+    if (num == kNotEligible) {
+      num = 0;
+      ++eligible;
+    }
+    num += delta;
+    paths.Update(static_cast<int32_t>(id), num);
+  }
+};
+
 class FilterState : public CycleState::Data {
  public:
   std::shared_ptr<const Constraints> constraints;
   // Whether the incoming pod matches each constraint's selector.
   std::vector<bool> self_match;
-  std::vector<CriticalPaths> critical_paths;
-  std::vector<absl::flat_hash_map<std::string, int64_t>> match_num;  // domain -> matching pods
+  std::vector<DomainCounts> domains;  // per constraint
 
   std::unique_ptr<Data> Clone() const override { return std::make_unique<FilterState>(*this); }
 
   // The global minimum that skew is measured against: 0 while fewer domains than
   // minDomains are eligible.
   int64_t MinMatchNum(size_t i) const {
-    const auto domains = static_cast<int64_t>(match_num[i].size());
-    if (domains < (*constraints)[i].min_domains) return 0;
-    return critical_paths[i].min();
+    if (domains[i].eligible < (*constraints)[i].min_domains) return 0;
+    return domains[i].paths.min();
   }
+
+  // Filter's verdict for constraint i on a node whose topology value is `value`.
+  Status Check(size_t i, const std::string* value) const {
+    if (value == nullptr) return Status::Unresolvable(std::string(kReasonNodeLabelNotMatch));
+    // 'existing matching num' + 'self match (1 or 0)' - 'global minimum' <= 'maxSkew'
+    const int64_t skew = domains[i].MatchNum(*value) + (self_match[i] ? 1 : 0) - MinMatchNum(i);
+    if (skew > (*constraints)[i].max_skew) {
+      return Status::Unschedulable(std::string(kReasonConstraintsNotMatch));
+    }
+    return Status();
+  }
+};
+
+// Matching pods per domain for one query (a namespace, the constraints, and what node
+// inclusion reads of the pod), kept across cycles: each PreFilter revisits only the nodes
+// whose state changed since the last one (by NodeInfo generation), by their position in
+// the snapshot, and moves their contribution. Not thread-safe.
+class Tally {
+ public:
+  explicit Tally(size_t constraints)
+      : k_(constraints),
+        index_(constraints, std::make_shared<const DomainIndex>()),
+        total_(constraints),
+        nodes_(constraints) {}
+
+  // Brings the tally up to `nodes`. `visit(node, domains, matching)` fills, per
+  // constraint, the node's domain value (nullptr: the constraint does not count the node)
+  // and its matching pods.
+  template <typename Visit>
+  void Update(const std::vector<const NodeInfo*>& nodes, Visit&& visit) {
+    for (size_t p = 0; p < nodes.size(); ++p) {
+      const NodeInfo* node = nodes[p];
+      if (p < node_.size()) {
+        if (node_[p] == node && generation_[p] == node->generation()) continue;
+        Move(p, -1);
+      } else {
+        node_.push_back(nullptr);
+        generation_.push_back(0);
+        domain_.resize(domain_.size() + k_, -1);
+        matching_.resize(matching_.size() + k_, 0);
+      }
+      node_[p] = node;
+      generation_[p] = node->generation();
+      values_.assign(k_, nullptr);
+      counts_.assign(k_, 0);
+      visit(*node, values_, counts_);
+      for (size_t i = 0; i < k_; ++i) {
+        domain_[p * k_ + i] = values_[i] == nullptr ? -1 : DomainId(index_[i], *values_[i]);
+        matching_[p * k_ + i] = counts_[i];
+      }
+      Move(p, 1);
+    }
+    for (size_t p = nodes.size(); p < node_.size(); ++p) Move(p, -1);
+    node_.resize(nodes.size());
+    generation_.resize(nodes.size());
+    domain_.resize(nodes.size() * k_);
+    matching_.resize(nodes.size() * k_);
+  }
+
+  // The counts, for a cycle's state.
+  std::vector<DomainCounts> Counts() const {
+    std::vector<DomainCounts> out(k_);
+    for (size_t i = 0; i < k_; ++i) {
+      DomainCounts& c = out[i];
+      c.index = index_[i];
+      c.match_num.assign(total_[i].size(), kNotEligible);
+      for (size_t d = 0; d < total_[i].size(); ++d) {
+        if (nodes_[i][d] == 0) continue;
+        c.match_num[d] = total_[i][d];
+        ++c.eligible;
+        c.paths.Update(static_cast<int32_t>(d), total_[i][d]);
+      }
+    }
+    return out;
+  }
+
+ private:
+  // Adds (sign 1) or takes away (-1) what the node at position p contributes.
+  void Move(size_t p, int64_t sign) {
+    for (size_t i = 0; i < k_; ++i) {
+      const int32_t d = domain_[p * k_ + i];
+      if (d < 0) continue;
+      const auto id = static_cast<size_t>(d);
+      if (id >= total_[i].size()) {
+        total_[i].resize(id + 1, 0);
+        nodes_[i].resize(id + 1, 0);
+      }
+      total_[i][id] += sign * matching_[p * k_ + i];
+      nodes_[i][id] += static_cast<int32_t>(sign);
+    }
+  }
+
+  const size_t k_;
+  // Per snapshot position: the node and generation counted, and per constraint (k_ per
+  // node) its domain id (-1: not counted) and matching pods.
+  std::vector<const NodeInfo*> node_;
+  std::vector<int64_t> generation_;
+  std::vector<int32_t> domain_;
+  std::vector<int64_t> matching_;
+  // Per constraint: the domains, and per domain the matching pods and counted nodes.
+  std::vector<std::shared_ptr<const DomainIndex>> index_;
+  std::vector<std::vector<int64_t>> total_;
+  std::vector<std::vector<int32_t>> nodes_;
+  // Update's buffers.
+  std::vector<const std::string*> values_;
+  std::vector<int64_t> counts_;
 };
 
 // ------------------------------------------------------------------ score state
@@ -334,6 +530,10 @@ class PodTopologySpread final : public PreFilterPlugin,
   Status Filter(CycleState& state, const PodInfo& pod, const NodeInfo& node) const override;
   Status FilterNodes(CycleState& state, const PodInfo& pod, std::vector<const NodeInfo*>& nodes,
                      NodeFailures& failed) const override;
+  // Domain-local when the pod's DoNotSchedule constraints share one topology key.
+  std::optional<std::string_view> FilterDomainKey(const CycleState& state) const override;
+  Status FilterDomain(CycleState& state, const PodInfo& pod,
+                      const std::string* value) const override;
 
   Status PreScore(CycleState& state, const PodInfo& pod,
                   const std::vector<const NodeInfo*>& feasible) override;
@@ -365,6 +565,9 @@ class PodTopologySpread final : public PreFilterPlugin,
 
   Status UpdateWithPod(CycleState& state, const PodInfo& pod, const PodInfo& other,
                        const NodeInfo& node, int64_t delta) const;
+  // The kept tally for `query`, made (with `constraints` entries) when new.
+  Tally& TallyFor(const std::string& query, size_t constraints)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(tallies_mu_);
 
   Handle& handle_;
   google::protobuf::RepeatedPtrField<v1::TopologySpreadConstraint> default_constraints_;
@@ -372,7 +575,27 @@ class PodTopologySpread final : public PreFilterPlugin,
   std::optional<client::Lister<v1::Service>> services_;
   std::optional<client::Lister<v1::ReplicaSet>> replica_sets_;
   NodeMemo<MatchCounts> counts_;
+  // PreFilter's tallies by query, the least recently used dropped past kMaxTallies.
+  static constexpr size_t kMaxTallies = 8;
+  Mutex tallies_mu_;
+  StringMap<std::unique_ptr<Tally>> tallies_ ABSL_GUARDED_BY(tallies_mu_);
+  std::list<std::string> tally_lru_ ABSL_GUARDED_BY(tallies_mu_);
 };
+
+Tally& PodTopologySpread::TallyFor(const std::string& query, size_t constraints) {
+  auto it = tallies_.find(query);
+  if (it != tallies_.end()) {
+    tally_lru_.remove(query);
+    tally_lru_.push_front(query);
+    return *it->second;
+  }
+  if (tallies_.size() >= kMaxTallies) {
+    tallies_.erase(tally_lru_.back());
+    tally_lru_.pop_back();
+  }
+  tally_lru_.push_front(query);
+  return *tallies_.emplace(query, std::make_unique<Tally>(constraints)).first->second;
+}
 
 absl::StatusOr<Constraints> PodTopologySpread::GetConstraints(const v1::Pod& pod,
                                                               std::string_view action) const {
@@ -448,27 +671,26 @@ Status PodTopologySpread::PreFilter(CycleState& state, const PodInfo& pod_info,
   auto s = std::make_unique<FilterState>();
   s->constraints = std::make_shared<const Constraints>(*std::move(constraints));
   const Constraints& cs = *s->constraints;
-  s->critical_paths.resize(cs.size());
-  s->match_num.resize(cs.size());
   for (const Constraint& c : cs) s->self_match.push_back(c.selector.Matches(pod.metadata().labels()));
 
   const RequiredNodeAffinity affinity(pod);
   const std::string& ns = pod.metadata().namespace_();
-  const std::vector<const NodeInfo*>& nodes = handle_.snapshot().nodes();
-  auto counts = counts_.Begin(CountsQuery(ns, cs), nodes.size());
-  for (const NodeInfo* node : nodes) {
-    if (!NodeHasAllTopologyKeys(*node, cs)) continue;
-    const NodeInclusion inclusion(node->node(), pod, affinity, cs);
-    const MatchCounts matching =
-        counts.Get(*node, [&](const NodeInfo& n) { return CountAll(n, cs, ns); });
-    for (size_t i = 0; i < cs.size(); ++i) {
-      if (!inclusion.Includes(cs[i])) continue;
-      // An eligible domain counts even with no matching pod: it may hold the minimum.
-      s->match_num[i][*node->Label(cs[i].topology_key)] += matching[i];
-    }
-  }
-  for (size_t i = 0; i < cs.size(); ++i) {
-    for (const auto& [value, num] : s->match_num[i]) s->critical_paths[i].Update(value, num);
+  {
+    MutexLock lock(&tallies_mu_);
+    Tally& tally = TallyFor(TallyQuery(pod, cs), cs.size());
+    tally.Update(handle_.snapshot().nodes(), [&](const NodeInfo& node,
+                                                 std::vector<const std::string*>& values,
+                                                 std::vector<int64_t>& matching) {
+      if (!NodeHasAllTopologyKeys(node, cs)) return;
+      const NodeInclusion inclusion(node.node(), pod, affinity, cs);
+      for (size_t i = 0; i < cs.size(); ++i) {
+        if (!inclusion.Includes(cs[i])) continue;
+        // An eligible domain counts even with no matching pod: it may hold the minimum.
+        values[i] = node.Label(cs[i].topology_key);
+        matching[i] = CountMatchingPods(node, cs[i].selector, ns);
+      }
+    });
+    s->domains = tally.Counts();
   }
   state.Write(kPreFilterStateKey, std::move(s));
   return Status();
@@ -492,10 +714,7 @@ Status PodTopologySpread::UpdateWithPod(CycleState& state, const PodInfo& pod_in
   for (size_t i = 0; i < cs.size(); ++i) {
     if (!cs[i].selector.Matches(other.pod().metadata().labels())) continue;
     if (!inclusion.Includes(cs[i])) continue;
-    const std::string& value = *node.Label(cs[i].topology_key);
-    int64_t& num = s->match_num[i][value];
-    num += delta;
-    s->critical_paths[i].Update(value, num);
+    s->domains[i].Add(*node.Label(cs[i].topology_key), delta);
   }
   return Status();
 }
@@ -519,17 +738,32 @@ Status PodTopologySpread::FilterNodes(CycleState& state, const PodInfo& pod,
 }
 
 Status PodTopologySpread::FilterWith(const FilterState& s, const NodeInfo& node) {
-  const Constraints& cs = *s.constraints;
-  for (size_t i = 0; i < cs.size(); ++i) {
-    const std::string* value = node.Label(cs[i].topology_key);
-    if (value == nullptr) return Status::Unresolvable(std::string(kReasonNodeLabelNotMatch));
-    // 'existing matching num' + 'self match (1 or 0)' - 'global minimum' <= 'maxSkew'
-    auto found = s.match_num[i].find(*value);
-    const int64_t match_num = found == s.match_num[i].end() ? 0 : found->second;
-    const int64_t skew = match_num + (s.self_match[i] ? 1 : 0) - s.MinMatchNum(i);
-    if (skew > cs[i].max_skew) {
-      return Status::Unschedulable(std::string(kReasonConstraintsNotMatch));
-    }
+  for (size_t i = 0; i < s.constraints->size(); ++i) {
+    Status status = s.Check(i, node.Label((*s.constraints)[i].topology_key));
+    if (!status.ok()) return status;
+  }
+  return Status();
+}
+
+std::optional<std::string_view> PodTopologySpread::FilterDomainKey(const CycleState& state) const {
+  const auto* s = state.Read<FilterState>(kPreFilterStateKey);
+  if (s == nullptr) return std::nullopt;
+  const Constraints& cs = *s->constraints;
+  for (const Constraint& c : cs) {
+    if (c.topology_key != cs[0].topology_key) return std::nullopt;
+  }
+  return cs[0].topology_key;
+}
+
+Status PodTopologySpread::FilterDomain(CycleState& state, const PodInfo& pod,
+                                       const std::string* value) const {
+  const auto* s = state.Read<FilterState>(kPreFilterStateKey);
+  if (s == nullptr) {
+    return Status::Error(fmt::format("reading \"{}\" from cycleState: not found", kPreFilterStateKey));
+  }
+  for (size_t i = 0; i < s->constraints->size(); ++i) {
+    Status status = s->Check(i, value);
+    if (!status.ok()) return status;
   }
   return Status();
 }
