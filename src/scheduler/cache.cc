@@ -197,7 +197,7 @@ void SchedulerCache::UnplacePod(const PodState& state) {
     }
     return;
   }
-  const bool removed = node->RemovePod(state.pod->uid());
+  const bool removed = node->RemovePod(state.pod);
   Logged(node);
   if (state.pod->has_affinity_terms()) affinity_dirty_ = true;
   if (removed && WideAntiAffinity(*state.pod)) --wide_anti_affinity_pods_;

@@ -219,16 +219,16 @@ absl::flat_hash_map<std::string, ImageState> NodeImages(
   return images;
 }
 
-template <typename T>
-bool RemoveByUid(std::vector<T>& pods, std::string_view uid) {
+// Removes `pod` (the very PodInfo: compared by address, no string compared) from `pods`,
+// whose order does not matter.
+void RemovePodInfo(std::vector<PodInfoPtr>& pods, const PodInfo* pod) {
   for (size_t i = 0; i < pods.size(); ++i) {
-    if (pods[i]->uid() == uid) {
+    if (pods[i].get() == pod) {
       std::swap(pods[i], pods.back());
       pods.pop_back();
-      return true;
+      return;
     }
   }
-  return false;
 }
 
 }  // namespace
@@ -430,10 +430,18 @@ bool NodeInfo::RemovePod(std::string_view uid) {
   auto it = std::find_if(pods_.begin(), pods_.end(),
                          [&](const PodInfoPtr& p) { return p->uid() == uid; });
   if (it == pods_.end()) return false;
-  PodInfoPtr pod = *it;
-  RemoveByUid(pods_, uid);
-  RemoveByUid(pods_with_affinity_, uid);
-  RemoveByUid(pods_with_required_anti_affinity_, uid);
+  return RemovePod(*it);
+}
+
+bool NodeInfo::RemovePod(const PodInfoPtr& held) {
+  PodInfoPtr pod = held;  // `held` may be the very entry removed below
+  const size_t before = pods_.size();
+  RemovePodInfo(pods_, pod.get());
+  if (pods_.size() == before) return false;
+  if (pod->has_affinity_terms()) {
+    RemovePodInfo(pods_with_affinity_, pod.get());
+    RemovePodInfo(pods_with_required_anti_affinity_, pod.get());
+  }
   requested_.Subtract(pod->requests());
   non_zero_requested_.Subtract(pod->non_zero_requests());
   // One occurrence per port the pod held: another pod may hold an equal one.

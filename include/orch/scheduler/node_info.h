@@ -229,6 +229,9 @@ class NodeInfo {
   void AddPod(PodInfoPtr pod);
   // false if no pod with that uid is on the node.
   bool RemovePod(std::string_view uid);
+  // Removes the PodInfo `pod` itself (found by address: no uid is compared); false if the
+  // node does not hold it.
+  bool RemovePod(const PodInfoPtr& pod);
   const PodInfo* FindPod(std::string_view uid) const;
   void set_image_num_nodes(const std::string& image, int32_t num_nodes);
 
