@@ -494,6 +494,31 @@ affinity:
   EXPECT_THAT(node.used_ports(), IsEmpty());
 }
 
+TEST(NodeInfoTest, RemovePodByPodInfoTakesThatPodInfoOnly) {
+  NodeInfo node = MakeNode("n1").Capacity({{"cpu", "4"}, {"pods", "10"}}).Info();
+  PodInfoPtr plain = MakePod("a").Req({{"cpu", "1"}}).Info();
+  PodInfoPtr anti = MakePod("b")
+                        .Req({{"cpu", "500m"}})
+                        .SpecYaml(R"(affinity: {podAntiAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [
+                            {labelSelector: {}, topologyKey: zone}]}})")
+                        .Info();
+  node.AddPod(plain);
+  node.AddPod(anti);
+  // Another PodInfo of the same pod is not the one held.
+  EXPECT_FALSE(node.RemovePod(MakePod("a").Req({{"cpu", "1"}}).Info()));
+  EXPECT_EQ(node.pods().size(), 2u);
+  const int64_t before = node.generation();
+  EXPECT_TRUE(node.RemovePod(anti));
+  EXPECT_NE(node.generation(), before);
+  EXPECT_THAT(node.pods_with_affinity(), IsEmpty());
+  EXPECT_THAT(node.pods_with_required_anti_affinity(), IsEmpty());
+  EXPECT_EQ(node.requested().milli_cpu, 1000);
+  EXPECT_FALSE(node.RemovePod(anti));
+  // The entry itself may be what is passed.
+  EXPECT_TRUE(node.RemovePod(node.pods()[0]));
+  EXPECT_TRUE(node.requested().IsZero());
+}
+
 TEST(NodeInfoTest, RemovingOnePodKeepsAnotherPodsEqualPort) {
   NodeInfo node = MakeNode("n1").Info();
   node.AddPod(MakePod("a").HostPort(80).Info());
