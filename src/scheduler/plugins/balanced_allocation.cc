@@ -95,7 +95,7 @@ class BalancedAllocation final : public PreScorePlugin, public ScorePlugin {
                     absl::Span<int64_t> scores) const override {
     const PreScoreState* s = state.Read<PreScoreState>(kPreScoreStateKey);
     if (s != nullptr) {
-      scorer_.ScoreNodes(nodes, s->pod_requests, scores);
+      scorer_.ScoreNodesWith(nodes, s->pod_requests, scores, BalancedScore);  // inlined
       return Status();
     }
     return ScorePlugin::ScoreNodes(state, pod, nodes, scores);

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -71,21 +72,31 @@ int64_t MostRequestedScore(int64_t requested, int64_t capacity) {
   return requested * kMaxNodeScore / capacity;
 }
 
-// The weighted mean of a per-resource score over the resources the node has.
-template <typename PerResource>
-ResourceAllocation::Scorer WeightedMean(std::vector<ScoredResource> resources,
-                                        PerResource per_resource) {
-  return [resources = std::move(resources), per_resource](Amounts requested, Amounts allocatable) {
+// The weighted mean of a per-resource score over the resources the node has: the scorer
+// of LeastAllocated and MostAllocated. A type of its own per strategy, so that ScoreNodes
+// inlines it.
+template <int64_t (*PerResource)(int64_t requested, int64_t capacity)>
+class WeightedMean {
+ public:
+  explicit WeightedMean(const std::vector<ScoredResource>& resources) {
+    for (const ScoredResource& r : resources) weights_.push_back(r.weight);
+  }
+  int64_t operator()(Amounts requested, Amounts allocatable) const {
     int64_t node_score = 0;
     int64_t weight_sum = 0;
     for (size_t i = 0; i < requested.size(); ++i) {
       if (allocatable[i] == 0) continue;
-      node_score += per_resource(requested[i], allocatable[i]) * resources[i].weight;
-      weight_sum += resources[i].weight;
+      node_score += PerResource(requested[i], allocatable[i]) * weights_[i];
+      weight_sum += weights_[i];
     }
     return weight_sum == 0 ? 0 : node_score / weight_sum;
-  };
-}
+  }
+
+ private:
+  ResourceAmounts weights_;
+};
+using LeastAllocated = WeightedMean<&LeastRequestedScore>;
+using MostAllocated = WeightedMean<&MostRequestedScore>;
 
 struct ShapePoint {
   int64_t utilization = 0;
@@ -138,11 +149,16 @@ class NodeResourcesFit final : public PreFilterPlugin,
                                public ScorePlugin,
                                public EnqueueExtensions {
  public:
+  // The scoring strategy's weighted mean, when it is one: `mean` (a LeastAllocated or a
+  // MostAllocated, or std::monostate) scores exactly as `scorer` does.
+  using Mean = std::variant<std::monostate, LeastAllocated, MostAllocated>;
   NodeResourcesFit(absl::flat_hash_set<std::string> ignored_resources,
-                   absl::flat_hash_set<std::string> ignored_groups, ResourceAllocation scorer)
+                   absl::flat_hash_set<std::string> ignored_groups, ResourceAllocation scorer,
+                   Mean mean)
       : ignored_resources_(std::move(ignored_resources)),
         ignored_groups_(std::move(ignored_groups)),
-        scorer_(std::move(scorer)) {}
+        scorer_(std::move(scorer)),
+        mean_(std::move(mean)) {}
 
   std::string_view Name() const override { return kNodeResourcesFit; }
 
@@ -186,7 +202,14 @@ class NodeResourcesFit final : public PreFilterPlugin,
   Status ScoreNodes(CycleState& state, const PodInfo& pod, absl::Span<const NodeInfo* const> nodes,
                     absl::Span<int64_t> scores) const override {
     const PreScoreState* s = state.Read<PreScoreState>(kPreScoreStateKey);
-    scorer_.ScoreNodes(nodes, s != nullptr ? s->pod_requests : scorer_.PodRequests(pod), scores);
+    const ResourceAmounts requests = s != nullptr ? s->pod_requests : scorer_.PodRequests(pod);
+    if (const auto* least = std::get_if<LeastAllocated>(&mean_)) {
+      scorer_.ScoreNodesWith(nodes, requests, scores, *least);
+    } else if (const auto* most = std::get_if<MostAllocated>(&mean_)) {
+      scorer_.ScoreNodesWith(nodes, requests, scores, *most);
+    } else {
+      scorer_.ScoreNodes(nodes, requests, scores);
+    }
     return Status();
   }
 
@@ -263,6 +286,7 @@ class NodeResourcesFit final : public PreFilterPlugin,
   const absl::flat_hash_set<std::string> ignored_resources_;
   const absl::flat_hash_set<std::string> ignored_groups_;
   const ResourceAllocation scorer_;
+  const Mean mean_;
 };
 
 // ------------------------------------------------------------------ args
@@ -365,10 +389,11 @@ FactoryResult NewNodeResourcesFit(const PluginArgs& args, Handle& handle) {
                           ValidatedShape(args, strategy.requested_to_capacity_ratio().shape()));
   }
   ResourceAllocation::Scorer scorer;
+  NodeResourcesFit::Mean mean;
   if (type == kLeastAllocated) {
-    scorer = WeightedMean(resources, &LeastRequestedScore);
+    scorer = mean.emplace<LeastAllocated>(resources);
   } else if (type == kMostAllocated) {
-    scorer = WeightedMean(resources, &MostRequestedScore);
+    scorer = mean.emplace<MostAllocated>(resources);
   } else {
     scorer = RequestedToCapacityRatio(resources, std::move(shape));
   }
@@ -378,7 +403,8 @@ FactoryResult NewNodeResourcesFit(const PluginArgs& args, Handle& handle) {
                                           parsed.ignored_resource_groups().end());
   return std::make_unique<NodeResourcesFit>(
       std::move(ignored), std::move(groups),
-      ResourceAllocation(std::move(resources), /*use_requested=*/false, std::move(scorer)));
+      ResourceAllocation(std::move(resources), /*use_requested=*/false, std::move(scorer)),
+      std::move(mean));
 }
 
 }  // namespace orch::scheduler::plugins

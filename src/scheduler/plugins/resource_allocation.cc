@@ -119,16 +119,5 @@ int64_t ResourceAllocation::Score(const NodeInfo& node, const ResourceAmounts& p
   return score;
 }
 
-void ResourceAllocation::ScoreNodes(absl::Span<const NodeInfo* const> nodes,
-                                    const ResourceAmounts& pod_requests,
-                                    absl::Span<int64_t> scores) const {
-  // Inline for up to four resources (the usual case): scoring allocates nothing then.
-  ResourceAmounts requested(resources_.size());
-  ResourceAmounts allocatable(resources_.size());
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    NodeAmounts(*nodes[i], pod_requests, requested.data(), allocatable.data());
-    scores[i] = scorer_(requested, allocatable);
-  }
-}
 
 }  // namespace orch::scheduler::plugins

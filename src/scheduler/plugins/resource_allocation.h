@@ -51,7 +51,23 @@ class ResourceAllocation {
   int64_t Score(const NodeInfo& node, const ResourceAmounts& pod_requests) const;
   // Score of each of `nodes` into `scores` (same size).
   void ScoreNodes(absl::Span<const NodeInfo* const> nodes, const ResourceAmounts& pod_requests,
-                  absl::Span<int64_t> scores) const;
+                  absl::Span<int64_t> scores) const {
+    ScoreNodesWith(nodes, pod_requests, scores, scorer_);
+  }
+  // The same with `scorer`, a callable as Scorer that must score as the one given at
+  // construction: a plugin that knows its scorer's type passes it here so that the call
+  // per node is inlined.
+  template <typename F>
+  void ScoreNodesWith(absl::Span<const NodeInfo* const> nodes, const ResourceAmounts& pod_requests,
+                      absl::Span<int64_t> scores, const F& scorer) const {
+    // Inline for up to four resources (the usual case): scoring allocates nothing then.
+    ResourceAmounts requested(resources_.size());
+    ResourceAmounts allocatable(resources_.size());
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      NodeAmounts(*nodes[i], pod_requests, requested.data(), allocatable.data());
+      scores[i] = scorer(Amounts(requested), Amounts(allocatable));
+    }
+  }
 
  private:
   enum class Kind { kCpu, kMemory, kEphemeralStorage, kScalar };
