@@ -35,7 +35,7 @@ absl::Status EventRecorder::Record(const google::protobuf::Message& object,
   }
   const std::string ns = meta->namespace_().empty() ? "default" : meta->namespace_();
   const std::string kind = internal::KindField(object);
-  const std::string key = fmt::format("{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}", kind, ns,
+  std::string key = fmt::format("{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}", kind, ns,
                                       meta->name(), meta->uid(), type, reason, message);
   const absl::Time now = client_->clock()->Now();
 
@@ -82,19 +82,23 @@ absl::Status EventRecorder::Record(const google::protobuf::Message& object,
   // Kubernetes names an Event "<object>.<unix nanos in hex>"; under a virtual clock many
   // share an instant, so a per-recorder sequence keeps them apart, and a clash with
   // another recorder's Event moves on to the next number.
-  absl::StatusOr<api::v1::Event> created;
+  // Written in place (CreateObject): no copy of the Event comes back.
+  absl::Status created;
   for (int attempt = 0; attempt < 8; ++attempt) {
     const uint64_t unique = static_cast<uint64_t>(absl::ToUnixNanos(now)) + sequence_++;
     event.mutable_metadata()->set_name(fmt::format("{}.{:x}", meta->name(), unique));
-    created = client_->Create(event);
-    if (!absl::IsAlreadyExists(created.status())) break;
+    created = client_->CreateObject(&event);
+    if (!absl::IsAlreadyExists(created)) break;
   }
-  if (!created.ok()) return created.status();
+  if (!created.ok()) return created;
 
-  lru_.push_front(key);
-  seen_[key] = Seen{ns, created->metadata().name(), 1, now, lru_.begin()};
+  auto [entry, inserted] = seen_.try_emplace(std::move(key));
+  if (!inserted) lru_.erase(entry->second.lru);  // remembered, but past the window
+  entry->second = Seen{ns, event.metadata().name(), 1, now, {}};
+  lru_.push_front(&entry->first);  // node_hash_map: the key stays where it is
+  entry->second.lru = lru_.begin();
   while (seen_.size() > kMaxRemembered) {
-    seen_.erase(lru_.back());
+    seen_.erase(*lru_.back());
     lru_.pop_back();
   }
   return absl::OkStatus();

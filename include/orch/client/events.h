@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "google/protobuf/message.h"
 #include "orch/base/mutex.h"
@@ -46,15 +46,16 @@ class EventRecorder {
     std::string name;  // the Event's name
     int32_t count = 0;
     absl::Time first;
-    std::list<std::string>::iterator lru;
+    std::list<const std::string*>::iterator lru;
   };
 
   Client* const client_;
   const std::string component_;
   Mutex mu_;
-  // Aggregation key -> the Event written for it; the 4,096 most recent keys.
-  absl::flat_hash_map<std::string, Seen> seen_ ABSL_GUARDED_BY(mu_);
-  std::list<std::string> lru_ ABSL_GUARDED_BY(mu_);
+  // Aggregation key -> the Event written for it; the 4,096 most recent keys, most recent
+  // first in lru_ (which points at the map's keys: nodes stay put).
+  absl::node_hash_map<std::string, Seen> seen_ ABSL_GUARDED_BY(mu_);
+  std::list<const std::string*> lru_ ABSL_GUARDED_BY(mu_);
   uint64_t sequence_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

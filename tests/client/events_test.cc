@@ -1,0 +1,112 @@
+// EventRecorder: Events as Kubernetes' recorder writes them, aggregated within ten minutes,
+// with the keys it remembers bounded.
+#include "orch/client/events.h"
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "fmt/format.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "client/fixture.h"
+#include "support/status_matchers.h"
+
+namespace orch::client {
+namespace {
+
+using ::orch::testing::StatusIs;
+using ::testing::HasSubstr;
+using testing::ClientTest;
+using testing::MakePod;
+
+class EventRecorderTest : public ClientTest {
+ protected:
+  std::vector<api::v1::Event> Events() {
+    absl::StatusOr<ObjectList<api::v1::Event>> list = client_->List<api::v1::Event>("default");
+    EXPECT_TRUE(list.ok()) << list.status();
+    return list.ok() ? list->items : std::vector<api::v1::Event>{};
+  }
+  api::v1::Pod CreatedPod(const std::string& name) {
+    absl::StatusOr<api::v1::Pod> pod = client_->Create(MakePod(name));
+    EXPECT_TRUE(pod.ok()) << pod.status();
+    return pod.ok() ? *pod : api::v1::Pod();
+  }
+};
+
+TEST_F(EventRecorderTest, WritesAnEventAboutTheObject) {
+  EventRecorder recorder(client_.get(), "default-scheduler");
+  const api::v1::Pod pod = CreatedPod("web-1");
+  ASSERT_TRUE(recorder.Record(pod, kEventNormal, "Scheduled", "Successfully assigned default/web-1 to n1").ok());
+  std::vector<api::v1::Event> events = Events();
+  ASSERT_EQ(events.size(), 1u);
+  const api::v1::Event& e = events[0];
+  EXPECT_THAT(e.metadata().name(), ::testing::StartsWith("web-1."));
+  EXPECT_EQ(e.involved_object().kind(), "Pod");
+  EXPECT_EQ(e.involved_object().name(), "web-1");
+  EXPECT_EQ(e.involved_object().uid(), pod.metadata().uid());
+  EXPECT_EQ(e.type(), "Normal");
+  EXPECT_EQ(e.reason(), "Scheduled");
+  EXPECT_EQ(e.message(), "Successfully assigned default/web-1 to n1");
+  EXPECT_EQ(e.source().component(), "default-scheduler");
+  EXPECT_EQ(e.reporting_component(), "default-scheduler");
+  EXPECT_EQ(e.count(), 1);
+}
+
+TEST_F(EventRecorderTest, TheSameEventWithinTenMinutesBumpsTheCount) {
+  EventRecorder recorder(client_.get(), "kubelet");
+  const api::v1::Pod pod = CreatedPod("web-1");
+  ASSERT_TRUE(recorder.Record(pod, kEventWarning, "BackOff", "Back-off restarting").ok());
+  executor_.AdvanceBy(absl::Minutes(9));
+  ASSERT_TRUE(recorder.Record(pod, kEventWarning, "BackOff", "Back-off restarting").ok());
+  std::vector<api::v1::Event> events = Events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].count(), 2);
+  EXPECT_EQ(events[0].last_timestamp().seconds() - events[0].first_timestamp().seconds(), 9 * 60);
+  // Another message is another Event.
+  ASSERT_TRUE(recorder.Record(pod, kEventWarning, "BackOff", "Back-off pulling").ok());
+  EXPECT_EQ(Events().size(), 2u);
+}
+
+TEST_F(EventRecorderTest, PastTheWindowANewEventIsWrittenAndRememberedOnce) {
+  EventRecorder recorder(client_.get(), "kubelet");
+  const api::v1::Pod pod = CreatedPod("web-1");
+  ASSERT_TRUE(recorder.Record(pod, kEventNormal, "Pulled", "pulled").ok());
+  executor_.AdvanceBy(absl::Minutes(11));
+  ASSERT_TRUE(recorder.Record(pod, kEventNormal, "Pulled", "pulled").ok());
+  EXPECT_EQ(Events().size(), 2u);
+  // The newer Event is the one bumped.
+  ASSERT_TRUE(recorder.Record(pod, kEventNormal, "Pulled", "pulled").ok());
+  std::vector<api::v1::Event> events = Events();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].count() + events[1].count(), 3);
+  // Many other keys later the key is forgotten: what is remembered stays bounded, and
+  // forgetting a key that was written twice is safe.
+  for (int i = 0; i < 4200; ++i) {
+    ASSERT_TRUE(recorder.Record(pod, kEventNormal, "Other", fmt::format("m{}", i)).ok());
+  }
+  ASSERT_TRUE(recorder.Record(pod, kEventNormal, "Pulled", "pulled").ok());
+  EXPECT_EQ(Events().size(), 2u + 4200u + 1u);
+}
+
+TEST_F(EventRecorderTest, AnEventDeletedMeanwhileIsWrittenAgain) {
+  EventRecorder recorder(client_.get(), "kubelet");
+  const api::v1::Pod pod = CreatedPod("web-1");
+  ASSERT_TRUE(recorder.Record(pod, kEventNormal, "Started", "started").ok());
+  std::vector<api::v1::Event> events = Events();
+  ASSERT_EQ(events.size(), 1u);
+  ASSERT_TRUE(client_->Delete<api::v1::Event>("default", events[0].metadata().name()).ok());
+  ASSERT_TRUE(recorder.Record(pod, kEventNormal, "Started", "started").ok());
+  events = Events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].count(), 1);
+}
+
+TEST_F(EventRecorderTest, ANonObjectIsRefused) {
+  EventRecorder recorder(client_.get(), "kubelet");
+  api::v1::PodSpec spec;
+  EXPECT_THAT(recorder.Record(spec, kEventNormal, "X", "y"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not an object")));
+}
+
+}  // namespace
+}  // namespace orch::client
