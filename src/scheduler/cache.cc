@@ -212,6 +212,7 @@ void SchedulerCache::AddOrUpdatePod(PodInfoPtr pod) {
   state.pod = std::move(pod);
   state.assumed = false;
   state.binding_finished = false;
+  state.written_version.clear();
   state.deadline = absl::InfiniteFuture();
   PlacePod(state);
 }
@@ -230,15 +231,39 @@ void SchedulerCache::AssumePod(PodInfoPtr pod, const std::string& node_name) {
   state.node = node_name;
   state.assumed = true;
   state.binding_finished = false;
+  state.written_version.clear();
   state.deadline = absl::InfiniteFuture();
   PlacePod(state);
 }
 
-void SchedulerCache::FinishBinding(std::string_view uid, absl::Time now) {
+void SchedulerCache::FinishBinding(std::string_view uid, absl::Time now,
+                                   std::string written_version) {
   auto it = pods_.find(uid);
   if (it == pods_.end() || !it->second.assumed) return;
   it->second.binding_finished = true;
+  it->second.written_version = std::move(written_version);
   it->second.deadline = now + assumed_ttl_;
+}
+
+PodInfoPtr SchedulerCache::ConfirmOwnBind(const std::shared_ptr<const api::v1::Pod>& pod) {
+  auto it = pods_.find(pod->metadata().uid());
+  if (it == pods_.end()) return nullptr;
+  PodState& state = it->second;
+  if (!state.assumed || state.written_version.empty() ||
+      state.written_version != pod->metadata().resource_version() ||
+      state.node != pod->spec().node_name()) {
+    return nullptr;
+  }
+  NodeInfo* node = MutableNode(state.node);
+  if (node == nullptr) return nullptr;
+  PodInfoPtr confirmed = PodInfo::Rebased(*state.pod, pod);
+  if (!node->ReplacePod(state.pod, confirmed)) return nullptr;
+  state.pod = confirmed;
+  state.assumed = false;
+  state.binding_finished = false;
+  state.written_version.clear();
+  state.deadline = absl::InfiniteFuture();
+  return confirmed;
 }
 
 void SchedulerCache::ForgetPod(std::string_view uid) {

@@ -54,8 +54,15 @@ class SchedulerCache : public Snapshot {
   // Counts `pod` on `node_name` from now on. REQUIRES: the node exists, the pod is not
   // in the cache.
   void AssumePod(PodInfoPtr pod, const std::string& node_name);
-  // The bind was written: start the assumption's expiry clock at `now`.
-  void FinishBinding(std::string_view uid, absl::Time now);
+  // The bind was written: start the assumption's expiry clock at `now`. `written_version`,
+  // when known, is the resourceVersion the bind wrote (ConfirmOwnBind).
+  void FinishBinding(std::string_view uid, absl::Time now, std::string written_version = "");
+  // Confirms an assumed pod with the version its own bind wrote (`pod` has the
+  // resourceVersion FinishBinding was given, on the assumed node), cheaply: the assumed
+  // PodInfo's requests and terms are taken over (PodInfo::Rebased) and the node's
+  // generation is kept, since nothing any plugin reads has changed. Returns the new PodInfo,
+  // or nullptr when `pod` is not that version (then AddOrUpdatePod it).
+  PodInfoPtr ConfirmOwnBind(const std::shared_ptr<const api::v1::Pod>& pod);
   // The binding cycle failed: the pod is no longer on the node.
   void ForgetPod(std::string_view uid);
   // Drops assumptions whose bind finished more than assumed_ttl before `now` without the
@@ -112,6 +119,7 @@ class SchedulerCache : public Snapshot {
     std::string node;
     bool assumed = false;
     bool binding_finished = false;
+    std::string written_version;  // what the bind wrote, when known
     absl::Time deadline = absl::InfiniteFuture();
   };
 

@@ -343,6 +343,19 @@ bool AffinityTerm::Matches(
 
 // ------------------------------------------------------------------ PodInfo
 
+std::shared_ptr<const PodInfo> PodInfo::Rebased(const PodInfo& base,
+                                                std::shared_ptr<const api::v1::Pod> pod) {
+  std::shared_ptr<PodInfo> info(new PodInfo(std::move(pod)));
+  info->requests_ = base.requests_;
+  info->non_zero_requests_ = base.non_zero_requests_;
+  info->host_ports_ = base.host_ports_;
+  info->required_affinity_ = base.required_affinity_;
+  info->required_anti_affinity_ = base.required_anti_affinity_;
+  info->preferred_affinity_ = base.preferred_affinity_;
+  info->preferred_anti_affinity_ = base.preferred_anti_affinity_;
+  return info;
+}
+
 absl::StatusOr<std::shared_ptr<const PodInfo>> PodInfo::Create(
     std::shared_ptr<const api::v1::Pod> pod) {
   if (pod == nullptr) return absl::InvalidArgumentError("pod: must not be null");
@@ -453,6 +466,25 @@ bool NodeInfo::RemovePod(const PodInfoPtr& held) {
     }
   }
   Touch();
+  return true;
+}
+
+bool NodeInfo::ReplacePod(const PodInfoPtr& held, PodInfoPtr now) {
+  const PodInfoPtr old = held;  // `held` may be an entry replaced below
+  auto swap_in = [&](std::vector<PodInfoPtr>& pods) {
+    for (PodInfoPtr& p : pods) {
+      if (p == old) {
+        p = now;
+        return true;
+      }
+    }
+    return false;
+  };
+  if (!swap_in(pods_)) return false;
+  if (old->has_affinity_terms()) {
+    swap_in(pods_with_affinity_);
+    swap_in(pods_with_required_anti_affinity_);
+  }
   return true;
 }
 

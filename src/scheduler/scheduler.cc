@@ -14,6 +14,7 @@
 #include "scheduler/algorithm.h"
 #include "scheduler/cache.h"
 #include "scheduler/cycle.h"
+#include "scheduler/plugins/factories.h"
 #include "scheduler/profile.h"
 #include "scheduler/queue.h"
 
@@ -300,11 +301,18 @@ void Core::OnPodAdd(const std::shared_ptr<const api::v1::Pod>& pod) {
 }
 
 void Core::AddBoundPod(const std::shared_ptr<const api::v1::Pod>& pod, bool was_bound) {
+  const auto* ns_labels = cache_.NamespaceLabels(pod->metadata().namespace_());
+  if (!was_bound) {
+    // Most often the pod this scheduler assumed and bound, as its bind wrote it.
+    if (PodInfoPtr confirmed = cache_.ConfirmOwnBind(pod)) {
+      queue_->AssignedPodAdded(*confirmed, ns_labels);
+      return;
+    }
+  }
   absl::StatusOr<PodInfoPtr> info = PodInfo::Create(pod);
   if (!info.ok()) return;  // a pod the scheduler cannot read cannot be counted
   const PodInfoPtr previous = cache_.PodOf(pod->metadata().uid());
   cache_.AddOrUpdatePod(*info);
-  const auto* ns_labels = cache_.NamespaceLabels(pod->metadata().namespace_());
   if (was_bound && previous != nullptr) {
     queue_->AssignedPodUpdated(*previous, **info, ns_labels);
   } else {
@@ -585,7 +593,9 @@ void Core::Bind(std::shared_ptr<Binding> binding) {
     AbortBinding(binding, "SchedulerError", status.Message(), conflict);
     return;
   }
-  cache_.FinishBinding(pod.uid(), options_.client->clock()->Now());
+  const auto* bound = binding->state->Read<plugins::BoundVersion>(plugins::kBoundVersionKey);
+  cache_.FinishBinding(pod.uid(), options_.client->clock()->Now(),
+                       bound != nullptr ? bound->resource_version : std::string());
   queue_->Done(pod.uid());
   ++stats_.scheduled;
   binding->profile->RunPostBind(*binding->state, pod, binding->node);

@@ -4,6 +4,7 @@
 // look at every node and pod finds.
 #include "scheduler/cache.h"
 
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -105,6 +106,61 @@ TEST(SchedulerCacheTest, HostnameAndAntiAffinityFactsFollowEveryChange) {
   EXPECT_GT(foreign_seen, 500);
   EXPECT_LT(wide_seen, 20 * 300 - 500);
   EXPECT_LT(foreign_seen, 20 * 300 - 500);
+}
+
+// The bound pod its own bind wrote confirms the assumption in place: the node holds the
+// new object, with the requests taken over, and keeps its generation; any other version is
+// left to AddOrUpdatePod.
+TEST(SchedulerCacheTest, ConfirmOwnBindTakesTheWrittenVersionInPlace) {
+  SchedulerCache cache;
+  ASSERT_TRUE(cache.AddOrUpdateNode(MakeNode("n1").Capacity({{"cpu", "4"}, {"pods", "10"}}).Ptr()).ok());
+  ASSERT_TRUE(cache.AddOrUpdateNode(MakeNode("n2").Capacity({{"cpu", "4"}, {"pods", "10"}}).Ptr()).ok());
+  auto pending = MakePod("web").Uid("u1").Req({{"cpu", "1"}}).SpecYaml(
+      R"(affinity: {podAntiAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [
+          {labelSelector: {matchLabels: {app: x}}, topologyKey: kubernetes.io/hostname}]}})");
+  cache.AssumePod(pending.Info(), "n1");
+  auto bound = [&](const std::string& node, const std::string& version) {
+    api::v1::Pod pod = pending.Obj();
+    pod.mutable_spec()->set_node_name(node);
+    pod.mutable_metadata()->set_resource_version(version);
+    return std::make_shared<const api::v1::Pod>(std::move(pod));
+  };
+
+  // Not finished, or finished without a version: nothing to confirm by.
+  EXPECT_EQ(cache.ConfirmOwnBind(bound("n1", "7")), nullptr);
+  cache.FinishBinding("u1", absl::UnixEpoch());
+  EXPECT_EQ(cache.ConfirmOwnBind(bound("n1", "7")), nullptr);
+  cache.FinishBinding("u1", absl::UnixEpoch(), "7");
+  // Another version, or another node: not what the bind wrote.
+  EXPECT_EQ(cache.ConfirmOwnBind(bound("n1", "8")), nullptr);
+  EXPECT_EQ(cache.ConfirmOwnBind(bound("n2", "7")), nullptr);
+  EXPECT_TRUE(cache.IsAssumed("u1"));
+
+  const NodeInfo* n1 = cache.Get("n1");
+  const int64_t generation = n1->generation();
+  const int64_t log_end = cache.log_end();
+  std::shared_ptr<const api::v1::Pod> written = bound("n1", "7");
+  PodInfoPtr confirmed = cache.ConfirmOwnBind(written);
+  ASSERT_NE(confirmed, nullptr);
+  EXPECT_FALSE(cache.IsAssumed("u1"));
+  EXPECT_EQ(cache.PodOf("u1"), confirmed);
+  EXPECT_EQ(&confirmed->pod(), written.get());
+  EXPECT_EQ(confirmed->requests().milli_cpu, 1000);
+  EXPECT_EQ(confirmed->required_anti_affinity().size(), 1u);
+  EXPECT_EQ(n1->generation(), generation);
+  EXPECT_EQ(cache.log_end(), log_end);
+  ASSERT_EQ(n1->pods().size(), 1u);
+  EXPECT_EQ(n1->pods()[0], confirmed);
+  ASSERT_EQ(n1->pods_with_required_anti_affinity().size(), 1u);
+  EXPECT_EQ(n1->pods_with_required_anti_affinity()[0], confirmed);
+  EXPECT_EQ(n1->requested().milli_cpu, 1000);
+  // Confirmed once: the same version again is an ordinary update.
+  EXPECT_EQ(cache.ConfirmOwnBind(written), nullptr);
+  // And it goes like any bound pod.
+  cache.RemovePod("u1");
+  EXPECT_TRUE(n1->pods().empty());
+  EXPECT_TRUE(n1->pods_with_affinity().empty());
+  EXPECT_EQ(n1->requested().milli_cpu, 0);
 }
 
 }  // namespace

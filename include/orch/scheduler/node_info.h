@@ -113,6 +113,12 @@ class PodInfo {
   // kInvalidArgument naming the field for a quantity or selector that does not parse.
   static absl::StatusOr<std::shared_ptr<const PodInfo>> Create(
       std::shared_ptr<const api::v1::Pod> pod);
+  // A PodInfo for `pod`, a later version of base.pod() that differs from it only where
+  // scheduling reads nothing (spec.nodeName, status, metadata.resourceVersion), as the
+  // version a bind wrote does: base's requests, ports and terms are taken over, not
+  // recomputed. The caller vouches for the difference.
+  static std::shared_ptr<const PodInfo> Rebased(const PodInfo& base,
+                                                std::shared_ptr<const api::v1::Pod> pod);
 
   const api::v1::Pod& pod() const { return *pod_; }
   const std::shared_ptr<const api::v1::Pod>& pod_ptr() const { return pod_; }
@@ -232,6 +238,9 @@ class NodeInfo {
   // Removes the PodInfo `pod` itself (found by address: no uid is compared); false if the
   // node does not hold it.
   bool RemovePod(const PodInfoPtr& pod);
+  // Holds `now` in place of `held` and keeps the generation: for a PodInfo::Rebased of it,
+  // which every plugin reads as the same pod. false if the node does not hold `held`.
+  bool ReplacePod(const PodInfoPtr& held, PodInfoPtr now);
   const PodInfo* FindPod(std::string_view uid) const;
   void set_image_num_nodes(const std::string& image, int32_t num_nodes);
 

@@ -21,6 +21,9 @@ class DefaultBinder final : public BindPlugin {
       return Status::Error(written.status(), fmt::format("binding pod {}/{} to node {}",
                                                          pod.namespace_(), pod.name(), node_name));
     }
+    auto bound = std::make_unique<BoundVersion>();
+    bound->resource_version = written->metadata().resource_version();
+    state.Write(kBoundVersionKey, std::move(bound));
     return Status();
   }
 

@@ -28,6 +28,15 @@ inline constexpr std::string_view kInterPodAffinity = "InterPodAffinity";
 inline constexpr std::string_view kDefaultPreemption = "DefaultPreemption";
 inline constexpr std::string_view kDefaultBinder = "DefaultBinder";
 
+// What DefaultBinder leaves in the binding cycle's state: the resourceVersion its bind
+// wrote, by which the scheduler's cache knows the bound pod the informer brings back as
+// exactly the one it assumed plus the binding (SchedulerCache::ConfirmOwnBind).
+inline constexpr std::string_view kBoundVersionKey = "DefaultBinder.boundVersion";
+struct BoundVersion final : CycleState::Data {
+  std::string resource_version;
+  std::unique_ptr<Data> Clone() const override { return std::make_unique<BoundVersion>(*this); }
+};
+
 FactoryResult NewPrioritySort(const PluginArgs& args, Handle& handle);
 FactoryResult NewNodeUnschedulable(const PluginArgs& args, Handle& handle);
 FactoryResult NewNodeName(const PluginArgs& args, Handle& handle);
