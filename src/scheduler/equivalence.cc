@@ -362,9 +362,12 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
     }
     if (passing == 0) continue;
     size_t pick = PickTie(rng, passing);
+    if (all_domains_pass) {
+      result->node = nodes[static_cast<size_t>(members[pick])]->name();
+      break;
+    }
     for (int32_t i : members) {
-      if (!all_domains_pass && !c->Feasible(static_cast<size_t>(i))) continue;
-      if (pick-- == 0) {
+      if (c->Feasible(static_cast<size_t>(i)) && pick-- == 0) {
         result->node = nodes[static_cast<size_t>(i)]->name();
         break;
       }
