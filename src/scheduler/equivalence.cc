@@ -343,7 +343,9 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
   // rest still hold each normalizing plugin's largest raw score.
   if (!all_domains_pass) {
     for (size_t p = 0; p < P; ++p) {
-      if (c->normalization[p] == Normalization::kNone || c->skip_score.contains(plugins[p].name)) {
+      // A largest score of 0 is every node's (scores are not negative), so the rest's too.
+      if (c->normalization[p] == Normalization::kNone || c->max[p] == 0 ||
+          c->skip_score.contains(plugins[p].name)) {
         continue;
       }
       int64_t max = 0;
@@ -353,25 +355,19 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
       if (max != c->max[p]) return absl::OkStatus();
     }
   }
+  auto passes = [&](int32_t i) { return all_domains_pass || c->Feasible(static_cast<size_t>(i)); };
   for (auto bucket = c->buckets.rbegin(); bucket != c->buckets.rend(); ++bucket) {
     const std::vector<int32_t>& members = bucket->second;
-    size_t passing = members.size();
-    if (!all_domains_pass) {
-      passing = 0;
-      for (int32_t i : members) passing += c->Feasible(static_cast<size_t>(i)) ? 1 : 0;
-    }
+    const size_t passing = all_domains_pass
+                               ? members.size()
+                               : static_cast<size_t>(std::count_if(members.begin(), members.end(), passes));
     if (passing == 0) continue;
     size_t pick = PickTie(rng, passing);
-    if (all_domains_pass) {
-      result->node = nodes[static_cast<size_t>(members[pick])]->name();
-      break;
-    }
-    for (int32_t i : members) {
-      if (c->Feasible(static_cast<size_t>(i)) && pick-- == 0) {
-        result->node = nodes[static_cast<size_t>(i)]->name();
-        break;
-      }
-    }
+    const int32_t chosen =
+        all_domains_pass ? members[pick]
+                         : *std::find_if(members.begin(), members.end(),
+                                         [&](int32_t i) { return passes(i) && pick-- == 0; });
+    result->node = nodes[static_cast<size_t>(chosen)]->name();
     break;
   }
   *served = true;
