@@ -4,6 +4,7 @@
 #include <atomic>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "fmt/format.h"
 #include "orch/api/quantity.h"
 #include "orch/base/status.h"
@@ -50,17 +51,6 @@ const api::LabelSelector& NothingSelector() {
 
 // One container's requests; with `non_zero`, a missing cpu or memory request counts as the
 // scheduler's defaults (an explicit zero stays zero, as in Kubernetes).
-absl::StatusOr<Resources> ContainerRequests(const api::v1::Container& container,
-                                            bool non_zero) {
-  const QuantityList& requests = container.resources().requests();
-  ORCH_ASSIGN_OR_RETURN(Resources resources, Resources::FromList(requests));
-  if (non_zero) {
-    if (!requests.contains(std::string(kCpu))) resources.milli_cpu = kDefaultMilliCpuRequest;
-    if (!requests.contains(std::string(kMemory))) resources.memory = kDefaultMemoryRequest;
-  }
-  return resources;
-}
-
 // `path` + the error's message: "spec.overhead" + "[cpu]: invalid quantity ...".
 absl::Status Prefixed(const absl::Status& status, std::string_view path) {
   return absl::Status(status.code(), fmt::format("{}{}", path, std::string(status.message())));
@@ -70,42 +60,75 @@ bool IsSidecar(const api::v1::Container& container) {
   return container.has_restart_policy() && container.restart_policy() == "Always";
 }
 
+// A container's requests as parsed, and whether it names cpu and memory (what the
+// non-zero defaults fill in when it does not).
+struct ContainerRequest {
+  Resources requests;
+  bool has_cpu = false;
+  bool has_memory = false;
+  bool sidecar = false;
+
+  Resources Get(bool non_zero) const {
+    Resources r = requests;
+    if (non_zero && !has_cpu) r.milli_cpu = kDefaultMilliCpuRequest;
+    if (non_zero && !has_memory) r.memory = kDefaultMemoryRequest;
+    return r;
+  }
+};
+
+// `field` names the list ("containers", "initContainers") and `i` the container in it.
+absl::StatusOr<ContainerRequest> ParseContainerRequests(const api::v1::Container& container,
+                                                        std::string_view field, int i) {
+  const QuantityList& list = container.resources().requests();
+  absl::StatusOr<Resources> parsed = Resources::FromList(list);
+  if (!parsed.ok()) {
+    return Prefixed(parsed.status(), fmt::format("spec.{}[{}].resources.requests", field, i));
+  }
+  return ContainerRequest{*std::move(parsed), list.contains(std::string(kCpu)),
+                          list.contains(std::string(kMemory)), IsSidecar(container)};
+}
+
 // Kubernetes' PodRequests: the sum over containers and sidecars, raised to what any init
 // container needs while it runs (itself plus the sidecars started before it), plus the
-// pod's overhead.
-absl::StatusOr<Resources> PodRequests(const api::v1::PodSpec& spec, bool non_zero) {
-  Resources total;
+// pod's overhead. `*requests` as the containers ask; `*non_zero` with each container's
+// unset cpu and memory at the non-zero defaults. Every quantity is parsed once.
+absl::Status PodRequests(const api::v1::PodSpec& spec, Resources* requests, Resources* non_zero) {
+  absl::InlinedVector<ContainerRequest, 2> containers;
+  absl::InlinedVector<ContainerRequest, 2> init;
   for (int i = 0; i < spec.containers_size(); ++i) {
-    absl::StatusOr<Resources> r = ContainerRequests(spec.containers(i), non_zero);
-    if (!r.ok()) {
-      return Prefixed(r.status(), fmt::format("spec.containers[{}].resources.requests", i));
-    }
-    total.Add(*r);
+    ORCH_ASSIGN_OR_RETURN(containers.emplace_back(),
+                          ParseContainerRequests(spec.containers(i), "containers", i));
   }
-  Resources sidecars;
-  Resources init_peak;
   for (int i = 0; i < spec.init_containers_size(); ++i) {
-    const api::v1::Container& container = spec.init_containers(i);
-    absl::StatusOr<Resources> r = ContainerRequests(container, non_zero);
-    if (!r.ok()) {
-      return Prefixed(r.status(),
-                      fmt::format("spec.initContainers[{}].resources.requests", i));
-    }
-    if (IsSidecar(container)) {
-      total.Add(*r);
-      sidecars.Add(*r);
-      init_peak.SetMax(sidecars);
-    } else {
-      r->Add(sidecars);
-      init_peak.SetMax(*r);
-    }
+    ORCH_ASSIGN_OR_RETURN(init.emplace_back(),
+                          ParseContainerRequests(spec.init_containers(i), "initContainers", i));
   }
-  total.SetMax(init_peak);
   absl::StatusOr<Resources> overhead = Resources::FromList(spec.overhead());
   if (!overhead.ok()) return Prefixed(overhead.status(), "spec.overhead");
-  total.Add(*overhead);
-  total.pods = 1;
-  return total;
+  auto total = [&](bool nz) {
+    Resources sum;
+    for (const ContainerRequest& c : containers) sum.Add(c.Get(nz));
+    Resources sidecars;
+    Resources init_peak;
+    for (const ContainerRequest& c : init) {
+      Resources r = c.Get(nz);
+      if (c.sidecar) {
+        sum.Add(r);
+        sidecars.Add(r);
+        init_peak.SetMax(sidecars);
+      } else {
+        r.Add(sidecars);
+        init_peak.SetMax(r);
+      }
+    }
+    sum.SetMax(init_peak);
+    sum.Add(*overhead);
+    sum.pods = 1;
+    return sum;
+  };
+  *requests = total(false);
+  *non_zero = total(true);
+  return absl::OkStatus();
 }
 
 void AddHostPorts(const api::v1::Container& container, std::vector<HostPort>& ports) {
@@ -362,8 +385,7 @@ absl::StatusOr<std::shared_ptr<const PodInfo>> PodInfo::Create(
   std::shared_ptr<PodInfo> info(new PodInfo(std::move(pod)));
   const api::v1::Pod& p = *info->pod_;
   const api::v1::PodSpec& spec = p.spec();
-  ORCH_ASSIGN_OR_RETURN(info->requests_, PodRequests(spec, /*non_zero=*/false));
-  ORCH_ASSIGN_OR_RETURN(info->non_zero_requests_, PodRequests(spec, /*non_zero=*/true));
+  ORCH_RETURN_IF_ERROR(PodRequests(spec, &info->requests_, &info->non_zero_requests_));
   info->host_ports_ = PodHostPorts(spec);
   if (spec.has_affinity()) {
     const api::v1::Affinity& affinity = spec.affinity();
