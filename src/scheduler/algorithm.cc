@@ -267,12 +267,13 @@ absl::Status Algorithm::ScoreNodes(Profile& profile, CycleState& state, const Po
     Status status = plugin.plugin->ScoreNodes(state, pod, feasible, absl::MakeSpan(raw));
     if (!status.ok()) return PluginError(status.WithPlugin(plugin.name));
     const Normalization normalization = plugin.plugin->normalization();
-    if (normalization == Normalization::kDefault ||
-        normalization == Normalization::kDefaultReverse) {
-      int64_t max = 0;
+    // kDefault and kDefaultReverse are applied in the loop below, with the largest score.
+    const bool by_max = normalization == Normalization::kDefault ||
+                        normalization == Normalization::kDefaultReverse;
+    const bool reverse = normalization == Normalization::kDefaultReverse;
+    int64_t max = 0;
+    if (by_max) {
       for (int64_t score : raw) max = std::max(max, score);
-      const bool reverse = normalization == Normalization::kDefaultReverse;
-      for (int64_t& score : raw) score = DefaultNormalizedScore(reverse, score, max);
     } else if (normalization == Normalization::kCustom) {
       custom.resize(n);
       for (size_t i = 0; i < n; ++i) custom[i] = {feasible[i], raw[i]};
@@ -281,7 +282,7 @@ absl::Status Algorithm::ScoreNodes(Profile& profile, CycleState& state, const Po
       for (size_t i = 0; i < n; ++i) raw[i] = custom[i].score;
     }
     for (size_t i = 0; i < n; ++i) {
-      const int64_t score = raw[i];
+      const int64_t score = by_max ? DefaultNormalizedScore(reverse, raw[i], max) : raw[i];
       if (score < kMinNodeScore || score > kMaxNodeScore) {
         return InvalidScoreError(plugin.name, score);
       }

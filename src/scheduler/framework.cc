@@ -122,12 +122,6 @@ Status ScorePlugin::ScoreNodes(CycleState& state, const PodInfo& pod,
   return Status();
 }
 
-int64_t DefaultNormalizedScore(bool reverse, int64_t score, int64_t max) {
-  if (max == 0) return reverse ? kMaxNodeScore : score;
-  const int64_t scaled = kMaxNodeScore * score / max;
-  return reverse ? kMaxNodeScore - scaled : scaled;
-}
-
 void DefaultNormalizeScore(bool reverse, std::vector<NodeScore>& scores) {
   int64_t max = 0;
   for (const NodeScore& s : scores) max = std::max(max, s.score);

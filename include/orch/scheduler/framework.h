@@ -452,7 +452,11 @@ class ScorePlugin : public virtual Plugin {
 // Applies kDefault / kDefaultReverse to `scores` in place (Kubernetes' DefaultNormalizeScore).
 void DefaultNormalizeScore(bool reverse, std::vector<NodeScore>& scores);
 // One score as DefaultNormalizeScore leaves it, given the largest score of the list.
-int64_t DefaultNormalizedScore(bool reverse, int64_t score, int64_t max);
+inline int64_t DefaultNormalizedScore(bool reverse, int64_t score, int64_t max) {
+  if (max == 0) return reverse ? kMaxNodeScore : score;
+  const int64_t scaled = kMaxNodeScore * score / max;
+  return reverse ? kMaxNodeScore - scaled : scaled;
+}
 
 class ReservePlugin : public virtual Plugin {
  public:

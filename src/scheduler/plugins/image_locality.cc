@@ -84,6 +84,16 @@ class ImageLocality final : public PreScorePlugin, public ScorePlugin {
     return Status();
   }
 
+  // Most nodes report no images: they score 0 without a call each.
+  Status ScoreNodes(CycleState& state, const PodInfo& pod, absl::Span<const NodeInfo* const> nodes,
+                    absl::Span<int64_t> scores) const override {
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      scores[i] = 0;
+      if (!nodes[i]->images().empty()) (void)Score(state, pod, *nodes[i], &scores[i]);
+    }
+    return Status();
+  }
+
 
  private:
   Handle& handle_;
