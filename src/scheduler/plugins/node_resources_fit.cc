@@ -79,7 +79,17 @@ template <int64_t (*PerResource)(int64_t requested, int64_t capacity)>
 class WeightedMean {
  public:
   explicit WeightedMean(const std::vector<ScoredResource>& resources) {
-    for (const ScoredResource& r : resources) weights_.push_back(r.weight);
+    int64_t total = 0;
+    for (const ScoredResource& r : resources) {
+      weights_.push_back(r.weight);
+      total += r.weight;
+    }
+    // The weights of the default (1 and 1) sum to a power of two: a node that has every
+    // resource then needs a shift, not a division (the scores are not negative).
+    if (total > 0 && (total & (total - 1)) == 0) {
+      all_weights_ = total;
+      while ((int64_t{1} << shift_) < total) ++shift_;
+    }
   }
   int64_t operator()(Amounts requested, Amounts allocatable) const {
     int64_t node_score = 0;
@@ -89,11 +99,14 @@ class WeightedMean {
       node_score += PerResource(requested[i], allocatable[i]) * weights_[i];
       weight_sum += weights_[i];
     }
+    if (weight_sum == all_weights_) return node_score >> shift_;
     return weight_sum == 0 ? 0 : node_score / weight_sum;
   }
 
  private:
   ResourceAmounts weights_;
+  int64_t all_weights_ = -1;  // their sum when a power of two
+  int shift_ = 0;             // its log2
 };
 using LeastAllocated = WeightedMean<&LeastRequestedScore>;
 using MostAllocated = WeightedMean<&MostRequestedScore>;
