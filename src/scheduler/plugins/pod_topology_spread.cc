@@ -309,7 +309,7 @@ class CriticalPaths {
 // Matching pods per domain of one constraint, over the nodes it applies to. A domain
 // holding no such node is not eligible: it counts neither for the minimum nor for
 // minDomains.
-constexpr int64_t kNotEligible = -1;
+constexpr int64_t kNotEligible = INT64_MIN;
 
 struct DomainCounts {
   std::shared_ptr<const DomainIndex> index;
@@ -319,7 +319,9 @@ struct DomainCounts {
 
   int64_t MatchNum(const std::string& value) const {
     const int32_t id = index->Find(value);
-    return id < 0 ? 0 : std::max<int64_t>(match_num[static_cast<size_t>(id)], 0);
+    if (id < 0) return 0;
+    const int64_t num = match_num[static_cast<size_t>(id)];
+    return num == kNotEligible ? 0 : num;
   }
   void Add(const std::string& value, int64_t delta) {
     const auto id = static_cast<size_t>(DomainId(index, value));
