@@ -2,7 +2,10 @@
 // with the keys it remembers bounded.
 #include "orch/client/events.h"
 
+#include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "fmt/format.h"
@@ -19,31 +22,39 @@ using ::testing::HasSubstr;
 using testing::ClientTest;
 using testing::MakePod;
 
+// A recorder reporting as "kubelet", and a pod web-1 to report about.
 class EventRecorderTest : public ClientTest {
  protected:
+  void SetUp() override {
+    ClientTest::SetUp();
+    recorder_ = std::make_unique<EventRecorder>(client_.get(), "kubelet");
+    absl::StatusOr<api::v1::Pod> pod = client_->Create(MakePod("web-1"));
+    ASSERT_TRUE(pod.ok()) << pod.status();
+    pod_ = *std::move(pod);
+  }
   std::vector<api::v1::Event> Events() {
     absl::StatusOr<ObjectList<api::v1::Event>> list = client_->List<api::v1::Event>("default");
     EXPECT_TRUE(list.ok()) << list.status();
     return list.ok() ? list->items : std::vector<api::v1::Event>{};
   }
-  api::v1::Pod CreatedPod(const std::string& name) {
-    absl::StatusOr<api::v1::Pod> pod = client_->Create(MakePod(name));
-    EXPECT_TRUE(pod.ok()) << pod.status();
-    return pod.ok() ? *pod : api::v1::Pod();
+  absl::Status Record(std::string_view type, std::string_view reason, std::string_view message) {
+    return recorder_->Record(pod_, type, reason, message);
   }
+
+  std::unique_ptr<EventRecorder> recorder_;
+  api::v1::Pod pod_;
 };
 
 TEST_F(EventRecorderTest, WritesAnEventAboutTheObject) {
   EventRecorder recorder(client_.get(), "default-scheduler");
-  const api::v1::Pod pod = CreatedPod("web-1");
-  ASSERT_TRUE(recorder.Record(pod, kEventNormal, "Scheduled", "Successfully assigned default/web-1 to n1").ok());
+  ASSERT_TRUE(recorder.Record(pod_, kEventNormal, "Scheduled", "Successfully assigned default/web-1 to n1").ok());
   std::vector<api::v1::Event> events = Events();
   ASSERT_EQ(events.size(), 1u);
   const api::v1::Event& e = events[0];
   EXPECT_THAT(e.metadata().name(), ::testing::StartsWith("web-1."));
   EXPECT_EQ(e.involved_object().kind(), "Pod");
   EXPECT_EQ(e.involved_object().name(), "web-1");
-  EXPECT_EQ(e.involved_object().uid(), pod.metadata().uid());
+  EXPECT_EQ(e.involved_object().uid(), pod_.metadata().uid());
   EXPECT_EQ(e.type(), "Normal");
   EXPECT_EQ(e.reason(), "Scheduled");
   EXPECT_EQ(e.message(), "Successfully assigned default/web-1 to n1");
@@ -53,58 +64,51 @@ TEST_F(EventRecorderTest, WritesAnEventAboutTheObject) {
 }
 
 TEST_F(EventRecorderTest, TheSameEventWithinTenMinutesBumpsTheCount) {
-  EventRecorder recorder(client_.get(), "kubelet");
-  const api::v1::Pod pod = CreatedPod("web-1");
-  ASSERT_TRUE(recorder.Record(pod, kEventWarning, "BackOff", "Back-off restarting").ok());
+  ASSERT_TRUE(Record(kEventWarning, "BackOff", "Back-off restarting").ok());
   executor_.AdvanceBy(absl::Minutes(9));
-  ASSERT_TRUE(recorder.Record(pod, kEventWarning, "BackOff", "Back-off restarting").ok());
+  ASSERT_TRUE(Record(kEventWarning, "BackOff", "Back-off restarting").ok());
   std::vector<api::v1::Event> events = Events();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].count(), 2);
   EXPECT_EQ(events[0].last_timestamp().seconds() - events[0].first_timestamp().seconds(), 9 * 60);
   // Another message is another Event.
-  ASSERT_TRUE(recorder.Record(pod, kEventWarning, "BackOff", "Back-off pulling").ok());
+  ASSERT_TRUE(Record(kEventWarning, "BackOff", "Back-off pulling").ok());
   EXPECT_EQ(Events().size(), 2u);
 }
 
 TEST_F(EventRecorderTest, PastTheWindowANewEventIsWrittenAndRememberedOnce) {
-  EventRecorder recorder(client_.get(), "kubelet");
-  const api::v1::Pod pod = CreatedPod("web-1");
-  ASSERT_TRUE(recorder.Record(pod, kEventNormal, "Pulled", "pulled").ok());
+  ASSERT_TRUE(Record(kEventNormal, "Pulled", "pulled").ok());
   executor_.AdvanceBy(absl::Minutes(11));
-  ASSERT_TRUE(recorder.Record(pod, kEventNormal, "Pulled", "pulled").ok());
+  ASSERT_TRUE(Record(kEventNormal, "Pulled", "pulled").ok());
   EXPECT_EQ(Events().size(), 2u);
   // The newer Event is the one bumped.
-  ASSERT_TRUE(recorder.Record(pod, kEventNormal, "Pulled", "pulled").ok());
+  ASSERT_TRUE(Record(kEventNormal, "Pulled", "pulled").ok());
   std::vector<api::v1::Event> events = Events();
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].count() + events[1].count(), 3);
   // Many other keys later the key is forgotten: what is remembered stays bounded, and
   // forgetting a key that was written twice is safe.
   for (int i = 0; i < 4200; ++i) {
-    ASSERT_TRUE(recorder.Record(pod, kEventNormal, "Other", fmt::format("m{}", i)).ok());
+    ASSERT_TRUE(Record(kEventNormal, "Other", fmt::format("m{}", i)).ok());
   }
-  ASSERT_TRUE(recorder.Record(pod, kEventNormal, "Pulled", "pulled").ok());
+  ASSERT_TRUE(Record(kEventNormal, "Pulled", "pulled").ok());
   EXPECT_EQ(Events().size(), 2u + 4200u + 1u);
 }
 
 TEST_F(EventRecorderTest, AnEventDeletedMeanwhileIsWrittenAgain) {
-  EventRecorder recorder(client_.get(), "kubelet");
-  const api::v1::Pod pod = CreatedPod("web-1");
-  ASSERT_TRUE(recorder.Record(pod, kEventNormal, "Started", "started").ok());
+  ASSERT_TRUE(Record(kEventNormal, "Started", "started").ok());
   std::vector<api::v1::Event> events = Events();
   ASSERT_EQ(events.size(), 1u);
   ASSERT_TRUE(client_->Delete<api::v1::Event>("default", events[0].metadata().name()).ok());
-  ASSERT_TRUE(recorder.Record(pod, kEventNormal, "Started", "started").ok());
+  ASSERT_TRUE(Record(kEventNormal, "Started", "started").ok());
   events = Events();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].count(), 1);
 }
 
 TEST_F(EventRecorderTest, ANonObjectIsRefused) {
-  EventRecorder recorder(client_.get(), "kubelet");
   api::v1::PodSpec spec;
-  EXPECT_THAT(recorder.Record(spec, kEventNormal, "X", "y"),
+  EXPECT_THAT(recorder_->Record(spec, kEventNormal, "X", "y"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not an object")));
 }
 
