@@ -3,7 +3,9 @@
 // node, message and all — while the cache really serves most cycles.
 #include "scheduler/equivalence.h"
 
+#include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -28,17 +30,20 @@ namespace {
 using testing::MakeNode;
 using testing::MakePod;
 
-// One scheduler's worth of state: a cache, the default profile over it, an algorithm, and
-// a queue that holds the nominations.
+// One scheduler's worth of state: a cache, the default profile over it (or `config` with
+// `registry`), an algorithm, and a queue that holds the nominations.
 struct SchedulerRun {
-  explicit SchedulerRun(bool reuse, uint64_t seed) : algorithm(seed, reuse) {
+  explicit SchedulerRun(bool reuse, uint64_t seed,
+                        const v1::KubeSchedulerConfiguration& config = DefaultConfig(),
+                        Registry reg = Registry::InTree())
+      : registry(std::move(reg)), algorithm(seed, reuse) {
     Profile::Environment environment{&cache, &clock, nullptr, nullptr};
-    profile = *Profile::Create(DefaultConfig(), 0, "test", registry, environment);
+    profile = *Profile::Create(config, 0, "test", registry, environment);
     queue = std::make_unique<SchedulingQueue>(*profile->queue_sort(), clock, PluginEvents());
     profile->set_nominator(queue.get());
   }
   VirtualClock clock;
-  Registry registry = Registry::InTree();
+  Registry registry;
   SchedulerCache cache;
   std::unique_ptr<Profile> profile;
   std::unique_ptr<SchedulingQueue> queue;
@@ -279,6 +284,117 @@ TEST(EquivalenceCacheTest, EvaluatesOnlyChangedNodesForRepeatedPods) {
   // evaluates all 200 nodes (filter + score), each later one about one node.
   EXPECT_EQ(cache.served_cycles(), 99);
   EXPECT_LT(cache.node_evaluations(), 2 * 200 + 99 * 4);
+}
+
+// A plugin written against the public API alone, as an operator would: at most `quota`
+// pods labelled team=quota per zone. It counts over every node, so it is not node-local,
+// but it judges a zone as a whole, so it says so (FilterDomainKey), and the cache must
+// serve its pods, once per zone, exactly as the uncached path places them.
+class ZoneQuota final : public PreFilterPlugin, public FilterPlugin {
+ public:
+  static constexpr char kName[] = "ZoneQuota";
+  static constexpr char kZone[] = "topology.kubernetes.io/zone";
+  ZoneQuota(Handle& handle, int64_t quota) : handle_(handle), quota_(quota) {}
+
+  std::string_view Name() const override { return kName; }
+  bool NodeLocal() const override { return false; }
+
+  struct Counts final : CycleState::Data {
+    std::map<std::string, int64_t> per_zone;
+    std::unique_ptr<Data> Clone() const override { return std::make_unique<Counts>(*this); }
+  };
+
+  Status PreFilter(CycleState& state, const PodInfo& pod, PreFilterResult*) override {
+    if (!Counted(pod)) return Status::Skip();
+    auto counts = std::make_unique<Counts>();
+    for (const NodeInfo* node : handle_.snapshot().nodes()) {
+      const std::string* zone = node->Label(kZone);
+      if (zone == nullptr) continue;
+      for (const PodInfoPtr& p : node->pods()) counts->per_zone[*zone] += Counted(*p) ? 1 : 0;
+    }
+    state.Write(kName, std::move(counts));
+    return Status();
+  }
+  Status AddPod(CycleState& state, const PodInfo&, const PodInfo& other,
+                const NodeInfo& node) const override {
+    return Move(state, other, node, 1);
+  }
+  Status RemovePod(CycleState& state, const PodInfo&, const PodInfo& other,
+                   const NodeInfo& node) const override {
+    return Move(state, other, node, -1);
+  }
+  Status Filter(CycleState& state, const PodInfo& pod, const NodeInfo& node) const override {
+    return FilterDomain(state, pod, node.Label(kZone));
+  }
+  std::optional<std::string_view> FilterDomainKey(const CycleState&) const override {
+    return std::string_view(kZone);
+  }
+  Status FilterDomain(CycleState& state, const PodInfo&, const std::string* zone) const override {
+    const auto* counts = state.Read<Counts>(kName);
+    if (counts == nullptr) return Status::Error("no counts");
+    if (zone == nullptr) return Status::Unresolvable("node(s) had no zone");
+    auto it = counts->per_zone.find(*zone);
+    if (it != counts->per_zone.end() && it->second >= quota_) {
+      return Status::Unschedulable("zone(s) had used up the team quota");
+    }
+    return Status();
+  }
+
+ private:
+  static bool Counted(const PodInfo& pod) {
+    auto it = pod.pod().metadata().labels().find("team");
+    return it != pod.pod().metadata().labels().end() && it->second == "quota";
+  }
+  Status Move(CycleState& state, const PodInfo& other, const NodeInfo& node, int64_t delta) const {
+    auto* counts = state.Read<Counts>(kName);
+    const std::string* zone = node.Label(kZone);
+    if (counts != nullptr && zone != nullptr && Counted(other)) counts->per_zone[*zone] += delta;
+    return Status();
+  }
+
+  Handle& handle_;
+  const int64_t quota_;
+};
+
+TEST(EquivalenceCacheTest, ServesAThirdPartyDomainLocalPluginExactly) {
+  Registry registry = Registry::InTree();
+  ASSERT_TRUE(registry
+                  .Register(ZoneQuota::kName,
+                            [](const PluginArgs&, Handle& handle) -> absl::StatusOr<std::unique_ptr<Plugin>> {
+                              return std::make_unique<ZoneQuota>(handle, 20);
+                            })
+                  .ok());
+  absl::StatusOr<v1::KubeSchedulerConfiguration> config = LoadConfig(R"(apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+profiles:
+- schedulerName: default-scheduler
+  plugins:
+    preFilter: {enabled: [{name: ZoneQuota}]}
+    filter: {enabled: [{name: ZoneQuota}]}
+)", "quota.yaml", registry);
+  ASSERT_TRUE(config.ok()) << config.status();
+
+  int64_t served = 0;
+  int64_t rejected = 0;
+  for (uint64_t seed = 1; seed <= 6; ++seed) {
+    Workload w = RandomWorkload(seed, /*nodes=*/20 + static_cast<int>(seed) * 5, /*pods=*/120,
+                                /*spread=*/true);
+    // Two thirds of the pods count against the quota. Their spread constraints go, so that
+    // ZoneQuota is the one plugin judging zones.
+    for (size_t i = 0; i < w.pending.size(); ++i) {
+      w.pending[i].mutable_spec()->clear_topology_spread_constraints();
+      if (i % 3 != 2) (*w.pending[i].mutable_metadata()->mutable_labels())["team"] = "quota";
+    }
+    SchedulerRun cached(/*reuse=*/true, seed, *config, registry);
+    SchedulerRun uncached(/*reuse=*/false, seed, *config, registry);
+    const std::vector<std::string> a = Schedule(cached, w);
+    const std::vector<std::string> b = Schedule(uncached, w);
+    ASSERT_EQ(a, b) << "seed " << seed;
+    served += cached.algorithm.equivalence().served_cycles();
+    for (const std::string& line : a) rejected += line.find("team quota") != std::string::npos;
+  }
+  EXPECT_GT(served, 200);
+  EXPECT_GT(rejected, 20);  // the quota ran out, and the messages say so
 }
 
 }  // namespace
