@@ -21,9 +21,13 @@ class DefaultBinder final : public BindPlugin {
       return Status::Error(written.status(), fmt::format("binding pod {}/{} to node {}",
                                                          pod.namespace_(), pod.name(), node_name));
     }
-    auto bound = std::make_unique<BoundVersion>();
-    bound->resource_version = written->metadata().resource_version();
-    state.Write(kBoundVersionKey, std::move(bound));
+    // Only a bind made against the pod's own version (a compare-and-swap on it) wrote
+    // exactly that pod plus the binding; one without a version bound whatever was stored.
+    if (!pod.pod().metadata().resource_version().empty()) {
+      auto bound = std::make_unique<BoundVersion>();
+      bound->resource_version = written->metadata().resource_version();
+      state.Write(kBoundVersionKey, std::move(bound));
+    }
     return Status();
   }
 

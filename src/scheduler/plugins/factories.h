@@ -28,9 +28,10 @@ inline constexpr std::string_view kInterPodAffinity = "InterPodAffinity";
 inline constexpr std::string_view kDefaultPreemption = "DefaultPreemption";
 inline constexpr std::string_view kDefaultBinder = "DefaultBinder";
 
-// What DefaultBinder leaves in the binding cycle's state: the resourceVersion its bind
-// wrote, by which the scheduler's cache knows the bound pod the informer brings back as
-// exactly the one it assumed plus the binding (SchedulerCache::ConfirmOwnBind).
+// What DefaultBinder leaves in the binding cycle's state when it bound the pod against its
+// own resourceVersion: the version its bind wrote, by which the scheduler's cache knows the
+// bound pod the informer brings back as exactly the one it assumed plus the binding
+// (SchedulerCache::ConfirmOwnBind).
 inline constexpr std::string_view kBoundVersionKey = "DefaultBinder.boundVersion";
 struct BoundVersion final : CycleState::Data {
   std::string resource_version;
