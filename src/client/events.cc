@@ -36,7 +36,7 @@ absl::Status EventRecorder::Record(const google::protobuf::Message& object,
   const std::string ns = meta->namespace_().empty() ? "default" : meta->namespace_();
   const std::string kind = internal::KindField(object);
   std::string key = fmt::format("{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}", kind, ns,
-                                      meta->name(), meta->uid(), type, reason, message);
+                                meta->name(), meta->uid(), type, reason, message);
   const absl::Time now = client_->clock()->Now();
 
   MutexLock lock(&mu_);

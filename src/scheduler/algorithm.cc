@@ -268,11 +268,9 @@ absl::Status Algorithm::ScoreNodes(Profile& profile, CycleState& state, const Po
     if (!status.ok()) return PluginError(status.WithPlugin(plugin.name));
     const Normalization normalization = plugin.plugin->normalization();
     // kDefault and kDefaultReverse are applied in the loop below, with the largest score.
-    const bool by_max = normalization == Normalization::kDefault ||
-                        normalization == Normalization::kDefaultReverse;
-    const bool reverse = normalization == Normalization::kDefaultReverse;
     int64_t max = 0;
-    if (by_max) {
+    if (normalization == Normalization::kDefault ||
+        normalization == Normalization::kDefaultReverse) {
       for (int64_t score : raw) max = std::max(max, score);
     } else if (normalization == Normalization::kCustom) {
       custom.resize(n);
@@ -282,7 +280,7 @@ absl::Status Algorithm::ScoreNodes(Profile& profile, CycleState& state, const Po
       for (size_t i = 0; i < n; ++i) raw[i] = custom[i].score;
     }
     for (size_t i = 0; i < n; ++i) {
-      const int64_t score = by_max ? DefaultNormalizedScore(reverse, raw[i], max) : raw[i];
+      const int64_t score = NormalizedScore(normalization, raw[i], max);
       if (score < kMinNodeScore || score > kMaxNodeScore) {
         return InvalidScoreError(plugin.name, score);
       }

@@ -78,6 +78,12 @@ size_t PickTie(std::mt19937_64& rng, size_t ties);
 // A plugin's Error as the cycle reports it, and a normalized score out of range.
 absl::Status PluginError(const Status& status);
 absl::Status InvalidScoreError(std::string_view plugin, int64_t score);
+// One plugin's score after kDefault or kDefaultReverse, from its raw score and the largest
+// raw score; any other kind's score is returned as it is.
+inline int64_t NormalizedScore(Normalization kind, int64_t raw, int64_t max) {
+  if (kind != Normalization::kDefault && kind != Normalization::kDefaultReverse) return raw;
+  return DefaultNormalizedScore(kind == Normalization::kDefaultReverse, raw, max);
+}
 
 // The extenders a scheduler owns, as the Algorithm borrows them.
 std::vector<Extender*> BorrowExtenders(const std::vector<std::unique_ptr<Extender>>& extenders);

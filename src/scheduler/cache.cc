@@ -11,12 +11,6 @@ namespace orch::scheduler::internal {
 
 namespace {
 
-// A node whose hostname label names another host.
-bool ForeignHostname(const api::v1::Node& node) {
-  auto it = node.metadata().labels().find(std::string(kLabelHostname));
-  return it != node.metadata().labels().end() && it->second != node.metadata().name();
-}
-
 // A pod with a required anti-affinity term that reaches past its own node's hostname.
 bool WideAntiAffinity(const PodInfo& pod) {
   for (const AffinityTerm& t : pod.required_anti_affinity()) {
@@ -27,8 +21,10 @@ bool WideAntiAffinity(const PodInfo& pod) {
 
 }  // namespace
 
+// Remembers whether the node's hostname label, where it has one, names another host.
 void SchedulerCache::NoteHostname(const NodeInfo& info) {
-  if (ForeignHostname(info.node())) {
+  const std::string* hostname = info.Label(kLabelHostname);
+  if (hostname != nullptr && *hostname != info.name()) {
     foreign_hostnames_.insert(info.name());
   } else {
     foreign_hostnames_.erase(info.name());
@@ -210,10 +206,7 @@ void SchedulerCache::AddOrUpdatePod(PodInfoPtr pod) {
   PodState& state = pods_[uid];
   state.node = pod->pod().spec().node_name();
   state.pod = std::move(pod);
-  state.assumed = false;
-  state.binding_finished = false;
-  state.written_version.clear();
-  state.deadline = absl::InfiniteFuture();
+  state.Settle(/*assumed=*/false);
   PlacePod(state);
 }
 
@@ -229,10 +222,7 @@ void SchedulerCache::AssumePod(PodInfoPtr pod, const std::string& node_name) {
   PodState& state = pods_[uid];
   state.pod = std::move(pod);
   state.node = node_name;
-  state.assumed = true;
-  state.binding_finished = false;
-  state.written_version.clear();
-  state.deadline = absl::InfiniteFuture();
+  state.Settle(/*assumed=*/true);
   PlacePod(state);
 }
 
@@ -259,10 +249,7 @@ PodInfoPtr SchedulerCache::ConfirmOwnBind(const std::shared_ptr<const api::v1::P
   PodInfoPtr confirmed = PodInfo::Rebased(*state.pod, pod);
   if (!node->ReplacePod(state.pod, confirmed)) return nullptr;
   state.pod = confirmed;
-  state.assumed = false;
-  state.binding_finished = false;
-  state.written_version.clear();
-  state.deadline = absl::InfiniteFuture();
+  state.Settle(/*assumed=*/false);
   return confirmed;
 }
 

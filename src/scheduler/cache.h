@@ -121,6 +121,14 @@ class SchedulerCache : public Snapshot {
     bool binding_finished = false;
     std::string written_version;  // what the bind wrote, when known
     absl::Time deadline = absl::InfiniteFuture();
+
+    // Bound (confirmed) or newly assumed: no bind is under way.
+    void Settle(bool now_assumed) {
+      assumed = now_assumed;
+      binding_finished = false;
+      written_version.clear();
+      deadline = absl::InfiniteFuture();
+    }
   };
 
   void Logged(const NodeInfo* node);

@@ -11,18 +11,6 @@ namespace {
 
 constexpr size_t kMaxSeenOnce = 4096;
 
-// One plugin's normalized score from its raw score and the largest raw score.
-int64_t Normalize(Normalization kind, int64_t raw, int64_t max) {
-  switch (kind) {
-    case Normalization::kDefault:
-      return DefaultNormalizedScore(false, raw, max);
-    case Normalization::kDefaultReverse:
-      return DefaultNormalizedScore(true, raw, max);
-    default:
-      return raw;
-  }
-}
-
 }  // namespace
 
 struct EquivalenceCache::Class {
@@ -251,7 +239,7 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
     int64_t total = 0;
     for (size_t p = 0; p < P; ++p) {
       if (c->skip_score.contains(plugins[p].name)) continue;
-      const int64_t score = Normalize(c->normalization[p], c->raw[i * P + p], c->max[p]);
+      const int64_t score = NormalizedScore(c->normalization[p], c->raw[i * P + p], c->max[p]);
       if (score < kMinNodeScore || score > kMaxNodeScore) {
         return InvalidScoreError(plugins[p].name, score);
       }

@@ -91,19 +91,7 @@ std::unique_ptr<CycleState> CycleState::Clone() const {
 
 Status FilterPlugin::FilterNodes(CycleState& state, const PodInfo& pod,
                                  std::vector<const NodeInfo*>& nodes, NodeFailures& failed) const {
-  size_t kept = 0;
-  for (const NodeInfo* node : nodes) {
-    Status status = Filter(state, pod, *node);
-    if (status.ok()) {
-      nodes[kept++] = node;
-    } else if (status.code() == Code::kError) {
-      return status;
-    } else {
-      failed.emplace_back(node, std::move(status));
-    }
-  }
-  nodes.resize(kept);
-  return Status();
+  return KeepFeasible(nodes, failed, [&](const NodeInfo& node) { return Filter(state, pod, node); });
 }
 
 Status FilterPlugin::FilterDomain(CycleState& state, const PodInfo& pod,

@@ -49,8 +49,6 @@ const api::LabelSelector& NothingSelector() {
 
 // ------------------------------------------------------------------ pod requests
 
-// One container's requests; with `non_zero`, a missing cpu or memory request counts as the
-// scheduler's defaults (an explicit zero stays zero, as in Kubernetes).
 // `path` + the error's message: "spec.overhead" + "[cpu]: invalid quantity ...".
 absl::Status Prefixed(const absl::Status& status, std::string_view path) {
   return absl::Status(status.code(), fmt::format("{}{}", path, std::string(status.message())));
@@ -68,6 +66,8 @@ struct ContainerRequest {
   bool has_memory = false;
   bool sidecar = false;
 
+  // With `non_zero`, a missing cpu or memory request counts as the scheduler's defaults
+  // (an explicit zero stays zero, as in Kubernetes).
   Resources Get(bool non_zero) const {
     Resources r = requests;
     if (non_zero && !has_cpu) r.milli_cpu = kDefaultMilliCpuRequest;
@@ -242,16 +242,22 @@ absl::flat_hash_map<std::string, ImageState> NodeImages(
   return images;
 }
 
-// Removes `pod` (the very PodInfo: compared by address, no string compared) from `pods`,
-// whose order does not matter.
-void RemovePodInfo(std::vector<PodInfoPtr>& pods, const PodInfo* pod) {
-  for (size_t i = 0; i < pods.size(); ++i) {
-    if (pods[i].get() == pod) {
-      std::swap(pods[i], pods.back());
-      pods.pop_back();
-      return;
-    }
+// The entry of `pods` holding the very PodInfo `pod` (compared by address, no string
+// compared), or nullptr.
+PodInfoPtr* EntryOf(std::vector<PodInfoPtr>& pods, const PodInfo* pod) {
+  for (PodInfoPtr& p : pods) {
+    if (p.get() == pod) return &p;
   }
+  return nullptr;
+}
+
+// Removes `pod` from `pods`, whose order does not matter; false if it is not there.
+bool RemovePodInfo(std::vector<PodInfoPtr>& pods, const PodInfo* pod) {
+  PodInfoPtr* entry = EntryOf(pods, pod);
+  if (entry == nullptr) return false;
+  std::swap(*entry, pods.back());
+  pods.pop_back();
+  return true;
 }
 
 }  // namespace
@@ -470,9 +476,7 @@ bool NodeInfo::RemovePod(std::string_view uid) {
 
 bool NodeInfo::RemovePod(const PodInfoPtr& held) {
   PodInfoPtr pod = held;  // `held` may be the very entry removed below
-  const size_t before = pods_.size();
-  RemovePodInfo(pods_, pod.get());
-  if (pods_.size() == before) return false;
+  if (!RemovePodInfo(pods_, pod.get())) return false;
   if (pod->has_affinity_terms()) {
     RemovePodInfo(pods_with_affinity_, pod.get());
     RemovePodInfo(pods_with_required_anti_affinity_, pod.get());
@@ -493,19 +497,13 @@ bool NodeInfo::RemovePod(const PodInfoPtr& held) {
 
 bool NodeInfo::ReplacePod(const PodInfoPtr& held, PodInfoPtr now) {
   const PodInfoPtr old = held;  // `held` may be an entry replaced below
-  auto swap_in = [&](std::vector<PodInfoPtr>& pods) {
-    for (PodInfoPtr& p : pods) {
-      if (p == old) {
-        p = now;
-        return true;
-      }
-    }
-    return false;
-  };
-  if (!swap_in(pods_)) return false;
+  PodInfoPtr* entry = EntryOf(pods_, old.get());
+  if (entry == nullptr) return false;
+  *entry = now;
   if (old->has_affinity_terms()) {
-    swap_in(pods_with_affinity_);
-    swap_in(pods_with_required_anti_affinity_);
+    for (auto* list : {&pods_with_affinity_, &pods_with_required_anti_affinity_}) {
+      if (PodInfoPtr* e = EntryOf(*list, old.get())) *e = now;
+    }
   }
   return true;
 }

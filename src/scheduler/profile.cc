@@ -289,8 +289,7 @@ Status FilterFailure(Status status, const std::string& plugin) {
 }  // namespace
 
 Status Profile::RunFilters(CycleState& state, const PodInfo& pod, const NodeInfo& node) const {
-  int rejected_by = -1;
-  return RunFiltersExcept(state, pod, node, -1, &rejected_by);
+  return RunFiltersExcept(state, pod, node, /*except=*/-1, /*rejected_by=*/nullptr);
 }
 
 Status Profile::RunFiltersExcept(CycleState& state, const PodInfo& pod, const NodeInfo& node,
@@ -299,11 +298,11 @@ Status Profile::RunFiltersExcept(CycleState& state, const PodInfo& pod, const No
     if (!FilterRuns(state, i) || static_cast<int>(i) == except) continue;
     Status status = filter_[i].plugin->Filter(state, pod, node);
     if (!status.ok()) {
-      *rejected_by = static_cast<int>(i);
+      if (rejected_by != nullptr) *rejected_by = static_cast<int>(i);
       return FilterFailure(std::move(status), filter_[i].name);
     }
   }
-  *rejected_by = -1;
+  if (rejected_by != nullptr) *rejected_by = -1;
   return Status();
 }
 

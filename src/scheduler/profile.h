@@ -105,7 +105,8 @@ class Profile : public Handle {
   Status RunFilterPlugins(CycleState& state, const PodInfo& pod,
                           const NodeInfo& node) const override;
   // The Filter plugins on `node` as it is (no nominated pods) except the one at position
-  // `except` (-1: none); `*rejected_by` is the position of the plugin that rejected it.
+  // `except` (-1: none); `*rejected_by`, when given, is the position of the plugin that
+  // rejected it (-1: none did).
   Status RunFiltersExcept(CycleState& state, const PodInfo& pod, const NodeInfo& node,
                           int except, int* rejected_by) const;
   // The domain-local Filter plugin at `index` on the nodes whose label has `value`.

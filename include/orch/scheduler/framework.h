@@ -376,20 +376,24 @@ class FilterPlugin : public virtual Plugin {
 // The nodes that failed Filter with their statuses, in the order met.
 using NodeFailures = std::vector<std::pair<const NodeInfo*, Status>>;
 
-// The loop of a FilterNodes override whose verdicts are never Error: keeps in `nodes` those
-// for which `verdict(node)` is Success, and appends the others to `failed`.
+// The loop of FilterNodes (the default's, and an override's): keeps in `nodes` those for
+// which `verdict(node)` is Success and appends the others to `failed`; returns the first
+// Error instead (the nodes are then unspecified).
 template <typename Verdict>
-void KeepFeasible(std::vector<const NodeInfo*>& nodes, NodeFailures& failed, Verdict verdict) {
+Status KeepFeasible(std::vector<const NodeInfo*>& nodes, NodeFailures& failed, Verdict verdict) {
   size_t kept = 0;
   for (const NodeInfo* node : nodes) {
     Status status = verdict(*node);
     if (status.ok()) {
       nodes[kept++] = node;
+    } else if (status.code() == Code::kError) {
+      return status;
     } else {
       failed.emplace_back(node, std::move(status));
     }
   }
   nodes.resize(kept);
+  return Status();
 }
 
 // The status of each node that failed Filter, by node name.

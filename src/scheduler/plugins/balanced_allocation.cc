@@ -65,13 +65,13 @@ bool RequestsNothing(const ResourceAmounts& requests) {
 class BalancedAllocation final : public PreScorePlugin, public ScorePlugin {
  public:
   explicit BalancedAllocation(std::vector<ScoredResource> resources)
-      : scorer_(std::move(resources), /*use_requested=*/true, &BalancedScore) {}
+      : allocation_(std::move(resources), /*use_requested=*/true) {}
 
   std::string_view Name() const override { return kBalancedAllocation; }
 
   Status PreScore(CycleState& state, const PodInfo& pod,
                   const std::vector<const NodeInfo*>& feasible) override {
-    ResourceAmounts requests = scorer_.PodRequests(pod);
+    ResourceAmounts requests = allocation_.PodRequests(pod);
     if (RequestsNothing(requests)) return Status::Skip();
     auto data = std::make_unique<PreScoreState>();
     data->pod_requests = std::move(requests);
@@ -83,11 +83,11 @@ class BalancedAllocation final : public PreScorePlugin, public ScorePlugin {
                int64_t* score) const override {
     const PreScoreState* s = state.Read<PreScoreState>(kPreScoreStateKey);
     if (s != nullptr) {
-      *score = scorer_.Score(node, s->pod_requests);
+      *score = allocation_.Score(node, s->pod_requests, BalancedScore);
       return Status();
     }
-    ResourceAmounts requests = scorer_.PodRequests(pod);
-    *score = RequestsNothing(requests) ? 0 : scorer_.Score(node, requests);
+    ResourceAmounts requests = allocation_.PodRequests(pod);
+    *score = RequestsNothing(requests) ? 0 : allocation_.Score(node, requests, BalancedScore);
     return Status();
   }
 
@@ -95,14 +95,14 @@ class BalancedAllocation final : public PreScorePlugin, public ScorePlugin {
                     absl::Span<int64_t> scores) const override {
     const PreScoreState* s = state.Read<PreScoreState>(kPreScoreStateKey);
     if (s != nullptr) {
-      scorer_.ScoreNodesWith(nodes, s->pod_requests, scores, BalancedScore);  // inlined
+      allocation_.ScoreNodes(nodes, s->pod_requests, scores, BalancedScore);
       return Status();
     }
     return ScorePlugin::ScoreNodes(state, pod, nodes, scores);
   }
 
  private:
-  const ResourceAllocation scorer_;
+  const ResourceAllocation allocation_;
 };
 
 }  // namespace

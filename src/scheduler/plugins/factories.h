@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "fmt/format.h"
 #include "orch/scheduler/framework.h"
 #include "orch/scheduler/registry.h"
 
@@ -27,6 +28,12 @@ inline constexpr std::string_view kPodTopologySpread = "PodTopologySpread";
 inline constexpr std::string_view kInterPodAffinity = "InterPodAffinity";
 inline constexpr std::string_view kDefaultPreemption = "DefaultPreemption";
 inline constexpr std::string_view kDefaultBinder = "DefaultBinder";
+
+// The Error of a Filter or Score whose plugin's PreFilter or PreScore state is missing,
+// in kube-scheduler's words.
+inline Status MissingState(std::string_view key) {
+  return Status::Error(fmt::format("reading \"{}\" from cycleState: not found", key));
+}
 
 // What DefaultBinder leaves in the binding cycle's state when it bound the pod against its
 // own resourceVersion: the version its bind wrote, by which the scheduler's cache knows the

@@ -94,7 +94,6 @@ class ImageLocality final : public PreScorePlugin, public ScorePlugin {
     return Status();
   }
 
-
  private:
   Handle& handle_;
 };

@@ -427,7 +427,7 @@ Status InterPodAffinity::UpdateWithPod(CycleState& state, const PodInfo& pod,
   if (s == nullptr) {
     // Skipped at PreFilter: nothing to count for this pod.
     if (state.skip_filter.contains(kInterPodAffinity)) return Status();
-    return Status::Error(fmt::format("reading \"{}\" from cycleState: not found", kPreFilterStateKey));
+    return MissingState(kPreFilterStateKey);
   }
   if (s->per_node) return Status();  // Filter reads the node's pods, added ones included
   CountExistingAntiAffinity(*s, other, pod.pod(), s->namespace_labels, node, delta);
@@ -439,7 +439,7 @@ Status InterPodAffinity::Filter(CycleState& state, const PodInfo& pod,
                                 const NodeInfo& node) const {
   const auto* s = state.Read<FilterState>(kPreFilterStateKey);
   if (s == nullptr) {
-    return Status::Error(fmt::format("reading \"{}\" from cycleState: not found", kPreFilterStateKey));
+    return MissingState(kPreFilterStateKey);
   }
   if (s->per_node) return FilterByOwnPods(pod, node);
   // The pod's affinity: every term's topology must exist on the node and hold a match.
@@ -556,7 +556,7 @@ Status InterPodAffinity::Score(CycleState& state, const PodInfo& pod, const Node
                                int64_t* score) const {
   const auto* s = state.Read<ScoreState>(kPreScoreStateKey);
   if (s == nullptr) {
-    return Status::Error(fmt::format("reading \"{}\" from cycleState: not found", kPreScoreStateKey));
+    return MissingState(kPreScoreStateKey);
   }
   int64_t total = 0;
   for (const auto& [key, values] : *s->topology_score) {
@@ -572,7 +572,7 @@ Status InterPodAffinity::NormalizeScore(CycleState& state, const PodInfo& pod,
                                         std::vector<NodeScore>& scores) const {
   const auto* s = state.Read<ScoreState>(kPreScoreStateKey);
   if (s == nullptr) {
-    return Status::Error(fmt::format("reading \"{}\" from cycleState: not found", kPreScoreStateKey));
+    return MissingState(kPreScoreStateKey);
   }
   if (s->topology_score->empty()) return Status();
   int64_t min_count = INT64_MAX;

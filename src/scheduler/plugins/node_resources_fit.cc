@@ -73,8 +73,7 @@ int64_t MostRequestedScore(int64_t requested, int64_t capacity) {
 }
 
 // The weighted mean of a per-resource score over the resources the node has: the scorer
-// of LeastAllocated and MostAllocated. A type of its own per strategy, so that ScoreNodes
-// inlines it.
+// of LeastAllocated and MostAllocated.
 template <int64_t (*PerResource)(int64_t requested, int64_t capacity)>
 class WeightedMean {
  public:
@@ -130,10 +129,16 @@ int64_t BrokenLinear(const std::vector<ShapePoint>& shape, int64_t p) {
   return shape.back().score;
 }
 
-ResourceAllocation::Scorer RequestedToCapacityRatio(std::vector<ScoredResource> resources,
-                                                    std::vector<ShapePoint> shape) {
-  return [resources = std::move(resources), shape = std::move(shape)](
-             Amounts requested, Amounts allocatable) {
+// The scorer of RequestedToCapacityRatio: the shape's score of each resource's
+// utilization, weighted.
+class RequestedToCapacityRatio {
+ public:
+  RequestedToCapacityRatio(const std::vector<ScoredResource>& resources,
+                           std::vector<ShapePoint> shape)
+      : shape_(std::move(shape)) {
+    for (const ScoredResource& r : resources) weights_.push_back(r.weight);
+  }
+  int64_t operator()(Amounts requested, Amounts allocatable) const {
     int64_t node_score = 0;
     int64_t weight_sum = 0;
     for (size_t i = 0; i < requested.size(); ++i) {
@@ -141,18 +146,25 @@ ResourceAllocation::Scorer RequestedToCapacityRatio(std::vector<ScoredResource> 
       const int64_t utilization = requested[i] > allocatable[i]
                                       ? kMaxUtilization
                                       : requested[i] * kMaxUtilization / allocatable[i];
-      const int64_t score = BrokenLinear(shape, utilization);
+      const int64_t score = BrokenLinear(shape_, utilization);
       // Resources scoring 0 do not count in the mean, as in Kubernetes.
       if (score > 0) {
-        node_score += score * resources[i].weight;
-        weight_sum += resources[i].weight;
+        node_score += score * weights_[i];
+        weight_sum += weights_[i];
       }
     }
     if (weight_sum == 0) return int64_t{0};
     return static_cast<int64_t>(
         std::round(static_cast<double>(node_score) / static_cast<double>(weight_sum)));
-  };
-}
+  }
+
+ private:
+  std::vector<ShapePoint> shape_;
+  ResourceAmounts weights_;
+};
+
+// The configured scoring strategy.
+using Strategy = std::variant<LeastAllocated, MostAllocated, RequestedToCapacityRatio>;
 
 // ------------------------------------------------------------------ the plugin
 
@@ -162,16 +174,13 @@ class NodeResourcesFit final : public PreFilterPlugin,
                                public ScorePlugin,
                                public EnqueueExtensions {
  public:
-  // The scoring strategy's weighted mean, when it is one: `mean` (a LeastAllocated or a
-  // MostAllocated, or std::monostate) scores exactly as `scorer` does.
-  using Mean = std::variant<std::monostate, LeastAllocated, MostAllocated>;
   NodeResourcesFit(absl::flat_hash_set<std::string> ignored_resources,
-                   absl::flat_hash_set<std::string> ignored_groups, ResourceAllocation scorer,
-                   Mean mean)
+                   absl::flat_hash_set<std::string> ignored_groups,
+                   std::vector<ScoredResource> resources, Strategy strategy)
       : ignored_resources_(std::move(ignored_resources)),
         ignored_groups_(std::move(ignored_groups)),
-        scorer_(std::move(scorer)),
-        mean_(std::move(mean)) {}
+        allocation_(std::move(resources), /*use_requested=*/false),
+        strategy_(std::move(strategy)) {}
 
   std::string_view Name() const override { return kNodeResourcesFit; }
 
@@ -192,14 +201,14 @@ class NodeResourcesFit final : public PreFilterPlugin,
                      NodeFailures& failed) const override {
     const PreFilterState* s = state.Read<PreFilterState>(kPreFilterStateKey);
     if (s == nullptr) return FilterPlugin::FilterNodes(state, pod, nodes, failed);
-    KeepFeasible(nodes, failed, [&](const NodeInfo& node) { return Fits(pod, s->scalars, node); });
-    return Status();
+    return KeepFeasible(nodes, failed,
+                        [&](const NodeInfo& node) { return Fits(pod, s->scalars, node); });
   }
 
   Status PreScore(CycleState& state, const PodInfo& pod,
                   const std::vector<const NodeInfo*>& feasible) override {
     auto data = std::make_unique<PreScoreState>();
-    data->pod_requests = scorer_.PodRequests(pod);
+    data->pod_requests = allocation_.PodRequests(pod);
     state.Write(kPreScoreStateKey, std::move(data));
     return Status();
   }
@@ -207,22 +216,18 @@ class NodeResourcesFit final : public PreFilterPlugin,
   Status Score(CycleState& state, const PodInfo& pod, const NodeInfo& node,
                int64_t* score) const override {
     const PreScoreState* s = state.Read<PreScoreState>(kPreScoreStateKey);
-    *score = s != nullptr ? scorer_.Score(node, s->pod_requests)
-                          : scorer_.Score(node, scorer_.PodRequests(pod));
+    const ResourceAmounts requests = s != nullptr ? s->pod_requests : allocation_.PodRequests(pod);
+    *score = std::visit(
+        [&](const auto& scorer) { return allocation_.Score(node, requests, scorer); }, strategy_);
     return Status();
   }
 
   Status ScoreNodes(CycleState& state, const PodInfo& pod, absl::Span<const NodeInfo* const> nodes,
                     absl::Span<int64_t> scores) const override {
     const PreScoreState* s = state.Read<PreScoreState>(kPreScoreStateKey);
-    const ResourceAmounts requests = s != nullptr ? s->pod_requests : scorer_.PodRequests(pod);
-    if (const auto* least = std::get_if<LeastAllocated>(&mean_)) {
-      scorer_.ScoreNodesWith(nodes, requests, scores, *least);
-    } else if (const auto* most = std::get_if<MostAllocated>(&mean_)) {
-      scorer_.ScoreNodesWith(nodes, requests, scores, *most);
-    } else {
-      scorer_.ScoreNodes(nodes, requests, scores);
-    }
+    const ResourceAmounts requests = s != nullptr ? s->pod_requests : allocation_.PodRequests(pod);
+    std::visit([&](const auto& scorer) { allocation_.ScoreNodes(nodes, requests, scores, scorer); },
+               strategy_);
     return Status();
   }
 
@@ -298,8 +303,8 @@ class NodeResourcesFit final : public PreFilterPlugin,
 
   const absl::flat_hash_set<std::string> ignored_resources_;
   const absl::flat_hash_set<std::string> ignored_groups_;
-  const ResourceAllocation scorer_;
-  const Mean mean_;
+  const ResourceAllocation allocation_;
+  const Strategy strategy_;
 };
 
 // ------------------------------------------------------------------ args
@@ -401,13 +406,10 @@ FactoryResult NewNodeResourcesFit(const PluginArgs& args, Handle& handle) {
     ORCH_ASSIGN_OR_RETURN(shape,
                           ValidatedShape(args, strategy.requested_to_capacity_ratio().shape()));
   }
-  ResourceAllocation::Scorer scorer;
-  NodeResourcesFit::Mean mean;
-  if (type == kLeastAllocated) {
-    scorer = mean.emplace<LeastAllocated>(resources);
-  } else if (type == kMostAllocated) {
-    scorer = mean.emplace<MostAllocated>(resources);
-  } else {
+  Strategy scorer = LeastAllocated(resources);
+  if (type == kMostAllocated) {
+    scorer = MostAllocated(resources);
+  } else if (type == kRequestedToCapacityRatio) {
     scorer = RequestedToCapacityRatio(resources, std::move(shape));
   }
   absl::flat_hash_set<std::string> ignored(parsed.ignored_resources().begin(),
@@ -416,8 +418,7 @@ FactoryResult NewNodeResourcesFit(const PluginArgs& args, Handle& handle) {
                                           parsed.ignored_resource_groups().end());
   return std::make_unique<NodeResourcesFit>(
       std::move(ignored), std::move(groups),
-      ResourceAllocation(std::move(resources), /*use_requested=*/false, std::move(scorer)),
-      std::move(mean));
+      std::move(resources), std::move(scorer));
 }
 
 }  // namespace orch::scheduler::plugins

@@ -24,8 +24,8 @@ class NodeUnschedulable final : public FilterPlugin, public EnqueueExtensions {
 
   Status FilterNodes(CycleState& state, const PodInfo& pod, std::vector<const NodeInfo*>& nodes,
                      NodeFailures& failed) const override {
-    KeepFeasible(nodes, failed, [&](const NodeInfo& node) { return Filter(state, pod, node); });
-    return Status();
+    return KeepFeasible(nodes, failed,
+                        [&](const NodeInfo& node) { return Filter(state, pod, node); });
   }
 
   // A node added, or one whose spec.unschedulable changed (Kubernetes counts that as a

@@ -102,13 +102,19 @@ void AddEqualityRequirement(v1::LabelSelector& selector, const std::string& key,
   r->add_values(value);
 }
 
+// Appends `message` to `out`, serialized deterministically (map entries in key order):
+// equal messages, equal bytes.
+void AppendDeterministic(const google::protobuf::MessageLite& message, std::string* out) {
+  google::protobuf::io::StringOutputStream stream(out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  message.SerializeToCodedStream(&coded);
+  coded.Trim();  // `out` ends where the message does
+}
+
 std::string SelectorKey(const v1::LabelSelector& selector) {
   std::string key;
-  google::protobuf::io::StringOutputStream out(&key);
-  google::protobuf::io::CodedOutputStream coded(&out);
-  coded.SetSerializationDeterministic(true);
-  selector.SerializeToCodedStream(&coded);
-  coded.Trim();
+  AppendDeterministic(selector, &key);
   return key;
 }
 
@@ -197,24 +203,18 @@ std::string TallyQuery(const v1::Pod& pod, const Constraints& constraints) {
     honor_affinity |= c.honor_node_affinity;
     honor_taints |= c.honor_node_taints;
   }
-  google::protobuf::io::StringOutputStream out(&query);
-  google::protobuf::io::CodedOutputStream coded(&out);
-  coded.SetSerializationDeterministic(true);
+  if (!honor_affinity && !honor_taints) return query;
+  v1::PodSpec reads;
   if (honor_affinity) {
-    v1::PodSpec reads;
     *reads.mutable_node_selector() = pod.spec().node_selector();
-    if (pod.spec().affinity().node_affinity().has_required_during_scheduling_ignored_during_execution()) {
+    const v1::NodeAffinity& affinity = pod.spec().affinity().node_affinity();
+    if (affinity.has_required_during_scheduling_ignored_during_execution()) {
       *reads.mutable_affinity()->mutable_node_affinity()->mutable_required_during_scheduling_ignored_during_execution() =
-          pod.spec().affinity().node_affinity().required_during_scheduling_ignored_during_execution();
+          affinity.required_during_scheduling_ignored_during_execution();
     }
-    if (honor_taints) *reads.mutable_tolerations() = pod.spec().tolerations();
-    reads.SerializeToCodedStream(&coded);
-  } else if (honor_taints) {
-    v1::PodSpec reads;
-    *reads.mutable_tolerations() = pod.spec().tolerations();
-    reads.SerializeToCodedStream(&coded);
   }
-  coded.Trim();
+  if (honor_taints) *reads.mutable_tolerations() = pod.spec().tolerations();
+  AppendDeterministic(reads, &query);
   return query;
 }
 
@@ -705,7 +705,7 @@ Status PodTopologySpread::UpdateWithPod(CycleState& state, const PodInfo& pod_in
   if (s == nullptr) {
     // Skipped at PreFilter: the pod has no constraints, so there is nothing to update.
     if (state.skip_filter.contains(kPodTopologySpread)) return Status();
-    return Status::Error(fmt::format("reading \"{}\" from cycleState: not found", kPreFilterStateKey));
+    return MissingState(kPreFilterStateKey);
   }
   const v1::Pod& pod = pod_info.pod();
   if (other.namespace_() != pod_info.namespace_()) return Status();
@@ -725,7 +725,7 @@ Status PodTopologySpread::Filter(CycleState& state, const PodInfo& pod,
                                  const NodeInfo& node) const {
   const auto* s = state.Read<FilterState>(kPreFilterStateKey);
   if (s == nullptr) {
-    return Status::Error(fmt::format("reading \"{}\" from cycleState: not found", kPreFilterStateKey));
+    return MissingState(kPreFilterStateKey);
   }
   return FilterWith(*s, node);
 }
@@ -735,8 +735,7 @@ Status PodTopologySpread::FilterNodes(CycleState& state, const PodInfo& pod,
                                       NodeFailures& failed) const {
   const auto* s = state.Read<FilterState>(kPreFilterStateKey);
   if (s == nullptr) return FilterPlugin::FilterNodes(state, pod, nodes, failed);
-  KeepFeasible(nodes, failed, [s](const NodeInfo& node) { return FilterWith(*s, node); });
-  return Status();
+  return KeepFeasible(nodes, failed, [s](const NodeInfo& node) { return FilterWith(*s, node); });
 }
 
 Status PodTopologySpread::FilterWith(const FilterState& s, const NodeInfo& node) {
@@ -761,7 +760,7 @@ Status PodTopologySpread::FilterDomain(CycleState& state, const PodInfo& pod,
                                        const std::string* value) const {
   const auto* s = state.Read<FilterState>(kPreFilterStateKey);
   if (s == nullptr) {
-    return Status::Error(fmt::format("reading \"{}\" from cycleState: not found", kPreFilterStateKey));
+    return MissingState(kPreFilterStateKey);
   }
   for (size_t i = 0; i < s->constraints->size(); ++i) {
     Status status = s->Check(i, value);
@@ -838,7 +837,7 @@ Status PodTopologySpread::Score(CycleState& state, const PodInfo& pod, const Nod
                                 int64_t* score) const {
   const auto* s = state.Read<ScoreState>(kPreScoreStateKey);
   if (s == nullptr) {
-    return Status::Error(fmt::format("reading \"{}\" from cycleState: not found", kPreScoreStateKey));
+    return MissingState(kPreScoreStateKey);
   }
   *score = 0;
   if (s->Ignored(node)) return Status();
@@ -864,7 +863,7 @@ Status PodTopologySpread::NormalizeScore(CycleState& state, const PodInfo& pod,
                                          std::vector<NodeScore>& scores) const {
   const auto* s = state.Read<ScoreState>(kPreScoreStateKey);
   if (s == nullptr) {
-    return Status::Error(fmt::format("reading \"{}\" from cycleState: not found", kPreScoreStateKey));
+    return MissingState(kPreScoreStateKey);
   }
   int64_t min_score = INT64_MAX;
   int64_t max_score = 0;

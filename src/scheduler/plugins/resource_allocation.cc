@@ -24,9 +24,8 @@ std::vector<ScoredResource> ToScoredResources(
   return resources;
 }
 
-ResourceAllocation::ResourceAllocation(std::vector<ScoredResource> resources, bool use_requested,
-                                       Scorer scorer)
-    : resources_(std::move(resources)), use_requested_(use_requested), scorer_(std::move(scorer)) {
+ResourceAllocation::ResourceAllocation(std::vector<ScoredResource> resources, bool use_requested)
+    : resources_(std::move(resources)), use_requested_(use_requested) {
   for (const ScoredResource& r : resources_) {
     if (r.name == kCpu) {
       kinds_.push_back(Kind::kCpu);
@@ -111,13 +110,5 @@ void ResourceAllocation::NodeAmounts(const NodeInfo& node, const ResourceAmounts
     node_requested[i] = alloc == 0 ? 0 : used + pod;
   }
 }
-
-int64_t ResourceAllocation::Score(const NodeInfo& node, const ResourceAmounts& pod_requests) const {
-  const NodeInfo* one = &node;
-  int64_t score = 0;
-  ScoreNodes(absl::MakeConstSpan(&one, 1), pod_requests, absl::MakeSpan(&score, 1));
-  return score;
-}
-
 
 }  // namespace orch::scheduler::plugins

@@ -5,7 +5,6 @@
 #define ORCH_SRC_SCHEDULER_PLUGINS_RESOURCE_ALLOCATION_H_
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,34 +31,33 @@ std::vector<ScoredResource> DefaultScoredResources();
 std::vector<ScoredResource> ToScoredResources(
     const google::protobuf::RepeatedPtrField<::orch::scheduler::v1::ResourceSpec>& specs);
 
+// Reads the amounts a scorer turns into a node's score. A scorer is a callable
+// `int64_t(Amounts requested, Amounts allocatable)`, one amount per scored resource;
+// resources a node does not have come as allocatable 0 (and requested 0): scorers skip
+// them. Scorers are passed by their own type, so that the call per node is inlined.
 class ResourceAllocation {
  public:
-  // Turns (requested, allocatable) per resource into the node's score. Resources a node
-  // does not have come as allocatable 0 (and requested 0): scorers skip them.
-  using Scorer =
-      std::function<int64_t(Amounts requested, Amounts allocatable)>;
-
   // `use_requested`: count cpu and memory as requested (BalancedAllocation) rather than with
   // the non-zero defaults for containers without requests (Fit's strategies).
-  ResourceAllocation(std::vector<ScoredResource> resources, bool use_requested, Scorer scorer);
+  ResourceAllocation(std::vector<ScoredResource> resources, bool use_requested);
 
   const std::vector<ScoredResource>& resources() const { return resources_; }
 
   // The pod's request of each resource.
   ResourceAmounts PodRequests(const PodInfo& pod) const;
   // The node's score with the pod placed on it.
-  int64_t Score(const NodeInfo& node, const ResourceAmounts& pod_requests) const;
-  // Score of each of `nodes` into `scores` (same size).
-  void ScoreNodes(absl::Span<const NodeInfo* const> nodes, const ResourceAmounts& pod_requests,
-                  absl::Span<int64_t> scores) const {
-    ScoreNodesWith(nodes, pod_requests, scores, scorer_);
+  template <typename Scorer>
+  int64_t Score(const NodeInfo& node, const ResourceAmounts& pod_requests,
+                const Scorer& scorer) const {
+    const NodeInfo* one = &node;
+    int64_t score = 0;
+    ScoreNodes(absl::MakeConstSpan(&one, 1), pod_requests, absl::MakeSpan(&score, 1), scorer);
+    return score;
   }
-  // The same with `scorer`, a callable as Scorer that must score as the one given at
-  // construction: a plugin that knows its scorer's type passes it here so that the call
-  // per node is inlined.
-  template <typename F>
-  void ScoreNodesWith(absl::Span<const NodeInfo* const> nodes, const ResourceAmounts& pod_requests,
-                      absl::Span<int64_t> scores, const F& scorer) const {
+  // Score of each of `nodes` into `scores` (same size).
+  template <typename Scorer>
+  void ScoreNodes(absl::Span<const NodeInfo* const> nodes, const ResourceAmounts& pod_requests,
+                  absl::Span<int64_t> scores, const Scorer& scorer) const {
     // Inline for up to four resources (the usual case): scoring allocates nothing then.
     ResourceAmounts requested(resources_.size());
     ResourceAmounts allocatable(resources_.size());
@@ -81,7 +79,6 @@ class ResourceAllocation {
   std::vector<Kind> kinds_;  // of each resource, so that scoring compares no names
   bool cpu_memory_ = false;  // exactly cpu then memory, the default: read without a switch
   bool use_requested_;
-  Scorer scorer_;
 };
 
 }  // namespace orch::scheduler::plugins

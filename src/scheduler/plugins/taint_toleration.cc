@@ -53,8 +53,8 @@ class TaintToleration final : public FilterPlugin,
 
   Status FilterNodes(CycleState& state, const PodInfo& pod, std::vector<const NodeInfo*>& nodes,
                      NodeFailures& failed) const override {
-    KeepFeasible(nodes, failed, [&](const NodeInfo& node) { return Filter(state, pod, node); });
-    return Status();
+    return KeepFeasible(nodes, failed,
+                        [&](const NodeInfo& node) { return Filter(state, pod, node); });
   }
 
   Status PreScore(CycleState& state, const PodInfo& pod,
