@@ -169,4 +169,30 @@ std::vector<const Kind*> Scheme::kinds() const {
   return out;
 }
 
+namespace {
+const google::protobuf::FieldDescriptor* MetadataField(const google::protobuf::Descriptor& type) {
+  const google::protobuf::FieldDescriptor* field = type.FindFieldByNumber(3);
+  if (field == nullptr || field->is_repeated() ||
+      field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE ||
+      field->message_type() != v1::ObjectMeta::descriptor()) {
+    return nullptr;
+  }
+  return field;
+}
+}  // namespace
+
+const v1::ObjectMeta* ObjectMetaOf(const google::protobuf::Message& object) {
+  const google::protobuf::FieldDescriptor* field = MetadataField(*object.GetDescriptor());
+  if (field == nullptr) return nullptr;
+  return google::protobuf::DynamicCastToGenerated<v1::ObjectMeta>(
+      &object.GetReflection()->GetMessage(object, field));
+}
+
+v1::ObjectMeta* MutableObjectMetaOf(google::protobuf::Message* object) {
+  const google::protobuf::FieldDescriptor* field = MetadataField(*object->GetDescriptor());
+  if (field == nullptr) return nullptr;
+  return google::protobuf::DynamicCastToGenerated<v1::ObjectMeta>(
+      object->GetReflection()->MutableMessage(object, field));
+}
+
 }  // namespace orch::api

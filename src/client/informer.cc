@@ -56,13 +56,14 @@ class InformerImpl final : public InformerCore,
     HandlerId id = 0;
     UntypedHandler fns;
     bool installed = false;  // receives events (after its synthetic adds)
+    bool synced = false;     // on_synced called
     bool removed = false;
   };
   struct Index {
     UntypedIndexFunc fn;
     absl::flat_hash_map<std::string, absl::btree_set<std::string>> keys_by_value;
   };
-  enum class Change { kAdd, kUpdate, kDelete };
+  enum class Change { kAdd, kUpdate, kDelete, kSynced };
 
   // Strand.
   void Schedule();
@@ -226,6 +227,7 @@ void InformerImpl::InstallNewHandlers() {
   }
   for (const auto& handler : fresh) {
     for (const ObjectPtr& obj : snapshot) Call(handler, Change::kAdd, nullptr, obj);
+    Call(handler, Change::kSynced, nullptr, nullptr);
   }
 }
 
@@ -272,11 +274,16 @@ bool InformerImpl::Relist() {
       ++new_it;
     }
   }
+  std::vector<std::shared_ptr<Handler>> first_synced;
   {
     MutexLock lock(&mu_);
     synced_ = true;
     revision_ = revision;
+    for (const auto& handler : handlers_) {
+      if (handler->installed && !handler->synced) first_synced.push_back(handler);
+    }
   }
+  for (const auto& handler : first_synced) Call(handler, Change::kSynced, nullptr, nullptr);
   return Watch(revision);
 }
 
@@ -398,6 +405,10 @@ void InformerImpl::Call(const std::shared_ptr<Handler>& handler, Change change,
   {
     MutexLock lock(&mu_);
     if (handler->removed || stopped_) return;
+    if (change == Change::kSynced) {
+      if (handler->synced) return;
+      handler->synced = true;
+    }
     calling_ = handler.get();
   }
   switch (change) {
@@ -409,6 +420,9 @@ void InformerImpl::Call(const std::shared_ptr<Handler>& handler, Change change,
       break;
     case Change::kDelete:
       if (handler->fns.on_delete) handler->fns.on_delete(new_obj);
+      break;
+    case Change::kSynced:
+      if (handler->fns.on_synced) handler->fns.on_synced();
       break;
   }
   MutexLock lock(&mu_);

@@ -17,17 +17,6 @@ using google::protobuf::Message;
 
 constexpr int kApiVersionField = 1;
 constexpr int kKindField = 2;
-constexpr int kMetadataField = 3;
-
-const FieldDescriptor* MetadataField(const Descriptor& type) {
-  const FieldDescriptor* field = type.FindFieldByNumber(kMetadataField);
-  if (field == nullptr || field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE ||
-      field->is_repeated() ||
-      field->message_type() != api::v1::ObjectMeta::descriptor()) {
-    return nullptr;
-  }
-  return field;
-}
 
 const FieldDescriptor* StringField(const Descriptor& type, int number) {
   const FieldDescriptor* field = type.FindFieldByNumber(number);
@@ -46,20 +35,6 @@ std::string GetStringField(const Message& object, int number) {
 bool IsDnsLabelChar(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
 }  // namespace
-
-const api::v1::ObjectMeta* Meta(const Message& object) {
-  const FieldDescriptor* field = MetadataField(*object.GetDescriptor());
-  if (field == nullptr) return nullptr;
-  const Message& meta = object.GetReflection()->GetMessage(object, field);
-  return google::protobuf::DynamicCastToGenerated<api::v1::ObjectMeta>(&meta);
-}
-
-api::v1::ObjectMeta* MutableMeta(Message* object) {
-  const FieldDescriptor* field = MetadataField(*object->GetDescriptor());
-  if (field == nullptr) return nullptr;
-  Message* meta = object->GetReflection()->MutableMessage(object, field);
-  return google::protobuf::DynamicCastToGenerated<api::v1::ObjectMeta>(meta);
-}
 
 const FieldDescriptor* StatusField(const Descriptor& type) {
   const FieldDescriptor* field = type.FindFieldByName("status");

@@ -19,10 +19,13 @@
 
 namespace orch::client::internal {
 
-// The metadata of a kind's message (field 3, orch.api.v1.ObjectMeta). nullptr when the
-// message does not carry a generated ObjectMeta there (a dynamic message, say).
-const api::v1::ObjectMeta* Meta(const google::protobuf::Message& object);
-api::v1::ObjectMeta* MutableMeta(google::protobuf::Message* object);
+// api::ObjectMetaOf, under the short name the client's code uses.
+inline const api::v1::ObjectMeta* Meta(const google::protobuf::Message& object) {
+  return api::ObjectMetaOf(object);
+}
+inline api::v1::ObjectMeta* MutableMeta(google::protobuf::Message* object) {
+  return api::MutableObjectMetaOf(object);
+}
 
 // The kind's `status` field, or nullptr when the kind has none.
 const google::protobuf::FieldDescriptor* StatusField(const google::protobuf::Descriptor& type);

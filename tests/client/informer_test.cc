@@ -163,6 +163,39 @@ TEST_F(InformerTest, ListsThenWatchesAndDeliversEveryChangeInOrder) {
   EXPECT_EQ(pods.LastSyncResourceVersion(), std::to_string(Revision()));
 }
 
+TEST_F(InformerTest, OnSyncedFollowsTheFirstListOnceAndLateHandlersAfterTheirAdds) {
+  ORCH_ASSERT_OK(client_->Create(MakePod("a")).status());
+  ORCH_ASSERT_OK(client_->Create(MakePod("b")).status());
+  std::vector<std::string> seen;
+  auto handler = [&seen](const std::string& who) {
+    return EventHandler<v1::Pod>{
+        .on_add = [&seen, who](const auto& obj) { seen.push_back(who + " add " + obj->metadata().name()); },
+        .on_synced = [&seen, who] { seen.push_back(who + " synced"); },
+    };
+  };
+  Informer<v1::Pod> pods = Pods();
+  pods.AddEventHandler(handler("early"));
+  faulty_->fail_lists = 1;  // the first list fails: no sync until one succeeds
+  factory_->Start();
+  executor_.RunUntilIdle();
+  EXPECT_THAT(seen, IsEmpty());
+  executor_.AdvanceBy(absl::Seconds(1));
+  EXPECT_THAT(seen, ElementsAre("early add a", "early add b", "early synced"));
+
+  seen.clear();
+  pods.AddEventHandler(handler("late"));
+  executor_.RunUntilIdle();
+  EXPECT_THAT(seen, ElementsAre("late add a", "late add b", "late synced"));
+
+  // A later re-list (the watch broke) delivers changes, not another sync.
+  seen.clear();
+  faulty_->break_watches = true;
+  ORCH_ASSERT_OK(client_->Create(MakePod("c")).status());
+  executor_.RunUntilIdle();
+  executor_.AdvanceBy(absl::Seconds(2));
+  EXPECT_THAT(seen, UnorderedElementsAre("early add c", "late add c"));
+}
+
 TEST_F(InformerTest, DeleteDeliversTheLastState) {
   Informer<v1::Pod> pods = Pods();
   std::shared_ptr<const v1::Pod> deleted;

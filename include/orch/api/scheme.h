@@ -25,6 +25,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "google/protobuf/message.h"
+#include "orch/api/v1/meta.pb.h"
 
 namespace orch::api {
 
@@ -74,6 +75,12 @@ class Scheme {
   absl::flat_hash_map<std::string, const Kind*> by_resource_;
   absl::flat_hash_map<const google::protobuf::Descriptor*, const Kind*> by_message_;
 };
+
+// The metadata of a kind's message (field 3, a generated orch.api.v1.ObjectMeta), for
+// code that handles objects of kinds it does not know at compile time. nullptr when the
+// message carries no generated ObjectMeta there (a dynamic message, say).
+const v1::ObjectMeta* ObjectMetaOf(const google::protobuf::Message& object);
+v1::ObjectMeta* MutableObjectMetaOf(google::protobuf::Message* object);
 
 }  // namespace orch::api
 

@@ -26,6 +26,7 @@
 //   on_delete(obj)         the object's last state. For a delete seen on the watch its
 //                          resourceVersion is the revision of the deletion; for one found
 //                          by a re-list it is the last state the cache held.
+//   on_synced()            once, when the handler has had the adds of the first list.
 // Recovery. When the watch history is compacted (kOutOfRange) or the watch breaks, the
 // informer lists again and delivers the difference against its cache (deletes for
 // vanished objects, updates for changed ones, adds for new ones), then watches from the
@@ -83,6 +84,11 @@ struct EventHandler {
                      const std::shared_ptr<const T>& new_obj)>
       on_update;
   std::function<void(const std::shared_ptr<const T>& obj)> on_delete;
+  // Once, after the handler has received on_add for everything in the informer's first
+  // list (for a handler added later: for everything the cache held then). What a
+  // controller waits for before acting on what it has seen (client-go's per-handler
+  // HasSynced).
+  std::function<void()> on_synced;
 };
 
 // The index values of an object ("node-1" for a pod's spec.nodeName); may be empty.
@@ -110,6 +116,7 @@ struct UntypedHandler {
   std::function<void(const ObjectPtr&)> on_add;
   std::function<void(const ObjectPtr&, const ObjectPtr&)> on_update;
   std::function<void(const ObjectPtr&)> on_delete;
+  std::function<void()> on_synced;
 };
 using UntypedIndexFunc = std::function<std::vector<std::string>(const google::protobuf::Message&)>;
 
@@ -204,6 +211,7 @@ class Informer {
         f(std::static_pointer_cast<const T>(obj));
       };
     }
+    untyped.on_synced = std::move(handler.on_synced);
     return core_->AddEventHandler(std::move(untyped));
   }
 
