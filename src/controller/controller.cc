@@ -307,6 +307,14 @@ class ManagerImpl final : public Manager {
     return added;
   }
 
+  absl::StatusOr<Controller*> NewController(ControllerSpec spec,
+                                            std::unique_ptr<Reconciler> reconciler) override {
+    ORCH_ASSIGN_OR_RETURN(Controller * added, NewController(std::move(spec), reconciler.get()));
+    MutexLock lock(&mu_);
+    reconcilers_.push_back(std::move(reconciler));
+    return added;
+  }
+
   absl::Status Start() override {
     std::vector<ControllerImpl*> controllers;
     {
@@ -355,6 +363,8 @@ class ManagerImpl final : public Manager {
   Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  // Declared first, destroyed last: controllers call them until they stop.
+  std::vector<std::unique_ptr<Reconciler>> reconcilers_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<ControllerImpl>> controllers_ ABSL_GUARDED_BY(mu_);
   StringMap<std::unique_ptr<client::EventRecorder>> recorders_ ABSL_GUARDED_BY(mu_);
 };

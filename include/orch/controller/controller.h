@@ -162,6 +162,9 @@ class Manager {
   // kAlreadyExists when the name is taken; kFailedPrecondition after Stop.
   virtual absl::StatusOr<Controller*> NewController(ControllerSpec spec,
                                                     Reconciler* reconciler) = 0;
+  // The same, with a reconciler the manager keeps (destroyed after the controller).
+  virtual absl::StatusOr<Controller*> NewController(ControllerSpec spec,
+                                                    std::unique_ptr<Reconciler> reconciler) = 0;
 
   // Starts every controller and the informer factory. Idempotent; kFailedPrecondition
   // after Stop.
@@ -226,9 +229,20 @@ class Builder {
 
   // Adds the controller to the manager; errors as Manager::NewController (which also
   // checks that T and every watched kind are kinds of the client's Scheme).
-  absl::StatusOr<Controller*> Complete(Reconciler* reconciler);
+  absl::StatusOr<Controller*> Complete(Reconciler* reconciler) {
+    ORCH_ASSIGN_OR_RETURN(ControllerSpec spec, Finish());
+    return manager_->NewController(std::move(spec), reconciler);
+  }
+  // The same, the manager keeping the reconciler.
+  absl::StatusOr<Controller*> Complete(std::unique_ptr<Reconciler> reconciler) {
+    ORCH_ASSIGN_OR_RETURN(ControllerSpec spec, Finish());
+    return manager_->NewController(std::move(spec), std::move(reconciler));
+  }
 
  private:
+  // The spec with the primary watch first and the owned kinds' map functions filled.
+  absl::StatusOr<ControllerSpec> Finish();
+
   Manager* const manager_;
   ControllerSpec spec_;
   std::vector<Predicate> primary_predicates_;
@@ -243,7 +257,7 @@ MapFunc ControllerOwnerMap(const api::Kind& owner);
 }  // namespace internal
 
 template <typename T>
-absl::StatusOr<Controller*> Builder<T>::Complete(Reconciler* reconciler) {
+absl::StatusOr<ControllerSpec> Builder<T>::Finish() {
   ORCH_ASSIGN_OR_RETURN(const api::Kind* kind, manager_->client()->KindOf(*T::descriptor()));
   ControllerSpec spec = std::move(spec_);
   if (spec.name.empty()) {
@@ -256,7 +270,7 @@ absl::StatusOr<Controller*> Builder<T>::Complete(Reconciler* reconciler) {
     owned.map = internal::ControllerOwnerMap(*kind);
     spec.watches.push_back(std::move(owned));
   }
-  return manager_->NewController(std::move(spec), reconciler);
+  return spec;
 }
 
 }  // namespace orch::controller

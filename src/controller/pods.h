@@ -1,0 +1,39 @@
+// What the built-in controllers ask of pods: active, ready, available, and which to
+// delete first (Kubernetes' pkg/controller/controller_utils.go and api/v1/pod). Internal.
+#ifndef ORCH_SRC_CONTROLLER_PODS_H_
+#define ORCH_SRC_CONTROLLER_PODS_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "orch/api/v1/core.pb.h"
+
+namespace orch::controller::internal {
+
+using PodPtr = std::shared_ptr<const api::v1::Pod>;
+
+// Not terminated (Succeeded, Failed) and not being deleted.
+bool IsPodActive(const api::v1::Pod& pod);
+// The Ready condition is True.
+bool IsPodReady(const api::v1::Pod& pod);
+// Ready, for at least `min_ready_seconds` (the Ready condition's lastTransitionTime) before
+// `now`; with 0, ready is available.
+bool IsPodAvailable(const api::v1::Pod& pod, int32_t min_ready_seconds, absl::Time now);
+// "namespace/name": the key controllers track pods by.
+std::string PodKey(const api::v1::Pod& pod);
+
+// Orders `pods` so that the ones to delete first come first, as Kubernetes' ReplicaSet
+// controller ranks them (ActivePodsWithRanks, with pod-deletion-cost and logarithmic
+// scale-down): unscheduled before scheduled; Pending before Unknown before Running; not
+// ready before ready; lower controller.kubernetes.io/pod-deletion-cost first; more
+// related pods on the same node first (`related`: pods whose count per node ranks them);
+// ready for less time first, compared on a log2 scale of age at `now`; more container
+// restarts first; newer first (log2 scale); ties by uid.
+void SortForDeletion(std::vector<PodPtr>& pods, const std::vector<PodPtr>& related, absl::Time now);
+
+}  // namespace orch::controller::internal
+
+#endif  // ORCH_SRC_CONTROLLER_PODS_H_
