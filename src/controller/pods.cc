@@ -99,6 +99,15 @@ bool IsPodAvailable(const v1::Pod& pod, int32_t min_ready_seconds, absl::Time no
   return !IsZero(since) && since + absl::Seconds(min_ready_seconds) < now;
 }
 
+bool SameLabels(const v1::ObjectMeta& a, const v1::ObjectMeta& b) {
+  if (a.labels_size() != b.labels_size()) return false;
+  for (const auto& [key, value] : a.labels()) {
+    auto it = b.labels().find(key);
+    if (it == b.labels().end() || it->second != value) return false;
+  }
+  return true;
+}
+
 std::string PodKey(const v1::Pod& pod) {
   return pod.metadata().namespace_() + "/" + pod.metadata().name();
 }

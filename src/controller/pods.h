@@ -22,6 +22,8 @@ bool IsPodReady(const api::v1::Pod& pod);
 // Ready, for at least `min_ready_seconds` (the Ready condition's lastTransitionTime) before
 // `now`; with 0, ready is available.
 bool IsPodAvailable(const api::v1::Pod& pod, int32_t min_ready_seconds, absl::Time now);
+// The two objects' labels are the same.
+bool SameLabels(const api::v1::ObjectMeta& a, const api::v1::ObjectMeta& b);
 // "namespace/name": the key controllers track pods by.
 std::string PodKey(const api::v1::Pod& pod);
 

@@ -2,15 +2,14 @@
 
 #include <algorithm>
 #include <memory>
-#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "controller/claim.h"
 #include "controller/expectations.h"
 #include "controller/pods.h"
 #include "fmt/format.h"
-#include "fmt/ranges.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "orch/api/selector.h"
 #include "orch/api/v1/apps.pb.h"
@@ -135,7 +134,7 @@ class ReplicaSetReconciler final : public Reconciler {
   }
 
   void PodChanged(const v1::Pod& old_pod, const v1::Pod& pod, RequestQueue& queue) {
-    const bool labels_changed = !SameLabels(old_pod, pod);
+    const bool labels_changed = !internal::SameLabels(old_pod.metadata(), pod.metadata());
     if (pod.metadata().has_deletion_timestamp()) {
       // A graceful deletion: the ReplicaSet replaces the pod now, not once it is gone.
       PodGone(pod, queue);
@@ -168,23 +167,8 @@ class ReplicaSetReconciler final : public Reconciler {
     if (labels_changed || ref_changed) QueueMatching(pod, queue);
   }
 
-  static bool SameLabels(const v1::Pod& a, const v1::Pod& b) {
-    const auto& la = a.metadata().labels();
-    const auto& lb = b.metadata().labels();
-    if (la.size() != lb.size()) return false;
-    for (const auto& [k, v] : la) {
-      auto it = lb.find(k);
-      if (it == lb.end() || it->second != v) return false;
-    }
-    return true;
-  }
-
   // ---- sync
 
-  absl::StatusOr<std::vector<PodPtr>> ClaimPods(const v1::ReplicaSet& rs,
-                                                const api::LabelSelector& selector,
-                                                std::vector<PodPtr> active);
-  absl::Status CanAdopt(const v1::ReplicaSet& rs);
   absl::Status ManageReplicas(const std::vector<PodPtr>& pods, const v1::ReplicaSet& rs);
   absl::Status CreatePod(const v1::ReplicaSet& rs);
   std::vector<PodPtr> RelatedPods(const v1::ReplicaSet& rs) const;
@@ -218,7 +202,8 @@ Result ReplicaSetReconciler::Reconcile(const Request& request) {
   for (PodPtr& pod : pods_.ListInNamespace(request.ns)) {
     if (internal::IsPodActive(*pod)) active.push_back(std::move(pod));
   }
-  ORCH_ASSIGN_OR_RETURN(std::vector<PodPtr> pods, ClaimPods(rs, *selector, std::move(active)));
+  ORCH_ASSIGN_OR_RETURN(std::vector<PodPtr> pods,
+                        internal::Claim(*client_, rs, "ReplicaSet", *selector, std::move(active)));
 
   absl::Status manage_error;
   if (needs_sync && !rs.metadata().has_deletion_timestamp()) {
@@ -235,67 +220,6 @@ Result ReplicaSetReconciler::Reconcile(const Request& request) {
     return Result::RequeueAfter(absl::Seconds(min_ready + 1));
   }
   return {};
-}
-
-absl::StatusOr<std::vector<PodPtr>> ReplicaSetReconciler::ClaimPods(
-    const v1::ReplicaSet& rs, const api::LabelSelector& selector, std::vector<PodPtr> active) {
-  std::vector<PodPtr> claimed;
-  std::vector<std::string> errors;
-  std::optional<absl::Status> can_adopt;  // checked once, on the first adoption
-  const bool deleting = rs.metadata().has_deletion_timestamp();
-  for (PodPtr& pod : active) {
-    const v1::OwnerReference* ref = GetControllerOf(*pod);
-    const bool matches = selector.Matches(pod->metadata().labels());
-    if (ref != nullptr) {
-      if (ref->uid() != rs.metadata().uid()) continue;  // another controller's
-      if (matches) {
-        claimed.push_back(std::move(pod));
-        continue;
-      }
-      if (deleting) continue;
-      // Ours, but no longer selected: release it.
-      v1::Pod released = *pod;
-      ORCH_RETURN_IF_ERROR(RemoveOwnerReference(rs, released, *client_->scheme()).status());
-      absl::Status status = client_->Update(released).status();
-      if (!status.ok() && !absl::IsNotFound(status)) {
-        errors.push_back(std::string(status.message()));
-      }
-      continue;
-    }
-    if (deleting || !matches || pod->metadata().has_deletion_timestamp()) continue;
-    if (!can_adopt.has_value()) can_adopt = CanAdopt(rs);
-    if (!can_adopt->ok()) {
-      errors.push_back(std::string(can_adopt->message()));
-      break;
-    }
-    v1::Pod adopted = *pod;
-    absl::Status status = SetControllerReference(rs, adopted, *client_->scheme());
-    absl::StatusOr<v1::Pod> written =
-        status.ok() ? client_->Update(adopted) : absl::StatusOr<v1::Pod>(status);
-    if (written.ok()) {
-      claimed.push_back(std::make_shared<const v1::Pod>(*std::move(written)));
-    } else if (!absl::IsNotFound(written.status())) {
-      errors.push_back(std::string(written.status().message()));
-    }
-  }
-  if (!errors.empty()) return absl::AbortedError(fmt::format("{}", fmt::join(errors, "; ")));
-  return claimed;
-}
-
-// Adopting needs the ReplicaSet as the store has it now, not as the cache remembers it.
-absl::Status ReplicaSetReconciler::CanAdopt(const v1::ReplicaSet& rs) {
-  ORCH_ASSIGN_OR_RETURN(v1::ReplicaSet fresh, client_->Get<v1::ReplicaSet>(
-                                                  rs.metadata().namespace_(), rs.metadata().name()));
-  if (fresh.metadata().uid() != rs.metadata().uid()) {
-    return absl::AbortedError(fmt::format("original ReplicaSet {} is gone: got uid {}, wanted {}",
-                                          KeyOf(rs.metadata()), fresh.metadata().uid(),
-                                          rs.metadata().uid()));
-  }
-  if (fresh.metadata().has_deletion_timestamp()) {
-    return absl::AbortedError(
-        fmt::format("ReplicaSet {} has just been deleted", KeyOf(rs.metadata())));
-  }
-  return absl::OkStatus();
 }
 
 absl::Status ReplicaSetReconciler::ManageReplicas(const std::vector<PodPtr>& pods,
