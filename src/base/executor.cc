@@ -9,6 +9,11 @@ namespace orch {
 namespace internal {
 
 TimerId TimerQueue::Add(absl::Time due, Task task) {
+  // Whole nanoseconds, rounded up: clocks count nanoseconds, and a due time between two
+  // of them (a Duration scaled by a double, say) would never be reached.
+  if (due != absl::InfiniteFuture() && due != absl::InfinitePast()) {
+    due = absl::UnixEpoch() + absl::Ceil(due - absl::UnixEpoch(), absl::Nanoseconds(1));
+  }
   const TimerId id = next_id_++;
   tasks_.emplace(std::make_pair(due, id), std::move(task));
   due_.emplace(id, due);

@@ -74,11 +74,13 @@ namespace {
 
 class ControllerImpl final : public Controller {
  public:
+  // `may_run`, if set, is asked before each Reconcile (the manager's leadership).
   ControllerImpl(ControllerSpec spec, Reconciler* reconciler, client::SharedInformerFactory* informers,
-                 Executor* executor)
+                 Executor* executor, std::function<bool()> may_run)
       : spec_(std::move(spec)),
         reconciler_(reconciler),
         informers_(informers),
+        may_run_(std::move(may_run)),
         queue_(executor, [this](const std::string& key) { Reconcile(key); },
                {.max_concurrent = spec_.options.max_concurrent_reconciles,
                 .rate_limiter = std::move(spec_.options.rate_limiter)}) {}
@@ -216,6 +218,7 @@ class ControllerImpl final : public Controller {
   }
 
   void Reconcile(const std::string& key) {
+    if (may_run_ && !may_run_()) return;  // no longer leading: the manager is stopping
     const Result result = reconciler_->Reconcile(Request::FromKey(key));
     enum { kForget, kRateLimited, kAfter } next = kForget;
     {
@@ -251,6 +254,7 @@ class ControllerImpl final : public Controller {
   ControllerSpec spec_;
   Reconciler* const reconciler_;
   client::SharedInformerFactory* const informers_;
+  const std::function<bool()> may_run_;
   WorkQueue queue_;
 
   mutable Mutex mu_;
@@ -298,10 +302,12 @@ class ManagerImpl final : public Manager {
               fmt::format("controller with name \"{}\" already exists", spec.name));
         }
       }
+      std::function<bool()> may_run;
+      if (options_.leader_election.has_value()) may_run = [this] { return IsLeader(); };
       controllers_.push_back(std::make_unique<ControllerImpl>(
-          std::move(spec), reconciler, options_.informers, options_.executor));
+          std::move(spec), reconciler, options_.informers, options_.executor, std::move(may_run)));
       added = controllers_.back().get();
-      start = started_;
+      start = controllers_running_;
     }
     if (start) ORCH_RETURN_IF_ERROR(added->Start());
     return added;
@@ -316,16 +322,37 @@ class ManagerImpl final : public Manager {
   }
 
   absl::Status Start() override {
-    std::vector<ControllerImpl*> controllers;
     {
       MutexLock lock(&mu_);
       if (stopped_) return absl::FailedPreconditionError("the controller manager was stopped");
       if (started_) return absl::OkStatus();
       started_ = true;
-      for (const auto& c : controllers_) controllers.push_back(c.get());
     }
-    for (ControllerImpl* c : controllers) ORCH_RETURN_IF_ERROR(c->Start());
-    options_.informers->Start();
+    if (!options_.leader_election.has_value()) {
+      ORCH_RETURN_IF_ERROR(StartControllers());
+      options_.informers->Start();
+      return absl::OkStatus();
+    }
+    LeaderElectionConfig config = *options_.leader_election;
+    if (config.client == nullptr) config.client = options_.client;
+    if (config.executor == nullptr) config.executor = options_.executor;
+    config.on_started_leading = [this, then = std::move(config.on_started_leading)] {
+      (void)StartControllers();  // errors: a controller whose informer could not be made
+      if (then) then();
+    };
+    config.on_stopped_leading = [this, then = std::move(config.on_stopped_leading)] {
+      Stop();
+      if (then) then();
+    };
+    ORCH_ASSIGN_OR_RETURN(std::unique_ptr<LeaderElector> elector,
+                          LeaderElector::Create(std::move(config)));
+    LeaderElector* started = elector.get();
+    {
+      MutexLock lock(&mu_);
+      elector_ = std::move(elector);
+    }
+    options_.informers->Start();  // caches warm up while waiting for the lease
+    started->Start();
     return absl::OkStatus();
   }
 
@@ -334,9 +361,19 @@ class ManagerImpl final : public Manager {
     {
       MutexLock lock(&mu_);
       stopped_ = true;
+      controllers_running_ = false;
       for (const auto& c : controllers_) controllers.push_back(c.get());
     }
     for (ControllerImpl* c : controllers) c->Stop();
+    // Only now give the lease up: no controller of ours runs any more. (Not under mu_:
+    // the elector calls back into Stop.)
+    if (LeaderElector* elector = Elector()) elector->Stop();
+  }
+
+  bool IsLeader() const override {
+    if (!options_.leader_election.has_value()) return true;
+    LeaderElector* elector = Elector();
+    return elector != nullptr && elector->IsLeader();
   }
 
  private:
@@ -359,14 +396,34 @@ class ManagerImpl final : public Manager {
     return absl::OkStatus();
   }
 
+  LeaderElector* Elector() const {
+    MutexLock lock(&mu_);
+    return elector_.get();
+  }
+
+  absl::Status StartControllers() {
+    std::vector<ControllerImpl*> controllers;
+    {
+      MutexLock lock(&mu_);
+      if (stopped_ || controllers_running_) return absl::OkStatus();
+      controllers_running_ = true;
+      for (const auto& c : controllers_) controllers.push_back(c.get());
+    }
+    for (ControllerImpl* c : controllers) ORCH_RETURN_IF_ERROR(c->Start());
+    return absl::OkStatus();
+  }
+
   const ManagerOptions options_;
-  Mutex mu_;
+  mutable Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  bool controllers_running_ ABSL_GUARDED_BY(mu_) = false;
   // Declared first, destroyed last: controllers call them until they stop.
   std::vector<std::unique_ptr<Reconciler>> reconcilers_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<ControllerImpl>> controllers_ ABSL_GUARDED_BY(mu_);
   StringMap<std::unique_ptr<client::EventRecorder>> recorders_ ABSL_GUARDED_BY(mu_);
+  // Set once by Start, before the elector runs; destroyed first (Stop stopped it).
+  std::unique_ptr<LeaderElector> elector_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

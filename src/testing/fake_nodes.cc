@@ -14,11 +14,43 @@ namespace v1 = api::v1;
 
 // Kubernetes' first CrashLoopBackOff delay.
 constexpr absl::Duration kRestartDelay = absl::Seconds(10);
+// The kubelet's node lease: 40 s long, renewed every quarter of that.
+constexpr int32_t kLeaseDurationSeconds = 40;
+constexpr absl::Duration kLeaseRenewInterval = absl::Seconds(10);
+// The kubelet posts an unchanged node status this often (nodeStatusReportFrequency).
+constexpr absl::Duration kNodeStatusReportInterval = absl::Minutes(5);
+constexpr char kNodeLeaseNamespace[] = "kube-node-lease";
 
 google::protobuf::Timestamp Stamp(absl::Time t) {
   google::protobuf::Timestamp out;
   out.set_seconds(absl::ToUnixSeconds(t));
   return out;
+}
+
+// A MicroTime (Lease times keep sub-second precision).
+google::protobuf::Timestamp MicroStamp(absl::Time t) {
+  google::protobuf::Timestamp out;
+  const int64_t micros = absl::ToUnixMicros(t);
+  out.set_seconds(micros / 1000000);
+  out.set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
+  return out;
+}
+
+v1::Lease NewLease(const v1::Node& node, absl::Time now) {
+  v1::Lease lease;
+  const std::string& name = node.metadata().name();
+  lease.mutable_metadata()->set_name(name);
+  lease.mutable_metadata()->set_namespace_(kNodeLeaseNamespace);
+  // Owned by its Node, as the kubelet makes it: the garbage collector removes it with it.
+  v1::OwnerReference* owner = lease.mutable_metadata()->add_owner_references();
+  owner->set_api_version("v1");
+  owner->set_kind("Node");
+  owner->set_name(name);
+  owner->set_uid(node.metadata().uid());
+  lease.mutable_spec()->set_holder_identity(name);
+  lease.mutable_spec()->set_lease_duration_seconds(kLeaseDurationSeconds);
+  *lease.mutable_spec()->mutable_renew_time() = MicroStamp(now);
+  return lease;
 }
 
 void SetCondition(v1::PodStatus& status, const std::string& type, bool value, absl::Time now) {
@@ -66,24 +98,182 @@ absl::Status FakeNodes::Start(client::SharedInformerFactory& informers) {
     v1::NodeAddress* address = node.mutable_status()->add_addresses();
     address->set_type("InternalIP");
     address->set_address(fmt::format("10.0.0.{}", i + 1));
-    ORCH_RETURN_IF_ERROR(client_->Create(node).status());
-    node_index_[name] = i;
+    ORCH_ASSIGN_OR_RETURN(v1::Node created, client_->Create(node));
+    ORCH_ASSIGN_OR_RETURN(v1::Lease lease,
+                          client_->Create(NewLease(created, executor_->clock().Now())));
+    Node& state = nodes_[name];
+    state.index = i;
+    state.lease = std::move(lease);
+    state.lease_timer = executor_->PostAfter(kLeaseRenewInterval, [this, name, alive = alive_] {
+      if (*alive) RenewLease(name);
+    });
+    state.status_timer =
+        executor_->PostAfter(kNodeStatusReportInterval, [this, name, alive = alive_] {
+          if (*alive) PostNodeStatus(name);
+        });
   }
-  ORCH_ASSIGN_OR_RETURN(informer_, informers.InformerFor<v1::Pod>());
-  handler_ = informer_->AddEventHandler({
+  ORCH_ASSIGN_OR_RETURN(pod_informer_, informers.InformerFor<v1::Pod>());
+  pod_handler_ = pod_informer_->AddEventHandler({
       .on_add = [this](const auto& pod) { OnPod(*pod); },
       .on_update = [this](const auto&, const auto& pod) { OnPod(*pod); },
       .on_delete = [this](const auto& pod) { OnPodGone(*pod); },
+  });
+  ORCH_ASSIGN_OR_RETURN(node_informer_, informers.InformerFor<v1::Node>());
+  node_handler_ = node_informer_->AddEventHandler({
+      .on_delete = [this](const auto& node) { OnNodeGone(*node); },
   });
   return absl::OkStatus();
 }
 
 void FakeNodes::Stop() {
-  if (informer_.has_value() && handler_ != 0) informer_->RemoveEventHandler(handler_);
-  handler_ = 0;
+  if (pod_informer_.has_value() && pod_handler_ != 0) pod_informer_->RemoveEventHandler(pod_handler_);
+  if (node_informer_.has_value() && node_handler_ != 0) {
+    node_informer_->RemoveEventHandler(node_handler_);
+  }
+  pod_handler_ = 0;
+  node_handler_ = 0;
   *alive_ = false;
   for (auto& [uid, running] : pods_) {
     if (running.timer != 0) executor_->Cancel(running.timer);
+    running.timer = 0;
+  }
+  for (auto& [name, node] : nodes_) StopNode(node);
+}
+
+absl::StatusOr<FakeNodes::Node*> FakeNodes::Find(std::string_view name) {
+  auto it = nodes_.find(name);
+  if (it == nodes_.end()) {
+    return absl::NotFoundError(fmt::format("node \"{}\" is not a fake node of this cluster", name));
+  }
+  if (it->second.gone) {
+    return absl::FailedPreconditionError(
+        fmt::format("node \"{}\" was deleted: its fake node is gone for good", name));
+  }
+  return &it->second;
+}
+
+bool FakeNodes::Serving(const std::string& node) const {
+  auto it = nodes_.find(node);
+  return it != nodes_.end() && !it->second.failed && !it->second.gone;
+}
+
+// Cancels the node's heartbeat timers (its pods' timers are the caller's).
+void FakeNodes::StopNode(Node& node) {
+  if (node.lease_timer != 0) executor_->Cancel(node.lease_timer);
+  if (node.status_timer != 0) executor_->Cancel(node.status_timer);
+  node.lease_timer = 0;
+  node.status_timer = 0;
+}
+
+absl::Status FakeNodes::Fail(std::string_view name) {
+  ORCH_ASSIGN_OR_RETURN(Node * node, Find(name));
+  if (node->failed) return absl::OkStatus();
+  node->failed = true;
+  StopNode(*node);
+  for (auto& [uid, running] : pods_) {
+    if (running.node != name || running.timer == 0) continue;
+    executor_->Cancel(running.timer);
+    running.timer = 0;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FakeNodes::Recover(std::string_view name) {
+  ORCH_ASSIGN_OR_RETURN(Node * node, Find(name));
+  if (!node->failed) return absl::OkStatus();
+  node->failed = false;
+  const std::string node_name(name);
+  RenewLease(node_name);
+  PostNodeStatus(node_name);
+  std::vector<std::string> uids;
+  for (const auto& [uid, running] : pods_) {
+    if (running.node == name) uids.push_back(uid);
+  }
+  std::sort(uids.begin(), uids.end());  // the same order every run
+  for (const std::string& uid : uids) {
+    Running& running = pods_.at(uid);
+    if (running.deleting) {
+      running.timer = executor_->PostAfter(absl::ZeroDuration(), [this, uid, alive = alive_] {
+        if (*alive) FinishDeletion(uid);
+      });
+    } else if (running.started) {
+      ReportRunning(uid);
+    } else {
+      After(uid, running.start_delay, &FakeNodes::StartContainers);
+    }
+  }
+  return absl::OkStatus();
+}
+
+void FakeNodes::RenewLease(const std::string& name) {
+  Node& node = nodes_.at(name);
+  node.lease_timer = 0;
+  if (node.failed || node.gone) return;
+  const absl::Time now = executor_->clock().Now();
+  absl::StatusOr<v1::Lease> written = absl::UnknownError("not written");
+  if (node.lease.has_value()) {
+    v1::Lease lease = *node.lease;
+    *lease.mutable_spec()->mutable_renew_time() = MicroStamp(now);
+    written = client_->Update(lease);
+  }
+  if (!written.ok()) {
+    // Someone else wrote or deleted it: renew what is stored, or make it again.
+    absl::StatusOr<v1::Lease> stored = client_->Get<v1::Lease>(kNodeLeaseNamespace, name);
+    if (stored.ok()) {
+      *stored->mutable_spec()->mutable_renew_time() = MicroStamp(now);
+      written = client_->Update(*stored);
+    } else if (absl::IsNotFound(stored.status())) {
+      absl::StatusOr<v1::Node> object = client_->Get<v1::Node>("", name);
+      if (object.ok()) written = client_->Create(NewLease(*object, now));
+    }
+  }
+  if (written.ok()) node.lease = *std::move(written);
+  node.lease_timer = executor_->PostAfter(kLeaseRenewInterval, [this, name, alive = alive_] {
+    if (*alive) RenewLease(name);
+  });
+}
+
+void FakeNodes::PostNodeStatus(const std::string& name) {
+  Node& node = nodes_.at(name);
+  node.status_timer = 0;
+  if (node.failed || node.gone) return;
+  const absl::Time now = executor_->clock().Now();
+  (void)client::RetryOnConflict(
+      client::kDefaultRetry,
+      [&]() -> absl::Status {
+        ORCH_ASSIGN_OR_RETURN(v1::Node object, client_->Get<v1::Node>("", name));
+        v1::NodeCondition* ready = nullptr;
+        for (v1::NodeCondition& c : *object.mutable_status()->mutable_conditions()) {
+          if (c.type() == "Ready") ready = &c;
+        }
+        if (ready == nullptr) {
+          ready = object.mutable_status()->add_conditions();
+          ready->set_type("Ready");
+        }
+        if (ready->status() != "True") {
+          ready->set_status("True");
+          *ready->mutable_last_transition_time() = Stamp(now);
+        }
+        ready->set_reason("KubeletReady");
+        ready->set_message("kubelet is posting ready status");
+        *ready->mutable_last_heartbeat_time() = Stamp(now);
+        return client_->UpdateStatus(object).status();
+      },
+      client::Sleeper::None());
+  node.status_timer = executor_->PostAfter(kNodeStatusReportInterval, [this, name, alive = alive_] {
+    if (*alive) PostNodeStatus(name);
+  });
+}
+
+void FakeNodes::OnNodeGone(const v1::Node& object) {
+  auto it = nodes_.find(object.metadata().name());
+  if (it == nodes_.end()) return;
+  it->second.gone = true;
+  StopNode(it->second);
+  for (auto& [uid, running] : pods_) {
+    if (running.node != object.metadata().name() || running.timer == 0) continue;
+    executor_->Cancel(running.timer);
+    running.timer = 0;
   }
 }
 
@@ -108,31 +298,42 @@ ImageBehavior FakeNodes::BehaviorOf(const v1::Pod& pod) const {
 }
 
 void FakeNodes::OnPod(const v1::Pod& pod) {
-  if (!node_index_.contains(pod.spec().node_name())) return;
+  const std::string& node = pod.spec().node_name();
+  if (!nodes_.contains(node)) return;
   const std::string& uid = pod.metadata().uid();
   auto [it, fresh] = pods_.try_emplace(uid);
   Running& running = it->second;
   if (fresh) {
     running.ns = pod.metadata().namespace_();
     running.name = pod.metadata().name();
+    running.node = node;
+    running.start_delay = BehaviorOf(pod).start_delay;
   }
   if (pod.metadata().has_deletion_timestamp()) {
     if (running.deleting) return;
     running.deleting = true;
     if (running.timer != 0) executor_->Cancel(running.timer);
-    // The containers stop at once: finish the graceful deletion.
+    running.timer = 0;
+    // The containers stop at once: finish the graceful deletion (a failed node does when
+    // it recovers).
+    if (!Serving(node)) return;
     running.timer = executor_->PostAfter(absl::ZeroDuration(), [this, uid, alive = alive_] {
-      if (!*alive) return;
-      auto found = pods_.find(uid);
-      if (found == pods_.end()) return;
-      client::DeleteOptions options;
-      options.grace_period_seconds = 0;
-      options.preconditions.uid = uid;
-      (void)client_->Delete<v1::Pod>(found->second.ns, found->second.name, options);
+      if (*alive) FinishDeletion(uid);
     });
     return;
   }
-  if (fresh) After(uid, BehaviorOf(pod).start_delay, &FakeNodes::StartContainers);
+  if (fresh && Serving(node)) After(uid, running.start_delay, &FakeNodes::StartContainers);
+}
+
+void FakeNodes::FinishDeletion(const std::string& uid) {
+  auto found = pods_.find(uid);
+  if (found == pods_.end()) return;
+  found->second.timer = 0;
+  if (!Serving(found->second.node)) return;
+  client::DeleteOptions options;
+  options.grace_period_seconds = 0;
+  options.preconditions.uid = uid;
+  (void)client_->Delete<v1::Pod>(found->second.ns, found->second.name, options);
 }
 
 void FakeNodes::OnPodGone(const v1::Pod& pod) {
@@ -145,7 +346,7 @@ void FakeNodes::OnPodGone(const v1::Pod& pod) {
 void FakeNodes::After(const std::string& uid, absl::Duration delay,
                       void (FakeNodes::*step)(const std::string&)) {
   auto it = pods_.find(uid);
-  if (it == pods_.end() || it->second.deleting) return;
+  if (it == pods_.end() || it->second.deleting || !Serving(it->second.node)) return;
   it->second.timer = executor_->PostAfter(delay, [this, uid, step, alive = alive_] {
     if (*alive) (this->*step)(uid);
   });
@@ -153,7 +354,7 @@ void FakeNodes::After(const std::string& uid, absl::Duration delay,
 
 void FakeNodes::WriteStatus(const std::string& uid, const std::function<void(v1::Pod&)>& change) {
   auto it = pods_.find(uid);
-  if (it == pods_.end() || it->second.deleting) return;
+  if (it == pods_.end() || it->second.deleting || !Serving(it->second.node)) return;
   const Running& running = it->second;
   (void)client::RetryOnConflict(
       client::kDefaultRetry,
@@ -172,9 +373,10 @@ void FakeNodes::StartContainers(const std::string& uid) {
   const absl::Time now = executor_->clock().Now();
   ImageBehavior behavior;
   WriteStatus(uid, [&](v1::Pod& pod) {
+    pods_.at(uid).started = true;
     behavior = BehaviorOf(pod);
     v1::PodStatus& status = *pod.mutable_status();
-    const int node = node_index_.at(pod.spec().node_name());
+    const int node = nodes_.at(pod.spec().node_name()).index;
     status.set_phase("Running");
     status.set_host_ip(fmt::format("10.0.0.{}", node + 1));
     status.clear_host_ips();
@@ -200,6 +402,20 @@ void FakeNodes::StartContainers(const std::string& uid) {
       *cs.mutable_state()->mutable_running()->mutable_started_at() = Stamp(now);
     }
     SetCondition(status, "Initialized", true, now);
+    SetCondition(status, "ContainersReady", ready, now);
+    SetCondition(status, "Ready", ready, now);
+  });
+  if (behavior.exit_after.has_value()) After(uid, *behavior.exit_after, &FakeNodes::Crash);
+}
+
+void FakeNodes::ReportRunning(const std::string& uid) {
+  const absl::Time now = executor_->clock().Now();
+  ImageBehavior behavior;
+  WriteStatus(uid, [&](v1::Pod& pod) {
+    behavior = BehaviorOf(pod);
+    const bool ready = !behavior.never_ready;
+    v1::PodStatus& status = *pod.mutable_status();
+    for (v1::ContainerStatus& cs : *status.mutable_container_statuses()) cs.set_ready(ready);
     SetCondition(status, "ContainersReady", ready, now);
     SetCondition(status, "Ready", ready, now);
   });

@@ -47,6 +47,15 @@ absl::StatusOr<std::unique_ptr<TestCluster>> TestCluster::Start(TestClusterOptio
     ORCH_RETURN_IF_ERROR(controller::AddReplicaSetController(parts->manager.get()).status());
     ORCH_RETURN_IF_ERROR(controller::AddDeploymentController(parts->manager.get()).status());
   }
+  if (options.node_lifecycle) {
+    ORCH_RETURN_IF_ERROR(controller::AddNodeLifecycleController(parts->manager.get(),
+                                                                options.node_lifecycle_options)
+                             .status());
+  }
+  if (options.pod_gc) {
+    ORCH_RETURN_IF_ERROR(
+        controller::AddPodGcController(parts->manager.get(), options.pod_gc_options).status());
+  }
   if (options.scheduler) {
     scheduler::SchedulerOptions scheduler_options;
     scheduler_options.client = parts->client.get();
@@ -75,6 +84,12 @@ absl::Time TestCluster::Now() { return parts_->executor.clock().Now(); }
 
 void TestCluster::SetImageBehavior(std::string image, ImageBehavior behavior) {
   parts_->nodes->SetImageBehavior(std::move(image), behavior);
+}
+
+absl::Status TestCluster::FailNode(std::string_view name) { return parts_->nodes->Fail(name); }
+
+absl::Status TestCluster::RecoverNode(std::string_view name) {
+  return parts_->nodes->Recover(name);
 }
 
 absl::Status TestCluster::WaitFor(const std::function<bool()>& condition, absl::Duration timeout,

@@ -44,6 +44,15 @@ TEST(VirtualExecutor, RunReadyStopsAfterItsShareAndTimersDueByThenJoinIn) {
   EXPECT_TRUE(ex.Idle());
 }
 
+TEST(VirtualExecutor, ADelayWithAFractionOfANanosecondFiresOnTheNextWholeOne) {
+  VirtualExecutor executor;
+  const absl::Time start = executor.clock().Now();
+  absl::Time fired;
+  executor.PostAfter(absl::Nanoseconds(10) * 0.33, [&] { fired = executor.clock().Now(); });
+  executor.AdvanceBy(absl::Seconds(1));  // before the fix: looped forever
+  EXPECT_EQ(fired - start, absl::Nanoseconds(4));
+}
+
 TEST(VirtualExecutor, TimersFireAtTheirDueTimeInDueThenPostingOrder) {
   VirtualExecutor ex;
   const absl::Time start = ex.clock().Now();

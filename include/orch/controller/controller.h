@@ -45,6 +45,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -58,6 +59,7 @@
 #include "orch/client/client.h"
 #include "orch/client/events.h"
 #include "orch/client/informer.h"
+#include "orch/controller/leader_election.h"
 #include "orch/controller/predicate.h"
 #include "orch/controller/rate_limiter.h"
 #include "orch/controller/reconciler.h"
@@ -138,6 +140,10 @@ struct ManagerOptions {
   client::Client* client = nullptr;                    // required
   client::SharedInformerFactory* informers = nullptr;  // required
   Executor* executor = nullptr;                        // required
+  // When set, the controllers run only while this instance holds the Lease
+  // (leader_election.h). Its client and executor default to the manager's; its
+  // callbacks, if given, run after the manager's own handling. See Manager::Start.
+  std::optional<LeaderElectionConfig> leader_election;
 };
 
 class Manager {
@@ -166,12 +172,21 @@ class Manager {
   virtual absl::StatusOr<Controller*> NewController(ControllerSpec spec,
                                                     std::unique_ptr<Reconciler> reconciler) = 0;
 
-  // Starts every controller and the informer factory. Idempotent; kFailedPrecondition
-  // after Stop.
+  // Starts the informer factory and every controller. With leader election the caches
+  // start at once but the controllers only when this instance becomes leader; when its
+  // term ends, the manager stops for good (as controller-runtime's manager exits), and
+  // no Reconcile begins once the elector's IsLeader() is false — which happens before
+  // any other instance can take the lease. A Reconcile already running then finishes:
+  // keep reconciles shorter than lease_duration - renew_deadline. Idempotent;
+  // kFailedPrecondition after Stop; kInvalidArgument for a bad leader election config.
   virtual absl::Status Start() = 0;
-  // Stops every controller: watches removed, queues shut down. Returns once no Reconcile
-  // is running (except the caller's own, when called from inside one). Final. Idempotent.
+  // Stops every controller: watches removed, queues shut down; then gives up the lease
+  // (when leading, and release_on_stop). Returns once no Reconcile is running (except
+  // the caller's own, when called from inside one). Final. Idempotent.
   virtual void Stop() = 0;
+  // True when the controllers may run: always without leader election, else while this
+  // instance leads.
+  virtual bool IsLeader() const = 0;
 
  protected:
   Manager() = default;

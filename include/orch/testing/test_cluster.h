@@ -1,10 +1,10 @@
 // TestCluster: an in-process cluster for operator authors' tests (orch::testing).
 //
 // A MemoryStore, a Client, shared informers, the scheduler, the built-in controllers
-// (ReplicaSet, Deployment, and whatever the host adds to manager()) and fake nodes, all on
-// one VirtualExecutor: time moves only when the test says, so a test of minutes of
-// cluster time runs in milliseconds, the same way every run. Starting one takes well
-// under 10 ms.
+// (ReplicaSet, Deployment, node lifecycle with taint eviction, pod GC, and whatever the
+// host adds to manager()) and fake nodes, all on one VirtualExecutor: time moves only
+// when the test says, so a test of minutes of cluster time runs in milliseconds, the same
+// way every run. Starting one takes well under 10 ms.
 //
 //   auto cluster = orch::testing::TestCluster::Start({.nodes = 3}).value();
 //   ORCH_ASSERT_OK(cluster->client().Create(MakeDeployment("web", 3)).status());
@@ -15,12 +15,24 @@
 // whose bound pods go Running and Ready after their image's start delay, stay not ready
 // for images scripted so, crash and restart for images scripted to exit, and are removed
 // once deleted (their containers stop at once). Pod IPs come from 10.244.<node>.0/24.
+// Each fake node heartbeats as a kubelet does: it creates its Lease
+// (kube-node-lease/<node>, 40 s) and renews it every 10 s, and posts its Ready condition
+// with a fresh lastHeartbeatTime every 5 minutes. FailNode silences a node (a crash or a
+// network partition: its pods are neither served nor removed by it) until RecoverNode; a
+// deleted Node object stops its fake node for good (its pods are pod GC's then).
+//
+// With the node lifecycle controller on, a failed node is Unknown 40-45 s after its last
+// heartbeat and tainted unreachable:NoExecute; its pods are marked not ready and deleted
+// 300 s later (the default toleration) unless it recovers first. Failing every node at
+// once evicts nothing: the controller takes that for its own partition.
 //
 // Thread safety: not thread-safe; one test thread drives it (as a VirtualExecutor is
 // driven). Ownership: the cluster owns everything it made; the references it hands out
 // live as long as it does. Errors: Start fails as the parts it creates do
-// (kInvalidArgument for a bad scheduler configuration); WaitFor returns
-// kDeadlineExceeded naming what it waited for.
+// (kInvalidArgument for a bad scheduler configuration or controller option); WaitFor
+// returns kDeadlineExceeded naming what it waited for; FailNode and RecoverNode return
+// kNotFound for a name that is not a fake node and kFailedPrecondition for one whose Node
+// object was deleted.
 #ifndef ORCH_TESTING_TEST_CLUSTER_H_
 #define ORCH_TESTING_TEST_CLUSTER_H_
 
@@ -40,6 +52,8 @@
 #include "orch/client/client.h"
 #include "orch/client/informer.h"
 #include "orch/controller/controller.h"
+#include "orch/controller/node_lifecycle.h"
+#include "orch/controller/pod_gc.h"
 #include "orch/store/memory_store.h"
 
 namespace orch::testing {
@@ -70,6 +84,12 @@ struct TestClusterOptions {
   // Behaviour of images not in `images`.
   ImageBehavior default_image;
   std::map<std::string, ImageBehavior> images;
+  // The node lifecycle controller (heartbeats, taints, taint eviction) and its options.
+  bool node_lifecycle = true;
+  controller::NodeLifecycleOptions node_lifecycle_options;
+  // The pod garbage collector and its options.
+  bool pod_gc = true;
+  controller::PodGcOptions pod_gc_options;
 };
 
 class TestCluster {
@@ -90,6 +110,15 @@ class TestCluster {
 
   // Scripts an image (for pods started from now on).
   void SetImageBehavior(std::string image, ImageBehavior behavior);
+
+  // The node stops heartbeating (Lease and status) and stops serving its pods: they keep
+  // their last status, do not start, and are not removed by the node when deleted. OK if
+  // it has failed already.
+  absl::Status FailNode(std::string_view name);
+  // Heartbeats resume at once and the node reports Ready again; its pods are served again
+  // (running ones reported ready, deletions finished, new ones started). OK if it has not
+  // failed.
+  absl::Status RecoverNode(std::string_view name);
 
   // Runs the cluster until `condition` holds (checked after every burst of work and every
   // timer) or `timeout` of virtual time has passed: kDeadlineExceeded "timed out after 1m
