@@ -48,7 +48,8 @@ step "tests (default)"      run_tests build
 step "benchmark smoke run"  smoke_benchmarks
 step "build (asan+ubsan)"   build asan
 step "tests (asan+ubsan)"   run_tests build/asan
-step "build (tsan)"         build tsan --target orch_base_tests orch_store_tests orch_client_tests orch_scheduler_tests
+step "build (tsan)"         build tsan --target orch_base_tests orch_store_tests orch_client_tests orch_scheduler_tests \
+                                 orch_controller_tests
 step "tests (tsan)"         run_tests build/tsan -L "base|store|client|scheduler|controller"
 if [[ -f fuzz/CMakeLists.txt ]]; then
   step "fuzz (${FUZZ_SECONDS}s)"  ./scripts/fuzz.sh "$FUZZ_SECONDS"
