@@ -20,10 +20,14 @@ namespace orch::store::testing {
 
 // Reads what `child` writes to `read_fd` until `delay` has passed, SIGKILLs it, then reads
 // the rest it wrote before dying. Closes `read_fd` and reaps the child. kInternal if the
-// child ended any other way (it must still be writing when killed).
+// child ended any other way (it must still be writing when killed). The delay counts from
+// now, or with `from_first_report` from the child's first report — so that on a slow
+// machine (a sanitizer build) the child has written something before it dies.
 inline absl::StatusOr<std::string> KillChildAfter(pid_t child, int read_fd,
-                                                  std::chrono::milliseconds delay) {
-  const auto kill_at = std::chrono::steady_clock::now() + delay;
+                                                  std::chrono::milliseconds delay,
+                                                  bool from_first_report = false) {
+  auto kill_at = from_first_report ? std::chrono::steady_clock::time_point::max()
+                                   : std::chrono::steady_clock::now() + delay;
   std::string bytes;
   bool killed = false;
   for (;;) {
@@ -34,11 +38,15 @@ inline absl::StatusOr<std::string> KillChildAfter(pid_t child, int read_fd,
       killed = true;
     }
     pollfd p = {read_fd, POLLIN, 0};
-    ::poll(&p, 1, killed ? 1000 : static_cast<int>(std::max<int64_t>(left.count(), 0)));
+    const int64_t wait_ms = kill_at == std::chrono::steady_clock::time_point::max()
+                                ? 1000
+                                : std::max<int64_t>(left.count(), 0);
+    ::poll(&p, 1, killed ? 1000 : static_cast<int>(wait_ms));
     if (p.revents == 0) continue;
     char buffer[4096];
     const ssize_t n = ::read(read_fd, buffer, sizeof buffer);
     if (n <= 0) break;  // the child is gone
+    if (bytes.empty() && from_first_report) kill_at = std::chrono::steady_clock::now() + delay;
     bytes.append(buffer, static_cast<size_t>(n));
   }
   ::close(read_fd);
