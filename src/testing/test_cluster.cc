@@ -5,6 +5,7 @@
 #include "fmt/format.h"
 #include "orch/controller/deployment.h"
 #include "orch/controller/replicaset.h"
+#include "orch/controller/garbage_collector.h"
 #include "orch/scheduler/scheduler.h"
 #include "testing/fake_nodes.h"
 
@@ -19,9 +20,11 @@ struct TestCluster::Parts {
   std::unique_ptr<controller::Manager> manager;
   std::unique_ptr<scheduler::Scheduler> scheduler;
   std::unique_ptr<internal::FakeNodes> nodes;
+  std::unique_ptr<controller::GarbageCollector> gc;
 
   ~Parts() {
     // Stop everything that reacts before tearing anything down.
+    if (gc) gc->Stop();
     if (nodes) nodes->Stop();
     if (scheduler) scheduler->Stop();
     if (manager) manager->Stop();
@@ -68,6 +71,14 @@ absl::StatusOr<std::unique_ptr<TestCluster>> TestCluster::Start(TestClusterOptio
   parts->nodes = std::make_unique<internal::FakeNodes>(parts->client.get(), &parts->executor, options);
   ORCH_RETURN_IF_ERROR(parts->nodes->Start(*parts->informers));
   ORCH_RETURN_IF_ERROR(parts->manager->Start());
+  if (options.garbage_collector) {
+    ORCH_ASSIGN_OR_RETURN(parts->gc, controller::GarbageCollector::Create({
+                                         .client = parts->client.get(),
+                                         .informers = parts->informers.get(),
+                                         .executor = &parts->executor,
+                                     }));
+    ORCH_RETURN_IF_ERROR(parts->gc->Start());
+  }
   parts->executor.RunUntilIdle();
   return std::unique_ptr<TestCluster>(new TestCluster(std::move(parts)));
 }

@@ -399,6 +399,18 @@ TEST_F(DeploymentTest, AHashCollisionBumpsCollisionCount) {
   EXPECT_NE(SetWithImage("v1").metadata().name(), "web-" + hash);
 }
 
+TEST_F(DeploymentTest, DeletingADeploymentTakesItsReplicaSetsAndPods) {
+  ASSERT_TRUE(client().Create(MakeDeployment("web", 3, "v1")).ok());
+  WaitComplete("web");
+  SetImage("web", "v2");
+  WaitComplete("web");
+  ASSERT_THAT(Sets(), SizeIs(2));
+  ASSERT_TRUE(client().Delete<v1::Deployment>("default", "web").ok());
+  ASSERT_TRUE(cluster_->WaitFor([&] { return Sets().empty() && Pods().empty(); }, absl::Minutes(1),
+                                "the garbage collector")
+                  .ok());
+}
+
 TEST(DeploymentUtilTest, FencepostsRoundSurgeUpAndUnavailableDown) {
   v1::Deployment d = MakeDeployment("web", 10, "v1", "25%", "25%");
   d.mutable_spec()->mutable_strategy()->set_type("RollingUpdate");

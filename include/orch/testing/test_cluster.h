@@ -90,6 +90,8 @@ struct TestClusterOptions {
   // The pod garbage collector and its options.
   bool pod_gc = true;
   controller::PodGcOptions pod_gc_options;
+  // The garbage collector (dependents go with their owners, as ownerReferences say).
+  bool garbage_collector = true;
 };
 
 class TestCluster {
