@@ -1,11 +1,10 @@
 // TestCluster: an in-process cluster for operator authors' tests (orch::testing).
 //
 // A MemoryStore, a Client, shared informers, the scheduler, the built-in controllers
-// (ReplicaSet, Deployment, node lifecycle with taint eviction, pod GC, the garbage
-// collector, and whatever the
-// host adds to manager()) and fake nodes, all on one VirtualExecutor: time moves only
-// when the test says, so a test of minutes of cluster time runs in milliseconds, the same
-// way every run. Starting one takes well under 10 ms.
+// (ReplicaSet, Deployment, node lifecycle with taint eviction, pod GC, and whatever the
+// host adds to manager()), the garbage collector and fake nodes, all on one
+// VirtualExecutor: time moves only when the test says, so a test of minutes of cluster
+// time runs in milliseconds, the same way every run. Starting one takes well under 10 ms.
 //
 //   auto cluster = orch::testing::TestCluster::Start({.nodes = 3}).value();
 //   ORCH_ASSERT_OK(cluster->client().Create(MakeDeployment("web", 3)).status());
