@@ -14,6 +14,7 @@
 
 #include "controller/nodes.h"
 #include "controller/pods.h"
+#include "controller/token_bucket.h"
 #include "fmt/format.h"
 #include "orch/api/v1/coordination.pb.h"
 #include "orch/api/v1/core.pb.h"
@@ -121,49 +122,40 @@ enum class ZoneState { kInitial, kNormal, kPartialDisruption, kFullDisruption };
 // starts full. An infinite rate never limits; a rate of 0 never accepts.
 class TokenBucket {
  public:
-  TokenBucket(double rate, absl::Time now) : rate_(rate), last_(now) {}
+  TokenBucket(double rate, absl::Time now) : rate_(rate), balance_{1.0, now} {}
 
   bool TryAccept(absl::Time now) {
     if (rate_ <= 0) return false;
     Refill(now);
-    if (tokens_ < kWhole) return false;
-    tokens_ = std::max(0.0, tokens_ - 1.0);
+    if (balance_.tokens < kWhole) return false;
+    balance_.tokens = std::max(0.0, balance_.tokens - 1.0);
     return true;
   }
   // How long until TryAccept succeeds; infinite at rate 0.
   absl::Duration UntilNext(absl::Time now) {
     if (rate_ <= 0) return absl::InfiniteDuration();
     Refill(now);
-    if (tokens_ >= kWhole) return absl::ZeroDuration();
-    return absl::Seconds((1.0 - tokens_) / rate_);
+    if (balance_.tokens >= kWhole) return absl::ZeroDuration();
+    return absl::Seconds((1.0 - balance_.tokens) / rate_);
   }
   // Kubernetes' SwapLimiter: a new bucket, empty unless the old one had a token to give
   // (so coming back from rate 0 waits a full interval).
   void SetRate(double rate, absl::Time now) {
     if (rate == rate_) return;
     Refill(now);
-    const bool had_token = rate_ > 0 && tokens_ >= kWhole;
+    const bool had_token = rate_ > 0 && balance_.tokens >= kWhole;
     rate_ = rate;
-    tokens_ = had_token ? 1.0 : 0.0;
-    last_ = now;
+    balance_ = {had_token ? 1.0 : 0.0, now};
   }
 
  private:
   // Rounding must not leave a token a hair short after waiting UntilNext.
   static constexpr double kWhole = 1.0 - 1e-9;
 
-  void Refill(absl::Time now) {
-    if (std::isinf(rate_)) {
-      tokens_ = 1.0;
-    } else if (rate_ > 0 && now > last_) {
-      tokens_ = std::min(1.0, tokens_ + rate_ * absl::ToDoubleSeconds(now - last_));
-    }
-    last_ = std::max(last_, now);
-  }
+  void Refill(absl::Time now) { balance_.Refill(now, rate_, 1.0); }
 
   double rate_;
-  double tokens_ = 1.0;
-  absl::Time last_;
+  internal::TokenBalance balance_;
 };
 
 // Nodes of one zone waiting for their NoExecute taint, first come first served.

@@ -1,5 +1,7 @@
 #include "orch/controller/rate_limiter.h"
 
+#include "controller/token_bucket.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -59,8 +61,8 @@ class ItemExponentialFailureRateLimiter final : public RateLimiter {
   StringMap<int> failures_ ABSL_GUARDED_BY(mu_);
 };
 
-// A token bucket as golang.org/x/time/rate keeps it: the balance as of `last_`, brought up
-// to date (and capped at the burst) on each reservation. Reservations are never returned,
+// A token bucket as golang.org/x/time/rate keeps it: the balance brought up to date (and
+// capped at the burst) on each reservation. Reservations are never returned,
 // so the balance may go below zero; -n tokens is n/qps of waiting already promised.
 class BucketRateLimiter final : public RateLimiter {
  public:
@@ -68,17 +70,16 @@ class BucketRateLimiter final : public RateLimiter {
       : qps_(ValidQps(qps)),
         burst_(std::max(burst, 1)),
         clock_(clock != nullptr ? clock : &Clock::Real()),
-        tokens_(burst_),
-        last_(clock_->Now()) {}
+        balance_{static_cast<double>(burst_), clock_->Now()} {}
 
   absl::Duration When(std::string_view) override {
     if (std::isinf(qps_)) return absl::ZeroDuration();
     MutexLock lock(&mu_);
     // Read under the lock so reservations see time in order and no interval is credited
     // twice (x/time/rate reads it before locking).
-    Refill(clock_->Now());
-    tokens_ -= 1;
-    return tokens_ >= 0 ? absl::ZeroDuration() : DurationFromTokens(-tokens_);
+    balance_.Refill(clock_->Now(), qps_, burst_);
+    balance_.tokens -= 1;
+    return balance_.tokens >= 0 ? absl::ZeroDuration() : DurationFromTokens(-balance_.tokens);
   }
 
   void Forget(std::string_view) override {}
@@ -90,17 +91,6 @@ class BucketRateLimiter final : public RateLimiter {
 
   static double ValidQps(double qps) { return qps > kMinQps ? qps : kMinQps; }  // NaN too
 
-  void Refill(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    // A clock that stepped back (the real one can) refills nothing, as in x/time/rate.
-    if (now <= last_) {
-      last_ = std::min(last_, now);
-      return;
-    }
-    const double elapsed = absl::ToDoubleSeconds(now - last_);
-    tokens_ = std::min(tokens_ + elapsed * qps_, static_cast<double>(burst_));
-    last_ = now;
-  }
-
   absl::Duration DurationFromTokens(double tokens) const {
     const double nanos = std::round(tokens / qps_ * 1e9);
     if (!(nanos < 9.2e18)) return absl::InfiniteDuration();  // beyond int64 nanoseconds
@@ -111,8 +101,7 @@ class BucketRateLimiter final : public RateLimiter {
   const int burst_;
   Clock* const clock_;
   Mutex mu_;
-  double tokens_ ABSL_GUARDED_BY(mu_);
-  absl::Time last_ ABSL_GUARDED_BY(mu_);
+  internal::TokenBalance balance_ ABSL_GUARDED_BY(mu_);
 };
 
 // Holds no state of its own beyond the fixed list; each limiter locks itself.
