@@ -10,6 +10,7 @@
 #include "controller/claim.h"
 #include "controller/deployment_util.h"
 #include "controller/pods.h"
+#include "controller/watches.h"
 #include "fmt/format.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "orch/api/selector.h"
@@ -754,11 +755,8 @@ absl::StatusOr<Controller*> AddDeploymentController(Manager* manager,
   ControllerSpec spec{.name = "deployment"};
   ORCH_ASSIGN_OR_RETURN(const api::Kind* kind, manager->client()->KindOf(*v1::Deployment::descriptor()));
   spec.watches.push_back({v1::Deployment::descriptor(), internal::SelfMap(*kind), nullptr, {}});
-  spec.watches.push_back({v1::ReplicaSet::descriptor(), nullptr,
-                          [r](const WatchEvent& e, RequestQueue& q) { r->OnReplicaSet(e, q); },
-                          {}});
-  spec.watches.push_back({v1::Pod::descriptor(), nullptr,
-                          [r](const WatchEvent& e, RequestQueue& q) { r->OnPod(e, q); }, {}});
+  spec.watches.push_back(internal::HandledBy<v1::ReplicaSet>(r, &DeploymentReconciler::OnReplicaSet));
+  spec.watches.push_back(internal::HandledBy<v1::Pod>(r, &DeploymentReconciler::OnPod));
   spec.options.max_concurrent_reconciles = options.concurrent_syncs;
   return manager->NewController(std::move(spec), std::move(reconciler));
 }

@@ -15,6 +15,7 @@
 #include "controller/nodes.h"
 #include "controller/pods.h"
 #include "controller/token_bucket.h"
+#include "controller/watches.h"
 #include "fmt/format.h"
 #include "orch/api/v1/coordination.pb.h"
 #include "orch/api/v1/core.pb.h"
@@ -708,12 +709,9 @@ absl::StatusOr<Controller*> AddNodeLifecycleController(Manager* manager,
       std::make_unique<NodeLifecycleReconciler>(manager, options, nodes.lister(), pods.lister());
   NodeLifecycleReconciler* r = reconciler.get();
   ControllerSpec spec{.name = "node-lifecycle"};
-  spec.watches.push_back({v1::Node::descriptor(), nullptr,
-                          [r](const WatchEvent& e, RequestQueue& q) { r->OnNode(e, q); }, {}});
-  spec.watches.push_back({v1::Lease::descriptor(), nullptr,
-                          [r](const WatchEvent& e, RequestQueue& q) { r->OnLease(e, q); }, {}});
-  spec.watches.push_back({v1::Pod::descriptor(), nullptr,
-                          [r](const WatchEvent& e, RequestQueue& q) { r->OnPod(e, q); }, {}});
+  spec.watches.push_back(internal::HandledBy<v1::Node>(r, &NodeLifecycleReconciler::OnNode));
+  spec.watches.push_back(internal::HandledBy<v1::Lease>(r, &NodeLifecycleReconciler::OnLease));
+  spec.watches.push_back(internal::HandledBy<v1::Pod>(r, &NodeLifecycleReconciler::OnPod));
   spec.options.max_concurrent_reconciles = options.concurrent_syncs;
   ORCH_ASSIGN_OR_RETURN(Controller * controller,
                         manager->NewController(std::move(spec), std::move(reconciler)));

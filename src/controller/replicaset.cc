@@ -9,6 +9,7 @@
 #include "controller/claim.h"
 #include "controller/expectations.h"
 #include "controller/pods.h"
+#include "controller/watches.h"
 #include "fmt/format.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "orch/api/selector.h"
@@ -382,12 +383,8 @@ absl::StatusOr<Controller*> AddReplicaSetController(Manager* manager,
       std::make_unique<ReplicaSetReconciler>(manager, options, sets.lister(), pods.lister());
   ReplicaSetReconciler* r = reconciler.get();
   ControllerSpec spec{.name = "replicaset"};
-  spec.watches.push_back({v1::ReplicaSet::descriptor(), nullptr,
-                          [r](const WatchEvent& e, RequestQueue& q) { r->OnReplicaSet(e, q); },
-                          {}});
-  spec.watches.push_back(
-      {v1::Pod::descriptor(), nullptr,
-       [r](const WatchEvent& e, RequestQueue& q) { r->OnPod(e, q); }, {}});
+  spec.watches.push_back(internal::HandledBy<v1::ReplicaSet>(r, &ReplicaSetReconciler::OnReplicaSet));
+  spec.watches.push_back(internal::HandledBy<v1::Pod>(r, &ReplicaSetReconciler::OnPod));
   spec.options.max_concurrent_reconciles = options.concurrent_syncs;
   return manager->NewController(std::move(spec), std::move(reconciler));
 }

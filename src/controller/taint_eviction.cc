@@ -8,6 +8,7 @@
 
 #include "controller/nodes.h"
 #include "controller/pods.h"
+#include "controller/watches.h"
 #include "fmt/format.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "orch/api/v1/core.pb.h"
@@ -295,10 +296,8 @@ absl::StatusOr<Controller*> AddTaintEvictionController(Manager* manager,
       std::make_unique<TaintEvictionReconciler>(manager, options, nodes.lister(), pods.lister());
   TaintEvictionReconciler* r = reconciler.get();
   ControllerSpec spec{.name = "taint-eviction"};
-  spec.watches.push_back({v1::Node::descriptor(), nullptr,
-                          [r](const WatchEvent& e, RequestQueue& q) { r->OnNode(e, q); }, {}});
-  spec.watches.push_back({v1::Pod::descriptor(), nullptr,
-                          [r](const WatchEvent& e, RequestQueue& q) { r->OnPod(e, q); }, {}});
+  spec.watches.push_back(internal::HandledBy<v1::Node>(r, &TaintEvictionReconciler::OnNode));
+  spec.watches.push_back(internal::HandledBy<v1::Pod>(r, &TaintEvictionReconciler::OnPod));
   spec.options.max_concurrent_reconciles = options.concurrent_syncs;
   return manager->NewController(std::move(spec), std::move(reconciler));
 }
