@@ -111,6 +111,25 @@ TEST_F(WebsiteOperatorTest, LeavesADeploymentItDoesNotOwnAlone) {
   EXPECT_THAT(stats.last_error, HasSubstr("is not owned by website blog"));
 }
 
+TEST_F(WebsiteOperatorTest, ConvergesWhileTheStoreMisbehaves) {
+  using Op = orch::testing::FaultStore::Op;
+  CreateSite("blog", 3, "nginx:1.25");
+  // From here every part of the cluster meets conflicts and outages, and its caches miss
+  // what happened while their watches were broken.
+  orch::testing::FaultStore& faults = cluster_->faults();
+  faults.SetRandomFaults({.conflict_rate = 0.3, .unavailable_rate = 0.2});
+  for (int i = 0; i < 3; ++i) {
+    cluster_->RunFor(absl::Seconds(10));
+    faults.BreakWatches();
+  }
+  faults.ClearFaults();
+  WaitReady("blog", 3);
+  EXPECT_GT(faults.Injected(), 0);
+  // One Deployment, never a second; the pods its ReplicaSet needed, no more.
+  EXPECT_EQ(faults.Succeeded(Op::kCreate, "/registry/deployments/"), 1);
+  EXPECT_EQ(faults.Succeeded(Op::kCreate, "/registry/pods/"), 3);
+}
+
 TEST_F(WebsiteOperatorTest, BadWebsitesAreRefusedWithTheirFieldPath) {
   Website site;
   site.mutable_metadata()->set_name("bad");

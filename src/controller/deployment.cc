@@ -507,10 +507,13 @@ absl::StatusOr<bool> DeploymentReconciler::ReconcileOldReplicaSets(v1::Deploymen
     cleaned += down;
   }
 
-  // Then available ones, while availability stays at the floor.
-  std::vector<RsPtr> all = old_sets;
-  all.push_back(new_rs);
-  const int32_t available = internal::AvailableReplicas(all);
+  // Then available ones, while availability stays at the floor. A set is counted for at
+  // most the pods it keeps: its status may not show yet a scale-down made here (its
+  // status write failed or is still to come), and the pods beyond are on their way out.
+  int32_t available = std::min(Replicas(*new_rs), new_rs->status().available_replicas());
+  for (const RsPtr& rs : old_sets) {
+    available += std::min(Replicas(*rs), rs->status().available_replicas());
+  }
   int32_t scaled = 0;
   if (available > min_available) {
     const int32_t budget = available - min_available;

@@ -20,6 +20,8 @@ constexpr absl::Duration kLeaseRenewInterval = absl::Seconds(10);
 // The kubelet posts an unchanged node status this often (nodeStatusReportFrequency).
 constexpr absl::Duration kNodeStatusReportInterval = absl::Minutes(5);
 constexpr char kNodeLeaseNamespace[] = "kube-node-lease";
+// A status write or final delete the store refused is tried again this much later.
+constexpr absl::Duration kWriteRetryDelay = absl::Seconds(1);
 
 google::protobuf::Timestamp Stamp(absl::Time t) {
   google::protobuf::Timestamp out;
@@ -133,10 +135,7 @@ void FakeNodes::Stop() {
   pod_handler_ = 0;
   node_handler_ = 0;
   *alive_ = false;
-  for (auto& [uid, running] : pods_) {
-    if (running.timer != 0) executor_->Cancel(running.timer);
-    running.timer = 0;
-  }
+  for (auto& [uid, running] : pods_) CancelTimers(running);
   for (auto& [name, node] : nodes_) StopNode(node);
 }
 
@@ -171,9 +170,7 @@ absl::Status FakeNodes::Fail(std::string_view name) {
   node->failed = true;
   StopNode(*node);
   for (auto& [uid, running] : pods_) {
-    if (running.node != name || running.timer == 0) continue;
-    executor_->Cancel(running.timer);
-    running.timer = 0;
+    if (running.node == name) CancelTimers(running);
   }
   return absl::OkStatus();
 }
@@ -271,9 +268,7 @@ void FakeNodes::OnNodeGone(const v1::Node& object) {
   it->second.gone = true;
   StopNode(it->second);
   for (auto& [uid, running] : pods_) {
-    if (running.node != object.metadata().name() || running.timer == 0) continue;
-    executor_->Cancel(running.timer);
-    running.timer = 0;
+    if (running.node == object.metadata().name()) CancelTimers(running);
   }
 }
 
@@ -281,11 +276,11 @@ void FakeNodes::SetImageBehavior(std::string image, ImageBehavior behavior) {
   images_[std::move(image)] = behavior;
 }
 
-ImageBehavior FakeNodes::BehaviorOf(const v1::Pod& pod) const {
+ImageBehavior FakeNodes::BehaviorOf(const Running& pod) const {
   ImageBehavior out;
   out.start_delay = absl::ZeroDuration();
-  for (const v1::Container& c : pod.spec().containers()) {
-    auto it = images_.find(c.image());
+  for (const std::string& image : pod.images) {
+    auto it = images_.find(image);
     const ImageBehavior& b = it == images_.end() ? options_.default_image : it->second;
     out.start_delay = std::max(out.start_delay, b.start_delay);
     out.never_ready |= b.never_ready;
@@ -307,7 +302,8 @@ void FakeNodes::OnPod(const v1::Pod& pod) {
     running.ns = pod.metadata().namespace_();
     running.name = pod.metadata().name();
     running.node = node;
-    running.start_delay = BehaviorOf(pod).start_delay;
+    for (const v1::Container& c : pod.spec().containers()) running.images.push_back(c.image());
+    running.start_delay = BehaviorOf(running).start_delay;
   }
   if (pod.metadata().has_deletion_timestamp()) {
     if (running.deleting) return;
@@ -333,14 +329,27 @@ void FakeNodes::FinishDeletion(const std::string& uid) {
   client::DeleteOptions options;
   options.grace_period_seconds = 0;
   options.preconditions.uid = uid;
-  (void)client_->Delete<v1::Pod>(found->second.ns, found->second.name, options);
+  const absl::Status status =
+      client_->Delete<v1::Pod>(found->second.ns, found->second.name, options);
+  if (absl::IsUnavailable(status) || absl::IsAborted(status)) {
+    found->second.timer = executor_->PostAfter(kWriteRetryDelay, [this, uid, alive = alive_] {
+      if (*alive) FinishDeletion(uid);
+    });
+  }
 }
 
 void FakeNodes::OnPodGone(const v1::Pod& pod) {
   auto it = pods_.find(pod.metadata().uid());
   if (it == pods_.end()) return;
-  if (it->second.timer != 0) executor_->Cancel(it->second.timer);
+  CancelTimers(it->second);
   pods_.erase(it);
+}
+
+void FakeNodes::CancelTimers(Running& pod) {
+  for (TimerId* timer : {&pod.timer, &pod.flush_timer}) {
+    if (*timer != 0) executor_->Cancel(*timer);
+    *timer = 0;
+  }
 }
 
 void FakeNodes::After(const std::string& uid, absl::Duration delay,
@@ -352,41 +361,62 @@ void FakeNodes::After(const std::string& uid, absl::Duration delay,
   });
 }
 
-void FakeNodes::WriteStatus(const std::string& uid, const std::function<void(v1::Pod&)>& change) {
+void FakeNodes::WriteStatus(const std::string& uid, std::function<void(v1::Pod&)> change) {
   auto it = pods_.find(uid);
-  if (it == pods_.end() || it->second.deleting || !Serving(it->second.node)) return;
-  const Running& running = it->second;
-  (void)client::RetryOnConflict(
+  if (it == pods_.end()) return;
+  it->second.unwritten.push_back(std::move(change));
+  FlushStatus(uid);
+}
+
+void FakeNodes::FlushStatus(const std::string& uid) {
+  auto it = pods_.find(uid);
+  if (it == pods_.end()) return;
+  Running& running = it->second;
+  running.flush_timer = 0;
+  if (running.deleting || !Serving(running.node) || running.unwritten.empty()) return;
+  const absl::Status status = client::RetryOnConflict(
       client::kDefaultRetry,
       [&]() -> absl::Status {
         ORCH_ASSIGN_OR_RETURN(v1::Pod pod, client_->Get<v1::Pod>(running.ns, running.name));
         if (pod.metadata().uid() != uid || pod.metadata().has_deletion_timestamp()) {
           return absl::OkStatus();
         }
-        change(pod);
+        for (const auto& change : running.unwritten) change(pod);
         return client_->UpdateStatus(pod).status();
       },
       client::Sleeper::None());
+  if (status.ok() || absl::IsNotFound(status)) {
+    running.unwritten.clear();
+    return;
+  }
+  running.flush_timer = executor_->PostAfter(kWriteRetryDelay, [this, uid, alive = alive_] {
+    if (*alive) FlushStatus(uid);
+  });
 }
 
 void FakeNodes::StartContainers(const std::string& uid) {
-  const absl::Time now = executor_->clock().Now();
-  ImageBehavior behavior;
-  WriteStatus(uid, [&](v1::Pod& pod) {
-    pods_.at(uid).started = true;
-    behavior = BehaviorOf(pod);
+  auto it = pods_.find(uid);
+  if (it == pods_.end()) return;
+  Running& running = it->second;
+  running.timer = 0;
+  running.started = true;
+  const int node = nodes_.at(running.node).index;
+  if (running.pod_ip.empty()) {
+    running.pod_ip = fmt::format("10.244.{}.{}", node, ++next_ip_[running.node]);
+  }
+  const ImageBehavior behavior = BehaviorOf(running);
+  WriteStatus(uid, [now = executor_->clock().Now(), node, pod_ip = running.pod_ip,
+                    ready = !behavior.never_ready](v1::Pod& pod) {
     v1::PodStatus& status = *pod.mutable_status();
-    const int node = nodes_.at(pod.spec().node_name()).index;
     status.set_phase("Running");
     status.set_host_ip(fmt::format("10.0.0.{}", node + 1));
     status.clear_host_ips();
     status.add_host_ips()->set_ip(status.host_ip());
     if (status.pod_ip().empty()) {
-      status.set_pod_ip(fmt::format("10.244.{}.{}", node, ++next_ip_[pod.spec().node_name()]));
-      status.add_pod_ips()->set_ip(status.pod_ip());
+      status.set_pod_ip(pod_ip);
+      status.add_pod_ips()->set_ip(pod_ip);
     }
     if (!status.has_start_time()) *status.mutable_start_time() = Stamp(now);
-    const bool ready = !behavior.never_ready;
     std::vector<v1::ContainerStatus> previous(status.container_statuses().begin(),
                                               status.container_statuses().end());
     status.clear_container_statuses();
@@ -409,11 +439,10 @@ void FakeNodes::StartContainers(const std::string& uid) {
 }
 
 void FakeNodes::ReportRunning(const std::string& uid) {
-  const absl::Time now = executor_->clock().Now();
-  ImageBehavior behavior;
-  WriteStatus(uid, [&](v1::Pod& pod) {
-    behavior = BehaviorOf(pod);
-    const bool ready = !behavior.never_ready;
+  auto it = pods_.find(uid);
+  if (it == pods_.end()) return;
+  const ImageBehavior behavior = BehaviorOf(it->second);
+  WriteStatus(uid, [now = executor_->clock().Now(), ready = !behavior.never_ready](v1::Pod& pod) {
     v1::PodStatus& status = *pod.mutable_status();
     for (v1::ContainerStatus& cs : *status.mutable_container_statuses()) cs.set_ready(ready);
     SetCondition(status, "ContainersReady", ready, now);
@@ -423,13 +452,15 @@ void FakeNodes::ReportRunning(const std::string& uid) {
 }
 
 void FakeNodes::Crash(const std::string& uid) {
-  const absl::Time now = executor_->clock().Now();
-  WriteStatus(uid, [&](v1::Pod& pod) {
-    const ImageBehavior behavior = BehaviorOf(pod);
+  auto it = pods_.find(uid);
+  if (it == pods_.end()) return;
+  it->second.timer = 0;
+  WriteStatus(uid, [now = executor_->clock().Now(),
+                    exit_code = BehaviorOf(it->second).exit_code](v1::Pod& pod) {
     v1::PodStatus& status = *pod.mutable_status();
     for (v1::ContainerStatus& cs : *status.mutable_container_statuses()) {
       v1::ContainerStateTerminated& last = *cs.mutable_last_state()->mutable_terminated();
-      last.set_exit_code(behavior.exit_code);
+      last.set_exit_code(exit_code);
       last.set_reason("Error");
       last.mutable_started_at()->CopyFrom(cs.state().running().started_at());
       *last.mutable_finished_at() = Stamp(now);

@@ -59,10 +59,16 @@ class FakeNodes {
   };
   struct Running {
     std::string ns, name, node;
+    std::vector<std::string> images;  // of its containers
+    std::string pod_ip;               // once started
     TimerId timer = 0;
     bool deleting = false;
     bool started = false;  // containers started at least once
     absl::Duration start_delay;
+    // Status changes not yet written (a write failed): applied in order, with the next
+    // change or on `flush_timer`, as the kubelet's status manager retries.
+    std::vector<std::function<void(api::v1::Pod&)>> unwritten;
+    TimerId flush_timer = 0;
   };
 
   absl::StatusOr<Node*> Find(std::string_view name);
@@ -76,14 +82,17 @@ class FakeNodes {
   void OnPodGone(const api::v1::Pod& pod);
   // The behaviour that decides for the whole pod: its slowest-starting container's image,
   // with never_ready / exit_after if any container has them.
-  ImageBehavior BehaviorOf(const api::v1::Pod& pod) const;
+  ImageBehavior BehaviorOf(const Running& pod) const;
   void StartContainers(const std::string& uid);
   // After a recovery: the containers kept running; readiness is reported again.
   void ReportRunning(const std::string& uid);
   void Crash(const std::string& uid);
   void FinishDeletion(const std::string& uid);
-  // Applies `change` to the pod's current status and writes it (retried on conflict).
-  void WriteStatus(const std::string& uid, const std::function<void(api::v1::Pod&)>& change);
+  // Applies `change` to the pod's current status and writes it: retried at once on a
+  // conflict, and a second later (with any later change) when the store refuses it.
+  void WriteStatus(const std::string& uid, std::function<void(api::v1::Pod&)> change);
+  void FlushStatus(const std::string& uid);
+  void CancelTimers(Running& pod);
   void After(const std::string& uid, absl::Duration delay, void (FakeNodes::*step)(const std::string&));
 
   client::Client* const client_;

@@ -15,6 +15,7 @@ namespace orch::testing {
 struct TestCluster::Parts {
   VirtualExecutor executor;
   std::unique_ptr<store::MemoryStore> store;
+  std::unique_ptr<FaultStore> faults;
   std::unique_ptr<client::Client> client;
   std::unique_ptr<client::SharedInformerFactory> informers;
   std::unique_ptr<controller::Manager> manager;
@@ -37,7 +38,8 @@ absl::StatusOr<std::unique_ptr<TestCluster>> TestCluster::Start(TestClusterOptio
   store::MemoryStoreOptions store_options;
   store_options.clock = &parts->executor.clock();
   ORCH_ASSIGN_OR_RETURN(parts->store, store::MemoryStore::Open(store_options));
-  parts->client = std::make_unique<client::Client>(parts->store.get(), options.scheme,
+  parts->faults = std::make_unique<FaultStore>(parts->store.get(), FaultStoreOptions{options.seed});
+  parts->client = std::make_unique<client::Client>(parts->faults.get(), options.scheme,
                                                    &parts->executor.clock(), options.seed);
   parts->informers =
       std::make_unique<client::SharedInformerFactory>(parts->client.get(), &parts->executor);
@@ -91,6 +93,7 @@ client::SharedInformerFactory& TestCluster::informers() { return *parts_->inform
 controller::Manager& TestCluster::manager() { return *parts_->manager; }
 VirtualExecutor& TestCluster::executor() { return parts_->executor; }
 store::MemoryStore& TestCluster::store() { return *parts_->store; }
+FaultStore& TestCluster::faults() { return *parts_->faults; }
 absl::Time TestCluster::Now() { return parts_->executor.clock().Now(); }
 
 void TestCluster::SetImageBehavior(std::string image, ImageBehavior behavior) {

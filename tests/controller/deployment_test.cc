@@ -1,6 +1,8 @@
 #include "orch/controller/deployment.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -62,14 +64,19 @@ class DeploymentTest : public ::testing::Test {
     options.nodes = 4;
     options.node_pods = 200;
     options.node_cpu = "64";
+    options.seed = Seed();
     // Exits before it is ever ready, and again after each restart: CrashLoopBackOff.
     options.images["crash"] = {.start_delay = absl::Seconds(1), .never_ready = true,
                                .exit_after = absl::Seconds(3)};
     options.images["unready"] = {.start_delay = absl::Seconds(1), .never_ready = true};
     cluster_ = TestCluster::Start(options).value();
+    direct_ = std::make_unique<client::Client>(&cluster_->store(), &api::Scheme::Builtin(),
+                                               &cluster_->executor().clock(), /*seed=*/99);
   }
 
-  client::Client& client() { return cluster_->client(); }
+  virtual uint64_t Seed() const { return 1; }
+  // The test reads and writes the store directly, past the cluster's FaultStore.
+  client::Client& client() { return *direct_; }
   v1::Deployment Get(const std::string& name) {
     return client().Get<v1::Deployment>("default", name).value();
   }
@@ -127,6 +134,7 @@ class DeploymentTest : public ::testing::Test {
   }
 
   std::unique_ptr<TestCluster> cluster_;
+  std::unique_ptr<client::Client> direct_;
 };
 
 TEST_F(DeploymentTest, ANewDeploymentRollsOutOneHashedReplicaSet) {
@@ -410,6 +418,81 @@ TEST_F(DeploymentTest, DeletingADeploymentTakesItsReplicaSetsAndPods) {
                                 "the garbage collector")
                   .ok());
 }
+
+// Conflicts and outages on every kind of call, caches held back and watches broken as a
+// compaction breaks them, through a first rollout and an update: the bounds hold against
+// the store's own state at every step, the Deployment converges once the faults stop,
+// and no pod or ReplicaSet is created beyond what the rollouts need. Every part of the
+// cluster (scheduler, controllers, fake nodes) runs through the faults.
+class StoreFaultsTest : public DeploymentTest, public ::testing::WithParamInterface<uint64_t> {
+ protected:
+  uint64_t Seed() const override { return GetParam(); }
+};
+
+TEST_P(StoreFaultsTest, ConvergesWithinBoundsWithoutDuplicates) {
+  using Op = orch::testing::FaultStore::Op;
+  orch::testing::FaultStore& faults = cluster_->faults();
+  constexpr int kReplicas = 12;
+  ASSERT_TRUE(client().Create(MakeDeployment("web", kReplicas, "v1", "3", "2")).ok());
+  std::string violation;
+  // Checked after every burst of work, on the store's own state rather than a cache's:
+  // the ReplicaSets never ask for more than the surge allows, and no more pods are
+  // unready than maxUnavailable allows.
+  auto bounds_hold = [&](int max_total, int min_available) {
+    int asked = 0;
+    for (const v1::ReplicaSet& rs : Sets()) asked += rs.spec().replicas();
+    const int ready = Count().ready;
+    if (violation.empty() && asked > max_total) {
+      violation = fmt::format("ReplicaSets ask for {} pods at {}", asked,
+                              absl::FormatTime(cluster_->Now()));
+    }
+    if (violation.empty() && ready < min_available) {
+      violation = fmt::format("{} pods ready at {}", ready, absl::FormatTime(cluster_->Now()));
+    }
+  };
+  // Faults for a while, then none until `done`.
+  auto run_with_faults = [&](const std::function<bool()>& done, int max_total,
+                             int min_available) {
+    faults.SetRandomFaults({.conflict_rate = 0.3, .unavailable_rate = 0.15});
+    for (int round = 0; round < 24; ++round) {
+      if (round % 5 == 2) faults.BreakWatches();
+      if (round == 8) faults.HoldWatches("/registry/pods/");
+      if (round == 14) faults.ReleaseWatches();
+      (void)cluster_->WaitFor([&] { bounds_hold(max_total, min_available); return false; },
+                              absl::Seconds(2), "a round of faults");
+    }
+    faults.ClearFaults();
+    ASSERT_TRUE(cluster_->WaitFor([&] { bounds_hold(max_total, min_available); return done(); },
+                                  absl::Minutes(10), "convergence")
+                    .ok())
+        << Get("web").DebugString();
+  };
+
+  run_with_faults([&] { return Complete("web"); }, kReplicas, 0);
+  EXPECT_EQ(violation, "");
+  EXPECT_EQ(faults.Succeeded(Op::kCreate, "/registry/pods/"), kReplicas);
+  EXPECT_EQ(faults.Succeeded(Op::kDelete, "/registry/pods/"), 0);
+
+  SetImage("web", "v2");
+  run_with_faults([&] { return Complete("web") && Count().total == kReplicas; }, kReplicas + 3,
+                  kReplicas - 2);
+  EXPECT_EQ(violation, "");
+  EXPECT_GT(faults.Injected(), 50);
+  Census census = Count();
+  EXPECT_EQ(census.by_image["v2"], kReplicas);
+  EXPECT_EQ(census.ready, kReplicas);
+  EXPECT_EQ(faults.Succeeded(Op::kCreate, "/registry/pods/"), 2 * kReplicas);
+  EXPECT_EQ(faults.Succeeded(Op::kCreate, "/registry/replicasets/"), 2);
+  EXPECT_THAT(Sets(), SizeIs(2));
+  EXPECT_EQ(SetWithImage("v1").spec().replicas(), 0);
+  const v1::Deployment d = Get("web");
+  EXPECT_EQ(d.status().observed_generation(), d.metadata().generation());
+  EXPECT_EQ(d.status().updated_replicas(), kReplicas);
+  EXPECT_EQ(d.status().available_replicas(), kReplicas);
+}
+
+// Each seed draws other faults at other moments.
+INSTANTIATE_TEST_SUITE_P(Seeds, StoreFaultsTest, ::testing::Range<uint64_t>(1, 9));
 
 TEST(DeploymentUtilTest, FencepostsRoundSurgeUpAndUnavailableDown) {
   v1::Deployment d = MakeDeployment("web", 10, "v1", "25%", "25%");

@@ -26,6 +26,10 @@
 // 300 s later (the default toleration) unless it recovers first. Failing every node at
 // once evicts nothing: the controller takes that for its own partition.
 //
+// Store faults: every part reaches the store through faults(), so a test can refuse
+// writes, break watches and hold caches back, then check that its controllers still
+// converge. client() goes through it too: write what the test needs first, or retry.
+//
 // Thread safety: not thread-safe; one test thread drives it (as a VirtualExecutor is
 // driven). Ownership: the cluster owns everything it made; the references it hands out
 // live as long as it does. Errors: Start fails as the parts it creates do
@@ -55,6 +59,7 @@
 #include "orch/controller/node_lifecycle.h"
 #include "orch/controller/pod_gc.h"
 #include "orch/store/memory_store.h"
+#include "orch/testing/fault_store.h"
 
 namespace orch::testing {
 
@@ -107,7 +112,11 @@ class TestCluster {
   // Add your controllers here (they start at once: the manager is running).
   controller::Manager& manager();
   VirtualExecutor& executor();
+  // The store itself: reads and writes here bypass faults().
   store::MemoryStore& store();
+  // Every part of the cluster, and client(), reaches store() through this FaultStore;
+  // it injects nothing until told to (see orch/testing/fault_store.h).
+  FaultStore& faults();
   absl::Time Now();
 
   // Scripts an image (for pods started from now on).
