@@ -22,6 +22,7 @@
 #include "orch/client/informer.h"
 #include "orch/controller/ownership.h"
 #include "orch/store/memory_store.h"
+#include "orch/testing/fault_store.h"
 #include "support/status_matchers.h"
 
 namespace orch::controller {
@@ -87,104 +88,20 @@ v1::OwnerReference GhostRef(const std::string& api_version, const std::string& k
   return ref;
 }
 
-// Fails chosen Store calls with kUnavailable, counts deletes per key, and lets a test run
-// code just before a delete reaches the Store.
-class FaultyStore : public store::StoreWrapper {
- public:
-  using StoreWrapper::StoreWrapper;
+using ::orch::testing::FaultStore;
+using Op = FaultStore::Op;
 
-  absl::StatusOr<store::KeyValue> Delete(std::string_view key, int64_t expected_revision) override {
-    std::function<void()> hook;
-    {
-      MutexLock lock(&mu_);
-      if (fail_deletes_ > 0) {
-        --fail_deletes_;
-        ++injected_;
-        return absl::UnavailableError("injected: delete refused");
-      }
-      if (key == hook_key_) {
-        hook = std::exchange(before_delete_, nullptr);
-        hook_key_.clear();
-      }
-    }
-    if (hook) hook();
-    absl::StatusOr<store::KeyValue> out = StoreWrapper::Delete(key, expected_revision);
-    if (out.ok()) {
-      MutexLock lock(&mu_);
-      ++deletes_[std::string(key)];
-    }
-    return out;
+// Keys deleted more than once.
+std::vector<std::string> DeletedTwice(const FaultStore& store) {
+  std::vector<std::string> out;
+  for (const auto& [key, n] : store.SucceededByKey(Op::kDelete)) {
+    if (n > 1) out.push_back(key);
   }
-
-  absl::StatusOr<int64_t> Update(std::string_view key, std::string_view value,
-                                 int64_t expected_revision, store::LeaseId lease) override {
-    {
-      MutexLock lock(&mu_);
-      if (fail_updates_ > 0) {
-        --fail_updates_;
-        ++injected_;
-        return absl::UnavailableError("injected: update refused");
-      }
-    }
-    return StoreWrapper::Update(key, value, expected_revision, lease);
-  }
-
-  absl::StatusOr<store::ListResult> List(std::string_view prefix,
-                                         const store::ListOptions& options) override {
-    {
-      MutexLock lock(&mu_);
-      if (prefix == fail_list_prefix_ && fail_lists_ > 0) {
-        --fail_lists_;
-        return absl::UnavailableError("injected: list refused");
-      }
-    }
-    return StoreWrapper::List(prefix, options);
-  }
-
-  void FailWrites(int deletes, int updates) {
-    MutexLock lock(&mu_);
-    fail_deletes_ = deletes;
-    fail_updates_ = updates;
-  }
-  void FailLists(std::string prefix, int n) {
-    MutexLock lock(&mu_);
-    fail_list_prefix_ = std::move(prefix);
-    fail_lists_ = n;
-  }
-  // `hook` runs once, before the next delete of `key` that is not failed.
-  void BeforeDeleteOf(std::string key, std::function<void()> hook) {
-    MutexLock lock(&mu_);
-    hook_key_ = std::move(key);
-    before_delete_ = std::move(hook);
-  }
-  int injected() {
-    MutexLock lock(&mu_);
-    return injected_;
-  }
-  // Keys deleted more than once.
-  std::vector<std::string> DeletedTwice() {
-    MutexLock lock(&mu_);
-    std::vector<std::string> out;
-    for (const auto& [key, n] : deletes_) {
-      if (n > 1) out.push_back(key);
-    }
-    return out;
-  }
-
- private:
-  Mutex mu_;
-  int fail_deletes_ ABSL_GUARDED_BY(mu_) = 0;
-  int fail_updates_ ABSL_GUARDED_BY(mu_) = 0;
-  int injected_ ABSL_GUARDED_BY(mu_) = 0;
-  std::string fail_list_prefix_ ABSL_GUARDED_BY(mu_);
-  int fail_lists_ ABSL_GUARDED_BY(mu_) = 0;
-  std::string hook_key_ ABSL_GUARDED_BY(mu_);
-  std::function<void()> before_delete_ ABSL_GUARDED_BY(mu_);
-  StringMap<int> deletes_ ABSL_GUARDED_BY(mu_);
-};
+  return out;
+}
 
 // A MemoryStore on a VirtualExecutor's clock; the collector's Client goes through a
-// FaultyStore, the test's own writes (`direct_`) straight to the store.
+// FaultStore, the test's own writes (`direct_`) straight to the store.
 class GarbageCollectorTest : public ::testing::Test {
  protected:
   void SetUp() override { Build(&api::Scheme::Builtin()); }
@@ -200,7 +117,7 @@ class GarbageCollectorTest : public ::testing::Test {
     store::MemoryStoreOptions store_options;
     store_options.clock = &executor_.clock();
     store_ = store::MemoryStore::Open(store_options).value();
-    faulty_ = std::make_unique<FaultyStore>(store_.get());
+    faulty_ = std::make_unique<FaultStore>(store_.get());
     client_ = std::make_unique<client::Client>(faulty_.get(), scheme, &executor_.clock(), 1);
     direct_ = std::make_unique<client::Client>(store_.get(), scheme, &executor_.clock(), 2);
     informers_ = std::make_unique<client::SharedInformerFactory>(client_.get(), &executor_);
@@ -271,7 +188,7 @@ class GarbageCollectorTest : public ::testing::Test {
 
   VirtualExecutor executor_;
   std::unique_ptr<store::MemoryStore> store_;
-  std::unique_ptr<FaultyStore> faulty_;
+  std::unique_ptr<FaultStore> faulty_;
   std::unique_ptr<client::Client> client_;
   std::unique_ptr<client::Client> direct_;
   std::unique_ptr<client::SharedInformerFactory> informers_;
@@ -305,7 +222,7 @@ TEST_F(GarbageCollectorTest, BackgroundDeleteRemovesTheWholeChain) {
   EXPECT_EQ(stats.errors, 0);
   EXPECT_EQ(stats.nodes, 1);  // the graph forgets what is gone
   EXPECT_EQ(stats.virtual_nodes, 0);
-  EXPECT_THAT(faulty_->DeletedTwice(), IsEmpty());
+  EXPECT_THAT(DeletedTwice(*faulty_), IsEmpty());
 }
 
 TEST_F(GarbageCollectorTest, ForegroundDeleteKeepsTheOwnerUntilBlockingDependentsAreGone) {
@@ -497,7 +414,7 @@ TEST_F(GarbageCollectorTest, ADependentReplacedUnderTheSameNameIsNeverDeleted) {
   // Between the collector's decision and its delete, the pod is replaced by a new one
   // of the same name that has no owner.
   std::string replacement_uid;
-  faulty_->BeforeDeleteOf("/registry/pods/default/web-1-a", [&] {
+  faulty_->Before(Op::kDelete, "/registry/pods/default/web-1-a", [&] {
     ASSERT_THAT(direct_->Delete<v1::Pod>("default", "web-1-a"), IsOk());
     ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod fresh, direct_->Create(MakePod("web-1-a")));
     replacement_uid = fresh.metadata().uid();
@@ -593,7 +510,8 @@ TEST_F(GarbageCollectorTest, IgnoredResourcesAreNotCollected) {
 }
 
 TEST_F(GarbageCollectorTest, NothingIsDoneBeforeEveryWatchedInformerHasSynced) {
-  faulty_->FailLists("/registry/replicasets/", 1);  // that informer lists again after 1 s
+  // That informer lists again after 1 s.
+  faulty_->FailNext(Op::kList, "/registry/replicasets/", 1, absl::UnavailableError("injected"));
   v1::Pod pod = MakePod("dangling");
   *pod.mutable_metadata()->add_owner_references() =
       GhostRef("apps/v1", "ReplicaSet", "ghost", "no-such-uid");
@@ -622,12 +540,14 @@ TEST_F(GarbageCollectorTest, StoreFaultsAreRetriedToTheSameEndState) {
   Create(MakeReplicaSet("orphan-rs"), &orphaner);
   StartCollector();
 
-  faulty_->FailWrites(/*deletes=*/3, /*updates=*/3);  // only the collector writes through it
+  // Only the collector writes through it.
+  faulty_->FailNext(Op::kDelete, "", 3, absl::UnavailableError("injected: delete refused"));
+  faulty_->FailNext(Op::kUpdate, "", 3, absl::UnavailableError("injected: update refused"));
   Delete<v1::Deployment>("web");
   Delete<v1::ReplicaSet>("fg", client::PropagationPolicy::kForeground);
   Delete<v1::Deployment>("orphaner", client::PropagationPolicy::kOrphan);
   Settle();
-  EXPECT_EQ(faulty_->injected(), 6);
+  EXPECT_EQ(faulty_->Injected(), 6);
   EXPECT_FALSE(Exists<v1::ReplicaSet>("web-1"));
   EXPECT_FALSE(Exists<v1::Pod>("web-1-a"));
   EXPECT_FALSE(Exists<v1::Pod>("web-1-b"));
@@ -640,7 +560,7 @@ TEST_F(GarbageCollectorTest, StoreFaultsAreRetriedToTheSameEndState) {
   EXPECT_EQ(stats.errors, 6);
   EXPECT_THAT(stats.last_error, ::testing::HasSubstr("injected"));
   EXPECT_EQ(stats.deleted, 4);  // web-1, its two pods, fg-a: none twice
-  EXPECT_THAT(faulty_->DeletedTwice(), IsEmpty());
+  EXPECT_THAT(DeletedTwice(*faulty_), IsEmpty());
 }
 
 TEST_F(GarbageCollectorTest, NothingIsCollectedAfterStop) {
@@ -659,7 +579,7 @@ TEST_F(GarbageCollectorTest, NothingIsCollectedAfterStop) {
 // With real threads: Stop returns only once the attempt in progress has finished.
 TEST(GarbageCollectorThreadsTest, StopWaitsForTheRunningAttempt) {
   std::unique_ptr<store::MemoryStore> store = store::MemoryStore::Open().value();
-  FaultyStore faulty(store.get());
+  FaultStore faulty(store.get());
   client::Client client(&faulty, &api::Scheme::Builtin(), &Clock::Real());
   ThreadPoolExecutor executor(4);
   client::SharedInformerFactory informers(&client, &executor);
@@ -681,7 +601,7 @@ TEST(GarbageCollectorThreadsTest, StopWaitsForTheRunningAttempt) {
   // The collector's delete of the pod blocks until released.
   Notification entered;
   Notification release;
-  faulty.BeforeDeleteOf("/registry/pods/default/web-1-a", [&] {
+  faulty.Before(Op::kDelete, "/registry/pods/default/web-1-a", [&] {
     entered.Notify();
     release.WaitForNotification();
   });

@@ -16,6 +16,7 @@
 #include "orch/client/informer.h"
 #include "orch/controller/ownership.h"
 #include "orch/store/memory_store.h"
+#include "orch/testing/fault_store.h"
 #include "support/status_matchers.h"
 
 namespace orch::controller {
@@ -23,68 +24,11 @@ namespace {
 
 namespace v1 = ::orch::api::v1;
 using ::orch::testing::StatusIs;
+using Op = ::orch::testing::FaultStore::Op;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
-
-// Faults on demand: failing pod creates, and a pod watch that can be held back (a cache
-// that lags the store).
-class FaultStore : public store::StoreWrapper {
- public:
-  using StoreWrapper::StoreWrapper;
-
-  absl::StatusOr<int64_t> Create(std::string_view key, std::string_view value,
-                                 store::LeaseId lease) override {
-    if (key.rfind("/registry/pods/", 0) == 0) {
-      ++pod_creates;
-      if (fail_pod_creates > 0) {
-        --fail_pod_creates;
-        return absl::UnavailableError("etcd is on fire");
-      }
-    }
-    return StoreWrapper::Create(key, value, lease);
-  }
-
-  absl::StatusOr<std::unique_ptr<store::Watcher>> Watch(std::string_view prefix,
-                                                        const store::WatchOptions& options) override {
-    ORCH_ASSIGN_OR_RETURN(auto inner, StoreWrapper::Watch(prefix, options));
-    if (prefix != "/registry/pods/") return inner;
-    return std::unique_ptr<store::Watcher>(new HeldWatcher(std::move(inner), this));
-  }
-
-  // Lets held pod events through.
-  void Release() {
-    hold_pods = false;
-    if (wake_) wake_();
-  }
-
-  int fail_pod_creates = 0;
-  int pod_creates = 0;
-  bool hold_pods = false;
-
- private:
-  class HeldWatcher : public store::Watcher {
-   public:
-    HeldWatcher(std::unique_ptr<store::Watcher> inner, FaultStore* store)
-        : inner_(std::move(inner)), store_(store) {}
-    absl::Status Poll(std::vector<store::EventPtr>* events, size_t max) override {
-      if (store_->hold_pods) return absl::OkStatus();
-      return inner_->Poll(events, max);
-    }
-    bool Wait(absl::Duration timeout) override { return inner_->Wait(timeout); }
-    void SetReadyCallback(std::function<void()> callback) override {
-      store_->wake_ = callback;
-      inner_->SetReadyCallback(std::move(callback));
-    }
-    int64_t revision() const override { return inner_->revision(); }
-
-   private:
-    std::unique_ptr<store::Watcher> inner_;
-    FaultStore* store_;
-  };
-  std::function<void()> wake_;
-};
 
 v1::ReplicaSet MakeReplicaSet(const std::string& name, int replicas) {
   v1::ReplicaSet rs;
@@ -108,7 +52,7 @@ class ReplicaSetTest : public ::testing::Test {
     store::MemoryStoreOptions options;
     options.clock = &executor_.clock();
     memory_ = store::MemoryStore::Open(options).value();
-    store_ = std::make_unique<FaultStore>(memory_.get());
+    store_ = std::make_unique<orch::testing::FaultStore>(memory_.get());
     client_ = std::make_unique<client::Client>(store_.get(), &api::Scheme::Builtin(),
                                                &executor_.clock());
     informers_ = std::make_unique<client::SharedInformerFactory>(client_.get(), &executor_);
@@ -159,7 +103,13 @@ class ReplicaSetTest : public ::testing::Test {
 
   VirtualExecutor executor_;
   std::unique_ptr<store::MemoryStore> memory_;
-  std::unique_ptr<FaultStore> store_;
+  // Pod creates that reached the store.
+  int PodCreates() const { return store_->Succeeded(Op::kCreate, "/registry/pods/"); }
+  void FailPodCreates(int n) {
+    store_->FailNext(Op::kCreate, "/registry/pods/", n, absl::UnavailableError("etcd is on fire"));
+  }
+
+  std::unique_ptr<orch::testing::FaultStore> store_;
   std::unique_ptr<client::Client> client_;
   std::unique_ptr<client::SharedInformerFactory> informers_;
   std::unique_ptr<Manager> manager_;
@@ -288,18 +238,18 @@ TEST_F(ReplicaSetTest, AdoptsMatchingOrphansAndReleasesPodsThatStopMatching) {
 // Expectations keep a second sync from creating them again.
 TEST_F(ReplicaSetTest, ExpectationsKeepALaggingCacheFromCreatingTwice) {
   Controller* c = Start();
-  store_->hold_pods = true;
+  store_->HoldWatches("/registry/pods/");
   ASSERT_TRUE(client_->Create(MakeReplicaSet("web", 3)).ok());
   executor_.RunUntilIdle();
-  EXPECT_EQ(store_->pod_creates, 3);
+  EXPECT_EQ(PodCreates(), 3);
   c->Enqueue({"default", "web"});
   c->Enqueue({"default", "web"});
   executor_.RunUntilIdle();
   executor_.AdvanceBy(absl::Seconds(30));
-  EXPECT_EQ(store_->pod_creates, 3);
-  store_->Release();
+  EXPECT_EQ(PodCreates(), 3);
+  store_->ReleaseWatches();
   executor_.RunUntilIdle();
-  EXPECT_EQ(store_->pod_creates, 3);
+  EXPECT_EQ(PodCreates(), 3);
   EXPECT_THAT(Pods(), SizeIs(3));
   EXPECT_EQ(Get("web").status().replicas(), 3);
 }
@@ -307,11 +257,12 @@ TEST_F(ReplicaSetTest, ExpectationsKeepALaggingCacheFromCreatingTwice) {
 TEST_F(ReplicaSetTest, FailedCreatesSlowStartAndSetReplicaFailureUntilTheyStop) {
   Controller* c = Start();
   // Two failures: the sync, and the one its status write triggers at once.
-  store_->fail_pod_creates = 2;
+  FailPodCreates(2);
   ASSERT_TRUE(client_->Create(MakeReplicaSet("web", 10)).ok());
   executor_.RunUntilIdle();
   // Each sync's first batch (one pod) failed: nothing more was attempted.
-  EXPECT_EQ(store_->pod_creates, 2);
+  EXPECT_EQ(store_->Injected(), 2);
+  EXPECT_EQ(PodCreates(), 0);
   v1::ReplicaSet rs = Get("web");
   ASSERT_EQ(rs.status().conditions_size(), 1);
   EXPECT_EQ(rs.status().conditions(0).type(), "ReplicaFailure");
@@ -323,7 +274,7 @@ TEST_F(ReplicaSetTest, FailedCreatesSlowStartAndSetReplicaFailureUntilTheyStop) 
 
   // The retry (after the rate limiter's delay) creates them in batches 1, 2, 4, 3.
   executor_.AdvanceBy(absl::Seconds(1));
-  EXPECT_EQ(store_->pod_creates, 12);
+  EXPECT_EQ(PodCreates(), 10);
   EXPECT_THAT(Pods(), SizeIs(10));
   rs = Get("web");
   EXPECT_EQ(rs.status().conditions_size(), 0);
@@ -335,7 +286,7 @@ TEST_F(ReplicaSetTest, BurstReplicasBoundsOneSync) {
   ASSERT_TRUE(client_->Create(MakeReplicaSet("web", 10)).ok());
   executor_.RunUntilIdle();
   EXPECT_THAT(Pods(), SizeIs(10));  // 4 + 4 + 2, each sync after the last one's were seen
-  EXPECT_EQ(store_->pod_creates, 10);
+  EXPECT_EQ(PodCreates(), 10);
 }
 
 TEST_F(ReplicaSetTest, AvailabilityWaitsForMinReadySeconds) {
@@ -378,18 +329,19 @@ TEST_F(ReplicaSetTest, ConvergesUnderFaultsWithoutDuplicates) {
   for (int round = 0; round < 30; ++round) {
     replicas = std::min(40, replicas + static_cast<int>(rng() % 4));
     Scale("web", replicas);
-    store_->fail_pod_creates = static_cast<int>(rng() % 3);
-    store_->hold_pods = rng() % 3 == 0;
+    store_->ClearFaults();
+    FailPodCreates(static_cast<int>(rng() % 3));
+    if (rng() % 3 == 0) store_->HoldWatches("/registry/pods/");
     for (int step = 0; step < 5; ++step) {
       executor_.RunUntilIdle();
       int active = 0;
       for (const v1::Pod& p : Pods()) active += p.metadata().has_deletion_timestamp() ? 0 : 1;
       ASSERT_LE(active, replicas) << "round " << round;
-      if (step == 2) store_->Release();
+      if (step == 2) store_->ReleaseWatches();
       executor_.AdvanceBy(absl::Milliseconds(200));
     }
   }
-  store_->Release();
+  store_->ReleaseWatches();
   executor_.AdvanceBy(absl::Minutes(1));
   EXPECT_THAT(Pods(), SizeIs(replicas));
   EXPECT_EQ(Get("web").status().replicas(), replicas);
