@@ -48,10 +48,10 @@ constexpr std::string_view kSilencedConditions[] = {"Ready", "MemoryPressure", "
                                                     "PIDPressure"};
 // NoSchedule taints this controller owns (taint-node-by-condition).
 constexpr std::string_view kConditionTaintKeys[] = {
-    internal::kTaintNodeNotReady,       internal::kTaintNodeUnreachable,
-    internal::kTaintNodeMemoryPressure, internal::kTaintNodeDiskPressure,
-    internal::kTaintNodePIDPressure,    internal::kTaintNodeNetworkUnavailable,
-    internal::kTaintNodeUnschedulable};
+    api::kTaintNodeNotReady,       api::kTaintNodeUnreachable,
+    api::kTaintNodeMemoryPressure, api::kTaintNodeDiskPressure,
+    api::kTaintNodePIDPressure,    api::kTaintNodeNetworkUnavailable,
+    api::kTaintNodeUnschedulable};
 
 bool SameTime(const std::optional<Timestamp>& a, const std::optional<Timestamp>& b) {
   if (a.has_value() != b.has_value()) return false;
@@ -81,16 +81,16 @@ std::vector<std::string_view> ConditionTaintKeys(const v1::Node& node) {
     const std::string& type = c.type();
     const std::string& status = c.status();
     if (type == "Ready") {
-      if (status == "False") keys.push_back(internal::kTaintNodeNotReady);
-      if (status == "Unknown") keys.push_back(internal::kTaintNodeUnreachable);
+      if (status == "False") keys.push_back(api::kTaintNodeNotReady);
+      if (status == "Unknown") keys.push_back(api::kTaintNodeUnreachable);
     } else if (status == "True") {
-      if (type == "MemoryPressure") keys.push_back(internal::kTaintNodeMemoryPressure);
-      if (type == "DiskPressure") keys.push_back(internal::kTaintNodeDiskPressure);
-      if (type == "PIDPressure") keys.push_back(internal::kTaintNodePIDPressure);
-      if (type == "NetworkUnavailable") keys.push_back(internal::kTaintNodeNetworkUnavailable);
+      if (type == "MemoryPressure") keys.push_back(api::kTaintNodeMemoryPressure);
+      if (type == "DiskPressure") keys.push_back(api::kTaintNodeDiskPressure);
+      if (type == "PIDPressure") keys.push_back(api::kTaintNodePIDPressure);
+      if (type == "NetworkUnavailable") keys.push_back(api::kTaintNodeNetworkUnavailable);
     }
   }
-  if (node.spec().unschedulable()) keys.push_back(internal::kTaintNodeUnschedulable);
+  if (node.spec().unschedulable()) keys.push_back(api::kTaintNodeUnschedulable);
   return keys;
 }
 
@@ -104,13 +104,13 @@ bool ReconcileConditionTaints(v1::Node& node, absl::Time now) {
   internal::Taints& taints = *node.mutable_spec()->mutable_taints();
   bool changed = false;
   for (std::string_view key : kConditionTaintKeys) {
-    if (!wanted(key)) changed |= internal::RemoveTaint(taints, key, internal::kEffectNoSchedule);
+    if (!wanted(key)) changed |= internal::RemoveTaint(taints, key, api::kEffectNoSchedule);
   }
   for (std::string_view key : want) {
-    if (internal::HasTaint(taints, key, internal::kEffectNoSchedule)) continue;
+    if (internal::HasTaint(taints, key, api::kEffectNoSchedule)) continue;
     v1::Taint& taint = *taints.Add();
     taint.set_key(std::string(key));
-    taint.set_effect(std::string(internal::kEffectNoSchedule));
+    taint.set_effect(std::string(api::kEffectNoSchedule));
     *taint.mutable_time_added() = internal::ToMetaTime(now);
     changed = true;
   }
@@ -396,23 +396,23 @@ void NodeLifecycleReconciler::ProcessTaintBasedEviction(const v1::Node& node,
   const internal::Taints& taints = node.spec().taints();
   std::string_view want, opposite;
   if (ready == "False") {
-    want = internal::kTaintNodeNotReady;
-    opposite = internal::kTaintNodeUnreachable;
+    want = api::kTaintNodeNotReady;
+    opposite = api::kTaintNodeUnreachable;
   } else if (ready == "Unknown") {
-    want = internal::kTaintNodeUnreachable;
-    opposite = internal::kTaintNodeNotReady;
+    want = api::kTaintNodeUnreachable;
+    opposite = api::kTaintNodeNotReady;
   } else if (ready == "True") {
     MarkNodeReachable(node);
     return;
   } else {
     return;  // no Ready condition yet: within its startup grace
   }
-  if (internal::HasTaint(taints, opposite, internal::kEffectNoExecute)) {
+  if (internal::HasTaint(taints, opposite, api::kEffectNoExecute)) {
     // Flipping between the two is not an eviction decision: at once, never rate limited.
     (void)SwapNoExecuteTaints(name, want, {opposite});
     return;
   }
-  if (internal::HasTaint(taints, want, internal::kEffectNoExecute)) return;
+  if (internal::HasTaint(taints, want, api::kEffectNoExecute)) return;
   MutexLock lock(&mu_);
   Tainter& tainter = TainterFor(ZoneOf(node), now);
   if (tainter.queued.insert(name).second) tainter.queue.push_back(name);
@@ -421,10 +421,10 @@ void NodeLifecycleReconciler::ProcessTaintBasedEviction(const v1::Node& node,
 void NodeLifecycleReconciler::MarkNodeReachable(const v1::Node& node) {
   const std::string& name = node.metadata().name();
   const internal::Taints& taints = node.spec().taints();
-  if (internal::HasTaint(taints, internal::kTaintNodeUnreachable, internal::kEffectNoExecute) ||
-      internal::HasTaint(taints, internal::kTaintNodeNotReady, internal::kEffectNoExecute)) {
+  if (internal::HasTaint(taints, api::kTaintNodeUnreachable, api::kEffectNoExecute) ||
+      internal::HasTaint(taints, api::kTaintNodeNotReady, api::kEffectNoExecute)) {
     (void)SwapNoExecuteTaints(name, "",
-                              {internal::kTaintNodeUnreachable, internal::kTaintNodeNotReady});
+                              {api::kTaintNodeUnreachable, api::kTaintNodeNotReady});
   }
   MutexLock lock(&mu_);
   for (auto& [zone, tainter] : tainters_) {
@@ -541,11 +541,11 @@ absl::Duration NodeLifecycleReconciler::ProcessTaintQueues(const StringMap<std::
       const std::string& ready = ready_now.at(name);
       absl::Status status;
       if (ready == "False") {
-        status = SwapNoExecuteTaints(name, internal::kTaintNodeNotReady,
-                                     {internal::kTaintNodeUnreachable});
+        status = SwapNoExecuteTaints(name, api::kTaintNodeNotReady,
+                                     {api::kTaintNodeUnreachable});
       } else if (ready == "Unknown") {
-        status = SwapNoExecuteTaints(name, internal::kTaintNodeUnreachable,
-                                     {internal::kTaintNodeNotReady});
+        status = SwapNoExecuteTaints(name, api::kTaintNodeUnreachable,
+                                     {api::kTaintNodeNotReady});
       }  // Ready again: nothing to taint.
       if (!status.ok() && !absl::IsNotFound(status)) {
         MutexLock lock(&mu_);
@@ -655,12 +655,12 @@ absl::Status NodeLifecycleReconciler::SwapNoExecuteTaints(const std::string& nam
     internal::Taints& taints = *node.mutable_spec()->mutable_taints();
     bool changed = false;
     for (std::string_view key : remove) {
-      changed |= internal::RemoveTaint(taints, key, internal::kEffectNoExecute);
+      changed |= internal::RemoveTaint(taints, key, api::kEffectNoExecute);
     }
-    if (!add.empty() && !internal::HasTaint(taints, add, internal::kEffectNoExecute)) {
+    if (!add.empty() && !internal::HasTaint(taints, add, api::kEffectNoExecute)) {
       v1::Taint& taint = *taints.Add();
       taint.set_key(std::string(add));
-      taint.set_effect(std::string(internal::kEffectNoExecute));
+      taint.set_effect(std::string(api::kEffectNoExecute));
       *taint.mutable_time_added() = internal::ToMetaTime(now);
       changed = true;
     }

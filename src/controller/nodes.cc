@@ -25,14 +25,6 @@ std::string ReadyStatus(const v1::Node& node) {
   return ready == nullptr ? std::string() : ready->status();
 }
 
-bool Tolerates(const v1::Toleration& toleration, const v1::Taint& taint) {
-  if (!toleration.effect().empty() && toleration.effect() != taint.effect()) return false;
-  if (!toleration.key().empty() && toleration.key() != taint.key()) return false;
-  const std::string& op = toleration.operator_();
-  if (op.empty() || op == "Equal") return toleration.value() == taint.value();
-  return op == "Exists";
-}
-
 bool HasTaint(const Taints& taints, std::string_view key, std::string_view effect) {
   return std::any_of(taints.begin(), taints.end(), [&](const v1::Taint& t) {
     return t.key() == key && t.effect() == effect;

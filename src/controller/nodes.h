@@ -13,24 +13,11 @@
 #include "controller/pods.h"
 #include "google/protobuf/repeated_ptr_field.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "orch/api/taints.h"
 #include "orch/api/v1/core.pb.h"
 #include "orch/client/informer.h"
 
 namespace orch::controller::internal {
-
-// Taint keys the control plane manages (Kubernetes' well_known_taints.go).
-inline constexpr std::string_view kTaintNodeNotReady = "node.kubernetes.io/not-ready";
-inline constexpr std::string_view kTaintNodeUnreachable = "node.kubernetes.io/unreachable";
-inline constexpr std::string_view kTaintNodeUnschedulable = "node.kubernetes.io/unschedulable";
-inline constexpr std::string_view kTaintNodeMemoryPressure = "node.kubernetes.io/memory-pressure";
-inline constexpr std::string_view kTaintNodeDiskPressure = "node.kubernetes.io/disk-pressure";
-inline constexpr std::string_view kTaintNodePIDPressure = "node.kubernetes.io/pid-pressure";
-inline constexpr std::string_view kTaintNodeNetworkUnavailable =
-    "node.kubernetes.io/network-unavailable";
-inline constexpr std::string_view kTaintNodeOutOfService = "node.kubernetes.io/out-of-service";
-
-inline constexpr std::string_view kEffectNoSchedule = "NoSchedule";
-inline constexpr std::string_view kEffectNoExecute = "NoExecute";
 
 // Where node agents keep their heartbeat Leases, each named after its node.
 inline constexpr std::string_view kNodeLeaseNamespace = "kube-node-lease";
@@ -48,9 +35,6 @@ api::v1::NodeCondition* FindNodeCondition(api::v1::NodeStatus& status, std::stri
 // The Ready condition's status ("True", "False", "Unknown"), or "" when the node has none.
 std::string ReadyStatus(const api::v1::Node& node);
 
-// Kubernetes' Toleration.ToleratesTaint: an empty effect or key in the toleration
-// matches any; an empty operator means Equal.
-bool Tolerates(const api::v1::Toleration& toleration, const api::v1::Taint& taint);
 // A taint with this key and effect is present (Kubernetes' Taint.MatchTaint: the value
 // and timeAdded do not count).
 bool HasTaint(const Taints& taints, std::string_view key, std::string_view effect);

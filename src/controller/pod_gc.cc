@@ -116,7 +116,7 @@ void PodGcReconciler::GcTerminatingOutOfService(const std::vector<PodPtr>& pods)
     if (!node.ok() || internal::ReadyStatus(**node) == "True") continue;
     const bool out_of_service = std::any_of(
         (*node)->spec().taints().begin(), (*node)->spec().taints().end(),
-        [](const v1::Taint& t) { return t.key() == internal::kTaintNodeOutOfService; });
+        [](const v1::Taint& t) { return t.key() == api::kTaintNodeOutOfService; });
     if (out_of_service) (void)ForceDelete(*pod, std::nullopt);
   }
 }

@@ -31,7 +31,7 @@ constexpr char kComponent[] = "taint-eviction-controller";
 std::vector<v1::Taint> NoExecuteTaints(const v1::Node& node) {
   std::vector<v1::Taint> out;
   for (const v1::Taint& t : node.spec().taints()) {
-    if (t.effect() == internal::kEffectNoExecute) out.push_back(t);
+    if (t.effect() == api::kEffectNoExecute) out.push_back(t);
   }
   return out;
 }
@@ -57,7 +57,7 @@ bool SameTolerations(const v1::Pod& a, const v1::Pod& b) {
 bool CoversNoExecute(const internal::Tolerations& tolerations, std::string_view key) {
   return std::any_of(tolerations.begin(), tolerations.end(), [&](const v1::Toleration& t) {
     return (t.key() == key || t.key().empty()) &&
-           (t.effect() == internal::kEffectNoExecute || t.effect().empty());
+           (t.effect() == api::kEffectNoExecute || t.effect().empty());
   });
 }
 
@@ -139,14 +139,14 @@ class TaintEvictionReconciler final : public Reconciler {
 internal::Tolerations TaintEvictionReconciler::EffectiveTolerations(const v1::Pod& pod) const {
   internal::Tolerations tolerations = pod.spec().tolerations();
   for (auto [key, seconds] :
-       {std::pair{internal::kTaintNodeNotReady, options_.default_not_ready_toleration_seconds},
-        std::pair{internal::kTaintNodeUnreachable,
+       {std::pair{api::kTaintNodeNotReady, options_.default_not_ready_toleration_seconds},
+        std::pair{api::kTaintNodeUnreachable,
                   options_.default_unreachable_toleration_seconds}}) {
     if (CoversNoExecute(pod.spec().tolerations(), key)) continue;
     v1::Toleration& t = *tolerations.Add();
     t.set_key(std::string(key));
     t.set_operator_("Exists");
-    t.set_effect(std::string(internal::kEffectNoExecute));
+    t.set_effect(std::string(api::kEffectNoExecute));
     t.set_toleration_seconds(seconds);
   }
   return tolerations;
@@ -185,7 +185,7 @@ Result TaintEvictionReconciler::Reconcile(const Request& request) {
   std::optional<int64_t> min_seconds;  // unset: tolerated forever
   for (const v1::Taint& taint : taints) {
     auto used = std::find_if(tolerations.begin(), tolerations.end(),
-                             [&](const v1::Toleration& t) { return internal::Tolerates(t, taint); });
+                             [&](const v1::Toleration& t) { return api::Tolerates(t, taint); });
     if (used == tolerations.end()) {
       return Evict(pod);  // not tolerated: at once
     }

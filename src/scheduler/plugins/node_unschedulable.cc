@@ -7,7 +7,6 @@ namespace orch::scheduler::plugins {
 namespace {
 
 constexpr std::string_view kReasonUnschedulable = "node(s) were unschedulable";
-constexpr std::string_view kTaintNodeUnschedulable = "node.kubernetes.io/unschedulable";
 
 class NodeUnschedulable final : public FilterPlugin, public EnqueueExtensions {
  public:
@@ -15,7 +14,7 @@ class NodeUnschedulable final : public FilterPlugin, public EnqueueExtensions {
 
   Status Filter(CycleState& state, const PodInfo& pod, const NodeInfo& node) const override {
     if (!node.unschedulable()) return Status();
-    if (AnyTolerates(pod.pod().spec().tolerations(), kTaintNodeUnschedulable, "",
+    if (AnyTolerates(pod.pod().spec().tolerations(), api::kTaintNodeUnschedulable, "",
                      kEffectNoSchedule)) {
       return Status();
     }
