@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/cord.h"
+#include "controller/registrations.h"
 #include "fmt/format.h"
 #include "orch/base/mutex.h"
 #include "orch/base/string_map.h"
@@ -117,30 +118,21 @@ class ControllerImpl final : public Controller {
       ORCH_ASSIGN_OR_RETURN(client::Informer<Message> informer,
                             informers_->InformerForType(*watch.type));
       const client::HandlerId id = informer.AddEventHandler(HandlerFor(watch));
-      MutexLock lock(&mu_);
-      registrations_.push_back({informer, id});
+      registrations_.Add(informer, id);
     }
     return absl::OkStatus();
   }
 
   void Stop() {
-    std::vector<Registration> registrations;
     {
       MutexLock lock(&mu_);
       stopped_ = true;
-      registrations = std::move(registrations_);
-      registrations_.clear();
     }
-    for (Registration& r : registrations) r.informer.RemoveEventHandler(r.id);
+    registrations_.RemoveAll();
     queue_.ShutDown();
   }
 
  private:
-  struct Registration {
-    client::Informer<Message> informer;
-    client::HandlerId id;
-  };
-
   bool Passes(const WatchSpec& watch, auto test) const {
     for (const Predicate& p : spec_.event_filters) {
       if (!test(p)) return false;
@@ -262,7 +254,7 @@ class ControllerImpl final : public Controller {
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   bool reconciling_ ABSL_GUARDED_BY(mu_) = false;
   int unsynced_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<Registration> registrations_ ABSL_GUARDED_BY(mu_);
+  internal::HandlerRegistrations registrations_;
   ControllerStats stats_ ABSL_GUARDED_BY(mu_);
 };
 

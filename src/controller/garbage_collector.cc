@@ -9,6 +9,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/memory/memory.h"
+#include "controller/registrations.h"
 #include "fmt/format.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "orch/api/scheme.h"
@@ -159,22 +160,18 @@ class GarbageCollector::Impl {
     if (watched_.empty()) StartQueues();
     for (size_t i = 0; i < watched_.size(); ++i) {
       const client::HandlerId id = informers[i].AddEventHandler(HandlerFor(watched_[i]));
-      MutexLock lock(&mu_);
-      registrations_.push_back({informers[i], id});
+      registrations_.Add(informers[i], id);
     }
     informers_->Start();
     return absl::OkStatus();
   }
 
   void Stop() {
-    std::vector<Registration> registrations;
     {
       MutexLock lock(&mu_);
       stopped_ = true;
-      registrations = std::move(registrations_);
-      registrations_.clear();
     }
-    for (Registration& r : registrations) r.informer.RemoveEventHandler(r.id);
+    registrations_.RemoveAll();
     delete_queue_.ShutDown();
     orphan_queue_.ShutDown();
   }
@@ -196,11 +193,6 @@ class GarbageCollector::Impl {
   }
 
  private:
-  struct Registration {
-    client::Informer<Message> informer;
-    client::HandlerId id;
-  };
-
   // ---------------------------------------------------------------- the graph
 
   client::EventHandler<Message> HandlerFor(const api::Kind* kind) {
@@ -732,7 +724,7 @@ class GarbageCollector::Impl {
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   bool synced_ ABSL_GUARDED_BY(mu_) = false;
   int unsynced_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<Registration> registrations_ ABSL_GUARDED_BY(mu_);
+  controller::internal::HandlerRegistrations registrations_;
   // The graph: every object seen, and virtual owners, by uid.
   StringMap<std::unique_ptr<Node>> nodes_ ABSL_GUARDED_BY(mu_);
   // owner uid -> uids of the objects referring to it (whether or not the owner is in
