@@ -16,42 +16,21 @@
 #include "orch/base/string_map.h"
 #include "orch/client/informer.h"
 #include "orch/store/memory_store.h"
+#include "controller/fixture.h"
 #include "support/status_matchers.h"
 
 namespace orch::controller {
 namespace {
 
 namespace v1 = ::orch::api::v1;
+using testing::MakePod;
+using testing::MakeReplicaSet;
 using ::orch::testing::IsOk;
 using ::orch::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
-
-v1::ReplicaSet MakeReplicaSet(const std::string& name) {
-  v1::ReplicaSet rs;
-  rs.mutable_metadata()->set_name(name);
-  rs.mutable_metadata()->set_namespace_("default");
-  rs.mutable_spec()->set_replicas(1);
-  (*rs.mutable_spec()->mutable_selector()->mutable_match_labels())["app"] = name;
-  auto* tmpl = rs.mutable_spec()->mutable_template_();
-  (*tmpl->mutable_metadata()->mutable_labels())["app"] = name;
-  auto* c = tmpl->mutable_spec()->add_containers();
-  c->set_name("main");
-  c->set_image("busybox:1.36");
-  return rs;
-}
-
-v1::Pod MakePod(const std::string& name) {
-  v1::Pod pod;
-  pod.mutable_metadata()->set_name(name);
-  pod.mutable_metadata()->set_namespace_("default");
-  auto* c = pod.mutable_spec()->add_containers();
-  c->set_name("main");
-  c->set_image("busybox:1.36");
-  return pod;
-}
 
 v1::OwnerReference Ref(const std::string& api_version, const std::string& kind,
                        const std::string& name, bool controller) {
@@ -63,22 +42,6 @@ v1::OwnerReference Ref(const std::string& api_version, const std::string& kind,
   if (controller) ref.set_controller(true);
   return ref;
 }
-
-// Fails the first `fail_lists` Lists of one resource prefix.
-class ListFailingStore : public store::StoreWrapper {
- public:
-  using StoreWrapper::StoreWrapper;
-  absl::StatusOr<store::ListResult> List(std::string_view prefix,
-                                         const store::ListOptions& options) override {
-    if (prefix == fail_prefix && fail_lists > 0) {
-      --fail_lists;
-      return absl::UnavailableError("list refused");
-    }
-    return StoreWrapper::List(prefix, options);
-  }
-  std::string fail_prefix;
-  int fail_lists = 0;
-};
 
 // A reconciler that records its requests and answers with a scripted outcome.
 class RecordingReconciler : public Reconciler {
@@ -109,38 +72,18 @@ class RecordingReconciler : public Reconciler {
   std::vector<int64_t> times_ ABSL_GUARDED_BY(mu_);
 };
 
-class ControllerTest : public ::testing::Test {
+class ControllerTest : public testing::ControllerEnvTest {
  protected:
   void SetUp() override {
-    store::MemoryStoreOptions options;
-    options.clock = &executor_.clock();
-    store_ = store::MemoryStore::Open(options).value();
-    faulty_ = std::make_unique<ListFailingStore>(store_.get());
-    client_ = std::make_unique<client::Client>(faulty_.get(), &api::Scheme::Builtin(),
-                                               &executor_.clock());
-    informers_ = std::make_unique<client::SharedInformerFactory>(client_.get(), &executor_);
-    manager_ = Manager::Create({.client = client_.get(),
-                                .informers = informers_.get(),
-                                .executor = &executor_})
-                   .value();
+    ControllerEnvTest::SetUp();
     reconciler_.now_ = [this] { return executor_.clock().Now(); };
     reconciler_.start_ = executor_.clock().Now();
-  }
-  void TearDown() override {
-    manager_.reset();
-    informers_.reset();
   }
 
   v1::ReplicaSet CreateReplicaSet(const std::string& name) {
     return client_->Create(MakeReplicaSet(name)).value();
   }
 
-  VirtualExecutor executor_;
-  std::unique_ptr<store::MemoryStore> store_;
-  std::unique_ptr<ListFailingStore> faulty_;
-  std::unique_ptr<client::Client> client_;
-  std::unique_ptr<client::SharedInformerFactory> informers_;
-  std::unique_ptr<Manager> manager_;
   RecordingReconciler reconciler_;
 };
 
@@ -167,8 +110,9 @@ TEST_F(ControllerTest, ReconcilesEveryObjectOfThePrimaryKindAndEachChange) {
 
 TEST_F(ControllerTest, NothingIsReconciledBeforeEveryWatchedInformerHasSynced) {
   CreateReplicaSet("a");
-  faulty_->fail_prefix = "/registry/pods/";
-  faulty_->fail_lists = 1;  // the pod informer syncs only after its retry, 1 s later
+  // The pod informer syncs only after its retry, 1 s later.
+  faults_->FailNext(orch::testing::FaultStore::Op::kList, "/registry/pods/", 1,
+                    absl::UnavailableError("list refused"));
   ORCH_ASSERT_OK_AND_ASSIGN(
       Controller * c,
       Builder<v1::ReplicaSet>(manager_.get()).Owns<v1::Pod>().Complete(&reconciler_));

@@ -23,12 +23,16 @@
 #include "orch/controller/ownership.h"
 #include "orch/store/memory_store.h"
 #include "orch/testing/fault_store.h"
+#include "controller/fixture.h"
 #include "support/status_matchers.h"
 
 namespace orch::controller {
 namespace {
 
 namespace v1 = ::orch::api::v1;
+using testing::MakeDeployment;
+using testing::MakePod;
+using testing::MakeReplicaSet;
 using ::google::protobuf::Message;
 using ::orch::testing::IsOk;
 using ::orch::testing::StatusIs;
@@ -36,45 +40,6 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
 constexpr char kHold[] = "example.com/hold";
-
-v1::Deployment MakeDeployment(const std::string& name) {
-  v1::Deployment d;
-  d.mutable_metadata()->set_name(name);
-  d.mutable_metadata()->set_namespace_("default");
-  d.mutable_spec()->set_replicas(1);
-  (*d.mutable_spec()->mutable_selector()->mutable_match_labels())["app"] = name;
-  auto* tmpl = d.mutable_spec()->mutable_template_();
-  (*tmpl->mutable_metadata()->mutable_labels())["app"] = name;
-  auto* c = tmpl->mutable_spec()->add_containers();
-  c->set_name("main");
-  c->set_image("busybox:1.36");
-  return d;
-}
-
-v1::ReplicaSet MakeReplicaSet(const std::string& name) {
-  v1::ReplicaSet rs;
-  rs.mutable_metadata()->set_name(name);
-  rs.mutable_metadata()->set_namespace_("default");
-  rs.mutable_spec()->set_replicas(1);
-  (*rs.mutable_spec()->mutable_selector()->mutable_match_labels())["app"] = name;
-  auto* tmpl = rs.mutable_spec()->mutable_template_();
-  (*tmpl->mutable_metadata()->mutable_labels())["app"] = name;
-  auto* c = tmpl->mutable_spec()->add_containers();
-  c->set_name("main");
-  c->set_image("busybox:1.36");
-  return rs;
-}
-
-// Unbound (no spec.nodeName), so a delete removes it at once.
-v1::Pod MakePod(const std::string& name) {
-  v1::Pod pod;
-  pod.mutable_metadata()->set_name(name);
-  pod.mutable_metadata()->set_namespace_("default");
-  auto* c = pod.mutable_spec()->add_containers();
-  c->set_name("main");
-  c->set_image("busybox:1.36");
-  return pod;
-}
 
 v1::OwnerReference GhostRef(const std::string& api_version, const std::string& kind,
                             const std::string& name, const std::string& uid) {
@@ -100,32 +65,23 @@ std::vector<std::string> DeletedTwice(const FaultStore& store) {
   return out;
 }
 
-// A MemoryStore on a VirtualExecutor's clock; the collector's Client goes through a
-// FaultStore, the test's own writes (`direct_`) straight to the store.
-class GarbageCollectorTest : public ::testing::Test {
+// The collector's Client goes through the FaultStore, the test's own writes (`direct_`)
+// straight to the store.
+class GarbageCollectorTest : public testing::ControllerEnvTest {
  protected:
-  void SetUp() override { Build(&api::Scheme::Builtin()); }
-
-  void TearDown() override {
+  void Reset() override {
     gc_.reset();
-    informers_.reset();
+    ControllerEnvTest::Reset();
   }
 
   void Build(const api::Scheme* scheme, GarbageCollectorOptions options = {}) {
-    gc_.reset();
-    informers_.reset();
-    store::MemoryStoreOptions store_options;
-    store_options.clock = &executor_.clock();
-    store_ = store::MemoryStore::Open(store_options).value();
-    faulty_ = std::make_unique<FaultStore>(store_.get());
-    client_ = std::make_unique<client::Client>(faulty_.get(), scheme, &executor_.clock(), 1);
-    direct_ = std::make_unique<client::Client>(store_.get(), scheme, &executor_.clock(), 2);
-    informers_ = std::make_unique<client::SharedInformerFactory>(client_.get(), &executor_);
+    ControllerEnvTest::Build(scheme);
     options.client = client_.get();
     options.informers = informers_.get();
     options.executor = &executor_;
     gc_ = GarbageCollector::Create(std::move(options)).value();
   }
+  void SetUp() override { Build(&api::Scheme::Builtin()); }
 
   void StartCollector() {
     ASSERT_THAT(gc_->Start(), IsOk());
@@ -186,12 +142,6 @@ class GarbageCollectorTest : public ::testing::Test {
     return uids;
   }
 
-  VirtualExecutor executor_;
-  std::unique_ptr<store::MemoryStore> store_;
-  std::unique_ptr<FaultStore> faulty_;
-  std::unique_ptr<client::Client> client_;
-  std::unique_ptr<client::Client> direct_;
-  std::unique_ptr<client::SharedInformerFactory> informers_;
   std::unique_ptr<GarbageCollector> gc_;
 };
 
@@ -222,7 +172,7 @@ TEST_F(GarbageCollectorTest, BackgroundDeleteRemovesTheWholeChain) {
   EXPECT_EQ(stats.errors, 0);
   EXPECT_EQ(stats.nodes, 1);  // the graph forgets what is gone
   EXPECT_EQ(stats.virtual_nodes, 0);
-  EXPECT_THAT(DeletedTwice(*faulty_), IsEmpty());
+  EXPECT_THAT(DeletedTwice(*faults_), IsEmpty());
 }
 
 TEST_F(GarbageCollectorTest, ForegroundDeleteKeepsTheOwnerUntilBlockingDependentsAreGone) {
@@ -414,7 +364,7 @@ TEST_F(GarbageCollectorTest, ADependentReplacedUnderTheSameNameIsNeverDeleted) {
   // Between the collector's decision and its delete, the pod is replaced by a new one
   // of the same name that has no owner.
   std::string replacement_uid;
-  faulty_->Before(Op::kDelete, "/registry/pods/default/web-1-a", [&] {
+  faults_->Before(Op::kDelete, "/registry/pods/default/web-1-a", [&] {
     ASSERT_THAT(direct_->Delete<v1::Pod>("default", "web-1-a"), IsOk());
     ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod fresh, direct_->Create(MakePod("web-1-a")));
     replacement_uid = fresh.metadata().uid();
@@ -511,7 +461,7 @@ TEST_F(GarbageCollectorTest, IgnoredResourcesAreNotCollected) {
 
 TEST_F(GarbageCollectorTest, NothingIsDoneBeforeEveryWatchedInformerHasSynced) {
   // That informer lists again after 1 s.
-  faulty_->FailNext(Op::kList, "/registry/replicasets/", 1, absl::UnavailableError("injected"));
+  faults_->FailNext(Op::kList, "/registry/replicasets/", 1, absl::UnavailableError("injected"));
   v1::Pod pod = MakePod("dangling");
   *pod.mutable_metadata()->add_owner_references() =
       GhostRef("apps/v1", "ReplicaSet", "ghost", "no-such-uid");
@@ -541,13 +491,13 @@ TEST_F(GarbageCollectorTest, StoreFaultsAreRetriedToTheSameEndState) {
   StartCollector();
 
   // Only the collector writes through it.
-  faulty_->FailNext(Op::kDelete, "", 3, absl::UnavailableError("injected: delete refused"));
-  faulty_->FailNext(Op::kUpdate, "", 3, absl::UnavailableError("injected: update refused"));
+  faults_->FailNext(Op::kDelete, "", 3, absl::UnavailableError("injected: delete refused"));
+  faults_->FailNext(Op::kUpdate, "", 3, absl::UnavailableError("injected: update refused"));
   Delete<v1::Deployment>("web");
   Delete<v1::ReplicaSet>("fg", client::PropagationPolicy::kForeground);
   Delete<v1::Deployment>("orphaner", client::PropagationPolicy::kOrphan);
   Settle();
-  EXPECT_EQ(faulty_->Injected(), 6);
+  EXPECT_EQ(faults_->Injected(), 6);
   EXPECT_FALSE(Exists<v1::ReplicaSet>("web-1"));
   EXPECT_FALSE(Exists<v1::Pod>("web-1-a"));
   EXPECT_FALSE(Exists<v1::Pod>("web-1-b"));
@@ -560,7 +510,7 @@ TEST_F(GarbageCollectorTest, StoreFaultsAreRetriedToTheSameEndState) {
   EXPECT_EQ(stats.errors, 6);
   EXPECT_THAT(stats.last_error, ::testing::HasSubstr("injected"));
   EXPECT_EQ(stats.deleted, 4);  // web-1, its two pods, fg-a: none twice
-  EXPECT_THAT(DeletedTwice(*faulty_), IsEmpty());
+  EXPECT_THAT(DeletedTwice(*faults_), IsEmpty());
 }
 
 TEST_F(GarbageCollectorTest, NothingIsCollectedAfterStop) {

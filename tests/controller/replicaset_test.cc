@@ -17,6 +17,7 @@
 #include "orch/controller/ownership.h"
 #include "orch/store/memory_store.h"
 #include "orch/testing/fault_store.h"
+#include "controller/fixture.h"
 #include "support/status_matchers.h"
 
 namespace orch::controller {
@@ -46,26 +47,8 @@ v1::ReplicaSet MakeReplicaSet(const std::string& name, int replicas) {
   return rs;
 }
 
-class ReplicaSetTest : public ::testing::Test {
+class ReplicaSetTest : public testing::ControllerEnvTest {
  protected:
-  void SetUp() override {
-    store::MemoryStoreOptions options;
-    options.clock = &executor_.clock();
-    memory_ = store::MemoryStore::Open(options).value();
-    store_ = std::make_unique<orch::testing::FaultStore>(memory_.get());
-    client_ = std::make_unique<client::Client>(store_.get(), &api::Scheme::Builtin(),
-                                               &executor_.clock());
-    informers_ = std::make_unique<client::SharedInformerFactory>(client_.get(), &executor_);
-    manager_ = Manager::Create({.client = client_.get(),
-                                .informers = informers_.get(),
-                                .executor = &executor_})
-                   .value();
-  }
-  void TearDown() override {
-    manager_.reset();
-    informers_.reset();
-  }
-
   Controller* Start(ReplicaSetControllerOptions options = {}) {
     Controller* c = AddReplicaSetController(manager_.get(), options).value();
     EXPECT_TRUE(manager_->Start().ok());
@@ -101,18 +84,11 @@ class ReplicaSetTest : public ::testing::Test {
     ASSERT_TRUE(client_->UpdateStatus(pod).ok());
   }
 
-  VirtualExecutor executor_;
-  std::unique_ptr<store::MemoryStore> memory_;
   // Pod creates that reached the store.
-  int PodCreates() const { return store_->Succeeded(Op::kCreate, "/registry/pods/"); }
+  int PodCreates() const { return faults_->Succeeded(Op::kCreate, "/registry/pods/"); }
   void FailPodCreates(int n) {
-    store_->FailNext(Op::kCreate, "/registry/pods/", n, absl::UnavailableError("etcd is on fire"));
+    faults_->FailNext(Op::kCreate, "/registry/pods/", n, absl::UnavailableError("etcd is on fire"));
   }
-
-  std::unique_ptr<orch::testing::FaultStore> store_;
-  std::unique_ptr<client::Client> client_;
-  std::unique_ptr<client::SharedInformerFactory> informers_;
-  std::unique_ptr<Manager> manager_;
 };
 
 TEST_F(ReplicaSetTest, CreatesTheMissingPodsFromTheTemplateWithAControllerReference) {
@@ -238,7 +214,7 @@ TEST_F(ReplicaSetTest, AdoptsMatchingOrphansAndReleasesPodsThatStopMatching) {
 // Expectations keep a second sync from creating them again.
 TEST_F(ReplicaSetTest, ExpectationsKeepALaggingCacheFromCreatingTwice) {
   Controller* c = Start();
-  store_->HoldWatches("/registry/pods/");
+  faults_->HoldWatches("/registry/pods/");
   ASSERT_TRUE(client_->Create(MakeReplicaSet("web", 3)).ok());
   executor_.RunUntilIdle();
   EXPECT_EQ(PodCreates(), 3);
@@ -247,7 +223,7 @@ TEST_F(ReplicaSetTest, ExpectationsKeepALaggingCacheFromCreatingTwice) {
   executor_.RunUntilIdle();
   executor_.AdvanceBy(absl::Seconds(30));
   EXPECT_EQ(PodCreates(), 3);
-  store_->ReleaseWatches();
+  faults_->ReleaseWatches();
   executor_.RunUntilIdle();
   EXPECT_EQ(PodCreates(), 3);
   EXPECT_THAT(Pods(), SizeIs(3));
@@ -261,7 +237,7 @@ TEST_F(ReplicaSetTest, FailedCreatesSlowStartAndSetReplicaFailureUntilTheyStop) 
   ASSERT_TRUE(client_->Create(MakeReplicaSet("web", 10)).ok());
   executor_.RunUntilIdle();
   // Each sync's first batch (one pod) failed: nothing more was attempted.
-  EXPECT_EQ(store_->Injected(), 2);
+  EXPECT_EQ(faults_->Injected(), 2);
   EXPECT_EQ(PodCreates(), 0);
   v1::ReplicaSet rs = Get("web");
   ASSERT_EQ(rs.status().conditions_size(), 1);
@@ -329,19 +305,19 @@ TEST_F(ReplicaSetTest, ConvergesUnderFaultsWithoutDuplicates) {
   for (int round = 0; round < 30; ++round) {
     replicas = std::min(40, replicas + static_cast<int>(rng() % 4));
     Scale("web", replicas);
-    store_->ClearFaults();
+    faults_->ClearFaults();
     FailPodCreates(static_cast<int>(rng() % 3));
-    if (rng() % 3 == 0) store_->HoldWatches("/registry/pods/");
+    if (rng() % 3 == 0) faults_->HoldWatches("/registry/pods/");
     for (int step = 0; step < 5; ++step) {
       executor_.RunUntilIdle();
       int active = 0;
       for (const v1::Pod& p : Pods()) active += p.metadata().has_deletion_timestamp() ? 0 : 1;
       ASSERT_LE(active, replicas) << "round " << round;
-      if (step == 2) store_->ReleaseWatches();
+      if (step == 2) faults_->ReleaseWatches();
       executor_.AdvanceBy(absl::Milliseconds(200));
     }
   }
-  store_->ReleaseWatches();
+  faults_->ReleaseWatches();
   executor_.AdvanceBy(absl::Minutes(1));
   EXPECT_THAT(Pods(), SizeIs(replicas));
   EXPECT_EQ(Get("web").status().replicas(), replicas);
