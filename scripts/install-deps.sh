@@ -17,6 +17,12 @@ packages=(
   libgtest-dev libgmock-dev
   libbenchmark-dev
   pybind11-dev python3-dev
+  # real components the integration tests start (DESIGN.md, "Dependencies"): containerd
+  # with runc and the CNI plugins, iproute2 to remove the test bridges; umoci,
+  # busybox-static, gcc and libc6-dev (a static pause binary) build the local test images
+  # (scripts/build-test-images.sh), since no registry is reachable
+  containerd runc containernetworking-plugins iproute2
+  umoci busybox-static gcc libc6-dev
 )
 
 missing=()

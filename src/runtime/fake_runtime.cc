@@ -1,0 +1,744 @@
+#include "orch/runtime/fake_runtime.h"
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "fmt/format.h"
+#include "orch/base/mutex.h"
+#include "orch/base/string_map.h"
+
+namespace orch::runtime {
+
+namespace {
+
+constexpr int32_t kExitSigkill = 137;
+constexpr int32_t kExitSigterm = 143;
+
+int64_t Nanos(absl::Time t) { return absl::ToUnixNanos(t); }
+
+bool LabelsMatch(const google::protobuf::Map<std::string, std::string>& selector,
+                 const google::protobuf::Map<std::string, std::string>& labels) {
+  for (const auto& [key, value] : selector) {
+    auto it = labels.find(key);
+    if (it == labels.end() || it->second != value) return false;
+  }
+  return true;
+}
+
+// A dotted IPv4 address as a number.
+bool ParseIPv4(std::string_view text, uint32_t* out) {
+  uint32_t ip = 0;
+  for (int i = 0; i < 4; ++i) {
+    uint32_t octet = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), octet);
+    if (error != std::errc() || octet > 255 || end == text.data()) return false;
+    ip = ip << 8 | octet;
+    text.remove_prefix(static_cast<size_t>(end - text.data()));
+    if (i < 3) {
+      if (text.empty() || text.front() != '.') return false;
+      text.remove_prefix(1);
+    }
+  }
+  *out = ip;
+  return text.empty();
+}
+
+// Host addresses of an IPv4 CIDR handed out lowest first (.1 is the gateway's).
+class AddressPool {
+ public:
+  absl::Status Parse(std::string_view cidr) {
+    const size_t slash = cidr.find('/');
+    uint32_t base = 0;
+    uint32_t bits = 0;
+    const std::string_view length = slash == std::string_view::npos ? "" : cidr.substr(slash + 1);
+    const auto [end, error] = std::from_chars(length.data(), length.data() + length.size(), bits);
+    if (slash == std::string_view::npos || !ParseIPv4(cidr.substr(0, slash), &base) ||
+        error != std::errc() || end != length.data() + length.size() || bits < 8 || bits > 30) {
+      return absl::InvalidArgumentError(fmt::format("pod_cidr \"{}\": not an IPv4 CIDR", cidr));
+    }
+    const uint32_t mask = ~uint32_t{0} << (32 - bits);
+    base_ = base & mask;
+    size_ = ~mask + 1;
+    return absl::OkStatus();
+  }
+  bool enabled() const { return size_ != 0; }
+
+  // "" when every address is taken.
+  std::string Take() {
+    uint32_t host = 0;
+    if (!free_.empty()) {
+      host = *free_.begin();
+      free_.erase(free_.begin());
+    } else if (next_ + 1 < size_) {
+      host = next_++;
+    } else {
+      return "";
+    }
+    const uint32_t ip = base_ + host;
+    return fmt::format("{}.{}.{}.{}", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
+  }
+  void Give(const std::string& address) {
+    uint32_t ip = 0;
+    if (ParseIPv4(address, &ip)) free_.insert(ip - base_);
+  }
+
+ private:
+  uint32_t base_ = 0;
+  uint32_t size_ = 0;
+  uint32_t next_ = 2;
+  std::set<uint32_t> free_;
+};
+
+}  // namespace
+
+struct FakeRuntime::State : std::enable_shared_from_this<State> {
+  struct Sandbox {
+    cri::PodSandboxConfig config;
+    cri::PodSandboxState state = cri::SANDBOX_READY;
+    int64_t created_at = 0;
+    std::string ip;
+    std::string runtime_handler;
+  };
+  struct Container {
+    std::string sandbox_id;
+    cri::ContainerConfig config;
+    FakeImage behavior;
+    cri::ContainerState state = cri::CONTAINER_CREATED;
+    int64_t created_at = 0;
+    int64_t started_at = 0;
+    int64_t finished_at = 0;
+    int32_t exit_code = 0;
+    std::string reason;
+    std::string log_path;
+    bool starting = false;  // StartContainer called, start_delay not yet over
+    TimerId exit_timer = 0;
+  };
+
+  explicit State(FakeRuntimeOptions o) : options(std::move(o)), executor(options.executor) {
+    for (const std::string& image : options.preloaded) present.insert(image);
+  }
+
+  absl::Time Now() const { return executor->clock().Now(); }
+
+  const FakeImage& BehaviorOf(const std::string& image) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    auto it = scripted.find(image);
+    return it == scripted.end() ? options.default_image : it->second;
+  }
+
+  // Delivers `result` on the executor after the call delay plus `extra`.
+  template <typename T>
+  void Respond(Callback<T> done, absl::StatusOr<T> result,
+               absl::Duration extra = absl::ZeroDuration()) {
+    absl::Duration delay;
+    {
+      MutexLock lock(&mu);
+      delay = call_delay + extra;
+    }
+    executor->PostAfter(delay, [done = std::move(done), result = std::move(result)]() mutable {
+      done(std::move(result));
+    });
+  }
+
+  // The common gate of every call: counts it, and refuses it while unavailable.
+  absl::Status Admit() {
+    MutexLock lock(&mu);
+    ++calls;
+    if (unavailable) return absl::UnavailableError("fake runtime is unavailable");
+    return absl::OkStatus();
+  }
+
+  // Ends a container's run (exit, kill or stop). REQUIRES: it is running or starting.
+  void Exit(Container& c, int32_t exit_code, std::string_view reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (c.exit_timer != 0) executor->Cancel(c.exit_timer);
+    c.exit_timer = 0;
+    c.state = cri::CONTAINER_EXITED;
+    c.starting = false;
+    c.finished_at = Nanos(Now());
+    c.exit_code = exit_code;
+    c.reason = std::string(reason);
+  }
+
+  // Runs `fn` with the lock held after `delay`, if the state still lives.
+  void After(absl::Duration delay, std::function<void(State&)> fn, TimerId* timer = nullptr)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    const TimerId id = executor->PostAfter(delay, [weak = weak_from_this(), fn = std::move(fn)] {
+      if (auto self = weak.lock()) {
+        MutexLock lock(&self->mu);
+        fn(*self);
+      }
+    });
+    if (timer != nullptr) *timer = id;
+  }
+
+  void ScheduleExit(const std::string& id, Container& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (!c.behavior.exit_after.has_value()) return;
+    After(
+        *c.behavior.exit_after,
+        [id](State& s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          auto it = s.containers.find(id);
+          if (it == s.containers.end() || it->second.state != cri::CONTAINER_RUNNING) return;
+          it->second.exit_timer = 0;
+          const int32_t code = it->second.behavior.exit_code;
+          s.Exit(it->second, code, code == 0 ? "Completed" : "Error");
+        },
+        &c.exit_timer);
+  }
+
+  void KillAll(const std::string& sandbox_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    for (auto& [id, c] : containers) {
+      if (c.sandbox_id != sandbox_id) continue;
+      if (c.state == cri::CONTAINER_RUNNING || c.starting) Exit(c, kExitSigkill, "Error");
+    }
+  }
+
+  cri::ContainerStatus StatusOf(const std::string& id, const Container& c) const {
+    cri::ContainerStatus s;
+    s.set_id(id);
+    *s.mutable_metadata() = c.config.metadata();
+    s.set_state(c.state);
+    s.set_created_at(c.created_at);
+    s.set_started_at(c.started_at);
+    s.set_finished_at(c.finished_at);
+    s.set_exit_code(c.exit_code);
+    *s.mutable_image() = c.config.image();
+    s.set_image_ref(c.config.image().image());
+    s.set_reason(c.reason);
+    *s.mutable_labels() = c.config.labels();
+    *s.mutable_annotations() = c.config.annotations();
+    s.set_log_path(c.log_path);
+    return s;
+  }
+
+  const FakeRuntimeOptions options;
+  Executor* const executor;
+  mutable Mutex mu;
+  StringMap<Sandbox> sandboxes ABSL_GUARDED_BY(mu);
+  StringMap<Container> containers ABSL_GUARDED_BY(mu);
+  std::map<std::string, FakeImage> scripted ABSL_GUARDED_BY(mu);
+  StringSet present ABSL_GUARDED_BY(mu);
+  AddressPool addresses ABSL_GUARDED_BY(mu);
+  bool unavailable ABSL_GUARDED_BY(mu) = false;
+  absl::Duration call_delay ABSL_GUARDED_BY(mu) = absl::ZeroDuration();
+  int64_t calls ABSL_GUARDED_BY(mu) = 0;
+  int64_t next_id ABSL_GUARDED_BY(mu) = 0;
+};
+
+FakeRuntime::FakeRuntime(FakeRuntimeOptions options)
+    : state_(std::make_shared<State>(std::move(options))) {
+  MutexLock lock(&state_->mu);
+  if (!state_->options.pod_cidr.empty()) {
+    // A bad CIDR leaves sandboxes without addresses; the agent reports none.
+    (void)state_->addresses.Parse(state_->options.pod_cidr);
+  }
+  state_->scripted = state_->options.images;
+}
+
+FakeRuntime::~FakeRuntime() {
+  MutexLock lock(&state_->mu);
+  for (auto& [id, c] : state_->containers) {
+    if (c.exit_timer != 0) state_->executor->Cancel(c.exit_timer);
+  }
+}
+
+void FakeRuntime::SetImage(std::string image, FakeImage behavior) {
+  MutexLock lock(&state_->mu);
+  state_->scripted[std::move(image)] = std::move(behavior);
+}
+
+void FakeRuntime::SetUnavailable(bool unavailable) {
+  MutexLock lock(&state_->mu);
+  state_->unavailable = unavailable;
+}
+
+void FakeRuntime::SetCallDelay(absl::Duration delay) {
+  MutexLock lock(&state_->mu);
+  state_->call_delay = delay;
+}
+
+absl::Status FakeRuntime::KillContainer(std::string_view container_id, int32_t exit_code) {
+  MutexLock lock(&state_->mu);
+  auto it = state_->containers.find(container_id);
+  if (it == state_->containers.end()) {
+    return absl::NotFoundError(fmt::format("container \"{}\" not found", container_id));
+  }
+  if (it->second.state != cri::CONTAINER_RUNNING) {
+    return absl::FailedPreconditionError(
+        fmt::format("container \"{}\" is not running", container_id));
+  }
+  state_->Exit(it->second, exit_code, "Error");
+  return absl::OkStatus();
+}
+
+bool FakeRuntime::Ready(std::string_view container_id) const {
+  MutexLock lock(&state_->mu);
+  auto it = state_->containers.find(container_id);
+  return it != state_->containers.end() && it->second.state == cri::CONTAINER_RUNNING &&
+         !it->second.behavior.never_ready;
+}
+
+bool FakeRuntime::Live(std::string_view container_id) const {
+  MutexLock lock(&state_->mu);
+  auto it = state_->containers.find(container_id);
+  if (it == state_->containers.end() || it->second.state != cri::CONTAINER_RUNNING) return false;
+  const auto& unhealthy_after = it->second.behavior.unhealthy_after;
+  const absl::Time started = absl::FromUnixNanos(it->second.started_at);
+  return !unhealthy_after.has_value() || state_->Now() - started < *unhealthy_after;
+}
+
+void FakeRuntime::Probe(const ProbeRequest& request, std::function<void(ProbeResult)> done) {
+  ProbeResult result;
+  switch (request.kind) {
+    case ProbeKind::kLiveness:
+      result.success = Live(request.container_id);
+      break;
+    case ProbeKind::kReadiness:
+      result.success = Ready(request.container_id);
+      break;
+    case ProbeKind::kStartup: {
+      MutexLock lock(&state_->mu);
+      auto it = state_->containers.find(request.container_id);
+      result.success =
+          it != state_->containers.end() && it->second.state == cri::CONTAINER_RUNNING;
+      break;
+    }
+  }
+  if (!result.success) result.message = "fake probe failed: as the image is scripted";
+  state_->Respond<ProbeResult>(
+      [done = std::move(done)](absl::StatusOr<ProbeResult> r) { done(*std::move(r)); },
+      std::move(result));
+}
+
+FakeRuntime::Stats FakeRuntime::stats() const {
+  MutexLock lock(&state_->mu);
+  Stats s;
+  s.sandboxes = static_cast<int64_t>(state_->sandboxes.size());
+  s.containers = static_cast<int64_t>(state_->containers.size());
+  for (const auto& [id, c] : state_->containers) {
+    if (c.state == cri::CONTAINER_RUNNING) ++s.running_containers;
+  }
+  s.calls = state_->calls;
+  return s;
+}
+
+// ---------------------------------------------------------------- runtime
+
+void FakeRuntime::Version(const cri::VersionRequest& request, Callback<cri::VersionResponse> done) {
+  if (absl::Status s = state_->Admit(); !s.ok()) return state_->Respond(std::move(done), {s});
+  cri::VersionResponse out;
+  out.set_version("0.1.0");
+  out.set_runtime_name("fake");
+  out.set_runtime_version("0.1.0");
+  out.set_runtime_api_version("v1");
+  state_->Respond(std::move(done), {std::move(out)});
+}
+
+void FakeRuntime::Status(const cri::StatusRequest& request, Callback<cri::StatusResponse> done) {
+  if (absl::Status s = state_->Admit(); !s.ok()) return state_->Respond(std::move(done), {s});
+  cri::StatusResponse out;
+  for (const char* type : {"RuntimeReady", "NetworkReady"}) {
+    cri::RuntimeCondition* c = out.mutable_status()->add_conditions();
+    c->set_type(type);
+    c->set_status(true);
+  }
+  state_->Respond(std::move(done), {std::move(out)});
+}
+
+// ---------------------------------------------------------------- sandboxes
+
+void FakeRuntime::RunPodSandbox(const cri::RunPodSandboxRequest& request,
+                                Callback<cri::RunPodSandboxResponse> done) {
+  if (absl::Status s = state_->Admit(); !s.ok()) return state_->Respond(std::move(done), {s});
+  if (!request.has_config() || request.config().metadata().name().empty()) {
+    return state_->Respond<cri::RunPodSandboxResponse>(
+        std::move(done), absl::InvalidArgumentError("sandbox config metadata name is empty"));
+  }
+  cri::RunPodSandboxResponse out;
+  {
+    MutexLock lock(&state_->mu);
+    const std::string id = fmt::format("fakesb{:010d}", ++state_->next_id);
+    State::Sandbox& sb = state_->sandboxes[id];
+    sb.config = request.config();
+    sb.created_at = Nanos(state_->Now());
+    sb.runtime_handler = request.runtime_handler();
+    if (state_->addresses.enabled()) sb.ip = state_->addresses.Take();
+    out.set_pod_sandbox_id(id);
+  }
+  state_->Respond(std::move(done), {std::move(out)});
+}
+
+void FakeRuntime::StopPodSandbox(const cri::StopPodSandboxRequest& request,
+                                 Callback<cri::StopPodSandboxResponse> done) {
+  if (absl::Status s = state_->Admit(); !s.ok()) return state_->Respond(std::move(done), {s});
+  {
+    MutexLock lock(&state_->mu);
+    auto it = state_->sandboxes.find(request.pod_sandbox_id());
+    if (it != state_->sandboxes.end() && it->second.state == cri::SANDBOX_READY) {
+      state_->KillAll(it->first);
+      it->second.state = cri::SANDBOX_NOTREADY;
+      if (!it->second.ip.empty()) state_->addresses.Give(it->second.ip);
+    }
+  }
+  state_->Respond(std::move(done), {cri::StopPodSandboxResponse()});
+}
+
+void FakeRuntime::RemovePodSandbox(const cri::RemovePodSandboxRequest& request,
+                                   Callback<cri::RemovePodSandboxResponse> done) {
+  if (absl::Status s = state_->Admit(); !s.ok()) return state_->Respond(std::move(done), {s});
+  {
+    MutexLock lock(&state_->mu);
+    auto it = state_->sandboxes.find(request.pod_sandbox_id());
+    if (it != state_->sandboxes.end()) {
+      state_->KillAll(it->first);
+      if (it->second.state == cri::SANDBOX_READY && !it->second.ip.empty()) {
+        state_->addresses.Give(it->second.ip);
+      }
+      absl::erase_if(state_->containers,
+                     [&](const auto& entry) { return entry.second.sandbox_id == it->first; });
+      state_->sandboxes.erase(it);
+    }
+  }
+  state_->Respond(std::move(done), {cri::RemovePodSandboxResponse()});
+}
+
+void FakeRuntime::PodSandboxStatus(const cri::PodSandboxStatusRequest& request,
+                                   Callback<cri::PodSandboxStatusResponse> done) {
+  if (absl::Status s = state_->Admit(); !s.ok()) return state_->Respond(std::move(done), {s});
+  absl::StatusOr<cri::PodSandboxStatusResponse> out;
+  {
+    MutexLock lock(&state_->mu);
+    auto it = state_->sandboxes.find(request.pod_sandbox_id());
+    if (it == state_->sandboxes.end()) {
+      out = absl::NotFoundError(
+          fmt::format("an error occurred when try to find sandbox \"{}\": not found",
+                      request.pod_sandbox_id()));
+    } else {
+      cri::PodSandboxStatus& s = *out.emplace().mutable_status();
+      s.set_id(it->first);
+      *s.mutable_metadata() = it->second.config.metadata();
+      s.set_state(it->second.state);
+      s.set_created_at(it->second.created_at);
+      if (it->second.state == cri::SANDBOX_READY) s.mutable_network()->set_ip(it->second.ip);
+      *s.mutable_labels() = it->second.config.labels();
+      *s.mutable_annotations() = it->second.config.annotations();
+      s.set_runtime_handler(it->second.runtime_handler);
+    }
+  }
+  state_->Respond(std::move(done), std::move(out));
+}
+
+void FakeRuntime::ListPodSandbox(const cri::ListPodSandboxRequest& request,
+                                 Callback<cri::ListPodSandboxResponse> done) {
+  if (absl::Status s = state_->Admit(); !s.ok()) return state_->Respond(std::move(done), {s});
+  const cri::PodSandboxFilter& f = request.filter();
+  cri::ListPodSandboxResponse out;
+  {
+    MutexLock lock(&state_->mu);
+    for (const auto& [id, sb] : state_->sandboxes) {
+      if (!f.id().empty() && f.id() != id) continue;
+      if (f.has_state() && f.state().state() != sb.state) continue;
+      if (!LabelsMatch(f.label_selector(), sb.config.labels())) continue;
+      cri::PodSandbox* item = out.add_items();
+      item->set_id(id);
+      *item->mutable_metadata() = sb.config.metadata();
+      item->set_state(sb.state);
+      item->set_created_at(sb.created_at);
+      *item->mutable_labels() = sb.config.labels();
+      *item->mutable_annotations() = sb.config.annotations();
+      item->set_runtime_handler(sb.runtime_handler);
+    }
+  }
+  std::sort(out.mutable_items()->begin(), out.mutable_items()->end(),
+            [](const auto& a, const auto& b) { return a.id() < b.id(); });
+  state_->Respond(std::move(done), {std::move(out)});
+}
+
+// ---------------------------------------------------------------- containers
+
+void FakeRuntime::CreateContainer(const cri::CreateContainerRequest& request,
+                                  Callback<cri::CreateContainerResponse> done) {
+  if (absl::Status s = state_->Admit(); !s.ok()) return state_->Respond(std::move(done), {s});
+  absl::StatusOr<cri::CreateContainerResponse> out;
+  {
+    MutexLock lock(&state_->mu);
+    const std::string& image = request.config().image().image();
+    auto sb = state_->sandboxes.find(request.pod_sandbox_id());
+    if (request.config().metadata().name().empty()) {
+      out = absl::InvalidArgumentError("container config metadata name is empty");
+    } else if (sb == state_->sandboxes.end()) {
+      out = absl::NotFoundError(
+          fmt::format("failed to get sandbox \"{}\": not found", request.pod_sandbox_id()));
+    } else if (sb->second.state != cri::SANDBOX_READY) {
+      out = absl::FailedPreconditionError(
+          fmt::format("sandbox \"{}\" is not ready", request.pod_sandbox_id()));
+    } else if (!state_->present.contains(image)) {
+      out = absl::NotFoundError(fmt::format(
+          "failed to get image \"{}\": image \"{}\": not found", image, image));
+    } else {
+      const std::string id = fmt::format("fakectr{:010d}", ++state_->next_id);
+      State::Container& c = state_->containers[id];
+      c.sandbox_id = sb->first;
+      c.config = request.config();
+      auto scripted = state_->scripted.find(image);
+      c.behavior = scripted == state_->scripted.end() ? state_->options.default_image
+                                                       : scripted->second;
+      c.created_at = Nanos(state_->Now());
+      if (!request.config().log_path().empty()) {
+        c.log_path = sb->second.config.log_directory() + "/" + request.config().log_path();
+      }
+      out.emplace().set_container_id(id);
+    }
+  }
+  state_->Respond(std::move(done), std::move(out));
+}
+
+void FakeRuntime::StartContainer(const cri::StartContainerRequest& request,
+                                 Callback<cri::StartContainerResponse> done) {
+  if (absl::Status s = state_->Admit(); !s.ok()) return state_->Respond(std::move(done), {s});
+  absl::Status refused;
+  absl::Duration delay;
+  {
+    MutexLock lock(&state_->mu);
+    auto it = state_->containers.find(request.container_id());
+    if (it == state_->containers.end()) {
+      refused = absl::NotFoundError(
+          fmt::format("container \"{}\" not found", request.container_id()));
+    } else if (it->second.state != cri::CONTAINER_CREATED || it->second.starting) {
+      refused = absl::FailedPreconditionError(fmt::format(
+          "container \"{}\" is not in created state", request.container_id()));
+    } else {
+      it->second.starting = true;
+      delay = it->second.behavior.start_delay;
+    }
+  }
+  if (!refused.ok()) return state_->Respond<cri::StartContainerResponse>(std::move(done), refused);
+  // The container runs once the start delay is over; the call completes then.
+  MutexLock lock(&state_->mu);
+  state_->After(delay, [id = request.container_id(), done = std::move(done)](State& s)
+                           ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    auto it = s.containers.find(id);
+    if (it == s.containers.end() || !it->second.starting) {
+      // Removed or killed while starting.
+      s.executor->Post([done] {
+        done(absl::UnknownError("failed to start container: it was stopped while starting"));
+      });
+      return;
+    }
+    State::Container& c = it->second;
+    c.starting = false;
+    c.state = cri::CONTAINER_RUNNING;
+    c.started_at = Nanos(s.Now());
+    s.ScheduleExit(id, c);
+    s.executor->PostAfter(s.call_delay, [done] { done(cri::StartContainerResponse()); });
+  });
+}
+
+void FakeRuntime::StopContainer(const cri::StopContainerRequest& request,
+                                Callback<cri::StopContainerResponse> done) {
+  if (absl::Status s = state_->Admit(); !s.ok()) return state_->Respond(std::move(done), {s});
+  absl::Duration wait = absl::ZeroDuration();
+  {
+    MutexLock lock(&state_->mu);
+    auto it = state_->containers.find(request.container_id());
+    if (it != state_->containers.end()) {
+      State::Container& c = it->second;
+      if (c.starting) {
+        state_->Exit(c, kExitSigkill, "Error");
+      } else if (c.state == cri::CONTAINER_RUNNING) {
+        const absl::Duration timeout = absl::Seconds(std::max<int64_t>(0, request.timeout()));
+        const bool killed = c.behavior.ignore_sigterm || c.behavior.stop_delay > timeout;
+        wait = killed ? timeout : c.behavior.stop_delay;
+        const int32_t code = killed ? kExitSigkill : kExitSigterm;
+        if (wait <= absl::ZeroDuration()) {
+          state_->Exit(c, code, "Error");
+        } else {
+          // Exits when the wait is over; the call completes then.
+          state_->After(wait, [id = it->first, code](State& s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            auto found = s.containers.find(id);
+            if (found != s.containers.end() && found->second.state == cri::CONTAINER_RUNNING) {
+              s.Exit(found->second, code, "Error");
+            }
+          });
+        }
+      } else if (c.state == cri::CONTAINER_CREATED) {
+        c.state = cri::CONTAINER_EXITED;
+        c.finished_at = Nanos(state_->Now());
+      }
+    }
+  }
+  state_->Respond(std::move(done), {cri::StopContainerResponse()}, wait);
+}
+
+void FakeRuntime::RemoveContainer(const cri::RemoveContainerRequest& request,
+                                  Callback<cri::RemoveContainerResponse> done) {
+  if (absl::Status s = state_->Admit(); !s.ok()) return state_->Respond(std::move(done), {s});
+  {
+    MutexLock lock(&state_->mu);
+    auto it = state_->containers.find(request.container_id());
+    if (it != state_->containers.end()) {
+      if (it->second.exit_timer != 0) state_->executor->Cancel(it->second.exit_timer);
+      state_->containers.erase(it);
+    }
+  }
+  state_->Respond(std::move(done), {cri::RemoveContainerResponse()});
+}
+
+void FakeRuntime::ListContainers(const cri::ListContainersRequest& request,
+                                 Callback<cri::ListContainersResponse> done) {
+  if (absl::Status s = state_->Admit(); !s.ok()) return state_->Respond(std::move(done), {s});
+  const cri::ContainerFilter& f = request.filter();
+  cri::ListContainersResponse out;
+  {
+    MutexLock lock(&state_->mu);
+    for (const auto& [id, c] : state_->containers) {
+      if (!f.id().empty() && f.id() != id) continue;
+      if (!f.pod_sandbox_id().empty() && f.pod_sandbox_id() != c.sandbox_id) continue;
+      if (f.has_state() && f.state().state() != c.state) continue;
+      if (!LabelsMatch(f.label_selector(), c.config.labels())) continue;
+      cri::Container* item = out.add_containers();
+      item->set_id(id);
+      item->set_pod_sandbox_id(c.sandbox_id);
+      *item->mutable_metadata() = c.config.metadata();
+      *item->mutable_image() = c.config.image();
+      item->set_image_ref(c.config.image().image());
+      item->set_state(c.state);
+      item->set_created_at(c.created_at);
+      *item->mutable_labels() = c.config.labels();
+      *item->mutable_annotations() = c.config.annotations();
+    }
+  }
+  std::sort(out.mutable_containers()->begin(), out.mutable_containers()->end(),
+            [](const auto& a, const auto& b) { return a.id() < b.id(); });
+  state_->Respond(std::move(done), {std::move(out)});
+}
+
+void FakeRuntime::ContainerStatus(const cri::ContainerStatusRequest& request,
+                                  Callback<cri::ContainerStatusResponse> done) {
+  if (absl::Status s = state_->Admit(); !s.ok()) return state_->Respond(std::move(done), {s});
+  absl::StatusOr<cri::ContainerStatusResponse> out;
+  {
+    MutexLock lock(&state_->mu);
+    auto it = state_->containers.find(request.container_id());
+    if (it == state_->containers.end()) {
+      out = absl::NotFoundError(fmt::format(
+          "an error occurred when try to find container \"{}\": not found", request.container_id()));
+    } else {
+      *out.emplace().mutable_status() = state_->StatusOf(it->first, it->second);
+    }
+  }
+  state_->Respond(std::move(done), std::move(out));
+}
+
+void FakeRuntime::ExecSync(const cri::ExecSyncRequest& request,
+                           Callback<cri::ExecSyncResponse> done) {
+  if (absl::Status s = state_->Admit(); !s.ok()) return state_->Respond(std::move(done), {s});
+  absl::StatusOr<cri::ExecSyncResponse> out;
+  std::function<cri::ExecSyncResponse(const std::vector<std::string>&)> exec;
+  {
+    MutexLock lock(&state_->mu);
+    auto it = state_->containers.find(request.container_id());
+    if (it == state_->containers.end()) {
+      out = absl::NotFoundError(
+          fmt::format("container \"{}\" not found", request.container_id()));
+    } else if (it->second.state != cri::CONTAINER_RUNNING) {
+      out = absl::FailedPreconditionError(
+          fmt::format("container \"{}\" is not running", request.container_id()));
+    } else {
+      exec = it->second.behavior.exec;
+      out.emplace();
+    }
+  }
+  if (out.ok() && exec) {
+    out = exec(std::vector<std::string>(request.cmd().begin(), request.cmd().end()));
+  }
+  state_->Respond(std::move(done), std::move(out));
+}
+
+// ---------------------------------------------------------------- images
+
+namespace {
+
+cri::Image ImageRecord(const std::string& ref, const FakeImage& behavior) {
+  cri::Image image;
+  image.set_id("sha256:" + fmt::format("{:064x}", std::hash<std::string>()(ref)));
+  image.add_repo_tags(ref);
+  image.set_size(behavior.size_bytes);
+  image.mutable_spec()->set_image(ref);
+  return image;
+}
+
+}  // namespace
+
+void FakeRuntime::ListImages(const cri::ListImagesRequest& request,
+                             Callback<cri::ListImagesResponse> done) {
+  if (absl::Status s = state_->Admit(); !s.ok()) return state_->Respond(std::move(done), {s});
+  cri::ListImagesResponse out;
+  {
+    MutexLock lock(&state_->mu);
+    std::vector<std::string> refs(state_->present.begin(), state_->present.end());
+    std::sort(refs.begin(), refs.end());
+    const std::string& wanted = request.filter().image().image();
+    for (const std::string& ref : refs) {
+      if (!wanted.empty() && wanted != ref) continue;
+      *out.add_images() = ImageRecord(ref, state_->BehaviorOf(ref));
+    }
+  }
+  state_->Respond(std::move(done), {std::move(out)});
+}
+
+void FakeRuntime::ImageStatus(const cri::ImageStatusRequest& request,
+                              Callback<cri::ImageStatusResponse> done) {
+  if (absl::Status s = state_->Admit(); !s.ok()) return state_->Respond(std::move(done), {s});
+  cri::ImageStatusResponse out;
+  {
+    MutexLock lock(&state_->mu);
+    const std::string& ref = request.image().image();
+    if (state_->present.contains(ref)) *out.mutable_image() = ImageRecord(ref, state_->BehaviorOf(ref));
+  }
+  state_->Respond(std::move(done), {std::move(out)});
+}
+
+void FakeRuntime::PullImage(const cri::PullImageRequest& request,
+                            Callback<cri::PullImageResponse> done) {
+  if (absl::Status s = state_->Admit(); !s.ok()) return state_->Respond(std::move(done), {s});
+  const std::string ref = request.image().image();
+  if (ref.empty()) {
+    return state_->Respond<cri::PullImageResponse>(std::move(done),
+                                                   absl::InvalidArgumentError("image is empty"));
+  }
+  FakeImage behavior;
+  {
+    MutexLock lock(&state_->mu);
+    auto it = state_->scripted.find(ref);
+    behavior = it == state_->scripted.end() ? state_->options.default_image : it->second;
+  }
+  // The image is there (or the pull has failed) once the pull delay is over.
+  MutexLock lock(&state_->mu);
+  state_->After(behavior.pull_delay, [ref, behavior, done = std::move(done)](State& s)
+                                         ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    absl::StatusOr<cri::PullImageResponse> out;
+    if (behavior.pull_error.has_value()) {
+      out = absl::UnknownError(fmt::format("failed to pull and unpack image \"{}\": {}", ref,
+                                           *behavior.pull_error));
+    } else {
+      s.present.insert(ref);
+      out.emplace().set_image_ref(ImageRecord(ref, behavior).id());
+    }
+    s.executor->PostAfter(s.call_delay, [done, out = std::move(out)] { done(out); });
+  });
+}
+
+void FakeRuntime::RemoveImage(const cri::RemoveImageRequest& request,
+                              Callback<cri::RemoveImageResponse> done) {
+  if (absl::Status s = state_->Admit(); !s.ok()) return state_->Respond(std::move(done), {s});
+  {
+    MutexLock lock(&state_->mu);
+    state_->present.erase(request.image().image());
+  }
+  state_->Respond(std::move(done), {cri::RemoveImageResponse()});
+}
+
+}  // namespace orch::runtime

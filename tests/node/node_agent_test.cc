@@ -1,0 +1,362 @@
+#include "orch/node/node_agent.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "orch/api/scheme.h"
+#include "orch/api/v1/coordination.pb.h"
+#include "orch/api/v1/core.pb.h"
+#include "orch/base/executor.h"
+#include "orch/client/client.h"
+#include "orch/runtime/fake_runtime.h"
+#include "orch/store/memory_store.h"
+#include "support/status_matchers.h"
+
+namespace orch::node {
+namespace {
+
+namespace v1 = ::orch::api::v1;
+namespace cri = ::orch::runtime::cri;
+using ::orch::runtime::FakeImage;
+using ::orch::runtime::FakeRuntime;
+using ::orch::testing::IsOk;
+using ::orch::testing::StatusIs;
+using ::testing::HasSubstr;
+
+constexpr char kNode[] = "node-a";
+
+v1::Pod MakePod(const std::string& name, std::vector<std::string> images,
+                std::string restart_policy = "Always") {
+  v1::Pod pod;
+  pod.mutable_metadata()->set_name(name);
+  pod.mutable_metadata()->set_namespace_("default");
+  pod.mutable_spec()->set_node_name(kNode);
+  pod.mutable_spec()->set_restart_policy(restart_policy);
+  for (size_t i = 0; i < images.size(); ++i) {
+    v1::Container* c = pod.mutable_spec()->add_containers();
+    c->set_name(i == 0 ? "main" : "side" + std::to_string(i));
+    c->set_image(images[i]);
+    c->set_image_pull_policy("IfNotPresent");
+  }
+  return pod;
+}
+
+class NodeAgentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store::MemoryStoreOptions options;
+    options.clock = &executor_.clock();
+    store_ = store::MemoryStore::Open(options).value();
+    client_ = std::make_unique<client::Client>(store_.get(), &api::Scheme::Builtin(),
+                                               &executor_.clock());
+    runtime_ = std::make_unique<FakeRuntime>(runtime::FakeRuntimeOptions{
+        .executor = &executor_, .pod_cidr = "10.244.1.0/24"});
+  }
+  void TearDown() override { agent_.reset(); }
+
+  NodeAgentOptions Options() {
+    return {.node_name = kNode,
+            .client = client_.get(),
+            .executor = &executor_,
+            .runtime = runtime_.get(),
+            .prober = runtime_.get(),
+            .cpu = "4",
+            .memory = "8Gi",
+            .internal_ip = "10.0.0.1",
+            .pod_log_directory = ""};
+  }
+  void StartAgent() {
+    ORCH_ASSERT_OK_AND_ASSIGN(agent_, NodeAgent::Create(Options()));
+    ASSERT_THAT(agent_->Start(), IsOk());
+    executor_.RunUntilIdle();
+  }
+  v1::Pod Get(const std::string& name) { return client_->Get<v1::Pod>("default", name).value(); }
+  v1::Pod Create(const v1::Pod& pod) { return client_->Create(pod).value(); }
+  // Runs the cluster for `d` of virtual time.
+  void Run(absl::Duration d) { executor_.AdvanceBy(d); }
+  static std::string Condition(const v1::Pod& pod, const std::string& type) {
+    for (const auto& c : pod.status().conditions()) {
+      if (c.type() == type) return c.status();
+    }
+    return "";
+  }
+  static const v1::ContainerStatus& Main(const v1::Pod& pod) {
+    return pod.status().container_statuses(0);
+  }
+
+  VirtualExecutor executor_;
+  std::unique_ptr<store::MemoryStore> store_;
+  std::unique_ptr<client::Client> client_;
+  std::unique_ptr<FakeRuntime> runtime_;
+  std::unique_ptr<NodeAgent> agent_;
+};
+
+TEST_F(NodeAgentTest, RegistersTheNodeAndRenewsItsLease) {
+  StartAgent();
+  const v1::Node node = client_->Get<v1::Node>("", kNode).value();
+  EXPECT_EQ(node.status().capacity().at("cpu").value(), "4");
+  EXPECT_EQ(node.status().allocatable().at("memory").value(), "8Gi");
+  EXPECT_EQ(node.status().capacity().at("pods").value(), "110");
+  EXPECT_EQ(node.metadata().labels().at("kubernetes.io/hostname"), kNode);
+  bool ready = false;
+  for (const auto& c : node.status().conditions()) ready |= c.type() == "Ready" && c.status() == "True";
+  EXPECT_TRUE(ready);
+  EXPECT_EQ(node.status().addresses(0).address(), "10.0.0.1");
+
+  const v1::Lease first = client_->Get<v1::Lease>("kube-node-lease", kNode).value();
+  EXPECT_EQ(first.spec().lease_duration_seconds(), 40);
+  EXPECT_EQ(first.metadata().owner_references(0).uid(), node.metadata().uid());
+  Run(absl::Seconds(10));
+  const v1::Lease second = client_->Get<v1::Lease>("kube-node-lease", kNode).value();
+  EXPECT_EQ(second.spec().renew_time().seconds() - first.spec().renew_time().seconds(), 10);
+}
+
+TEST_F(NodeAgentTest, RunsABoundPodAndReportsItRunningAndReady) {
+  StartAgent();
+  const v1::Pod created = Create(MakePod("web", {"web:1", "log:1"}));
+  Create([] {
+    v1::Pod other = MakePod("elsewhere", {"web:1"});
+    other.mutable_spec()->set_node_name("node-b");
+    return other;
+  }());
+  Run(absl::Seconds(3));
+  const v1::Pod pod = Get("web");
+  EXPECT_EQ(pod.status().phase(), "Running");
+  EXPECT_EQ(Condition(pod, "Initialized"), "True");
+  EXPECT_EQ(Condition(pod, "ContainersReady"), "True");
+  EXPECT_EQ(Condition(pod, "Ready"), "True");
+  EXPECT_EQ(pod.status().pod_ip(), "10.244.1.2");
+  EXPECT_EQ(pod.status().host_ip(), "10.0.0.1");
+  ASSERT_EQ(pod.status().container_statuses_size(), 2);
+  for (const auto& s : pod.status().container_statuses()) {
+    EXPECT_TRUE(s.state().has_running()) << s.DebugString();
+    EXPECT_TRUE(s.ready());
+    EXPECT_EQ(s.restart_count(), 0);
+    EXPECT_THAT(s.container_id(), HasSubstr("fake://"));
+  }
+  EXPECT_TRUE(pod.status().has_start_time());
+  // Only its own pod: one sandbox, two containers.
+  EXPECT_EQ(runtime_->stats().sandboxes, 1);
+  EXPECT_EQ(runtime_->stats().running_containers, 2);
+  EXPECT_EQ(Get("elsewhere").status().container_statuses_size(), 0);
+  (void)created;
+}
+
+TEST_F(NodeAgentTest, InitContainersRunOneAfterAnotherBeforeTheApp) {
+  runtime_->SetImage("init:1", {.exit_after = absl::Seconds(2), .exit_code = 0});
+  StartAgent();
+  v1::Pod pod = MakePod("web", {"web:1"});
+  for (const char* name : {"first", "second"}) {
+    v1::Container* c = pod.mutable_spec()->add_init_containers();
+    c->set_name(name);
+    c->set_image("init:1");
+  }
+  Create(pod);
+  Run(absl::Seconds(1));
+  pod = Get("web");
+  EXPECT_EQ(pod.status().phase(), "Pending");
+  EXPECT_EQ(Condition(pod, "Initialized"), "False");
+  EXPECT_TRUE(pod.status().init_container_statuses(0).state().has_running());
+  EXPECT_EQ(pod.status().init_container_statuses(1).state().waiting().reason(), "PodInitializing");
+  EXPECT_EQ(Main(pod).state().waiting().reason(), "PodInitializing");
+  Run(absl::Seconds(2));
+  pod = Get("web");
+  EXPECT_TRUE(pod.status().init_container_statuses(0).state().has_terminated());
+  EXPECT_TRUE(pod.status().init_container_statuses(1).state().has_running());
+  Run(absl::Seconds(4));
+  pod = Get("web");
+  EXPECT_EQ(pod.status().phase(), "Running");
+  EXPECT_EQ(Condition(pod, "Initialized"), "True");
+  EXPECT_EQ(pod.status().init_container_statuses(1).state().terminated().reason(), "Completed");
+  EXPECT_TRUE(Main(pod).state().has_running());
+}
+
+TEST_F(NodeAgentTest, ACrashingContainerBacksOffTenSecondsDoublingInCrashLoopBackOff) {
+  runtime_->SetImage("crash:1", {.exit_after = absl::Seconds(1), .exit_code = 2});
+  StartAgent();
+  Create(MakePod("web", {"crash:1"}));
+  std::vector<int> restart_counts;
+  std::vector<int64_t> seen_at;
+  int last = -1;
+  for (int t = 0; t < 120; ++t) {
+    Run(absl::Seconds(1));
+    const v1::Pod pod = Get("web");
+    if (pod.status().container_statuses_size() == 0) continue;
+    const int count = Main(pod).restart_count();
+    if (count != last) {
+      restart_counts.push_back(count);
+      seen_at.push_back(t + 1);
+      last = count;
+    }
+  }
+  // The first restart follows the first crash (at 1 s) at once; then each waits 10 s
+  // doubling after its crash (1 s after its start).
+  ASSERT_GE(restart_counts.size(), 4u);
+  EXPECT_EQ(restart_counts[0], 1);
+  EXPECT_EQ(seen_at[0], 1);
+  EXPECT_EQ(seen_at[1] - seen_at[0], 11);
+  EXPECT_EQ(seen_at[2] - seen_at[1], 21);
+  EXPECT_EQ(seen_at[3] - seen_at[2], 41);
+  Run(absl::Seconds(5));
+  const v1::Pod pod = Get("web");
+  const v1::ContainerStatus& s = Main(pod);
+  if (s.state().has_waiting()) {
+    EXPECT_EQ(s.state().waiting().reason(), "CrashLoopBackOff");
+    EXPECT_THAT(s.state().waiting().message(), HasSubstr("restarting failed container=main"));
+  }
+  EXPECT_EQ(s.last_state().terminated().exit_code(), 2);
+  EXPECT_EQ(s.last_state().terminated().reason(), "Error");
+  EXPECT_EQ(pod.status().phase(), "Running");
+  EXPECT_EQ(Condition(pod, "Ready"), "False");
+  // Dead containers are collected: at most the newest dead one is kept besides the current.
+  EXPECT_LE(runtime_->stats().containers, 2);
+}
+
+TEST_F(NodeAgentTest, RestartPolicyDecidesTheEndOfPodsThatExit) {
+  runtime_->SetImage("fail:1", {.exit_after = absl::Seconds(1), .exit_code = 1});
+  runtime_->SetImage("done:1", {.exit_after = absl::Seconds(1), .exit_code = 0});
+  StartAgent();
+  Create(MakePod("never", {"fail:1"}, "Never"));
+  Create(MakePod("onfailure", {"done:1"}, "OnFailure"));
+  Create(MakePod("onfailure-fails", {"fail:1"}, "OnFailure"));
+  Run(absl::Seconds(5));
+  EXPECT_EQ(Get("never").status().phase(), "Failed");
+  EXPECT_EQ(Main(Get("never")).state().terminated().exit_code(), 1);
+  EXPECT_EQ(Main(Get("never")).restart_count(), 0);
+  EXPECT_EQ(Get("onfailure").status().phase(), "Succeeded");
+  EXPECT_EQ(Condition(Get("onfailure"), "Ready"), "False");
+  EXPECT_EQ(Get("onfailure-fails").status().phase(), "Running");
+  EXPECT_GE(Main(Get("onfailure-fails")).restart_count(), 1);
+}
+
+TEST_F(NodeAgentTest, AnImageThatCannotBePulledIsErrImagePullThenImagePullBackOff) {
+  runtime_->SetImage("nope:1", {.pull_error = "not found"});
+  StartAgent();
+  Create(MakePod("broken", {"nope:1"}));
+  Create(MakePod("fine", {"web:1"}));
+  Run(absl::Milliseconds(500));
+  v1::Pod pod = Get("broken");
+  EXPECT_EQ(pod.status().phase(), "Pending");
+  EXPECT_EQ(Main(pod).state().waiting().reason(), "ErrImagePull");
+  EXPECT_THAT(Main(pod).state().waiting().message(),
+              HasSubstr("failed to pull and unpack image \"nope:1\": not found"));
+  Run(absl::Seconds(2));
+  pod = Get("broken");
+  EXPECT_EQ(Main(pod).state().waiting().reason(), "ImagePullBackOff");
+  EXPECT_EQ(Main(pod).state().waiting().message(), "Back-off pulling image \"nope:1\"");
+  EXPECT_EQ(Get("fine").status().phase(), "Running");
+}
+
+TEST_F(NodeAgentTest, AFailingLivenessProbeRestartsTheContainer) {
+  runtime_->SetImage("rots:1", {.unhealthy_after = absl::Seconds(30)});
+  StartAgent();
+  v1::Pod pod = MakePod("web", {"rots:1"});
+  v1::Probe* probe = pod.mutable_spec()->mutable_containers(0)->mutable_liveness_probe();
+  probe->mutable_http_get()->set_path("/healthz");
+  probe->mutable_http_get()->mutable_port()->set_int_val(8080);
+  probe->set_period_seconds(10);
+  probe->set_failure_threshold(3);
+  Create(pod);
+  Run(absl::Seconds(45));
+  EXPECT_EQ(Main(Get("web")).restart_count(), 0);
+  // Unhealthy from 30 s: failures at 30/40/50 s (probes every 10 s) → restart at ~50 s.
+  Run(absl::Seconds(15));
+  pod = Get("web");
+  EXPECT_EQ(Main(pod).restart_count(), 1);
+  EXPECT_TRUE(Main(pod).state().has_running());
+  EXPECT_EQ(Main(pod).last_state().terminated().exit_code(), 143);
+}
+
+TEST_F(NodeAgentTest, ReadinessProbesDecideReadiness) {
+  runtime_->SetImage("unready:1", {.never_ready = true});
+  StartAgent();
+  v1::Pod pod = MakePod("web", {"unready:1"});
+  v1::Probe* probe = pod.mutable_spec()->mutable_containers(0)->mutable_readiness_probe();
+  probe->mutable_tcp_socket()->mutable_port()->set_int_val(80);
+  Create(pod);
+  Run(absl::Seconds(30));
+  pod = Get("web");
+  EXPECT_EQ(pod.status().phase(), "Running");
+  EXPECT_FALSE(Main(pod).ready());
+  EXPECT_EQ(Condition(pod, "ContainersReady"), "False");
+  EXPECT_EQ(Condition(pod, "Ready"), "False");
+}
+
+TEST_F(NodeAgentTest, GracefulDeletionWaitsForTheContainersBeforeTheObjectGoes) {
+  runtime_->SetImage("stubborn:1", {.ignore_sigterm = true});
+  StartAgent();
+  v1::Pod pod = MakePod("web", {"stubborn:1"});
+  pod.mutable_spec()->set_termination_grace_period_seconds(20);
+  Create(pod);
+  Run(absl::Seconds(2));
+  ASSERT_EQ(Get("web").status().phase(), "Running");
+  ASSERT_THAT(client_->Delete<v1::Pod>("default", "web"), IsOk());
+  Run(absl::Seconds(19));
+  EXPECT_TRUE(client_->Get<v1::Pod>("default", "web").ok());  // still stopping
+  Run(absl::Seconds(3));
+  EXPECT_THAT(client_->Get<v1::Pod>("default", "web"), StatusIs(absl::StatusCode::kNotFound));
+  Run(absl::Seconds(2));
+  EXPECT_EQ(runtime_->stats().sandboxes, 0);
+  EXPECT_EQ(runtime_->stats().containers, 0);
+}
+
+TEST_F(NodeAgentTest, ARestartedAgentAdoptsWhatRunsAndRemovesOrphans) {
+  StartAgent();
+  Create(MakePod("web", {"web:1", "log:1"}));
+  Run(absl::Seconds(3));
+  ASSERT_EQ(Get("web").status().phase(), "Running");
+  const FakeRuntime::Stats before = runtime_->stats();
+  agent_->Stop();
+  agent_.reset();
+  // While the agent is down, a sandbox appears that belongs to no pod.
+  cri::RunPodSandboxRequest orphan;
+  orphan.mutable_config()->mutable_metadata()->set_name("ghost");
+  (*orphan.mutable_config()->mutable_labels())["io.kubernetes.pod.uid"] = "no-such-uid";
+  runtime_->RunPodSandbox(orphan, [](auto) {});
+  executor_.RunUntilIdle();
+  ASSERT_EQ(runtime_->stats().sandboxes, 2);
+
+  StartAgent();
+  Run(absl::Seconds(5));
+  EXPECT_EQ(agent_->stats().adopted_containers, 2);
+  const FakeRuntime::Stats after = runtime_->stats();
+  EXPECT_EQ(after.running_containers, before.running_containers);
+  EXPECT_EQ(after.sandboxes, 1);  // the orphan is gone, the pod's kept
+  const v1::Pod pod = Get("web");
+  EXPECT_EQ(pod.status().phase(), "Running");
+  EXPECT_EQ(Main(pod).restart_count(), 0);
+}
+
+TEST_F(NodeAgentTest, AKilledContainerIsRestartedAndCounted) {
+  StartAgent();
+  Create(MakePod("web", {"web:1"}));
+  Run(absl::Seconds(2));
+  const std::string id = Main(Get("web")).container_id().substr(std::string("fake://").size());
+  ASSERT_THAT(runtime_->KillContainer(id), IsOk());
+  Run(absl::Seconds(3));
+  const v1::Pod pod = Get("web");
+  EXPECT_EQ(Main(pod).restart_count(), 1);
+  EXPECT_TRUE(Main(pod).state().has_running());
+  EXPECT_EQ(Main(pod).last_state().terminated().exit_code(), 137);
+}
+
+TEST_F(NodeAgentTest, BadOptionsAreRefusedNamingTheField) {
+  NodeAgentOptions options = Options();
+  options.node_name.clear();
+  EXPECT_THAT(NodeAgent::Create(options), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                   HasSubstr("node_name: Required value")));
+  options = Options();
+  options.runtime = nullptr;
+  EXPECT_THAT(NodeAgent::Create(options), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                   HasSubstr("runtime: Required value")));
+  options = Options();
+  options.lease_duration = absl::Seconds(1);
+  EXPECT_THAT(NodeAgent::Create(options),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("lease_duration")));
+}
+
+}  // namespace
+}  // namespace orch::node
