@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/curl.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -214,11 +215,6 @@ ProbeResult ExecResult(const std::vector<std::string>& cmd, int32_t timeout_seco
 
 // ---------------------------------------------------------------------------------------
 // httpGet
-
-void InitCurlOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 struct CurlDeleter {
   void operator()(CURL* handle) const { curl_easy_cleanup(handle); }
@@ -442,7 +438,7 @@ ProbeResult HttpGetCheck(const ProbeRequest& request) {
   absl::StatusOr<RequestHeaders> headers = BuildHeaders(action);
   if (!headers.ok()) return Failure(std::string(headers.status().message()));
 
-  InitCurlOnce();
+  ::orch::internal::InitCurlOnce();
   const absl::Duration timeout = absl::Seconds(TimeoutSeconds(request.probe));
   const absl::Time deadline = absl::Now() + timeout;
   const std::string first_host = UrlPart(url, CURLUPART_HOST);

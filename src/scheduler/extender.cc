@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include "base/curl.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
@@ -32,11 +33,6 @@ using google::protobuf::Value;
 constexpr std::size_t kMaxReplyBytes = 256u << 20;
 
 absl::string_view AbslView(std::string_view text) { return {text.data(), text.size()}; }
-
-void InitCurlOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 std::string TrimTrailingSlashes(std::string url) {
   while (!url.empty() && url.back() == '/') url.pop_back();
@@ -390,7 +386,7 @@ absl::StatusOr<std::unique_ptr<HttpExtender>> HttpExtender::Create(const v1::Ext
   }
   absl::StatusOr<absl::Duration> timeout = ExtenderHttpTimeout(config);
   if (!timeout.ok()) return Annotate(timeout.status(), "httpTimeout");
-  InitCurlOnce();
+  ::orch::internal::InitCurlOnce();
 
   std::string url_prefix = TrimTrailingSlashes(config.url_prefix());
   Transport::Options options;
