@@ -4,6 +4,7 @@
 #include <memory>
 #include <utility>
 
+#include "orch/api/time.h"
 #include "client/object.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
@@ -22,7 +23,6 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using internal::Meta;
 using internal::MutableMeta;
-using internal::ToTimestamp;
 
 // Attempts of a server-side read-modify-write that lost a race with another writer
 // before giving up with kAborted. Only unconditional writes retry; a write with an
@@ -298,7 +298,7 @@ absl::Status Client::PrepareCreate(const api::Kind& kind, Message* object) {
   }
   ORCH_RETURN_IF_ERROR(internal::ValidateName("metadata.name", meta->name()));
   meta->set_uid(NewUid());
-  *meta->mutable_creation_timestamp() = ToTimestamp(clock_->Now());
+  *meta->mutable_creation_timestamp() = api::MetaTime(clock_->Now());
   meta->set_generation(1);
   meta->clear_deletion_timestamp();
   meta->clear_deletion_grace_period_seconds();
@@ -453,7 +453,7 @@ absl::StatusOr<api::v1::Pod> Client::Bind(const api::v1::Pod& pod, std::string_v
     scheduled->set_status("True");
     scheduled->clear_reason();
     scheduled->clear_message();
-    *scheduled->mutable_last_transition_time() = ToTimestamp(clock_->Now());
+    *scheduled->mutable_last_transition_time() = api::MetaTime(clock_->Now());
   }
   absl::StatusOr<int64_t> written = store_->Update(target.key, internal::Encode(&bound), *expected);
   if (!written.ok()) {
@@ -548,7 +548,7 @@ Client::DeletePlan Client::PlanDelete(const api::Kind& kind, const Message& curr
         meta->has_deletion_grace_period_seconds() && meta->deletion_grace_period_seconds() > 0;
     bool changed = false;
     if (!meta->has_deletion_grace_period_seconds() || grace < meta->deletion_grace_period_seconds()) {
-      *meta->mutable_deletion_timestamp() = ToTimestamp(now + absl::Seconds(grace));
+      *meta->mutable_deletion_timestamp() = api::MetaTime(now + absl::Seconds(grace));
       meta->set_deletion_grace_period_seconds(grace);
       changed = true;
     }
@@ -567,7 +567,7 @@ Client::DeletePlan Client::PlanDelete(const api::Kind& kind, const Message& curr
     return plan;
   }
   // Graceful (a running pod) or held by finalizers: mark it and keep it.
-  *meta->mutable_deletion_timestamp() = ToTimestamp(now + absl::Seconds(grace));
+  *meta->mutable_deletion_timestamp() = api::MetaTime(now + absl::Seconds(grace));
   meta->set_deletion_grace_period_seconds(grace);
   if (meta->generation() > 0) meta->set_generation(meta->generation() + 1);
   plan.action = DeletePlan::Action::kUpdate;

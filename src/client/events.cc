@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "orch/api/time.h"
 #include "client/object.h"
 #include "fmt/format.h"
 #include "orch/api/v1/core.pb.h"
@@ -11,14 +12,6 @@ namespace {
 
 constexpr size_t kMaxRemembered = 4096;
 constexpr absl::Duration kAggregationWindow = absl::Minutes(10);
-
-google::protobuf::Timestamp Micros(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  const int64_t micros = absl::ToUnixMicros(t);
-  ts.set_seconds(micros / 1000000);
-  ts.set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
-  return ts;
-}
 
 }  // namespace
 
@@ -46,7 +39,7 @@ absl::Status EventRecorder::Record(const google::protobuf::Message& object,
     absl::StatusOr<api::v1::Event> existing = client_->Get<api::v1::Event>(seen.ns, seen.name);
     if (existing.ok()) {
       existing->set_count(existing->count() + 1);
-      *existing->mutable_last_timestamp() = internal::ToTimestamp(now);
+      *existing->mutable_last_timestamp() = api::MetaTime(now);
       absl::StatusOr<api::v1::Event> updated = client_->Update(*existing);
       if (updated.ok()) {
         seen.count = updated->count();
@@ -75,9 +68,9 @@ absl::Status EventRecorder::Record(const google::protobuf::Message& object,
   event.set_type(std::string(type));
   event.mutable_source()->set_component(component_);
   event.set_reporting_component(component_);
-  *event.mutable_first_timestamp() = internal::ToTimestamp(now);
-  *event.mutable_last_timestamp() = internal::ToTimestamp(now);
-  *event.mutable_event_time() = Micros(now);
+  *event.mutable_first_timestamp() = api::MetaTime(now);
+  *event.mutable_last_timestamp() = api::MetaTime(now);
+  *event.mutable_event_time() = api::MicroTime(now);
   event.set_count(1);
   // Kubernetes names an Event "<object>.<unix nanos in hex>"; under a virtual clock many
   // share an instant, so a per-recorder sequence keeps them apart, and a clash with

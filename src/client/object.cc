@@ -90,12 +90,6 @@ absl::Status Decode(const store::KeyValue& kv, int64_t revision, Message* out) {
   return absl::OkStatus();
 }
 
-google::protobuf::Timestamp ToTimestamp(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  ts.set_seconds(absl::ToUnixSeconds(t));
-  return ts;
-}
-
 std::string CacheKey(std::string_view ns, std::string_view name) {
   if (ns.empty()) return std::string(name);
   std::string key;

@@ -44,9 +44,6 @@ std::string Encode(google::protobuf::Message* object);
 // kDataLoss when the bytes do not parse.
 absl::Status Decode(const store::KeyValue& kv, int64_t revision, google::protobuf::Message* out);
 
-// metav1.Time: whole seconds, as Kubernetes stores it.
-google::protobuf::Timestamp ToTimestamp(absl::Time t);
-
 // "ns/name", or "name" for cluster-scoped objects: the informer cache key.
 std::string CacheKey(std::string_view ns, std::string_view name);
 

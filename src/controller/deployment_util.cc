@@ -5,6 +5,7 @@
 #include <climits>
 #include <cmath>
 
+#include "orch/api/time.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -34,15 +35,6 @@ std::optional<int32_t> IntAnnotation(const v1::ReplicaSet& rs, const char* key) 
   return ParseInt<int32_t>(it->second);
 }
 
-absl::Time TimeOf(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
-
-google::protobuf::Timestamp ToTimestamp(absl::Time t) {
-  google::protobuf::Timestamp out;
-  out.set_seconds(absl::ToUnixSeconds(t));
-  return out;
-}
 
 bool Skipped(std::string_view annotation) {
   return annotation == kRevisionAnnotation || annotation == kRevisionHistoryAnnotation ||
@@ -311,8 +303,8 @@ v1::DeploymentCondition NewCondition(std::string_view type, std::string_view sta
   c.set_status(std::string(status));
   c.set_reason(std::string(reason));
   c.set_message(std::move(message));
-  *c.mutable_last_update_time() = ToTimestamp(now);
-  *c.mutable_last_transition_time() = ToTimestamp(now);
+  *c.mutable_last_update_time() = api::MetaTime(now);
+  *c.mutable_last_transition_time() = api::MetaTime(now);
   return c;
 }
 
@@ -362,7 +354,7 @@ bool DeploymentTimedOut(const v1::Deployment& d, const v1::DeploymentStatus& sta
   const v1::DeploymentCondition* c = FindCondition(status, "Progressing");
   if (c == nullptr || c->reason() == kNewReplicaSetAvailableReason) return false;
   if (c->reason() == kTimedOutReason) return true;
-  return TimeOf(c->last_update_time()) + absl::Seconds(d.spec().progress_deadline_seconds()) < now;
+  return api::FromTimestamp(c->last_update_time()) + absl::Seconds(d.spec().progress_deadline_seconds()) < now;
 }
 
 }  // namespace orch::controller::internal

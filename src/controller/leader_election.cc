@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "orch/api/time.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "fmt/format.h"
@@ -35,22 +36,6 @@ bool InCallbackOf(const void* state) {
          running_callbacks.end();
 }
 
-// metav1.MicroTime: microsecond precision.
-google::protobuf::Timestamp MicroTime(absl::Time t) {
-  const int64_t micros = absl::ToUnixMicros(t);
-  google::protobuf::Timestamp ts;
-  ts.set_seconds(micros / 1000000);
-  ts.set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
-  if (ts.nanos() < 0) {
-    ts.set_seconds(ts.seconds() - 1);
-    ts.set_nanos(ts.nanos() + 1000000000);
-  }
-  return ts;
-}
-
-absl::Time FromTimestamp(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 // What an instance compares between two reads of the Lease: any change restarts the
 // local wait for the lease to expire.
@@ -67,7 +52,7 @@ struct LeaseRecord {
 LeaseRecord RecordOf(const v1::Lease& lease) {
   const v1::LeaseSpec& spec = lease.spec();
   return {spec.holder_identity(), spec.lease_duration_seconds(),
-          FromTimestamp(spec.acquire_time()), FromTimestamp(spec.renew_time()),
+          api::FromTimestamp(spec.acquire_time()), api::FromTimestamp(spec.renew_time()),
           spec.lease_transitions()};
 }
 
@@ -92,8 +77,8 @@ v1::Lease InitialLease(const LeaderElectionConfig& config, absl::Time now) {
   v1::LeaseSpec* spec = lease.mutable_spec();
   spec->set_holder_identity(config.identity);
   spec->set_lease_duration_seconds(static_cast<int32_t>(CeilSeconds(config.lease_duration)));
-  *spec->mutable_acquire_time() = MicroTime(now);
-  *spec->mutable_renew_time() = MicroTime(now);
+  *spec->mutable_acquire_time() = api::MicroTime(now);
+  *spec->mutable_renew_time() = api::MicroTime(now);
   spec->set_lease_transitions(0);
   return lease;
 }
@@ -238,9 +223,9 @@ struct LeaderElector::State : std::enable_shared_from_this<State> {
     v1::LeaseSpec* spec = lease.mutable_spec();
     spec->set_holder_identity(config.identity);
     spec->set_lease_duration_seconds(lease_duration_seconds);
-    *spec->mutable_renew_time() = MicroTime(now);
+    *spec->mutable_renew_time() = api::MicroTime(now);
     if (!renewing) {
-      *spec->mutable_acquire_time() = MicroTime(now);
+      *spec->mutable_acquire_time() = api::MicroTime(now);
       spec->set_lease_transitions(spec->lease_transitions() + 1);
     }
     // A compare-and-swap on the resourceVersion just read: kAborted means another
@@ -377,8 +362,8 @@ struct LeaderElector::State : std::enable_shared_from_this<State> {
     v1::LeaseSpec* spec = lease.mutable_spec();
     spec->set_holder_identity("");
     spec->set_lease_duration_seconds(1);
-    *spec->mutable_acquire_time() = MicroTime(now);
-    *spec->mutable_renew_time() = MicroTime(now);
+    *spec->mutable_acquire_time() = api::MicroTime(now);
+    *spec->mutable_renew_time() = api::MicroTime(now);
     absl::StatusOr<v1::Lease> released = config.client->Update(lease);
     if (!released.ok()) return std::nullopt;
     return *std::move(released);

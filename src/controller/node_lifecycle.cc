@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "orch/api/time.h"
 #include "controller/nodes.h"
 #include "controller/pods.h"
 #include "controller/token_bucket.h"
@@ -111,7 +112,7 @@ bool ReconcileConditionTaints(v1::Node& node, absl::Time now) {
     v1::Taint& taint = *taints.Add();
     taint.set_key(std::string(key));
     taint.set_effect(std::string(api::kEffectNoSchedule));
-    *taint.mutable_time_added() = internal::ToMetaTime(now);
+    *taint.mutable_time_added() = api::MetaTime(now);
     changed = true;
   }
   return changed;
@@ -373,7 +374,7 @@ absl::StatusOr<std::string> NodeLifecycleReconciler::MarkNodeUnknown(const v1::N
       c->set_reason("NodeStatusNeverUpdated");
       c->set_message("Kubelet never posted node status.");
       *c->mutable_last_heartbeat_time() = node.metadata().creation_timestamp();
-      *c->mutable_last_transition_time() = internal::ToMetaTime(now);
+      *c->mutable_last_transition_time() = api::MetaTime(now);
       changed = true;
       continue;
     }
@@ -381,7 +382,7 @@ absl::StatusOr<std::string> NodeLifecycleReconciler::MarkNodeUnknown(const v1::N
     c->set_status("Unknown");
     c->set_reason("NodeStatusUnknown");
     c->set_message("Kubelet stopped posting node status.");
-    *c->mutable_last_transition_time() = internal::ToMetaTime(now);
+    *c->mutable_last_transition_time() = api::MetaTime(now);
     changed = true;
   }
   // Written against the revision the decision was made on: a heartbeat that arrived
@@ -620,7 +621,7 @@ absl::Status NodeLifecycleReconciler::MarkPodNotReady(const v1::Pod& cached,
           if (c.type() != "Ready") continue;
           if (c.status() == "False") return absl::OkStatus();
           c.set_status("False");
-          *c.mutable_last_transition_time() = internal::ToMetaTime(now);
+          *c.mutable_last_transition_time() = api::MetaTime(now);
           ORCH_ASSIGN_OR_RETURN(last, client_->UpdateStatus(pod));
           written = true;
           break;
@@ -661,7 +662,7 @@ absl::Status NodeLifecycleReconciler::SwapNoExecuteTaints(const std::string& nam
       v1::Taint& taint = *taints.Add();
       taint.set_key(std::string(add));
       taint.set_effect(std::string(api::kEffectNoExecute));
-      *taint.mutable_time_added() = internal::ToMetaTime(now);
+      *taint.mutable_time_added() = api::MetaTime(now);
       changed = true;
     }
     return changed;

@@ -41,16 +41,6 @@ bool RemoveTaint(Taints& taints, std::string_view key, std::string_view effect) 
   return taints.size() != before;
 }
 
-google::protobuf::Timestamp ToMetaTime(absl::Time t) {
-  google::protobuf::Timestamp out;
-  out.set_seconds(absl::ToUnixSeconds(t));
-  return out;
-}
-
-absl::Time FromProtoTime(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
-
 absl::Status AddPodNodeNameIndex(client::Informer<v1::Pod>& pods) {
   absl::Status status =
       pods.AddIndexer(std::string(kPodNodeNameIndex), [](const v1::Pod& pod) {

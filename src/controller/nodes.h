@@ -41,11 +41,6 @@ bool HasTaint(const Taints& taints, std::string_view key, std::string_view effec
 // Removes every taint with this key and effect; true if any was there.
 bool RemoveTaint(Taints& taints, std::string_view key, std::string_view effect);
 
-// metav1.Time (whole seconds, as Kubernetes stores it) and back; an unset Timestamp is
-// absl::UnixEpoch().
-google::protobuf::Timestamp ToMetaTime(absl::Time t);
-absl::Time FromProtoTime(const google::protobuf::Timestamp& t);
-
 // Adds kPodNodeNameIndex to the pod informer; OK when a controller added it already.
 absl::Status AddPodNodeNameIndex(client::Informer<api::v1::Pod>& pods);
 // The cached pods bound to `node` (REQUIRES: AddPodNodeNameIndex succeeded).

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "orch/api/time.h"
 #include "controller/nodes.h"
 #include "controller/pods.h"
 #include "fmt/format.h"
@@ -39,8 +40,8 @@ bool IsEvicted(const v1::Pod& pod) {
 // Kubernetes' byEvictionAndCreationTimestamp.
 bool DeleteFirst(const PodPtr& a, const PodPtr& b) {
   if (IsEvicted(*a) != IsEvicted(*b)) return IsEvicted(*a);
-  const absl::Time ta = internal::FromProtoTime(a->metadata().creation_timestamp());
-  const absl::Time tb = internal::FromProtoTime(b->metadata().creation_timestamp());
+  const absl::Time ta = api::FromTimestamp(a->metadata().creation_timestamp());
+  const absl::Time tb = api::FromTimestamp(b->metadata().creation_timestamp());
   if (ta != tb) return ta < tb;
   return a->metadata().name() < b->metadata().name();
 }
@@ -197,7 +198,7 @@ absl::Status PodGcReconciler::ForceDelete(const v1::Pod& cached, std::optional<C
                                    [](const v1::PodCondition& c) { return c.type() == "DisruptionTarget"; });
             v1::PodCondition* c =
                 it == status.mutable_conditions()->end() ? status.add_conditions() : &*it;
-            if (c->status() != "True") *c->mutable_last_transition_time() = internal::ToMetaTime(now);
+            if (c->status() != "True") *c->mutable_last_transition_time() = api::MetaTime(now);
             c->set_type("DisruptionTarget");
             c->set_status("True");
             c->set_reason(std::string(condition->reason));

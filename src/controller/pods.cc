@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "orch/api/time.h"
 #include "absl/container/flat_hash_map.h"
 
 namespace orch::controller::internal {
@@ -21,18 +22,12 @@ const v1::PodCondition* ReadyCondition(const v1::Pod& pod) {
   return nullptr;
 }
 
-// Zero when unset.
-absl::Time TimeOf(const google::protobuf::Timestamp& t) {
-  if (t.seconds() == 0 && t.nanos() == 0) return absl::UnixEpoch();
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
-
 bool IsZero(absl::Time t) { return t == absl::UnixEpoch(); }
 
 absl::Time ReadyTime(const v1::Pod& pod) {
   const v1::PodCondition* ready = ReadyCondition(pod);
   if (ready == nullptr || ready->status() != "True") return absl::UnixEpoch();
-  return TimeOf(ready->last_transition_time());
+  return api::FromTimestamp(ready->last_transition_time());
 }
 
 int PhaseOrdinal(const std::string& phase) {
@@ -141,8 +136,8 @@ void SortForDeletion(std::vector<PodPtr>& pods, const std::vector<PodPtr>& relat
       return YoungerFirst(ReadyTime(a), ReadyTime(b), now, a, b);
     }
     if (MaxRestarts(a) != MaxRestarts(b)) return MaxRestarts(a) > MaxRestarts(b);
-    const absl::Time created_a = TimeOf(a.metadata().creation_timestamp());
-    const absl::Time created_b = TimeOf(b.metadata().creation_timestamp());
+    const absl::Time created_a = api::FromTimestamp(a.metadata().creation_timestamp());
+    const absl::Time created_b = api::FromTimestamp(b.metadata().creation_timestamp());
     if (created_a != created_b) return YoungerFirst(created_a, created_b, now, a, b);
     return false;
   });

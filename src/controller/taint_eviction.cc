@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "controller/nodes.h"
+#include "orch/api/time.h"
 #include "controller/pods.h"
 #include "controller/watches.h"
 #include "fmt/format.h"
@@ -66,10 +67,10 @@ bool CoversNoExecute(const internal::Tolerations& tolerations, std::string_view 
 absl::Time BoundAt(const v1::Pod& pod) {
   for (const v1::PodCondition& c : pod.status().conditions()) {
     if (c.type() == "PodScheduled" && c.status() == "True" && c.has_last_transition_time()) {
-      return internal::FromProtoTime(c.last_transition_time());
+      return api::FromTimestamp(c.last_transition_time());
     }
   }
-  return internal::FromProtoTime(pod.metadata().creation_timestamp());
+  return api::FromTimestamp(pod.metadata().creation_timestamp());
 }
 
 class TaintEvictionReconciler final : public Reconciler {
@@ -210,7 +211,7 @@ Result TaintEvictionReconciler::Reconcile(const Request& request) {
       absl::Time tainted = now;
       for (const v1::Taint& taint : taints) {
         if (taint.has_time_added()) {
-          tainted = std::min(tainted, internal::FromProtoTime(taint.time_added()));
+          tainted = std::min(tainted, api::FromTimestamp(taint.time_added()));
         }
       }
       it->second = {pod.metadata().uid(), std::min(std::max(tainted, BoundAt(pod)), now)};
@@ -268,7 +269,7 @@ absl::Status TaintEvictionReconciler::Evict(const v1::Pod& pod) {
         v1::PodCondition* c = it == status.mutable_conditions()->end() ? status.add_conditions() : &*it;
         if (c->status() == "True" && c->reason() == "DeletionByTaintManager") return absl::OkStatus();
         c->set_type("DisruptionTarget");
-        if (c->status() != "True") *c->mutable_last_transition_time() = internal::ToMetaTime(now);
+        if (c->status() != "True") *c->mutable_last_transition_time() = api::MetaTime(now);
         c->set_status("True");
         c->set_reason("DeletionByTaintManager");
         c->set_message("Taint manager: deleting due to NoExecute taint");

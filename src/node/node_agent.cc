@@ -6,6 +6,7 @@
 #include <thread>
 #include <utility>
 
+#include "orch/api/time.h"
 #include "absl/container/flat_hash_map.h"
 #include "fmt/format.h"
 #include "orch/api/v1/coordination.pb.h"
@@ -26,21 +27,6 @@ namespace {
 
 constexpr char kNodeLeaseNamespace[] = "kube-node-lease";
 constexpr char kComponent[] = "kubelet";
-
-google::protobuf::Timestamp Stamp(absl::Time t) {
-  google::protobuf::Timestamp out;
-  out.set_seconds(absl::ToUnixSeconds(t));
-  return out;
-}
-
-// A MicroTime (Lease times keep sub-second precision).
-google::protobuf::Timestamp MicroStamp(absl::Time t) {
-  google::protobuf::Timestamp out;
-  const int64_t micros = absl::ToUnixMicros(t);
-  out.set_seconds(micros / 1000000);
-  out.set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
-  return out;
-}
 
 // The host's memory, as the kubelet reports it (MemTotal, in Ki).
 std::string HostMemory() {
@@ -233,8 +219,8 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
       c->set_status(want.value);
       c->set_reason(want.reason);
       c->set_message(want.message);
-      *c->mutable_last_heartbeat_time() = Stamp(now);
-      *c->mutable_last_transition_time() = Stamp(now);
+      *c->mutable_last_heartbeat_time() = api::MetaTime(now);
+      *c->mutable_last_transition_time() = api::MetaTime(now);
       for (const v1::NodeCondition& before : old.conditions()) {
         if (before.type() == want.type && before.status() == want.value) {
           *c->mutable_last_transition_time() = before.last_transition_time();
@@ -292,13 +278,13 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
             owner->set_uid(node.metadata().uid());
             fresh.mutable_spec()->set_holder_identity(options_.node_name);
             fresh.mutable_spec()->set_lease_duration_seconds(seconds);
-            *fresh.mutable_spec()->mutable_renew_time() = MicroStamp(now);
+            *fresh.mutable_spec()->mutable_renew_time() = api::MicroTime(now);
             return options_.client->Create(fresh).status();
           }
           ORCH_RETURN_IF_ERROR(lease.status());
           lease->mutable_spec()->set_holder_identity(options_.node_name);
           lease->mutable_spec()->set_lease_duration_seconds(seconds);
-          *lease->mutable_spec()->mutable_renew_time() = MicroStamp(now);
+          *lease->mutable_spec()->mutable_renew_time() = api::MicroTime(now);
           return options_.client->Update(*lease).status();
         },
         client::Sleeper::None());

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_join.h"
 #include "fmt/format.h"
+#include "orch/api/time.h"
 
 namespace orch::node::internal {
 
@@ -97,7 +98,7 @@ void SetCondition(v1::PodStatus& status, const v1::PodStatus& old, std::string_v
       return;
     }
   }
-  *c->mutable_last_transition_time() = ToTimestamp(now);
+  *c->mutable_last_transition_time() = api::MetaTime(now);
 }
 
 bool TerminalPhase(std::string_view phase) { return phase == "Succeeded" || phase == "Failed"; }
@@ -264,7 +265,7 @@ v1::PodStatus ComputePodStatus(const v1::Pod& pod, const PodView& view,
   if (old.has_start_time()) {
     *status.mutable_start_time() = old.start_time();
   } else if (view.start_time.has_value()) {
-    *status.mutable_start_time() = ToTimestamp(*view.start_time);
+    *status.mutable_start_time() = api::MetaTime(*view.start_time);
   }
   status.set_qos_class(old.qos_class());
   status.set_nominated_node_name(old.nominated_node_name());
@@ -272,13 +273,7 @@ v1::PodStatus ComputePodStatus(const v1::Pod& pod, const PodView& view,
 }
 
 google::protobuf::Timestamp ToTimestamp(int64_t nanos) {
-  google::protobuf::Timestamp t;
-  t.set_seconds(nanos / 1000000000);  // metav1.Time: whole seconds
-  return t;
-}
-
-google::protobuf::Timestamp ToTimestamp(absl::Time t) {
-  return ToTimestamp(absl::ToUnixNanos(t));
+  return api::MetaTime(absl::FromUnixNanos(nanos));
 }
 
 }  // namespace orch::node::internal

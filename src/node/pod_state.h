@@ -101,8 +101,8 @@ bool InitDone(const api::v1::PodSpec& spec, const PodView& view);
 // Whether the restart policy wants `c` (exited) to run again.
 bool ShouldRestart(const std::string& restart_policy, const ContainerRecord& c);
 
+// A CRI time (nanoseconds since the epoch) as metav1.Time.
 google::protobuf::Timestamp ToTimestamp(int64_t nanos);
-google::protobuf::Timestamp ToTimestamp(absl::Time t);
 
 }  // namespace orch::node::internal
 

@@ -138,7 +138,7 @@ void PodWorker::Observe(std::vector<SandboxRecord> sandboxes,
   {
     MutexLock lock(&mu_);
     generation_ = std::max(generation_, generation);
-    auto merge = [&](auto& mine, auto& listed, auto state_of, auto newer) {
+    auto merge = [&](auto& mine, auto& listed, auto newer) {
       std::map<std::string, size_t> index;
       for (size_t i = 0; i < listed.size(); ++i) index[listed[i].id] = i;
       // Drop what the relist no longer shows, if it was known before the relist began.
@@ -163,13 +163,12 @@ void PodWorker::Observe(std::vector<SandboxRecord> sandboxes,
           *it = std::move(record);
           changed = true;
         }
-        (void)state_of;
       }
     };
-    merge(view_.sandboxes, sandboxes, 0, [](const SandboxRecord& a, const SandboxRecord& b) {
+    merge(view_.sandboxes, sandboxes, [](const SandboxRecord& a, const SandboxRecord& b) {
       return a.state != b.state || (a.ip != b.ip && !a.ip.empty());
     });
-    merge(view_.containers, containers, 0, [](const ContainerRecord& a, const ContainerRecord& b) {
+    merge(view_.containers, containers, [](const ContainerRecord& a, const ContainerRecord& b) {
       // States only move forward; a later list never undoes what a call reported.
       if (StateRank(a.state) != StateRank(b.state)) return StateRank(a.state) > StateRank(b.state);
       return a.detailed && !b.detailed;
@@ -330,7 +329,7 @@ PodWorker::Action PodWorker::DecideRunning(const v1::Pod& pod) {
       for (const ContainerRecord& c : view_.containers) {
         if (c.running() || c.state == cri::CONTAINER_CREATED) running.push_back(c.id);
       }
-      if (!running.empty()) return StopContainers(running, 0, "its sandbox is gone");
+      if (!running.empty()) return StopContainers(running, 0);
     }
     if (auto until = sandbox_backoff_.HeldUntil("sandbox", failed_at_["sandbox"], Now())) {
       KickAt(*until);
@@ -343,25 +342,23 @@ PodWorker::Action PodWorker::DecideRunning(const v1::Pod& pod) {
     const ContainerRecord* latest = view_.Latest(c.name());
     const bool in_sandbox = latest != nullptr && latest->sandbox_id == sandbox->id;
     if (in_sandbox && latest->exited() && latest->exit_code == 0) continue;
-    return DecideContainer(pod, c, /*init=*/true);
+    return DecideContainer(pod, c);
   }
   for (const v1::Container& c : pod.spec().containers()) {
-    if (Action a = DecideContainer(pod, c, /*init=*/false)) return a;
+    if (Action a = DecideContainer(pod, c)) return a;
   }
   return nullptr;
 }
 
-PodWorker::Action PodWorker::DecideContainer(const v1::Pod& pod, const v1::Container& c, bool init) {
+PodWorker::Action PodWorker::DecideContainer(const v1::Pod& pod, const v1::Container& c) {
   const SandboxRecord* sandbox = view_.Sandbox();
   const ContainerRecord* latest = view_.Latest(c.name());
   // A run from an earlier sandbox does not count: the container starts over, restart
   // count going on.
   const bool current = latest != nullptr && latest->sandbox_id == sandbox->id;
   if (current && latest->running()) {
-    auto kill = kill_.find(latest->id);
-    if (kill == kill_.end()) return nullptr;
-    const std::string why = kill->second;
-    return StopContainers({latest->id}, GraceSeconds(&pod), why);
+    if (!kill_.contains(latest->id)) return nullptr;
+    return StopContainers({latest->id}, GraceSeconds(&pod));
   }
   if (current && latest->state == cri::CONTAINER_CREATED) {
     // Made but never started (its start failed): remove it; the next sync retries.
@@ -395,7 +392,6 @@ PodWorker::Action PodWorker::DecideContainer(const v1::Pod& pod, const v1::Conta
       return nullptr;
     }
   }
-  (void)init;
   if (ImageHeld(c)) return nullptr;
   return StartContainer(pod, c, attempt);
 }
@@ -428,8 +424,7 @@ PodWorker::Action PodWorker::DecideTerminating(const v1::Pod* pod) {
     if (c.running() || c.state == cri::CONTAINER_CREATED) running.push_back(c.id);
   }
   if (!running.empty()) {
-    return StopContainers(running, GraceSeconds(pod),
-                          pod == nullptr ? "the pod is gone" : "the pod is being deleted");
+    return StopContainers(running, GraceSeconds(pod));
   }
   for (const SandboxRecord& s : view_.sandboxes) {
     if (s.ready()) return StopSandbox(s.id);
@@ -744,17 +739,16 @@ void PodWorker::Create(std::shared_ptr<const v1::Pod> pod, v1::Container c, uint
           record->state = cri::CONTAINER_RUNNING;
           record->started_at = absl::ToUnixNanos(Now());
         }
-        StartProbes(*pod, c, id);
+        StartProbes(c, id);
       });
     });
   });
 }
 
-PodWorker::Action PodWorker::StopContainers(std::vector<std::string> ids, int64_t grace_seconds,
-                                            std::string reason) {
+PodWorker::Action PodWorker::StopContainers(std::vector<std::string> ids, int64_t grace_seconds) {
   for (const std::string& id : ids) StopProbes(id);
   for (const std::string& id : ids) kill_.erase(id);
-  return [this, self = shared_from_this(), ids = std::move(ids), grace_seconds, reason] {
+  return [this, self = shared_from_this(), ids = std::move(ids), grace_seconds] {
     // In parallel, as the kubelet kills a pod's containers; done when all have stopped.
     auto pending = std::make_shared<std::atomic<size_t>>(ids.size());
     auto failed = std::make_shared<std::atomic<bool>>(false);
@@ -782,7 +776,6 @@ PodWorker::Action PodWorker::StopContainers(std::vector<std::string> ids, int64_
         });
       });
     }
-    (void)reason;
   };
 }
 
@@ -867,7 +860,7 @@ void PodWorker::WriteStatus(const v1::Pod& pod, const PodView& view) {
 
 // ---------------------------------------------------------------- probes
 
-void PodWorker::StartProbes(const v1::Pod& pod, const v1::Container& c, const std::string& id) {
+void PodWorker::StartProbes(const v1::Container& c, const std::string& id) {
   auto add = [&](runtime::ProbeKind kind, const v1::Probe& spec) {
     Probe p;
     p.kind = kind;
@@ -881,7 +874,6 @@ void PodWorker::StartProbes(const v1::Pod& pod, const v1::Container& c, const st
   if (c.has_startup_probe()) add(runtime::ProbeKind::kStartup, c.startup_probe());
   if (c.has_liveness_probe()) add(runtime::ProbeKind::kLiveness, c.liveness_probe());
   if (c.has_readiness_probe()) add(runtime::ProbeKind::kReadiness, c.readiness_probe());
-  (void)pod;
 }
 
 void PodWorker::StopProbes(const std::string& container_id) {
@@ -958,7 +950,6 @@ void PodWorker::RunProbe(std::string container_id, runtime::ProbeKind kind) {
       if (!result.success && p.failures >= failure_threshold) next = false;
       changed = next != p.result;
       p.result = next;
-      const std::string name = p.container_name;
       switch (kind) {
         case runtime::ProbeKind::kReadiness:
           self->view_.ready[container_id] = p.result;
@@ -971,20 +962,15 @@ void PodWorker::RunProbe(std::string container_id, runtime::ProbeKind kind) {
             return self->context_->executor->Post([self] { self->Kick(); });
           }
           if (!result.success && p.failures >= failure_threshold) {
-            self->kill_[container_id] =
-                fmt::format("Container {} failed startup probe, will be restarted", name);
+            self->kill_.insert(container_id);
             changed = true;
           }
           break;
         case runtime::ProbeKind::kLiveness:
           if (!p.result) {
-            self->kill_[container_id] =
-                fmt::format("Container {} failed liveness probe, will be restarted", name);
+            self->kill_.insert(container_id);
           }
           break;
-      }
-      if (!result.success && kind != runtime::ProbeKind::kStartup) {
-        // An event per failed check, as the kubelet's "Unhealthy".
       }
       self->ScheduleProbe(static_cast<size_t>(it - self->probes_.begin()),
                           absl::Seconds(Seconds(p.spec.period_seconds(), 10)));

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -114,7 +115,7 @@ class PodWorker : public std::enable_shared_from_this<PodWorker> {
   Action DecideTerminating(const api::v1::Pod* pod) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Action DecideGarbage() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The action for container `c`, or empty (running fine, held back, or done).
-  Action DecideContainer(const api::v1::Pod& pod, const api::v1::Container& c, bool init)
+  Action DecideContainer(const api::v1::Pod& pod, const api::v1::Container& c)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   bool ImageHeld(const api::v1::Container& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -124,7 +125,7 @@ class PodWorker : public std::enable_shared_from_this<PodWorker> {
   // Image, create, start: the chain that brings up one run of `c`.
   Action StartContainer(const api::v1::Pod& pod, const api::v1::Container& c, uint32_t attempt)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Action StopContainers(std::vector<std::string> ids, int64_t grace_seconds, std::string reason)
+  Action StopContainers(std::vector<std::string> ids, int64_t grace_seconds)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Action RemoveContainer(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Action DeletePodObject(const api::v1::Pod& pod) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -137,7 +138,7 @@ class PodWorker : public std::enable_shared_from_this<PodWorker> {
   void Done(std::function<void()> apply);
   void WriteStatus(const api::v1::Pod& pod, const PodView& view);
 
-  void StartProbes(const api::v1::Pod& pod, const api::v1::Container& c, const std::string& id)
+  void StartProbes(const api::v1::Container& c, const std::string& id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StopProbes(const std::string& container_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ScheduleProbe(size_t index, absl::Duration delay) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -155,7 +156,8 @@ class PodWorker : public std::enable_shared_from_this<PodWorker> {
   bool deleted_object_ ABSL_GUARDED_BY(mu_) = false;  // the agent removed the object
   PodView view_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, uint64_t> known_since_ ABSL_GUARDED_BY(mu_);  // record id -> generation
-  std::map<std::string, std::string> kill_ ABSL_GUARDED_BY(mu_);  // container id -> why
+  // Containers whose liveness or startup probe failed: stopped, then restarted by policy.
+  std::set<std::string> kill_ ABSL_GUARDED_BY(mu_);
   std::vector<Probe> probes_ ABSL_GUARDED_BY(mu_);
   Backoff crash_backoff_ ABSL_GUARDED_BY(mu_);
   Backoff image_backoff_ ABSL_GUARDED_BY(mu_);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "orch/api/time.h"
 #include "fmt/format.h"
 #include "orch/client/retry.h"
 
@@ -23,21 +24,6 @@ constexpr char kNodeLeaseNamespace[] = "kube-node-lease";
 // A status write or final delete the store refused is tried again this much later.
 constexpr absl::Duration kWriteRetryDelay = absl::Seconds(1);
 
-google::protobuf::Timestamp Stamp(absl::Time t) {
-  google::protobuf::Timestamp out;
-  out.set_seconds(absl::ToUnixSeconds(t));
-  return out;
-}
-
-// A MicroTime (Lease times keep sub-second precision).
-google::protobuf::Timestamp MicroStamp(absl::Time t) {
-  google::protobuf::Timestamp out;
-  const int64_t micros = absl::ToUnixMicros(t);
-  out.set_seconds(micros / 1000000);
-  out.set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
-  return out;
-}
-
 v1::Lease NewLease(const v1::Node& node, absl::Time now) {
   v1::Lease lease;
   const std::string& name = node.metadata().name();
@@ -51,7 +37,7 @@ v1::Lease NewLease(const v1::Node& node, absl::Time now) {
   owner->set_uid(node.metadata().uid());
   lease.mutable_spec()->set_holder_identity(name);
   lease.mutable_spec()->set_lease_duration_seconds(kLeaseDurationSeconds);
-  *lease.mutable_spec()->mutable_renew_time() = MicroStamp(now);
+  *lease.mutable_spec()->mutable_renew_time() = api::MicroTime(now);
   return lease;
 }
 
@@ -61,14 +47,14 @@ void SetCondition(v1::PodStatus& status, const std::string& type, bool value, ab
     if (c.type() != type) continue;
     if (c.status() != text) {
       c.set_status(text);
-      *c.mutable_last_transition_time() = Stamp(now);
+      *c.mutable_last_transition_time() = api::MetaTime(now);
     }
     return;
   }
   v1::PodCondition& c = *status.add_conditions();
   c.set_type(type);
   c.set_status(text);
-  *c.mutable_last_transition_time() = Stamp(now);
+  *c.mutable_last_transition_time() = api::MetaTime(now);
 }
 
 }  // namespace
@@ -95,8 +81,8 @@ absl::Status FakeNodes::Start(client::SharedInformerFactory& informers) {
     ready->set_status("True");
     ready->set_reason("KubeletReady");
     ready->set_message("kubelet is posting ready status");
-    *ready->mutable_last_heartbeat_time() = Stamp(executor_->clock().Now());
-    *ready->mutable_last_transition_time() = Stamp(executor_->clock().Now());
+    *ready->mutable_last_heartbeat_time() = api::MetaTime(executor_->clock().Now());
+    *ready->mutable_last_transition_time() = api::MetaTime(executor_->clock().Now());
     v1::NodeAddress* address = node.mutable_status()->add_addresses();
     address->set_type("InternalIP");
     address->set_address(fmt::format("10.0.0.{}", i + 1));
@@ -210,14 +196,14 @@ void FakeNodes::RenewLease(const std::string& name) {
   absl::StatusOr<v1::Lease> written = absl::UnknownError("not written");
   if (node.lease.has_value()) {
     v1::Lease lease = *node.lease;
-    *lease.mutable_spec()->mutable_renew_time() = MicroStamp(now);
+    *lease.mutable_spec()->mutable_renew_time() = api::MicroTime(now);
     written = client_->Update(lease);
   }
   if (!written.ok()) {
     // Someone else wrote or deleted it: renew what is stored, or make it again.
     absl::StatusOr<v1::Lease> stored = client_->Get<v1::Lease>(kNodeLeaseNamespace, name);
     if (stored.ok()) {
-      *stored->mutable_spec()->mutable_renew_time() = MicroStamp(now);
+      *stored->mutable_spec()->mutable_renew_time() = api::MicroTime(now);
       written = client_->Update(*stored);
     } else if (absl::IsNotFound(stored.status())) {
       absl::StatusOr<v1::Node> object = client_->Get<v1::Node>("", name);
@@ -249,11 +235,11 @@ void FakeNodes::PostNodeStatus(const std::string& name) {
         }
         if (ready->status() != "True") {
           ready->set_status("True");
-          *ready->mutable_last_transition_time() = Stamp(now);
+          *ready->mutable_last_transition_time() = api::MetaTime(now);
         }
         ready->set_reason("KubeletReady");
         ready->set_message("kubelet is posting ready status");
-        *ready->mutable_last_heartbeat_time() = Stamp(now);
+        *ready->mutable_last_heartbeat_time() = api::MetaTime(now);
         return client_->UpdateStatus(object).status();
       },
       client::Sleeper::None());
@@ -416,7 +402,7 @@ void FakeNodes::StartContainers(const std::string& uid) {
       status.set_pod_ip(pod_ip);
       status.add_pod_ips()->set_ip(pod_ip);
     }
-    if (!status.has_start_time()) *status.mutable_start_time() = Stamp(now);
+    if (!status.has_start_time()) *status.mutable_start_time() = api::MetaTime(now);
     std::vector<v1::ContainerStatus> previous(status.container_statuses().begin(),
                                               status.container_statuses().end());
     status.clear_container_statuses();
@@ -429,7 +415,7 @@ void FakeNodes::StartContainers(const std::string& uid) {
       cs.set_ready(ready);
       cs.set_started(true);
       cs.mutable_state()->Clear();
-      *cs.mutable_state()->mutable_running()->mutable_started_at() = Stamp(now);
+      *cs.mutable_state()->mutable_running()->mutable_started_at() = api::MetaTime(now);
     }
     SetCondition(status, "Initialized", true, now);
     SetCondition(status, "ContainersReady", ready, now);
@@ -463,7 +449,7 @@ void FakeNodes::Crash(const std::string& uid) {
       last.set_exit_code(exit_code);
       last.set_reason("Error");
       last.mutable_started_at()->CopyFrom(cs.state().running().started_at());
-      *last.mutable_finished_at() = Stamp(now);
+      *last.mutable_finished_at() = api::MetaTime(now);
       cs.set_restart_count(cs.restart_count() + 1);
       cs.set_ready(false);
       cs.set_started(false);

@@ -116,7 +116,7 @@ TEST_F(NodeAgentTest, RegistersTheNodeAndRenewsItsLease) {
 
 TEST_F(NodeAgentTest, RunsABoundPodAndReportsItRunningAndReady) {
   StartAgent();
-  const v1::Pod created = Create(MakePod("web", {"web:1", "log:1"}));
+  Create(MakePod("web", {"web:1", "log:1"}));
   Create([] {
     v1::Pod other = MakePod("elsewhere", {"web:1"});
     other.mutable_spec()->set_node_name("node-b");
@@ -142,7 +142,6 @@ TEST_F(NodeAgentTest, RunsABoundPodAndReportsItRunningAndReady) {
   EXPECT_EQ(runtime_->stats().sandboxes, 1);
   EXPECT_EQ(runtime_->stats().running_containers, 2);
   EXPECT_EQ(Get("elsewhere").status().container_statuses_size(), 0);
-  (void)created;
 }
 
 TEST_F(NodeAgentTest, InitContainersRunOneAfterAnotherBeforeTheApp) {

@@ -26,6 +26,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "orch/base/executor.h"
+#include "support/http_test_server.h"
 
 namespace orch::runtime {
 namespace {
@@ -37,181 +38,42 @@ using ::testing::IsEmpty;
 using ::testing::StartsWith;
 
 // ---------------------------------------------------------------------------------------
-// A tiny HTTP/1.1 server on 127.0.0.1: answers each request by its path (query left out)
-// from a table (404 for other paths), records what it got, and closes the connection.
-// Each connection gets its own thread, so a slow answer delays no other.
+// The shared test HTTP server, answering each request by its path (query left out) from a
+// table; 404 for other paths.
 class TestHttpServer {
  public:
-  struct Reply {
-    int status = 200;
-    std::string location;  // a Location header, when set
-    absl::Duration delay = absl::ZeroDuration();
-    std::string body = "ok";
-  };
+  using Reply = ::orch::testing::HttpResponse;
+  using Request = ::orch::testing::HttpRequest;
   static Reply Answer(int status, std::string body = "ok") {
-    Reply reply;
-    reply.status = status;
-    reply.body = std::move(body);
-    return reply;
+    return Reply{.status = status, .body = std::move(body)};
   }
   static Reply Redirect(int status, std::string location, std::string body = "moved") {
-    Reply reply = Answer(status, std::move(body));
-    reply.location = std::move(location);
-    return reply;
+    return Reply{.status = status, .body = std::move(body), .location = std::move(location)};
   }
   static Reply Slow(absl::Duration delay) {
-    Reply reply;
-    reply.delay = delay;
-    return reply;
-  }
-  struct Request {
-    std::string target;                          // "/healthz?x=1"
-    std::map<std::string, std::string> headers;  // lower-case names
-    std::string Header(const std::string& name) const {
-      auto it = headers.find(name);
-      return it == headers.end() ? "<absent>" : it->second;
-    }
-  };
-
-  TestHttpServer() {
-    listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(address);
-    if (listener_ < 0 || bind(listener_, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
-        listen(listener_, 64) != 0 ||
-        getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-      ADD_FAILURE() << "cannot listen on 127.0.0.1";
-      return;
-    }
-    port_ = ntohs(address.sin_port);
-    acceptor_ = std::thread([this] { Accept(); });
+    return Reply{.status = 200, .body = "ok", .delay = delay};
   }
 
-  ~TestHttpServer() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    stop_.notify_all();
-    if (acceptor_.joinable()) acceptor_.join();
-    std::vector<std::thread> connections;
-    {
-      std::lock_guard lock(mu_);
-      connections.swap(connections_);
-    }
-    for (std::thread& t : connections) t.join();
-    if (listener_ >= 0) close(listener_);
-  }
-
-  int port() const { return port_; }
-
+  int port() const { return server_.port(); }
   void Set(const std::string& path, Reply reply) {
     std::lock_guard lock(mu_);
     replies_[path] = std::move(reply);
   }
-
-  std::vector<Request> requests() const {
-    std::lock_guard lock(mu_);
-    return requests_;
-  }
+  std::vector<Request> requests() const { return server_.requests(); }
 
  private:
-  void Accept() {
-    for (;;) {
-      {
-        std::lock_guard lock(mu_);
-        if (stopping_) return;
-      }
-      pollfd waiting{.fd = listener_, .events = POLLIN, .revents = 0};
-      if (poll(&waiting, 1, 20) <= 0) continue;
-      const int fd = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) continue;
-      std::lock_guard lock(mu_);
-      connections_.emplace_back([this, fd] {
-        Serve(fd);
-        close(fd);
-      });
-    }
+  Reply Lookup(const Request& request) {
+    std::lock_guard lock(mu_);
+    auto it = replies_.find(request.path);
+    return it == replies_.end() ? Answer(404, "not found") : it->second;
   }
 
-  void Serve(int fd) {
-    timeval five_seconds{.tv_sec = 5, .tv_usec = 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &five_seconds, sizeof(five_seconds));
-    std::string data;
-    char buffer[4096];
-    while (data.find("\r\n\r\n") == std::string::npos && data.size() < (64 << 10)) {
-      const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
-      if (n <= 0) return;  // a TCP probe connects and closes
-      data.append(buffer, static_cast<size_t>(n));
-    }
-    Request request = Parse(data);
-    const std::string path = request.target.substr(0, request.target.find('?'));
-    Reply reply = Answer(404, "not found");
-    {
-      std::unique_lock lock(mu_);
-      requests_.push_back(request);
-      if (auto it = replies_.find(path); it != replies_.end()) reply = it->second;
-      if (reply.delay > absl::ZeroDuration()) {
-        stop_.wait_for(lock, absl::ToChronoMilliseconds(reply.delay), [this] { return stopping_; });
-        if (stopping_) return;
-      }
-    }
-    std::string answer =
-        absl::StrCat("HTTP/1.1 ", reply.status, " Status\r\nContent-Length: ", reply.body.size(),
-                     "\r\nConnection: close\r\n");
-    if (!reply.location.empty()) absl::StrAppend(&answer, "Location: ", reply.location, "\r\n");
-    absl::StrAppend(&answer, "\r\n", reply.body);
-    for (size_t sent = 0; sent < answer.size();) {
-      const ssize_t n = send(fd, answer.data() + sent, answer.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) return;  // the prober gave up (timeout, or enough of the body)
-      sent += static_cast<size_t>(n);
-    }
-  }
-
-  static Request Parse(const std::string& data) {
-    Request request;
-    size_t line_end = data.find("\r\n");
-    const std::string first = data.substr(0, line_end);  // GET <target> HTTP/1.1
-    const size_t space = first.find(' ');
-    request.target = first.substr(space + 1, first.rfind(' ') - space - 1);
-    while (line_end != std::string::npos) {
-      const size_t start = line_end + 2;
-      line_end = data.find("\r\n", start);
-      const std::string line = data.substr(start, line_end - start);
-      const size_t colon = line.find(':');
-      if (line.empty() || colon == std::string::npos) break;
-      std::string value = line.substr(colon + 1);
-      absl::StripLeadingAsciiWhitespace(&value);
-      request.headers[absl::AsciiStrToLower(line.substr(0, colon))] = value;
-    }
-    return request;
-  }
-
-  int listener_ = -1;
-  int port_ = 0;
-  std::thread acceptor_;
   mutable std::mutex mu_;
-  std::condition_variable stop_;
-  bool stopping_ = false;
   std::map<std::string, Reply> replies_;
-  std::vector<Request> requests_;
-  std::vector<std::thread> connections_;
+  ::orch::testing::HttpTestServer server_{[this](const Request& r) { return Lookup(r); }};
 };
 
-// A port on 127.0.0.1 where nothing listens (it was free a moment ago).
-int ClosedPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), length);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
+using ::orch::testing::ClosedPort;
 
 // ---------------------------------------------------------------------------------------
 // httpGet and tcpSocket: real sockets, on a thread pool.

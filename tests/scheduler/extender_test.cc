@@ -14,17 +14,17 @@
 #include "google/protobuf/struct.pb.h"
 #include "gtest/gtest.h"
 #include "orch/api/codec.h"
-#include "scheduler/http_test_server.h"
+#include "support/http_test_server.h"
 #include "support/status_matchers.h"
 
 namespace orch::scheduler {
 namespace {
 
 using ::google::protobuf::Value;
-using ::orch::scheduler::testing::ClosedPort;
-using ::orch::scheduler::testing::HttpRequest;
-using ::orch::scheduler::testing::HttpResponse;
-using ::orch::scheduler::testing::TestServer;
+using ::orch::testing::ClosedPort;
+using ::orch::testing::HttpRequest;
+using ::orch::testing::HttpResponse;
+using ::orch::testing::HttpTestServer;
 using ::orch::testing::IsOk;
 using ::orch::testing::StatusIs;
 using ::testing::ElementsAre;
@@ -110,7 +110,7 @@ std::unique_ptr<HttpExtender> MakeExtender(const std::string& yaml) {
 // Filter.
 
 TEST(HttpExtenderTest, FilterSendsThePodAndNodeListAndReadsTheResult) {
-  TestServer server([](const HttpRequest&) {
+  HttpTestServer server([](const HttpRequest&) {
     // Lower-case field names, as many extenders write them: Go reads them all the same.
     return HttpResponse{200, R"({"nodes": {"items": [{"metadata": {"name": "n3"}},
                                                      {"metadata": {"name": "n1"}}]},
@@ -131,7 +131,7 @@ TEST(HttpExtenderTest, FilterSendsThePodAndNodeListAndReadsTheResult) {
   ASSERT_EQ(requests.size(), 1u);
   EXPECT_EQ(requests[0].method, "POST");
   EXPECT_EQ(requests[0].path, "/sched/filter");
-  EXPECT_EQ(requests[0].content_type, "application/json");
+  EXPECT_EQ(requests[0].Header("content-type"), "application/json");
   // ExtenderArgs as kube-scheduler marshals it: the pod and a NodeList, no names.
   const Value args = ParseJson(requests[0].body);
   api::v1::Pod sent;
@@ -150,7 +150,7 @@ TEST(HttpExtenderTest, FilterSendsThePodAndNodeListAndReadsTheResult) {
 }
 
 TEST(HttpExtenderTest, NodeCacheCapableSendsAndReadsNodeNames) {
-  TestServer server([](const HttpRequest&) {
+  HttpTestServer server([](const HttpRequest&) {
     return HttpResponse{200, R"({"NodeNames": ["n2"],
                                 "FailedNodes": {"n1": "busy"},
                                 "FailedAndUnresolvableNodes": {"n3": "wrong rack"}})"};
@@ -175,7 +175,7 @@ TEST(HttpExtenderTest, NodeCacheCapableSendsAndReadsNodeNames) {
 }
 
 TEST(HttpExtenderTest, FilterRefusesANodeItWasNotGiven) {
-  TestServer server([](const HttpRequest&) {
+  HttpTestServer server([](const HttpRequest&) {
     return HttpResponse{200, R"({"NodeNames": ["n1", "n9"]})"};
   });
   Nodes nodes({"n1", "n2"});
@@ -187,7 +187,7 @@ TEST(HttpExtenderTest, FilterRefusesANodeItWasNotGiven) {
 }
 
 TEST(HttpExtenderTest, FilterErrorFieldAndNoVerb) {
-  TestServer server([](const HttpRequest&) {
+  HttpTestServer server([](const HttpRequest&) {
     return HttpResponse{200, R"({"Error": "backend down"})"};
   });
   Nodes nodes({"n1", "n2"});
@@ -208,11 +208,11 @@ TEST(HttpExtenderTest, FilterErrorFieldAndNoVerb) {
 // Prioritize and Bind.
 
 TEST(HttpExtenderTest, PrioritizeReturnsScoresAndWeightScaledAsKubernetesDoes) {
-  TestServer first([](const HttpRequest& request) {
+  HttpTestServer first([](const HttpRequest& request) {
     EXPECT_EQ(request.path, "/prioritize");
     return HttpResponse{200, R"([{"Host": "n1", "Score": 3}, {"host": "n2", "score": 10}])"};
   });
-  TestServer second([](const HttpRequest&) {
+  HttpTestServer second([](const HttpRequest&) {
     return HttpResponse{200, R"([{"Host": "n2", "Score": 1}, {"Host": "n3", "Score": 0}])"};
   });
   Nodes nodes({"n1", "n2", "n3"});
@@ -242,7 +242,7 @@ TEST(HttpExtenderTest, PrioritizeReturnsScoresAndWeightScaledAsKubernetesDoes) {
 
 TEST(HttpExtenderTest, BindSendsBindingArgs) {
   std::atomic<bool> refuse{false};
-  TestServer server([&refuse](const HttpRequest&) {
+  HttpTestServer server([&refuse](const HttpRequest&) {
     return HttpResponse{200, refuse ? R"({"Error": "node n1 is full"})" : R"({"Error": ""})"};
   });
   auto binder = MakeExtender(fmt::format("urlPrefix: {}\nbindVerb: bind\n", server.url()));
@@ -274,7 +274,7 @@ TEST(HttpExtenderTest, BindSendsBindingArgs) {
 // Who takes part, and what happens when a call fails.
 
 TEST(HttpExtenderTest, ManagedResourcesLimitWhichPodsTheExtenderSees) {
-  TestServer server([](const HttpRequest&) { return HttpResponse{200, R"({"NodeNames": []})"}; });
+  HttpTestServer server([](const HttpRequest&) { return HttpResponse{200, R"({"NodeNames": []})"}; });
   auto extender = MakeExtender(
       fmt::format("urlPrefix: {}\nfilterVerb: filter\nnodeCacheCapable: true\n"
                   "managedResources: [{{name: example.com/gpu, ignoredByScheduler: true}}]\n",
@@ -298,7 +298,7 @@ TEST(HttpExtenderTest, ManagedResourcesLimitWhichPodsTheExtenderSees) {
 }
 
 TEST(HttpExtenderTest, TimeoutEndsTheCallWithinHttpTimeout) {
-  TestServer server([](const HttpRequest&) {
+  HttpTestServer server([](const HttpRequest&) {
     return HttpResponse{200, R"({"NodeNames": []})", absl::Seconds(5)};
   });
   Nodes nodes({"n1"});
@@ -314,8 +314,8 @@ TEST(HttpExtenderTest, TimeoutEndsTheCallWithinHttpTimeout) {
 }
 
 TEST(HttpExtenderTest, IgnorableFailuresAreSkippedOthersFail) {
-  TestServer broken([](const HttpRequest&) { return HttpResponse{500, "oops"}; });
-  TestServer working([](const HttpRequest&) {
+  HttpTestServer broken([](const HttpRequest&) { return HttpResponse{500, "oops"}; });
+  HttpTestServer working([](const HttpRequest&) {
     return HttpResponse{200, R"({"NodeNames": ["n2"], "FailedNodes": {"n1": "too hot"}})"};
   });
   Nodes nodes({"n1", "n2"});
@@ -352,10 +352,10 @@ TEST(HttpExtenderTest, IgnorableFailuresAreSkippedOthersFail) {
 }
 
 TEST(HttpExtenderTest, UnresolvableWinsAndReasonsAccumulate) {
-  TestServer first([](const HttpRequest&) {
+  HttpTestServer first([](const HttpRequest&) {
     return HttpResponse{200, R"({"NodeNames": ["n2", "n3"], "FailedNodes": {"n1": "a"}})"};
   });
-  TestServer second([](const HttpRequest& request) {
+  HttpTestServer second([](const HttpRequest& request) {
     // Sees only what the first one kept.
     EXPECT_THAT(request.body, HasSubstr(R"("NodeNames":["n2","n3"])"));
     return HttpResponse{200, R"({"NodeNames": ["n3"], "FailedNodes": {"n2": "b"},
@@ -379,7 +379,7 @@ TEST(HttpExtenderTest, UnresolvableWinsAndReasonsAccumulate) {
 
 TEST(HttpExtenderTest, MalformedRepliesAreErrors) {
   std::atomic<int> which{0};
-  TestServer server([&which](const HttpRequest&) {
+  HttpTestServer server([&which](const HttpRequest&) {
     static const char* const kReplies[] = {
         "{not json",       R"({"NodeNames": "n1"})",
         R"(["n1"])",       R"({"FailedNodes": {"n1": 3}})",
@@ -406,7 +406,7 @@ TEST(HttpExtenderTest, MalformedRepliesAreErrors) {
         << i;
   }
 
-  TestServer scores([](const HttpRequest&) {
+  HttpTestServer scores([](const HttpRequest&) {
     return HttpResponse{200, R"([{"Host": "n1", "Score": 2.5}])"};
   });
   auto scorer =
@@ -459,7 +459,7 @@ TEST(HttpExtenderTest, CreateChecksItsConfiguration) {
 }
 
 TEST(HttpExtenderTest, ServerNameIsTheNameUsedWhileTheHostIsDialled) {
-  TestServer server([](const HttpRequest&) {
+  HttpTestServer server([](const HttpRequest&) {
     return HttpResponse{200, R"({"NodeNames": ["n1"]})"};
   });
   Nodes nodes({"n1"});
@@ -470,13 +470,13 @@ TEST(HttpExtenderTest, ServerNameIsTheNameUsedWhileTheHostIsDialled) {
   ORCH_ASSERT_OK_AND_ASSIGN(ExtenderFilterResult result,
                             extender->Filter(MakePod("web"), nodes.all()));
   EXPECT_THAT(result.feasible, ElementsAre(nodes[0]));
-  EXPECT_EQ(server.requests().at(0).host, fmt::format("extender.example:{}", server.port()));
+  EXPECT_EQ(server.requests().at(0).Header("host"), fmt::format("extender.example:{}", server.port()));
   EXPECT_EQ(server.requests().at(0).path, "/x/filter");
   EXPECT_EQ(extender->Name(), server.url() + "/x");  // as configured
 }
 
 TEST(HttpExtenderTest, TlsOptionsReachCurl) {
-  TestServer server([](const HttpRequest&) { return HttpResponse{200, "{}"}; });
+  HttpTestServer server([](const HttpRequest&) { return HttpResponse{200, "{}"}; });
   Nodes nodes({"n1"});
   // A CA file that does not exist fails before any byte is sent, naming the file.
   auto with_ca = MakeExtender(
@@ -495,7 +495,7 @@ TEST(HttpExtenderTest, TlsOptionsReachCurl) {
 }
 
 TEST(HttpExtenderTest, ConcurrentCallsShareTheExtender) {
-  TestServer server([](const HttpRequest&) {
+  HttpTestServer server([](const HttpRequest&) {
     return HttpResponse{200, R"({"NodeNames": ["n1"]})"};
   });
   Nodes nodes({"n1", "n2"});

@@ -17,7 +17,7 @@
 #include "orch/scheduler/config.h"
 #include "orch/scheduler/place.h"
 #include "orch/scheduler/scheduler.h"
-#include "scheduler/http_test_server.h"
+#include "support/http_test_server.h"
 #include "scheduler/scheduler_fixture.h"
 #include "scheduler/test_objects.h"
 #include "support/status_matchers.h"
@@ -33,12 +33,12 @@ using ::testing::Eq;
 using ::testing::HasSubstr;
 using ::testing::Pair;
 using ::testing::StartsWith;
-using testing::ClosedPort;
-using testing::HttpRequest;
-using testing::HttpResponse;
+using ::orch::testing::ClosedPort;
+using ::orch::testing::HttpRequest;
+using ::orch::testing::HttpResponse;
 using testing::MakeNode;
 using testing::MakePod;
-using testing::TestServer;
+using ::orch::testing::HttpTestServer;
 
 constexpr std::string_view kHeader =
     "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n";
@@ -75,7 +75,7 @@ std::string JsonReasons(const std::map<std::string, std::string>& reasons) {
 
 // A filtering extender that rules out `failed` and `unresolvable` nodes, with their reasons,
 // and keeps every other node it is asked about.
-TestServer::Handler Rejecting(std::map<std::string, std::string> failed,
+HttpTestServer::Handler Rejecting(std::map<std::string, std::string> failed,
                               std::map<std::string, std::string> unresolvable = {}) {
   return [failed, unresolvable](const HttpRequest& request) {
     std::vector<std::string> kept;
@@ -119,7 +119,7 @@ class SchedulerExtenderTest : public testing::SchedulerFixture {
 };
 
 TEST_F(SchedulerExtenderTest, FilterRulesOutNodesAndThePodLandsOnWhatIsLeft) {
-  TestServer extender(Rejecting({{"node-a", "no gpu left"}, {"node-b", "no gpu left"}}));
+  HttpTestServer extender(Rejecting({{"node-a", "no gpu left"}, {"node-b", "no gpu left"}}));
   ASSERT_NO_FATAL_FAILURE(StartScheduler(fmt::format(
       "- urlPrefix: {}\n  filterVerb: filter\n  nodeCacheCapable: true\n", extender.url())));
   AddNode("node-a", "16");  // the plugins' favourite: the most room
@@ -138,7 +138,7 @@ TEST_F(SchedulerExtenderTest, FilterRulesOutNodesAndThePodLandsOnWhatIsLeft) {
 }
 
 TEST_F(SchedulerExtenderTest, FilterReasonsAreCountedInTheFitError) {
-  TestServer extender(Rejecting({{"node-a", "no gpu left"}}, {{"node-b", "rack is down"}}));
+  HttpTestServer extender(Rejecting({{"node-a", "no gpu left"}}, {{"node-b", "rack is down"}}));
   ASSERT_NO_FATAL_FAILURE(StartScheduler(fmt::format(
       "- urlPrefix: {}\n  filterVerb: filter\n  nodeCacheCapable: true\n", extender.url())));
   AddNode("node-a", "4");
@@ -159,7 +159,7 @@ TEST_F(SchedulerExtenderTest, FilterReasonsAreCountedInTheFitError) {
 
 TEST_F(SchedulerExtenderTest, PrioritizeTimesWeightOutweighsThePlugins) {
   // node-b scores 10 for the pods named "steered*", every node 0 for the others.
-  TestServer extender([](const HttpRequest& request) {
+  HttpTestServer extender([](const HttpRequest& request) {
     const ExtenderCall call = Parse(request);
     std::vector<std::string> scores;
     for (const std::string& node : call.nodes) {
@@ -188,7 +188,7 @@ TEST_F(SchedulerExtenderTest, PrioritizeTimesWeightOutweighsThePlugins) {
 }
 
 TEST_F(SchedulerExtenderTest, BindingExtenderBindsInsteadOfDefaultBinder) {
-  TestServer extender([](const HttpRequest&) { return HttpResponse{200, "{}"}; });
+  HttpTestServer extender([](const HttpRequest&) { return HttpResponse{200, "{}"}; });
   ASSERT_NO_FATAL_FAILURE(StartScheduler(
       fmt::format("- urlPrefix: {}\n  bindVerb: bind\n", extender.url())));
   AddNode("node-a", "4");
@@ -214,7 +214,7 @@ TEST_F(SchedulerExtenderTest, BindingExtenderBindsInsteadOfDefaultBinder) {
 }
 
 TEST_F(SchedulerExtenderTest, FailedExtenderBindIsRetriedLikeAFailedBindPlugin) {
-  TestServer extender(
+  HttpTestServer extender(
       [](const HttpRequest&) { return HttpResponse{200, R"({"Error":"binding refused"})"}; });
   ASSERT_NO_FATAL_FAILURE(StartScheduler(
       fmt::format("- urlPrefix: {}\n  bindVerb: bind\n", extender.url())));
@@ -270,7 +270,7 @@ TEST_F(SchedulerExtenderTest, RequiredExtenderThatIsDownStopsScheduling) {
 TEST_F(SchedulerExtenderTest, ManagedResourcesDecideWhichPodsTheExtenderSees) {
   // The extender accounts for example.com/gpu itself (ignoredByScheduler): no node has it in
   // its allocatable, yet NodeResourcesFit must let gpu pods through to the extender.
-  TestServer extender(Rejecting({{"node-a", "no gpu left"}}));
+  HttpTestServer extender(Rejecting({{"node-a", "no gpu left"}}));
   ASSERT_NO_FATAL_FAILURE(StartScheduler(fmt::format(
       "- urlPrefix: {}\n  filterVerb: filter\n  nodeCacheCapable: true\n"
       "  managedResources:\n  - name: example.com/gpu\n    ignoredByScheduler: true\n",
@@ -291,7 +291,7 @@ TEST_F(SchedulerExtenderTest, ManagedResourcesDecideWhichPodsTheExtenderSees) {
 }
 
 TEST_F(SchedulerExtenderTest, ResourceManagedWithoutIgnoredBySchedulerIsStillChecked) {
-  TestServer extender(Rejecting({}));
+  HttpTestServer extender(Rejecting({}));
   ASSERT_NO_FATAL_FAILURE(StartScheduler(fmt::format(
       "- urlPrefix: {}\n  filterVerb: filter\n  nodeCacheCapable: true\n"
       "  managedResources:\n  - name: example.com/gpu\n",
@@ -322,8 +322,8 @@ TEST_F(SchedulerExtenderCreateTest, BadExtenderIsAConfigurationError) {
 // Place calls extenders too (Filter and Prioritize), and its totals include them.
 
 TEST(PlaceExtenderTest, FilterAndPrioritizeShapeThePlacementsAndTheirScores) {
-  TestServer filter(Rejecting({{"a", "no gpu left"}}));
-  TestServer scorer([](const HttpRequest& request) {
+  HttpTestServer filter(Rejecting({{"a", "no gpu left"}}));
+  HttpTestServer scorer([](const HttpRequest& request) {
     std::vector<std::string> scores;
     for (const std::string& node : Parse(request).nodes) {
       scores.push_back(fmt::format(R"({{"Host":"{}","Score":{}}})", node, node == "c" ? 3 : 0));

@@ -52,6 +52,7 @@ class FaultStore : public store::StoreWrapper {
   // The calls faults apply to. Leases are left alone: heartbeats and leader election
   // have their own tests of a lost lease.
   enum class Op { kCreate, kUpdate, kDelete, kGet, kList, kWatch };
+  static constexpr int kOps = 6;
 
   // Faults drawn at random, per call on a key under `prefix` (empty: every key).
   struct RandomFaults {
@@ -143,7 +144,7 @@ class FaultStore : public store::StoreWrapper {
   std::vector<Rule> rules_ ABSL_GUARDED_BY(mu_);
   std::vector<Hook> hooks_ ABSL_GUARDED_BY(mu_);
   int injected_ ABSL_GUARDED_BY(mu_) = 0;
-  std::map<std::string, int> succeeded_[6] ABSL_GUARDED_BY(mu_);  // per Op, per key
+  std::map<std::string, int> succeeded_[kOps] ABSL_GUARDED_BY(mu_);  // per Op, per key
   bool holding_ ABSL_GUARDED_BY(mu_) = false;
   std::string hold_prefix_ ABSL_GUARDED_BY(mu_);
   std::vector<FaultyWatcher*> watchers_ ABSL_GUARDED_BY(mu_);
