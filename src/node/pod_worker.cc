@@ -81,6 +81,46 @@ const v1::Container* FindContainer(const v1::PodSpec& spec, const std::string& n
   return nullptr;
 }
 
+// The pod's sandbox config, as RunPodSandbox and every CreateContainer of the pod take it.
+cri::PodSandboxConfig SandboxConfig(const v1::Pod& pod, uint32_t attempt,
+                                    const std::string& log_root) {
+  cri::PodSandboxConfig config;
+  cri::PodSandboxMetadata& meta = *config.mutable_metadata();
+  meta.set_name(pod.metadata().name());
+  meta.set_namespace_(pod.metadata().namespace_());
+  meta.set_uid(pod.metadata().uid());
+  meta.set_attempt(attempt);
+  config.set_hostname(pod.spec().hostname().empty() ? pod.metadata().name() : pod.spec().hostname());
+  if (!log_root.empty()) {
+    config.set_log_directory(fmt::format("{}/{}_{}_{}", log_root, pod.metadata().namespace_(),
+                                         pod.metadata().name(), pod.metadata().uid()));
+  }
+  for (const auto& [k, v] : pod.metadata().labels()) (*config.mutable_labels())[k] = v;
+  (*config.mutable_labels())[kPodNameLabel] = pod.metadata().name();
+  (*config.mutable_labels())[kPodNamespaceLabel] = pod.metadata().namespace_();
+  (*config.mutable_labels())[kPodUidLabel] = pod.metadata().uid();
+  for (const auto& [k, v] : pod.metadata().annotations()) (*config.mutable_annotations())[k] = v;
+  for (const v1::Container& c : pod.spec().containers()) {
+    for (const v1::ContainerPort& port : c.ports()) {
+      if (port.host_port() == 0) continue;
+      cri::PortMapping* mapping = config.add_port_mappings();
+      mapping->set_container_port(port.container_port());
+      mapping->set_host_port(port.host_port());
+      mapping->set_host_ip(port.host_ip());
+      mapping->set_protocol(port.protocol() == "UDP"    ? cri::UDP
+                            : port.protocol() == "SCTP" ? cri::SCTP
+                                                        : cri::TCP);
+    }
+  }
+  // Each container has its own PID namespace (its process is PID 1, as in Kubernetes)
+  // unless the pod shares one.
+  cri::NamespaceOption& namespaces =
+      *config.mutable_linux()->mutable_security_context()->mutable_namespace_options();
+  namespaces.set_pid(SharesPids(pod) ? cri::POD : cri::CONTAINER);
+  if (pod.spec().host_network()) namespaces.set_network(cri::NODE);
+  return config;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- Backoff
@@ -471,41 +511,7 @@ PodWorker::Action PodWorker::RunSandbox(const v1::Pod& pod) {
   const SandboxRecord* previous = view_.Sandbox();
   const uint32_t attempt = previous == nullptr ? 0 : previous->attempt + 1;
   cri::RunPodSandboxRequest request;
-  cri::PodSandboxConfig& config = *request.mutable_config();
-  cri::PodSandboxMetadata& meta = *config.mutable_metadata();
-  meta.set_name(pod.metadata().name());
-  meta.set_namespace_(pod.metadata().namespace_());
-  meta.set_uid(pod.metadata().uid());
-  meta.set_attempt(attempt);
-  config.set_hostname(pod.spec().hostname().empty() ? pod.metadata().name() : pod.spec().hostname());
-  if (!context_->options->pod_log_directory.empty()) {
-    config.set_log_directory(fmt::format("{}/{}_{}_{}", context_->options->pod_log_directory,
-                                         pod.metadata().namespace_(), pod.metadata().name(),
-                                         pod.metadata().uid()));
-  }
-  for (const auto& [k, v] : pod.metadata().labels()) (*config.mutable_labels())[k] = v;
-  (*config.mutable_labels())[kPodNameLabel] = pod.metadata().name();
-  (*config.mutable_labels())[kPodNamespaceLabel] = pod.metadata().namespace_();
-  (*config.mutable_labels())[kPodUidLabel] = pod.metadata().uid();
-  for (const auto& [k, v] : pod.metadata().annotations()) (*config.mutable_annotations())[k] = v;
-  for (const v1::Container& c : pod.spec().containers()) {
-    for (const v1::ContainerPort& port : c.ports()) {
-      if (port.host_port() == 0) continue;
-      cri::PortMapping* mapping = config.add_port_mappings();
-      mapping->set_container_port(port.container_port());
-      mapping->set_host_port(port.host_port());
-      mapping->set_host_ip(port.host_ip());
-      mapping->set_protocol(port.protocol() == "UDP"    ? cri::UDP
-                            : port.protocol() == "SCTP" ? cri::SCTP
-                                                        : cri::TCP);
-    }
-  }
-  // Each container has its own PID namespace (its process is PID 1, as in Kubernetes)
-  // unless the pod shares one.
-  cri::NamespaceOption& namespaces =
-      *config.mutable_linux()->mutable_security_context()->mutable_namespace_options();
-  namespaces.set_pid(SharesPids(pod) ? cri::POD : cri::CONTAINER);
-  if (pod.spec().host_network()) namespaces.set_network(cri::NODE);
+  *request.mutable_config() = SandboxConfig(pod, attempt, context_->options->pod_log_directory);
   return [this, self = shared_from_this(), request = std::move(request), attempt] {
     context_->runtime->RunPodSandbox(request, [this, self, attempt](
                                                   absl::StatusOr<cri::RunPodSandboxResponse> out) {
@@ -587,23 +593,22 @@ PodWorker::Action PodWorker::RemoveSandbox(const std::string& id) {
 
 PodWorker::Action PodWorker::StartContainer(const v1::Pod& pod, const v1::Container& c,
                                             uint32_t attempt) {
-  const std::string sandbox_id = view_.Sandbox()->id;
-  return [this, self = shared_from_this(), pod = pod_, c, attempt, sandbox_id] {
-    PullThenCreate(pod, c, attempt, sandbox_id);
+  return [this, self = shared_from_this(), pod = pod_, c, attempt, sandbox = *view_.Sandbox()] {
+    PullThenCreate(pod, c, attempt, sandbox);
   };
 }
 
 void PodWorker::PullThenCreate(std::shared_ptr<const v1::Pod> pod, v1::Container c,
-                               uint32_t attempt, std::string sandbox_id) {
+                               uint32_t attempt, SandboxRecord sandbox) {
   auto self = shared_from_this();
   const std::string policy = PullPolicy(c);
   const std::string image = c.image();
-  auto pull = [this, self, pod, c, attempt, sandbox_id, image] {
+  auto pull = [this, self, pod, c, attempt, sandbox, image] {
     Event(client::kEventNormal, "Pulling", fmt::format("Pulling image \"{}\"", image));
     const absl::Time started = Now();
     cri::PullImageRequest request;
     request.mutable_image()->set_image(image);
-    context_->runtime->PullImage(request, [this, self, pod, c, attempt, sandbox_id, image,
+    context_->runtime->PullImage(request, [this, self, pod, c, attempt, sandbox, image,
                                            started](absl::StatusOr<cri::PullImageResponse> out) {
       if (!out.ok()) {
         ++context_->runtime_errors;
@@ -624,18 +629,18 @@ void PodWorker::PullThenCreate(std::shared_ptr<const v1::Pod> pod, v1::Container
         MutexLock lock(&mu_);
         image_backoff_.Reset("image/" + image);
       }
-      Create(pod, c, attempt, sandbox_id);
+      Create(pod, c, attempt, sandbox);
     });
   };
   if (policy == "Always") return pull();
   cri::ImageStatusRequest request;
   request.mutable_image()->set_image(image);
-  context_->runtime->ImageStatus(request, [this, self, pod, c, attempt, sandbox_id, image, policy,
+  context_->runtime->ImageStatus(request, [this, self, pod, c, attempt, sandbox, image, policy,
                                            pull](absl::StatusOr<cri::ImageStatusResponse> out) {
     if (out.ok() && out->has_image()) {
       Event(client::kEventNormal, "Pulled",
             fmt::format("Container image \"{}\" already present on machine", image));
-      return Create(pod, c, attempt, sandbox_id);
+      return Create(pod, c, attempt, sandbox);
     }
     if (policy == "Never") {
       const std::string message = fmt::format(
@@ -652,10 +657,10 @@ void PodWorker::PullThenCreate(std::shared_ptr<const v1::Pod> pod, v1::Container
 }
 
 void PodWorker::Create(std::shared_ptr<const v1::Pod> pod, v1::Container c, uint32_t attempt,
-                       std::string sandbox_id) {
+                       SandboxRecord sandbox) {
   auto self = shared_from_this();
   cri::CreateContainerRequest request;
-  request.set_pod_sandbox_id(sandbox_id);
+  request.set_pod_sandbox_id(sandbox.id);
   cri::ContainerConfig& config = *request.mutable_config();
   config.mutable_metadata()->set_name(c.name());
   config.mutable_metadata()->set_attempt(attempt);
@@ -681,16 +686,10 @@ void PodWorker::Create(std::shared_ptr<const v1::Pod> pod, v1::Container c, uint
   config.set_tty(c.tty());
   config.set_stdin(c.stdin());
   config.set_stdin_once(c.stdin_once());
-  // The sandbox's config is part of the request (CRI wants it for the log directory).
-  request.mutable_sandbox_config()->mutable_metadata()->set_name(pod->metadata().name());
-  request.mutable_sandbox_config()->mutable_metadata()->set_namespace_(pod->metadata().namespace_());
-  request.mutable_sandbox_config()->mutable_metadata()->set_uid(pod->metadata().uid());
-  if (!context_->options->pod_log_directory.empty()) {
-    request.mutable_sandbox_config()->set_log_directory(
-        fmt::format("{}/{}_{}_{}", context_->options->pod_log_directory,
-                    pod->metadata().namespace_(), pod->metadata().name(), pod->metadata().uid()));
-  }
-  context_->runtime->CreateContainer(request, [this, self, pod, c, attempt, sandbox_id](
+  // The sandbox's config is part of the request, as the kubelet sends it.
+  *request.mutable_sandbox_config() =
+      SandboxConfig(*pod, sandbox.attempt, context_->options->pod_log_directory);
+  context_->runtime->CreateContainer(request, [this, self, pod, c, attempt, sandbox_id = sandbox.id](
                                                   absl::StatusOr<cri::CreateContainerResponse> out) {
     if (!out.ok()) {
       ++context_->runtime_errors;

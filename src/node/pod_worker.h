@@ -131,9 +131,9 @@ class PodWorker : public std::enable_shared_from_this<PodWorker> {
   Action DeletePodObject(const api::v1::Pod& pod) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   void PullThenCreate(std::shared_ptr<const api::v1::Pod> pod, api::v1::Container c,
-                      uint32_t attempt, std::string sandbox_id);
+                      uint32_t attempt, SandboxRecord sandbox);
   void Create(std::shared_ptr<const api::v1::Pod> pod, api::v1::Container c, uint32_t attempt,
-              std::string sandbox_id);
+              SandboxRecord sandbox);
   // Ends the action in progress: applies `apply` (under the lock) and syncs again.
   void Done(std::function<void()> apply);
   void WriteStatus(const api::v1::Pod& pod, const PodView& view);

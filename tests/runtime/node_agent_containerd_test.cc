@@ -1,0 +1,543 @@
+// The node agent on a real containerd (tests/support/containerd_fixture.h), through
+// CriRuntime, with the real probes, on the real clock: what a kubelet must do, done to
+// busybox containers that really run. One containerd serves the suite; each test gets a
+// fresh agent, and its pods are gone before the next test starts. A machine that cannot
+// run containerd (not root, packages missing) skips, naming what is missing.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "orch/api/codec.h"
+#include "orch/api/scheme.h"
+#include "orch/api/v1/core.pb.h"
+#include "orch/base/clock.h"
+#include "orch/base/executor.h"
+#include "orch/base/mutex.h"
+#include "orch/client/client.h"
+#include "orch/node/node_agent.h"
+#include "orch/runtime/cri_runtime.h"
+#include "orch/store/memory_store.h"
+#include "support/containerd_fixture.h"
+#include "support/status_matchers.h"
+
+namespace orch::node {
+namespace {
+
+namespace fs = std::filesystem;
+namespace v1 = ::orch::api::v1;
+namespace cri = ::orch::runtime::cri;
+using ::orch::testing::ContainerdFixture;
+using ::orch::testing::IsOk;
+using ::orch::testing::StatusIs;
+using ::testing::HasSubstr;
+
+constexpr char kNode[] = "node-cri";
+
+// A pod from YAML, with `$IMAGE` standing for the busybox image.
+v1::Pod PodFromYaml(const std::string& yaml) {
+  const std::string text =
+      absl::StrReplaceAll(yaml, {{"$IMAGE", ContainerdFixture::kBusyboxImage}});
+  absl::StatusOr<v1::Pod> pod = api::DecodeObject<v1::Pod>(text, "pod", api::Scheme::Builtin());
+  EXPECT_THAT(pod, IsOk());
+  return pod.ok() ? *pod : v1::Pod();
+}
+
+const v1::ContainerStatus* StatusOf(const v1::Pod& pod, const std::string& container) {
+  for (const auto& s : pod.status().container_statuses()) {
+    if (s.name() == container) return &s;
+  }
+  return nullptr;
+}
+
+std::string Condition(const v1::Pod& pod, const std::string& type) {
+  for (const auto& c : pod.status().conditions()) {
+    if (c.type() == type) return c.status();
+  }
+  return "";
+}
+
+// GET http://ip:port/ from the host, over a plain socket; the whole response, or "" when
+// nothing answers.
+std::string HttpGet(const std::string& ip, int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "";
+  timeval timeout{.tv_sec = 5, .tv_usec = 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  std::string response;
+  if (::inet_pton(AF_INET, ip.c_str(), &address.sin_addr) == 1 &&
+      ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0) {
+    const std::string request = absl::StrCat("GET / HTTP/1.0\r\nHost: ", ip, "\r\n\r\n");
+    if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+        static_cast<ssize_t>(request.size())) {
+      char buffer[4096];
+      for (ssize_t n; (n = ::recv(fd, buffer, sizeof(buffer), 0)) > 0;) response.append(buffer, n);
+    }
+  }
+  ::close(fd);
+  return response;
+}
+
+// The host pids of processes whose command line is exactly `argv`.
+std::vector<pid_t> ProcessesRunning(const std::vector<std::string>& argv) {
+  std::string wanted;
+  for (const std::string& arg : argv) wanted += arg + '\0';
+  std::vector<pid_t> pids;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator("/proc", error)) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "cmdline");
+    const std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmdline == wanted) pids.push_back(std::stoi(name));
+  }
+  return pids;
+}
+
+class NodeAgentOnContainerdTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    started_ = new absl::Status();
+    absl::StatusOr<std::unique_ptr<ContainerdFixture>> containerd = ContainerdFixture::Start();
+    if (!containerd.ok()) {
+      *started_ = containerd.status();
+      return;
+    }
+    containerd_ = containerd->release();
+    absl::StatusOr<std::unique_ptr<runtime::CriRuntime>> runtime = runtime::CriRuntime::Connect(
+        {.endpoint = containerd_->endpoint(), .pull_timeout = absl::Seconds(20)});
+    if (!runtime.ok()) {
+      *started_ = runtime.status();
+      return;
+    }
+    runtime_ = runtime->release();
+    char log_root[] = "/tmp/orch-agent-test-XXXXXX";
+    if (::mkdtemp(log_root) == nullptr) {
+      *started_ = absl::InternalError("mkdtemp for the pod logs failed");
+      return;
+    }
+    log_root_ = new std::string(log_root);
+  }
+
+  static void TearDownTestSuite() {
+    delete runtime_;
+    runtime_ = nullptr;
+    if (containerd_ != nullptr) ORCH_EXPECT_OK(containerd_->Stop());
+    delete containerd_;
+    containerd_ = nullptr;
+    if (log_root_ != nullptr) fs::remove_all(*log_root_);
+    delete log_root_;
+    log_root_ = nullptr;
+    delete started_;
+    started_ = nullptr;
+  }
+
+  void SetUp() override {
+    if (started_->code() == absl::StatusCode::kFailedPrecondition) GTEST_SKIP() << *started_;
+    ASSERT_THAT(*started_, IsOk());
+    store_ = store::MemoryStore::Open({}).value();
+    client_ = std::make_unique<client::Client>(store_.get(), &api::Scheme::Builtin(), &Clock::Real());
+    StartAgent();
+  }
+
+  // Deletes the test's pods at once and waits until the agent has removed their sandboxes,
+  // so that the next test starts on an empty runtime.
+  void TearDown() override {
+    if (agent_ == nullptr) return;
+    const auto pods = client_->List<v1::Pod>("default");
+    ASSERT_THAT(pods, IsOk());
+    for (const v1::Pod& pod : pods->items) {
+      EXPECT_THAT(client_->Delete<v1::Pod>("default", pod.metadata().name(),
+                                           {.grace_period_seconds = 0}),
+                  IsOk());
+    }
+    EXPECT_TRUE(Eventually([&] { return Sandboxes() == 0; }, absl::Seconds(60)))
+        << "sandboxes left behind";
+    agent_.reset();
+  }
+
+  void StartAgent() {
+    ORCH_ASSERT_OK_AND_ASSIGN(agent_, NodeAgent::Create({.node_name = kNode,
+                                                         .client = client_.get(),
+                                                         .executor = &executor_,
+                                                         .runtime = runtime_,
+                                                         .cpu = "2",
+                                                         .memory = "4Gi",
+                                                         .internal_ip = "127.0.0.1",
+                                                         .pod_log_directory = *log_root_}));
+    ASSERT_THAT(agent_->Start(), IsOk());
+  }
+
+  v1::Pod Create(const std::string& yaml) {
+    v1::Pod pod = PodFromYaml(yaml);
+    pod.mutable_spec()->set_node_name(kNode);
+    absl::StatusOr<v1::Pod> created = client_->Create(pod);
+    EXPECT_THAT(created, IsOk());
+    return created.ok() ? *created : pod;
+  }
+
+  v1::Pod Get(const std::string& name) {
+    absl::StatusOr<v1::Pod> pod = client_->Get<v1::Pod>("default", name);
+    return pod.ok() ? *pod : v1::Pod();
+  }
+
+  // Polls `condition` every 50 ms for up to `timeout`.
+  static bool Eventually(const std::function<bool()>& condition, absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (!condition()) {
+      if (absl::Now() > deadline) return false;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return true;
+  }
+
+  // Waits until pod `name` satisfies `condition`; fails the test with the pod's last
+  // status when it does not within `timeout`. Returns the pod as it then was.
+  v1::Pod WaitForPod(const std::string& name, const std::function<bool(const v1::Pod&)>& condition,
+                     absl::Duration timeout, const std::string& what) {
+    v1::Pod pod;
+    const bool held = Eventually(
+        [&] {
+          pod = Get(name);
+          return condition(pod);
+        },
+        timeout);
+    EXPECT_TRUE(held) << "pod " << name << " did not get " << what << " within "
+                      << absl::FormatDuration(timeout) << "; status: " << pod.status().DebugString();
+    return pod;
+  }
+
+  // How many sandboxes the runtime has; -1 when it does not answer.
+  static int Sandboxes() {
+    struct Listing {
+      Notification done;
+      int count = -1;
+    };
+    auto listing = std::make_shared<Listing>();
+    runtime_->ListPodSandbox({}, [listing](absl::StatusOr<cri::ListPodSandboxResponse> out) {
+      if (out.ok()) listing->count = out->items_size();
+      listing->done.Notify();
+    });
+    if (!listing->done.WaitForNotificationWithTimeout(absl::Seconds(30))) return -1;
+    return listing->count;
+  }
+
+  static bool Ready(const v1::Pod& pod) { return Condition(pod, "Ready") == "True"; }
+
+  static absl::Status* started_;
+  static ContainerdFixture* containerd_;
+  static runtime::CriRuntime* runtime_;
+  static std::string* log_root_;
+
+  ThreadPoolExecutor executor_{2};
+  std::unique_ptr<store::MemoryStore> store_;
+  std::unique_ptr<client::Client> client_;
+  std::unique_ptr<NodeAgent> agent_;
+};
+
+absl::Status* NodeAgentOnContainerdTest::started_ = nullptr;
+ContainerdFixture* NodeAgentOnContainerdTest::containerd_ = nullptr;
+runtime::CriRuntime* NodeAgentOnContainerdTest::runtime_ = nullptr;
+std::string* NodeAgentOnContainerdTest::log_root_ = nullptr;
+
+TEST_F(NodeAgentOnContainerdTest, TwoContainerPodServesHttpFromItsIpOnceReady) {
+  // httpd starts 2 s after its container: until then the readiness probe fails.
+  Create(R"(
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  containers:
+  - name: httpd
+    image: $IMAGE
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, "mkdir -p /www && echo hello from orch > /www/index.html && sleep 2 && exec httpd -f -p 8080 -h /www"]
+    ports: [{name: http, containerPort: 8080}]
+    readinessProbe:
+      httpGet: {path: /, port: http}
+      periodSeconds: 1
+  - name: sidecar
+    image: $IMAGE
+    imagePullPolicy: IfNotPresent
+    command: [sleep, "3600"]
+)");
+  const v1::Pod running = WaitForPod(
+      "web",
+      [](const v1::Pod& p) {
+        const v1::ContainerStatus* httpd = StatusOf(p, "httpd");
+        return httpd != nullptr && httpd->state().has_running();
+      },
+      absl::Seconds(30), "httpd running");
+  EXPECT_FALSE(Ready(running)) << "ready before httpd listens";
+
+  const v1::Pod ready = WaitForPod("web", Ready, absl::Seconds(30), "Ready");
+  EXPECT_EQ(ready.status().phase(), "Running");
+  EXPECT_EQ(Condition(ready, "ContainersReady"), "True");
+  EXPECT_EQ(Condition(ready, "Initialized"), "True");
+  EXPECT_EQ(ready.status().host_ip(), "127.0.0.1");
+  ASSERT_THAT(ready.status().pod_ip(), ::testing::StartsWith("10.88."));
+  for (const std::string container : {"httpd", "sidecar"}) {
+    const v1::ContainerStatus* status = StatusOf(ready, container);
+    ASSERT_NE(status, nullptr) << container;
+    EXPECT_TRUE(status->ready()) << container;
+    EXPECT_EQ(status->restart_count(), 0) << container;
+    EXPECT_THAT(status->container_id(), ::testing::StartsWith("containerd://"));
+  }
+  const std::string response = HttpGet(ready.status().pod_ip(), 8080);
+  EXPECT_THAT(response, HasSubstr("200 OK"));
+  EXPECT_THAT(response, HasSubstr("hello from orch"));
+}
+
+TEST_F(NodeAgentOnContainerdTest, KillNineFromOutsideRestartsTheContainer) {
+  Create(R"(
+apiVersion: v1
+kind: Pod
+metadata: {name: sleeper}
+spec:
+  containers:
+  - name: main
+    image: $IMAGE
+    imagePullPolicy: IfNotPresent
+    command: [sleep, "3601"]
+)");
+  const v1::Pod before = WaitForPod("sleeper", Ready, absl::Seconds(30), "Ready");
+  const std::string first_id = StatusOf(before, "main")->container_id();
+  const std::vector<pid_t> pids = ProcessesRunning({"sleep", "3601"});
+  ASSERT_EQ(pids.size(), 1u);
+  ASSERT_EQ(::kill(pids[0], SIGKILL), 0);
+
+  const v1::Pod after = WaitForPod(
+      "sleeper",
+      [](const v1::Pod& p) {
+        const v1::ContainerStatus* main = StatusOf(p, "main");
+        return main != nullptr && main->restart_count() == 1 && main->state().has_running();
+      },
+      absl::Seconds(20), "restarted");
+  const v1::ContainerStatus& main = *StatusOf(after, "main");
+  EXPECT_NE(main.container_id(), first_id);
+  EXPECT_EQ(main.last_state().terminated().exit_code(), 137);
+  EXPECT_EQ(main.last_state().terminated().container_id(), first_id);
+  EXPECT_EQ(ProcessesRunning({"sleep", "3601"}).size(), 1u);
+  WaitForPod("sleeper", Ready, absl::Seconds(10), "Ready again");
+}
+
+TEST_F(NodeAgentOnContainerdTest, FailingLivenessProbeRestartsTheContainer) {
+  // Healthy for 3 s after each start, then the probe's file is gone.
+  Create(R"(
+apiVersion: v1
+kind: Pod
+metadata: {name: liveness}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: $IMAGE
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, "mkdir -p /tmp && touch /tmp/healthy && sleep 3 && rm /tmp/healthy && sleep 3600"]
+    livenessProbe:
+      exec: {command: [cat, /tmp/healthy]}
+      periodSeconds: 1
+      failureThreshold: 2
+)");
+  const v1::Pod pod = WaitForPod(
+      "liveness",
+      [](const v1::Pod& p) {
+        const v1::ContainerStatus* main = StatusOf(p, "main");
+        return main != nullptr && main->restart_count() >= 1 && main->state().has_running();
+      },
+      absl::Seconds(30), "restarted by its liveness probe");
+  const v1::ContainerStatus& main = *StatusOf(pod, "main");
+  EXPECT_TRUE(main.last_state().has_terminated());
+  // Started again at once: the first restart is not backed off.
+  const int64_t ran = main.last_state().terminated().finished_at().seconds() -
+                      main.last_state().terminated().started_at().seconds();
+  EXPECT_GE(ran, 3);
+  EXPECT_LE(main.state().running().started_at().seconds() -
+                main.last_state().terminated().finished_at().seconds(),
+            3);
+}
+
+TEST_F(NodeAgentOnContainerdTest, CrashingContainerBacksOffWithGrowingDelays) {
+  Create(R"(
+apiVersion: v1
+kind: Pod
+metadata: {name: crasher}
+spec:
+  containers:
+  - name: main
+    image: $IMAGE
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, "exit 3"]
+)");
+  // Start times of each run, from lastState as each exit is reported.
+  std::vector<int64_t> starts;
+  std::string backoff_message;
+  WaitForPod(
+      "crasher",
+      [&](const v1::Pod& p) {
+        const v1::ContainerStatus* main = StatusOf(p, "main");
+        if (main == nullptr || !main->last_state().has_terminated()) return false;
+        const int64_t started = main->last_state().terminated().started_at().seconds();
+        if (starts.empty() || starts.back() != started) starts.push_back(started);
+        if (main->state().waiting().reason() == "CrashLoopBackOff") {
+          backoff_message = main->state().waiting().message();
+        }
+        return main->restart_count() >= 3;
+      },
+      absl::Seconds(60), "three restarts");
+  ASSERT_GE(starts.size(), 3u);
+  const v1::Pod pod = Get("crasher");
+  const v1::ContainerStatus& main = *StatusOf(pod, "main");
+  EXPECT_EQ(main.last_state().terminated().exit_code(), 3);
+  EXPECT_EQ(main.last_state().terminated().reason(), "Error");
+  // Run 1 → 2 at once, 2 → 3 after 10 s, 3 → 4 after 20 s (the container itself lives ms).
+  const size_t n = starts.size();
+  EXPECT_GE(starts[n - 1] - starts[n - 2], 9) << "second back-off";
+  EXPECT_GE(starts[n - 1] - starts[n - 2], (starts[n - 2] - starts[n - 3]) + 5)
+      << "delays do not grow";
+  EXPECT_THAT(backoff_message, HasSubstr("restarting failed container=main pod=crasher_default("));
+  EXPECT_THAT(backoff_message, ::testing::StartsWith("back-off "));
+  EXPECT_EQ(pod.status().phase(), "Running");
+}
+
+TEST_F(NodeAgentOnContainerdTest, MissingImageShowsPullErrorsAndDisturbsNothingElse) {
+  Create(R"(
+apiVersion: v1
+kind: Pod
+metadata: {name: healthy}
+spec:
+  containers:
+  - {name: main, image: $IMAGE, imagePullPolicy: IfNotPresent, command: [sleep, "3600"]}
+)");
+  const v1::Pod healthy = WaitForPod("healthy", Ready, absl::Seconds(30), "Ready");
+  const std::string healthy_id = StatusOf(healthy, "main")->container_id();
+  Create(R"(
+apiVersion: v1
+kind: Pod
+metadata: {name: missing}
+spec:
+  containers:
+  - {name: main, image: localhost/no-such-image:1, imagePullPolicy: IfNotPresent}
+)");
+  bool saw_err_image_pull = false;
+  const v1::Pod missing = WaitForPod(
+      "missing",
+      [&](const v1::Pod& p) {
+        const v1::ContainerStatus* main = StatusOf(p, "main");
+        if (main == nullptr) return false;
+        if (main->state().waiting().reason() == "ErrImagePull") {
+          saw_err_image_pull = true;
+          EXPECT_THAT(main->state().waiting().message(), HasSubstr("localhost/no-such-image:1"));
+        }
+        return saw_err_image_pull && main->state().waiting().reason() == "ImagePullBackOff";
+      },
+      absl::Seconds(40), "ErrImagePull, then ImagePullBackOff");
+  EXPECT_EQ(missing.status().phase(), "Pending");
+  EXPECT_EQ(StatusOf(missing, "main")->state().waiting().message(),
+            "Back-off pulling image \"localhost/no-such-image:1\"");
+  const v1::Pod still = Get("healthy");
+  EXPECT_TRUE(Ready(still));
+  EXPECT_EQ(StatusOf(still, "main")->container_id(), healthy_id);
+  EXPECT_EQ(StatusOf(still, "main")->restart_count(), 0);
+}
+
+TEST_F(NodeAgentOnContainerdTest, GracefulDeleteWaitsTheGracePeriodThenKills) {
+  // A process without a SIGTERM handler, as PID 1, ignores SIGTERM: only the kill after the
+  // grace period stops it. (busybox sh -c execs a lone command.)
+  Create(R"(
+apiVersion: v1
+kind: Pod
+metadata: {name: stubborn}
+spec:
+  terminationGracePeriodSeconds: 3
+  containers:
+  - {name: main, image: $IMAGE, imagePullPolicy: IfNotPresent, command: [sh, -c, "sleep 3602"]}
+)");
+  WaitForPod("stubborn", Ready, absl::Seconds(30), "Ready");
+  ASSERT_EQ(ProcessesRunning({"sleep", "3602"}).size(), 1u);
+  const absl::Time deleted = absl::Now();
+  ASSERT_THAT(client_->Delete<v1::Pod>("default", "stubborn"), IsOk());
+  ASSERT_TRUE(Eventually(
+      [&] { return absl::IsNotFound(client_->Get<v1::Pod>("default", "stubborn").status()); },
+      absl::Seconds(20)));
+  const absl::Duration took = absl::Now() - deleted;
+  EXPECT_GE(took, absl::Milliseconds(2900)) << "the grace period was cut short";
+  EXPECT_LE(took, absl::Seconds(10));
+  EXPECT_TRUE(ProcessesRunning({"sleep", "3602"}).empty())
+      << "the pod object went before its container";
+}
+
+TEST_F(NodeAgentOnContainerdTest, RestartedAgentAdoptsRunningContainersAndRemovesOrphans) {
+  Create(R"(
+apiVersion: v1
+kind: Pod
+metadata: {name: steady}
+spec:
+  containers:
+  - {name: a, image: $IMAGE, imagePullPolicy: IfNotPresent, command: [sleep, "3603"]}
+  - {name: b, image: $IMAGE, imagePullPolicy: IfNotPresent, command: [sleep, "3604"]}
+)");
+  const v1::Pod before = WaitForPod("steady", Ready, absl::Seconds(30), "Ready");
+  const std::vector<pid_t> a = ProcessesRunning({"sleep", "3603"});
+  const std::vector<pid_t> b = ProcessesRunning({"sleep", "3604"});
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  agent_->Stop();
+  agent_.reset();
+
+  // While no agent runs, a sandbox appears that belongs to no pod.
+  cri::RunPodSandboxRequest orphan;
+  cri::PodSandboxConfig& config = *orphan.mutable_config();
+  config.mutable_metadata()->set_name("ghost");
+  config.mutable_metadata()->set_namespace_("default");
+  config.mutable_metadata()->set_uid("no-such-uid");
+  (*config.mutable_labels())["io.kubernetes.pod.uid"] = "no-such-uid";
+  config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(
+      cri::CONTAINER);
+  auto ran = std::make_shared<Notification>();
+  runtime_->RunPodSandbox(orphan, [ran](absl::StatusOr<cri::RunPodSandboxResponse> out) {
+    EXPECT_THAT(out, IsOk());
+    ran->Notify();
+  });
+  ASSERT_TRUE(ran->WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_EQ(Sandboxes(), 2);
+
+  StartAgent();
+  EXPECT_TRUE(Eventually([&] { return Sandboxes() == 1; }, absl::Seconds(30)))
+      << "the orphan sandbox was not removed";
+  EXPECT_TRUE(Eventually([&] { return agent_->stats().adopted_containers == 2; },
+                         absl::Seconds(10)));
+  absl::SleepFor(absl::Seconds(3));  // a few relists and syncs
+  EXPECT_EQ(ProcessesRunning({"sleep", "3603"}), a);
+  EXPECT_EQ(ProcessesRunning({"sleep", "3604"}), b);
+  const v1::Pod after = Get("steady");
+  EXPECT_TRUE(Ready(after));
+  for (const std::string container : {"a", "b"}) {
+    EXPECT_EQ(StatusOf(after, container)->container_id(),
+              StatusOf(before, container)->container_id());
+    EXPECT_EQ(StatusOf(after, container)->restart_count(), 0);
+  }
+}
+
+}  // namespace
+}  // namespace orch::node
