@@ -4,12 +4,14 @@
 // fresh agent, and its pods are gone before the next test starts. A machine that cannot
 // run containerd (not root, packages missing) skips, naming what is missing.
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -538,6 +540,26 @@ spec:
     EXPECT_EQ(StatusOf(after, container)->restart_count(), 0);
   }
 }
+
+#ifdef NODE_AGENT_EXAMPLE_PATH
+// examples/node_agent in its real mode: the guide's program, on this containerd.
+TEST_F(NodeAgentOnContainerdTest, TheExampleRunsItsPodsOnContainerd) {
+  agent_.reset();  // the example's agent would take this one's pods for orphans, and back
+  const std::string command =
+      absl::StrCat(NODE_AGENT_EXAMPLE_PATH, " --cri ", containerd_->endpoint(), " --image ",
+                   ContainerdFixture::kBusyboxImage, " --duration 20s 2>&1");
+  FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buffer[4096];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0;) output.append(buffer, n);
+  EXPECT_EQ(::pclose(pipe), 0) << output;
+  EXPECT_THAT(output, ::testing::ContainsRegex("web +Running ready=True restarts=0 ip=10\\.88\\."));
+  EXPECT_THAT(output, ::testing::ContainsRegex("crasher +Running ready=(True|False) restarts=[1-9]"));
+  EXPECT_TRUE(Eventually([&] { return Sandboxes() == 0; }, absl::Seconds(30)))
+      << "the example left sandboxes behind";
+}
+#endif
 
 }  // namespace
 }  // namespace orch::node
