@@ -7,6 +7,10 @@
 //                       Counters: p50_ms, p99_ms, max_ms over every pod of the run (target:
 //                       p99 <= 500 ms for N = 1 on a 2-core machine; the runtime's own calls
 //                       take ~150 ms of it).
+//   RuntimeOnly/N       the same containers through CriRuntime alone, no agent: N threads
+//                       each run RunPodSandbox, CreateContainer and StartContainer and wait
+//                       for each answer. What the runtime itself costs, for comparison in
+//                       the same run. Counters as above.
 //
 // containerd is the private one of tests/support/containerd_fixture.h (root, containerd,
 // runc and the CNI plugins needed); where it cannot start, the benchmark reports why and
@@ -16,6 +20,7 @@
 #include <algorithm>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -39,6 +44,7 @@ namespace orch::node {
 namespace {
 
 namespace v1 = api::v1;
+namespace cri = runtime::cri;
 using ::orch::testing::ContainerdFixture;
 
 constexpr char kNode[] = "bench-node";
@@ -89,6 +95,66 @@ class Bed {
       if (auto it = done_.find(name); it != done_.end()) latencies.push_back(it->second);
     }
     return latencies;
+  }
+
+  // Runs `n` sandboxes with one container each straight through the runtime, `n` at a
+  // time; the time each took to have its container started. RemoveDirect removes them.
+  std::vector<absl::Duration> RunDirect(int n) {
+    std::vector<absl::Duration> latencies(n);
+    std::vector<std::string> sandboxes(n);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < n; ++i) {
+      threads.emplace_back([&, i, name = fmt::format("direct-{}-{}", next_direct_, i)] {
+        const absl::Time started = absl::Now();
+        cri::RunPodSandboxRequest run;
+        cri::PodSandboxConfig& config = *run.mutable_config();
+        config.mutable_metadata()->set_name(name);
+        config.mutable_metadata()->set_namespace_("bench");
+        config.mutable_metadata()->set_uid(name);
+        config.set_hostname(name);
+        config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(
+            cri::CONTAINER);
+        auto sandbox = Call(&runtime::Runtime::RunPodSandbox, run);
+        if (!sandbox.ok()) return;
+        sandboxes[i] = sandbox->pod_sandbox_id();
+        cri::CreateContainerRequest create;
+        create.set_pod_sandbox_id(sandbox->pod_sandbox_id());
+        *create.mutable_sandbox_config() = config;
+        create.mutable_config()->mutable_metadata()->set_name("main");
+        create.mutable_config()->mutable_image()->set_image(ContainerdFixture::kBusyboxImage);
+        create.mutable_config()->add_command("sleep");
+        create.mutable_config()->add_command("3600");
+        create.mutable_config()->mutable_linux()->mutable_security_context()
+            ->mutable_namespace_options()->set_pid(cri::CONTAINER);
+        auto container = Call(&runtime::Runtime::CreateContainer, create);
+        if (!container.ok()) return;
+        cri::StartContainerRequest start;
+        start.set_container_id(container->container_id());
+        if (Call(&runtime::Runtime::StartContainer, start).ok()) {
+          latencies[i] = absl::Now() - started;
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    ++next_direct_;
+    direct_sandboxes_ = std::move(sandboxes);
+    return latencies;
+  }
+
+  void RemoveDirect() {
+    for (const std::string& id : direct_sandboxes_) {
+      if (id.empty()) {
+        status_ = absl::InternalError("a sandbox or container failed to start");
+        continue;
+      }
+      cri::StopPodSandboxRequest stop;
+      stop.set_pod_sandbox_id(id);
+      (void)Call(&runtime::Runtime::StopPodSandbox, stop);
+      cri::RemovePodSandboxRequest remove;
+      remove.set_pod_sandbox_id(id);
+      (void)Call(&runtime::Runtime::RemovePodSandbox, remove);
+    }
+    direct_sandboxes_.clear();
   }
 
   // Deletes every pod now and waits until the runtime holds none of their sandboxes.
@@ -160,18 +226,29 @@ class Bed {
     return pod;
   }
 
-  int Sandboxes() {
-    struct Listing {
+  // One runtime call, waited for.
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> Call(void (runtime::Runtime::*method)(const Request&,
+                                                                 runtime::Callback<Response>),
+                                const Request& request) {
+    struct Outcome {
       Notification done;
-      int count = -1;
+      absl::StatusOr<Response> result = absl::DeadlineExceededError("no answer within 60 s");
     };
-    auto listing = std::make_shared<Listing>();
-    runtime_->ListPodSandbox({}, [listing](absl::StatusOr<runtime::cri::ListPodSandboxResponse> out) {
-      if (out.ok()) listing->count = out->items_size();
-      listing->done.Notify();
+    auto outcome = std::make_shared<Outcome>();
+    (runtime_.get()->*method)(request, [outcome](absl::StatusOr<Response> result) {
+      outcome->result = std::move(result);
+      outcome->done.Notify();
     });
-    if (!listing->done.WaitForNotificationWithTimeout(absl::Seconds(30))) return -1;
-    return listing->count;
+    if (!outcome->done.WaitForNotificationWithTimeout(absl::Seconds(60))) {
+      return absl::DeadlineExceededError("no answer within 60 s");
+    }
+    return outcome->result;
+  }
+
+  int Sandboxes() {
+    auto listed = Call(&runtime::Runtime::ListPodSandbox, cri::ListPodSandboxRequest());
+    return listed.ok() ? listed->items_size() : -1;
   }
 
   absl::Status status_;
@@ -184,6 +261,8 @@ class Bed {
   std::unique_ptr<NodeAgent> agent_;
   Mutex mu_;
   int next_ ABSL_GUARDED_BY(mu_) = 0;
+  int next_direct_ = 0;
+  std::vector<std::string> direct_sandboxes_;  // RunDirect's, until RemoveDirect
   StringMap<absl::Time> pending_ ABSL_GUARDED_BY(mu_);      // created, not yet Ready
   StringMap<absl::Duration> done_ ABSL_GUARDED_BY(mu_);     // name -> latency
 };
@@ -195,7 +274,10 @@ double Percentile(std::vector<double> values, double p) {
   return values[std::min(i, values.size() - 1)];
 }
 
-void BM_PodStartLatency(benchmark::State& state) {
+// Runs `start(n)` (the latencies of n pods started at once) per iteration and `clean()`
+// after each, outside the timing; reports percentiles over every pod.
+template <typename Start, typename Clean>
+void Latencies(benchmark::State& state, Start start, Clean clean) {
   Bed& bed = Bed::Get();
   if (!bed.status().ok()) {
     state.SkipWithError(std::string(bed.status().message()).c_str());
@@ -204,10 +286,10 @@ void BM_PodStartLatency(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
   std::vector<double> ms;
   for (auto _ : state) {
-    const std::vector<absl::Duration> latencies = bed.StartPods(n);
+    const std::vector<absl::Duration> latencies = start(bed, n);
     state.PauseTiming();
     for (absl::Duration d : latencies) ms.push_back(absl::ToDoubleMilliseconds(d));
-    bed.DeletePods();
+    clean(bed);
     state.ResumeTiming();
     if (!bed.status().ok()) {
       state.SkipWithError(std::string(bed.status().message()).c_str());
@@ -219,7 +301,18 @@ void BM_PodStartLatency(benchmark::State& state) {
   state.counters["max_ms"] = Percentile(ms, 1.0);
   state.counters["pods"] = static_cast<double>(ms.size());
 }
+
+void BM_PodStartLatency(benchmark::State& state) {
+  Latencies(
+      state, [](Bed& bed, int n) { return bed.StartPods(n); }, [](Bed& bed) { bed.DeletePods(); });
+}
 BENCHMARK(BM_PodStartLatency)->Arg(1)->Arg(10)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_RuntimeOnly(benchmark::State& state) {
+  Latencies(
+      state, [](Bed& bed, int n) { return bed.RunDirect(n); }, [](Bed& bed) { bed.RemoveDirect(); });
+}
+BENCHMARK(BM_RuntimeOnly)->Arg(1)->Arg(10)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace orch::node
