@@ -8,6 +8,7 @@
 
 #include "orch/api/time.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "fmt/format.h"
 #include "orch/api/v1/coordination.pb.h"
 #include "orch/client/retry.h"
@@ -67,7 +68,7 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
     }
     events_ = std::make_unique<client::EventRecorder>(options_.client, kComponent);
     context_.events = events_.get();
-    if (options_.informers == nullptr) {
+    if (options_.informers == nullptr && options_.pod_router == nullptr) {
       own_informers_ =
           std::make_unique<client::SharedInformerFactory>(options_.client, options_.executor);
     }
@@ -84,12 +85,8 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
     ORCH_RETURN_IF_ERROR(RegisterNode());
     RenewLease();
     ScheduleNodeStatus();
-    client::SharedInformerFactory* informers =
-        options_.informers != nullptr ? options_.informers : own_informers_.get();
-    ORCH_ASSIGN_OR_RETURN(auto pods, informers->InformerFor<v1::Pod>());
-    pods_ = pods;
     const std::string node = options_.node_name;
-    handler_ = pods.AddEventHandler({
+    client::EventHandler<v1::Pod> handler{
         .on_add = [this, node](const auto& pod) {
           if (pod->spec().node_name() == node) WorkerFor(pod->metadata().uid())->UpdatePod(pod);
         },
@@ -104,7 +101,16 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
           MutexLock lock(&mu_);
           synced_ = true;
         },
-    });
+    };
+    if (options_.pod_router != nullptr) {
+      handler_ = options_.pod_router->Add(node, std::move(handler));
+    } else {
+      client::SharedInformerFactory* informers =
+          options_.informers != nullptr ? options_.informers : own_informers_.get();
+      ORCH_ASSIGN_OR_RETURN(auto pods, informers->InformerFor<v1::Pod>());
+      pods_ = pods;
+      handler_ = pods.AddEventHandler(std::move(handler));
+    }
     if (own_informers_ != nullptr) own_informers_->Start();
     // The runtime's name (for container ids), then the first relist: it adopts what runs.
     auto self = shared_from_this();
@@ -136,7 +142,13 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
       }
       for (auto& [uid, w] : workers_) workers.push_back(w);
     }
-    if (pods_.has_value() && handler_ != 0) pods_->RemoveEventHandler(handler_);
+    if (handler_ != 0) {
+      if (options_.pod_router != nullptr) {
+        options_.pod_router->Remove(handler_);
+      } else if (pods_.has_value()) {
+        pods_->RemoveEventHandler(handler_);
+      }
+    }
     handler_ = 0;
     for (auto& w : workers) w->Stop();
     if (own_informers_ != nullptr) own_informers_->Shutdown();
@@ -366,9 +378,11 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
       std::vector<ContainerRecord> containers;
     };
     std::map<std::string, Pod> by_uid;
+    absl::flat_hash_set<std::string> ready_sandboxes;
     for (const cri::PodSandbox& s : sandboxes.items()) {
       const std::string* uid = Label(s.labels(), internal::kPodUidLabel);
       if (uid == nullptr) continue;  // not made by a node agent
+      if (s.state() == cri::SANDBOX_READY) ready_sandboxes.insert(s.id());
       SandboxRecord r;
       r.id = s.id();
       r.attempt = s.metadata().attempt();
@@ -396,6 +410,8 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
       MutexLock lock(&mu_);
       synced = synced_;
       for (auto& [uid, w] : workers_) everyone.push_back(w);
+      absl::erase_if(sandbox_ips_,
+                     [&](const auto& entry) { return !ready_sandboxes.contains(entry.first); });
     }
     // Sandbox addresses and container details come from status calls: only for what is
     // new or changed since the worker last knew it.
@@ -472,13 +488,27 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
             });
       }
       for (size_t i = 0; i < shared->sandboxes.size(); ++i) {
-        if (shared->sandboxes[i].state != cri::SANDBOX_READY) continue;
+        SandboxRecord& sandbox = shared->sandboxes[i];
+        if (sandbox.state != cri::SANDBOX_READY) continue;
+        {
+          MutexLock lock(&mu_);
+          auto known = sandbox_ips_.find(sandbox.id);
+          if (known != sandbox_ips_.end()) {
+            sandbox.ip = known->second;
+            continue;
+          }
+        }
         details->fetch_add(1);
         cri::PodSandboxStatusRequest request;
-        request.set_pod_sandbox_id(shared->sandboxes[i].id);
+        request.set_pod_sandbox_id(sandbox.id);
         options_.runtime->PodSandboxStatus(
-            request, [shared, i, deliver](absl::StatusOr<cri::PodSandboxStatusResponse> out) {
-              if (out.ok()) shared->sandboxes[i].ip = out->status().network().ip();
+            request, [this, shared, i, deliver](absl::StatusOr<cri::PodSandboxStatusResponse> out) {
+              if (out.ok()) {
+                SandboxRecord& sandbox = shared->sandboxes[i];
+                sandbox.ip = out->status().network().ip();
+                MutexLock lock(&mu_);
+                sandbox_ips_[sandbox.id] = sandbox.ip;
+              }
               deliver();
             });
       }
@@ -519,6 +549,10 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
   TimerId status_timer_ ABSL_GUARDED_BY(mu_) = 0;
   TimerId relist_timer_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<std::string, std::shared_ptr<PodWorker>> workers_ ABSL_GUARDED_BY(mu_);
+  // Addresses of the sandboxes listed ready, by sandbox id. A sandbox keeps its address
+  // while ready, so PodSandboxStatus is asked once per sandbox, not at every relist (as the
+  // kubelet's PLEG asks only about pods whose containers changed).
+  absl::flat_hash_map<std::string, std::string> sandbox_ips_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

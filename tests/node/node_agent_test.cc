@@ -11,6 +11,8 @@
 #include "orch/api/v1/core.pb.h"
 #include "orch/base/executor.h"
 #include "orch/client/client.h"
+#include "orch/client/informer.h"
+#include "orch/node/pod_router.h"
 #include "orch/runtime/fake_runtime.h"
 #include "orch/store/memory_store.h"
 #include "support/status_matchers.h"
@@ -355,6 +357,76 @@ TEST_F(NodeAgentTest, BadOptionsAreRefusedNamingTheField) {
   options.lease_duration = absl::Seconds(1);
   EXPECT_THAT(NodeAgent::Create(options),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("lease_duration")));
+}
+
+TEST_F(NodeAgentTest, AgentsSharingAPodRouterEachRunOnlyTheirOwnPods) {
+  client::SharedInformerFactory informers(client_.get(), &executor_);
+  ORCH_ASSERT_OK_AND_ASSIGN(std::unique_ptr<PodRouter> router, PodRouter::Create(&informers));
+  FakeRuntime runtime_b({.executor = &executor_, .pod_cidr = "10.244.2.0/24"});
+  NodeAgentOptions options_a = Options();
+  options_a.pod_router = router.get();
+  NodeAgentOptions options_b = Options();
+  options_b.node_name = "node-b";
+  options_b.runtime = &runtime_b;
+  options_b.prober = &runtime_b;
+  options_b.internal_ip = "10.0.0.2";
+  options_b.pod_router = router.get();
+  ORCH_ASSERT_OK_AND_ASSIGN(std::unique_ptr<NodeAgent> agent_a, NodeAgent::Create(options_a));
+  ORCH_ASSERT_OK_AND_ASSIGN(std::unique_ptr<NodeAgent> agent_b, NodeAgent::Create(options_b));
+  ASSERT_THAT(agent_a->Start(), IsOk());
+  ASSERT_THAT(agent_b->Start(), IsOk());
+  informers.Start();
+
+  Create(MakePod("web", {"web:1"}));
+  v1::Pod api = MakePod("api", {"api:1", "log:1"});
+  api.mutable_spec()->clear_node_name();  // bound below, as a scheduler would
+  Create(api);
+  Run(absl::Seconds(1));
+  EXPECT_EQ(runtime_b.stats().sandboxes, 0);  // unbound: no agent runs it
+  api = Get("api");
+  api.mutable_spec()->set_node_name("node-b");
+  ASSERT_TRUE(client_->Update(api).ok());
+  Run(absl::Seconds(3));
+
+  const v1::Pod web = Get("web");
+  EXPECT_EQ(web.status().phase(), "Running");
+  EXPECT_EQ(Condition(web, "Ready"), "True");
+  EXPECT_EQ(web.status().host_ip(), "10.0.0.1");
+  EXPECT_EQ(web.status().pod_ip(), "10.244.1.2");
+  api = Get("api");
+  EXPECT_EQ(api.status().phase(), "Running");
+  EXPECT_EQ(Condition(api, "Ready"), "True");
+  EXPECT_EQ(api.status().host_ip(), "10.0.0.2");
+  EXPECT_EQ(api.status().pod_ip(), "10.244.2.2");
+  EXPECT_EQ(agent_a->stats().pods, 1);
+  EXPECT_EQ(agent_b->stats().pods, 1);
+  EXPECT_EQ(runtime_->stats().sandboxes, 1);
+  EXPECT_EQ(runtime_->stats().running_containers, 1);
+  EXPECT_EQ(runtime_b.stats().sandboxes, 1);
+  EXPECT_EQ(runtime_b.stats().running_containers, 2);
+
+  // A deletion reaches only its node's agent.
+  ASSERT_THAT(client_->Delete<v1::Pod>("default", "web"), IsOk());
+  Run(absl::Seconds(3));
+  EXPECT_THAT(client_->Get<v1::Pod>("default", "web"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(runtime_->stats().sandboxes, 0);
+  EXPECT_EQ(runtime_b.stats().running_containers, 2);
+  EXPECT_EQ(Get("api").status().phase(), "Running");
+  agent_a->Stop();
+  agent_b->Stop();
+}
+
+TEST_F(NodeAgentTest, ARelistOfPodsThatDidNotChangeOnlyListsTheRuntime) {
+  StartAgent();
+  Create(MakePod("web", {"web:1", "log:1"}));
+  Run(absl::Seconds(3));
+  ASSERT_EQ(Get("web").status().phase(), "Running");
+  // Each relist (every second) lists sandboxes and containers; the sandbox's address is
+  // asked for once, not again at every relist.
+  const int64_t before = runtime_->stats().calls;
+  Run(absl::Seconds(10));
+  EXPECT_EQ(runtime_->stats().calls - before, 10 * 2);
+  EXPECT_EQ(Get("web").status().pod_ip(), "10.244.1.2");
 }
 
 }  // namespace

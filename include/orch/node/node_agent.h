@@ -25,8 +25,9 @@
 // On a VirtualExecutor with a FakeRuntime it is deterministic.
 //
 // Thread safety: Start, Stop and stats may be called from any thread. Ownership: the
-// client, executor, runtime, prober and informers must outlive the agent; Stop (or the
-// destructor) waits for no runtime call: stop the agent before destroying the runtime.
+// client, executor, runtime, prober, informers and pod router must outlive the agent; Stop
+// (or the destructor) waits for no runtime call: stop the agent before destroying the
+// runtime.
 // Errors: Create returns kInvalidArgument for missing or bad options (naming the field);
 // Start returns what registering the node returned (kAlreadyExists never: an existing
 // Node object of the same name is taken over and updated).
@@ -46,6 +47,7 @@
 #include "orch/base/executor.h"
 #include "orch/client/client.h"
 #include "orch/client/informer.h"
+#include "orch/node/pod_router.h"
 #include "orch/runtime/prober.h"
 #include "orch/runtime/runtime.h"
 
@@ -61,6 +63,10 @@ struct NodeAgentOptions {
   // Where the agent finds pods. nullptr: its own informer, on `executor`. A host running
   // many agents in one process (a simulation) passes one shared factory.
   client::SharedInformerFactory* informers = nullptr;
+  // When set, pods come from this router (made on the shared factory) and `informers` is
+  // not needed. With many agents, each then hears only its own node's pods; on a shared
+  // factory alone every agent's handler sees every pod event.
+  PodRouter* pod_router = nullptr;
 
   // The Node object. Capacity: these quantities; an empty cpu or memory is read from
   // the host (CPU count, MemTotal). Allocatable = capacity (no reservations).
