@@ -23,6 +23,8 @@ packages=(
   # (scripts/build-test-images.sh), since no registry is reachable
   containerd runc containernetworking-plugins iproute2
   umoci busybox-static gcc libc6-dev
+  # etcd 3.4, started on loopback by the EtcdStore tests (tests/support/etcd_fixture.h)
+  etcd-server
 )
 
 missing=()

@@ -15,6 +15,7 @@
 #include "orch/base/mutex.h"
 #include "fmt/format.h"
 #include "orch/base/status.h"
+#include "store/common.h"
 #include "store/list_filter.h"
 #include "store/log_codec.h"
 #include "store/mutation.h"
@@ -24,7 +25,15 @@
 namespace orch::store {
 namespace {
 
+using internal::CheckKey;
+using internal::CheckRevisionArgument;
+using internal::ContinueToken;
+using internal::DecodeContinueToken;
+using internal::EncodeContinueToken;
+using internal::HasPrefix;
 using internal::KeyHistory;
+using internal::KeyNotFound;
+using internal::LeaseNotFound;
 using internal::Mutation;
 using internal::ReadyCursors;
 using internal::StoreState;
@@ -39,30 +48,6 @@ int64_t SegmentBytesFor(int64_t snapshot_every_bytes) {
   return std::clamp<int64_t>(snapshot_every_bytes / 2, 64 << 10, 64 << 20);
 }
 
-bool HasPrefix(std::string_view s, std::string_view prefix) {
-  return s.substr(0, prefix.size()) == prefix;
-}
-
-absl::Status CheckKey(std::string_view key) {
-  if (key.empty()) return absl::InvalidArgumentError("key: must not be empty");
-  return absl::OkStatus();
-}
-
-absl::Status CheckRevisionArgument(int64_t revision, std::string_view field) {
-  if (revision < 0) {
-    return absl::InvalidArgumentError(fmt::format("{}: must not be negative", field));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status KeyNotFound(std::string_view key) {
-  return absl::NotFoundError(fmt::format("key \"{}\" not found", key));
-}
-
-absl::Status LeaseNotFound(LeaseId lease) {
-  return absl::NotFoundError(fmt::format("lease {} not found (expired or revoked)", lease));
-}
-
 // The precondition of Update and Delete: the key exists and, when `expected` is non-zero,
 // was last modified at that revision.
 absl::Status CheckExpected(const StoreState& state, std::string_view key, int64_t expected) {
@@ -70,9 +55,7 @@ absl::Status CheckExpected(const StoreState& state, std::string_view key, int64_
   const Version* current = history ? history->Current() : nullptr;
   if (current == nullptr) return KeyNotFound(key);
   if (expected == 0 || current->mod_revision == expected) return absl::OkStatus();
-  return absl::AbortedError(fmt::format(
-      "key \"{}\" was modified: expected revision {}, found {}; re-read and retry", key,
-      expected, current->mod_revision));
+  return internal::RevisionConflict(key, expected, current->mod_revision);
 }
 
 // A version as Get returns it. For the newest version (nearly every Get) it is built from
@@ -97,40 +80,6 @@ KeyValue CopyOut(const KeyHistory& history, const Version& version) {
     out.lease = stored.lease;
   }
   return out;
-}
-
-// ------------------------------------------------------------------ continue tokens
-// Opaque to callers: web-safe base64 of "<revision>:<last key returned>".
-
-std::string EncodeContinueToken(int64_t revision, std::string_view last_key) {
-  std::string raw = fmt::format("{}:{}", revision, last_key);
-  std::string token;
-  absl::WebSafeBase64Escape(raw, &token);
-  return token;
-}
-
-struct ContinueToken {
-  int64_t revision = 0;
-  std::string last_key;
-};
-
-absl::StatusOr<ContinueToken> DecodeContinueToken(std::string_view token) {
-  const absl::Status malformed = absl::InvalidArgumentError("continue: malformed continue token");
-  std::string raw;
-  if (!absl::WebSafeBase64Unescape(absl::string_view(token.data(), token.size()), &raw)) {
-    return malformed;
-  }
-  // The decoder forgives stray trailing bits; only a token this store could have made passes.
-  std::string canonical;
-  absl::WebSafeBase64Escape(raw, &canonical);
-  if (canonical != token) return malformed;
-  const size_t colon = raw.find(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == raw.size()) return malformed;
-  ContinueToken decoded;
-  auto [end, ec] = std::from_chars(raw.data(), raw.data() + colon, decoded.revision);
-  if (ec != std::errc() || end != raw.data() + colon || decoded.revision <= 0) return malformed;
-  decoded.last_key = raw.substr(colon + 1);
-  return decoded;
 }
 
 // ------------------------------------------------------------------ watchers

@@ -54,6 +54,7 @@ std::string StoreBackendName(const ::testing::TestParamInfo<StoreBackend>& info)
 void StoreConformanceTest::SetUp() {
   env_ = std::make_unique<ConformanceEnv>(GetParam().time);
   store_ = GetParam().make(*env_);
+  if (store_ == nullptr && IsSkipped()) return;  // the backend's server cannot run here
   ASSERT_NE(store_, nullptr) << "the backend's factory returned no store";
 }
 
@@ -892,7 +893,9 @@ TEST_P(StoreConformanceTest, ExpiredLeaseDeletesItsKeysWithDeleteEvents) {
   std::set<std::string> deleted_keys;
   for (size_t i = 0; i < events.size(); ++i) {
     EXPECT_EQ(events[i]->type, Event::Type::kDelete);
-    EXPECT_EQ(events[i]->kv.mod_revision, before + 1 + static_cast<int64_t>(i));  // own revisions
+    // One revision per key (MemoryStore) or one for all of the lease's keys (etcd).
+    EXPECT_GT(events[i]->kv.mod_revision, before);
+    if (i > 0) EXPECT_GE(events[i]->kv.mod_revision, events[i - 1]->kv.mod_revision);
     ASSERT_TRUE(events[i]->prev_kv.has_value());
     EXPECT_EQ(events[i]->prev_kv->lease, lease);
     deleted_keys.insert(events[i]->kv.key);

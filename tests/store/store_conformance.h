@@ -18,7 +18,8 @@
 // `patience`) for effects that arrive asynchronously, such as watch events.
 //
 // Isolation. `make` runs once per test and must return an empty store; a backend on a
-// shared server clears its key space there. Assertions are relative to the store's
+// shared server clears its key space there (or gives each test its own). A backend whose
+// server cannot run on this machine calls GTEST_SKIP() in `make` and returns nullptr. Assertions are relative to the store's
 // revision when the test starts, so a backend may start above revision 0.
 #ifndef ORCH_TESTS_STORE_STORE_CONFORMANCE_H_
 #define ORCH_TESTS_STORE_STORE_CONFORMANCE_H_

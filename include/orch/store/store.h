@@ -6,8 +6,10 @@
 // 1-3 are api_version, kind and metadata (orch.api.v1.ObjectHeader).
 //
 // Revisions. The store has one global revision, incremented by every successful write
-// (Create, Update, Delete, and each key removed by a lease expiring). A key's
-// mod_revision is the revision of its last write: that is the object's resourceVersion.
+// (Create, Update, Delete) and by the removal of a lease's keys when it expires or is
+// revoked: MemoryStore removes them one revision per key, etcd all in one revision (their
+// delete events then share it). A key's mod_revision is the revision of its last write:
+// that is the object's resourceVersion.
 //
 // Errors (absl::Status codes, by what the caller should do):
 //   kAlreadyExists  Create of an existing key.
