@@ -386,11 +386,12 @@ class EtcdStoreImpl final : public EtcdStore {
 
   absl::StatusOr<std::unique_ptr<Watcher>> Watch(std::string_view prefix,
                                                  const WatchOptions& options) override {
-    ORCH_RETURN_IF_ERROR(CheckRevisionArgument(options.from_revision, "from_revision"));
-    int64_t from = options.from_revision;
-    if (from == 0) {
+    ORCH_RETURN_IF_ERROR(
+        CheckRevisionArgument(options.from_revision.value_or(0), "from_revision"));
+    int64_t from = 0;
+    if (!options.from_revision.has_value()) {
       ORCH_ASSIGN_OR_RETURN(from, CurrentRevision());
-    } else {
+    } else if ((from = *options.from_revision) > 0) {
       // etcd would confirm a watch from a compacted revision and cancel it a moment
       // later; a read at that revision says so at once.
       pb::RangeRequest request;

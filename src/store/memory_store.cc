@@ -400,15 +400,16 @@ class MemoryStoreImpl final : public MemoryStore {
 
   absl::StatusOr<std::unique_ptr<Watcher>> Watch(std::string_view prefix,
                                                  const WatchOptions& options) override {
-    ORCH_RETURN_IF_ERROR(CheckRevisionArgument(options.from_revision, "from_revision"));
+    ORCH_RETURN_IF_ERROR(
+        CheckRevisionArgument(options.from_revision.value_or(0), "from_revision"));
     ExpireLeases();
     auto watch = std::make_shared<WatchState>();
     watch->prefix = std::string(prefix);
-    int64_t start = options.from_revision;
+    int64_t start = 0;
     {
       MutexLock lock(&shared_->mu);
       StoreState& state = shared_->state;
-      if (start == 0) start = state.revision();
+      start = options.from_revision.value_or(state.revision());
       if (start < state.compacted_revision()) {
         return absl::OutOfRangeError(fmt::format(
             "from_revision {} has been compacted (history starts at {}); re-list and watch "

@@ -632,6 +632,22 @@ TEST_P(StoreConformanceTest, AWatchFromTheCompactedRevisionMissesNothing) {
 
 // ================================================================== watch
 
+// List, a change, then a watch from the list's revision: the watch sees the change. On a
+// fresh MemoryStore the list is at revision 0, which is a revision like any other, not
+// "from now".
+TEST_P(StoreConformanceTest, WatchFromAnEmptyListsRevisionSeesTheChangesAfterIt) {
+  ORCH_ASSERT_OK_AND_ASSIGN(ListResult list, store().List(ResourcePrefix("pods")));
+  ASSERT_TRUE(list.items.empty());
+  ORCH_ASSERT_OK(store().Create(PodKey("ns", "a"), "v"));
+  ORCH_ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<Watcher> watcher,
+      store().Watch(ResourcePrefix("pods"), WatchOptions{.from_revision = list.revision}));
+  std::vector<EventPtr> events = COLLECT(*watcher, 1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]->kv.key, PodKey("ns", "a"));
+  EXPECT_EQ(events[0]->type, Event::Type::kPut);
+}
+
 TEST_P(StoreConformanceTest, WatchFromNowDeliversEveryChangeOnceInOrderWithPrevKv) {
   ORCH_ASSERT_OK(store().Create(PodKey("ns", "before"), "not delivered"));
   ORCH_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Watcher> watcher, store().Watch(ResourcePrefix("pods")));

@@ -40,8 +40,10 @@
 // runs one thread of its own, reading its stream. Ownership: the store must outlive its
 // watchers (destroy watchers first); the destructor stops the compactor and waits for it.
 // Errors: as Store says, plus kInvalidArgument from Connect for bad options (naming the
-// field), kUnavailable when no member answers, kUnauthenticated / kPermissionDenied with
-// etcd's message for bad credentials.
+// field), kUnavailable when no member answers, and etcd's own errors with its message:
+// kInvalidArgument "etcdserver: authentication failed, invalid user ID or password" for
+// bad credentials, "etcdserver: user name is empty" for none where etcd wants some;
+// kPermissionDenied for a user whose roles do not cover the keys.
 #ifndef ORCH_STORE_ETCD_STORE_H_
 #define ORCH_STORE_ETCD_STORE_H_
 

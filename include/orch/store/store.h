@@ -160,9 +160,11 @@ class Watcher {
 };
 
 struct WatchOptions {
-  // Deliver changes with revision > from_revision. 0 means "from now": changes after
-  // the current revision.
-  int64_t from_revision = 0;
+  // Deliver changes with revision > from_revision (0: every change the store has kept).
+  // Unset means "from now": changes after the current revision. A client that lists and
+  // then watches passes the list's revision, even 0 (an empty store), so that a change
+  // made between the two is not missed.
+  std::optional<int64_t> from_revision;
 };
 
 class Store {
