@@ -60,6 +60,7 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
     context_.executor = options_.executor;
     context_.runtime = options_.runtime;
     context_.host_ip = options_.internal_ip;
+    context_.allocatable = DesiredNode().status().allocatable();
     if (options_.prober == nullptr) {
       own_prober_ = runtime::NewProber(options_.runtime, options_.executor);
       context_.prober = own_prober_.get();

@@ -5,6 +5,7 @@
 
 #include "fmt/format.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "node/container_config.h"
 #include "orch/client/retry.h"
 
 namespace orch::node::internal {
@@ -19,6 +20,9 @@ constexpr absl::Duration kBackoffMax = absl::Minutes(5);
 // forgiven its earlier crashes.
 constexpr absl::Duration kBackoffForget = absl::Minutes(10);
 constexpr int64_t kDefaultGraceSeconds = 30;
+// What a container is left to stop in after its preStop hook took the rest of the grace
+// period (the kubelet's minimumGracePeriodInSeconds).
+constexpr int64_t kMinimumGraceSeconds = 2;
 // How long a failed pull shows as ErrImagePull before ImagePullBackOff.
 constexpr absl::Duration kImagePullErrorShown = absl::Seconds(1);
 
@@ -159,8 +163,10 @@ PodWorker::~PodWorker() = default;
 absl::Time PodWorker::Now() const { return context_->executor->clock().Now(); }
 
 void PodWorker::UpdatePod(std::shared_ptr<const v1::Pod> pod) {
+  std::vector<std::shared_ptr<HookRun>> abandoned;
   {
     MutexLock lock(&mu_);
+    const bool terminating = pod == nullptr || pod->metadata().has_deletion_timestamp();
     if (pod == nullptr) {
       pod_gone_ = true;
     } else {
@@ -168,7 +174,12 @@ void PodWorker::UpdatePod(std::shared_ptr<const v1::Pod> pod) {
       pod_gone_ = false;
       if (!view_.start_time.has_value()) view_.start_time = Now();
     }
+    // A pod being killed does not wait for its postStart hooks (the kubelet cancels them).
+    if (terminating) {
+      for (auto& [id, run] : post_starts_) abandoned.push_back(run);
+    }
   }
+  for (auto& run : abandoned) run->Abandon();
   Kick();
 }
 
@@ -665,13 +676,19 @@ void PodWorker::Create(std::shared_ptr<const v1::Pod> pod, v1::Container c, uint
   config.mutable_metadata()->set_name(c.name());
   config.mutable_metadata()->set_attempt(attempt);
   config.mutable_image()->set_image(c.image());
-  for (const auto& arg : c.command()) config.add_command(arg);
-  for (const auto& arg : c.args()) config.add_args(arg);
   config.set_working_dir(c.working_dir());
-  for (const v1::EnvVar& env : c.env()) {
-    cri::KeyValue* kv = config.add_envs();
-    kv->set_key(env.name());
-    kv->set_value(env.value());
+  // Env (valueFrom resolved), command and args ($(VAR) expanded), cgroup resources.
+  const ContainerInputs inputs{.pod_ip = sandbox.ip,
+                               .host_ip = context_->host_ip,
+                               .allocatable = &context_->allocatable};
+  if (absl::Status configured = ApplyContainerConfig(*pod, c, inputs, &config); !configured.ok()) {
+    const std::string message = std::string(configured.message());
+    Event(client::kEventWarning, "Failed", fmt::format("Error: {}", message));
+    return Done([this, c, message] {
+      failed_at_["start/" + c.name()] = Now();
+      crash_backoff_.Next(c.name(), Now());
+      view_.waiting[c.name()] = {"CreateContainerConfigError", message};
+    });
   }
   (*config.mutable_labels())[kContainerNameLabel] = c.name();
   (*config.mutable_labels())[kPodNameLabel] = pod->metadata().name();
@@ -689,7 +706,8 @@ void PodWorker::Create(std::shared_ptr<const v1::Pod> pod, v1::Container c, uint
   // The sandbox's config is part of the request, as the kubelet sends it.
   *request.mutable_sandbox_config() =
       SandboxConfig(*pod, sandbox.attempt, context_->options->pod_log_directory);
-  context_->runtime->CreateContainer(request, [this, self, pod, c, attempt, sandbox_id = sandbox.id](
+  context_->runtime->CreateContainer(request, [this, self, pod, c, attempt, sandbox_id = sandbox.id,
+                                                pod_ip = sandbox.ip](
                                                   absl::StatusOr<cri::CreateContainerResponse> out) {
     if (!out.ok()) {
       ++context_->runtime_errors;
@@ -718,7 +736,7 @@ void PodWorker::Create(std::shared_ptr<const v1::Pod> pod, v1::Container c, uint
     }
     cri::StartContainerRequest start;
     start.set_container_id(id);
-    context_->runtime->StartContainer(start, [this, self, pod, c, id](
+    context_->runtime->StartContainer(start, [this, self, pod, c, id, pod_ip](
                                                  absl::StatusOr<cri::StartContainerResponse> r) {
       if (!r.ok()) {
         ++context_->runtime_errors;
@@ -731,49 +749,126 @@ void PodWorker::Create(std::shared_ptr<const v1::Pod> pod, v1::Container c, uint
         });
       }
       Event(client::kEventNormal, "Started", fmt::format("Started container {}", c.name()));
-      Done([this, pod, c, id] {
-        view_.waiting.erase(c.name());
-        failed_at_.erase("start/" + c.name());
-        if (ContainerRecord* record = view_.Find(id); record != nullptr && !record->exited()) {
-          record->state = cri::CONTAINER_RUNNING;
-          record->started_at = absl::ToUnixNanos(Now());
-        }
-        StartProbes(c, id);
-      });
+      AfterStart(pod, c, id, pod_ip);
     });
   });
+}
+
+void PodWorker::AfterStart(std::shared_ptr<const v1::Pod> pod, v1::Container c, std::string id,
+                           std::string pod_ip) {
+  const int64_t started_at = absl::ToUnixNanos(Now());
+  // Ends the start action: the container runs (unless it has exited meanwhile), its probes
+  // start, or, after a failed postStart hook, it is killed and restarts per policy.
+  auto started = [this, c, id, started_at](bool hook_failed) {
+    view_.waiting.erase(c.name());
+    failed_at_.erase("start/" + c.name());
+    ContainerRecord* record = view_.Find(id);
+    if (record == nullptr || record->exited()) return;
+    record->state = cri::CONTAINER_RUNNING;
+    record->started_at = started_at;
+    if (hook_failed) {
+      kill_.insert(id);
+    } else {
+      StartProbes(c, id);
+    }
+  };
+  if (!c.has_lifecycle() || !c.lifecycle().has_post_start()) {
+    return Done([started] { started(false); });
+  }
+  HookRequest request;
+  request.handler = c.lifecycle().post_start();
+  request.container = c;
+  request.container_id = id;
+  request.pod_ip = std::move(pod_ip);
+  request.pod_ref = PodRef(*pod);
+  auto self = shared_from_this();
+  auto run = std::make_shared<HookRun>(
+      context_->executor, [this, self, id, started](HookResult result) {
+        const bool failed = !result.ok && !result.abandoned;
+        if (failed) Event(client::kEventWarning, "FailedPostStartHook", result.message);
+        Done([this, id, started, failed] {
+          post_starts_.erase(id);
+          started(failed);
+        });
+      });
+  bool terminating = false;
+  {
+    MutexLock lock(&mu_);
+    terminating = pod_gone_ || (pod_ != nullptr && pod_->metadata().has_deletion_timestamp());
+    post_starts_[id] = run;
+  }
+  if (terminating) return run->Abandon();
+  StartHook(Hooks(), request, std::move(run));
+}
+
+HookServices PodWorker::Hooks() const {
+  return {.runtime = context_->runtime, .prober = context_->prober, .executor = context_->executor};
 }
 
 PodWorker::Action PodWorker::StopContainers(std::vector<std::string> ids, int64_t grace_seconds) {
   for (const std::string& id : ids) StopProbes(id);
   for (const std::string& id : ids) kill_.erase(id);
-  return [this, self = shared_from_this(), ids = std::move(ids), grace_seconds] {
+  // The preStop hooks to run first: those of running containers whose spec has one, when
+  // there is grace to run them in (as the kubelet's killContainer).
+  std::vector<std::optional<HookRequest>> pre_stops(ids.size());
+  for (size_t i = 0; i < ids.size() && grace_seconds > 0 && pod_ != nullptr; ++i) {
+    const ContainerRecord* record = view_.Find(ids[i]);
+    if (record == nullptr || !record->running()) continue;
+    const v1::Container* spec = FindContainer(pod_->spec(), record->name);
+    if (spec == nullptr || !spec->lifecycle().has_pre_stop()) continue;
+    HookRequest& request = pre_stops[i].emplace();
+    request.handler = spec->lifecycle().pre_stop();
+    request.container = *spec;
+    request.container_id = ids[i];
+    for (const SandboxRecord& s : view_.sandboxes) {
+      if (s.id == record->sandbox_id) request.pod_ip = s.ip;
+    }
+    request.pod_ref = PodRef(*pod_);
+    request.limit = absl::Seconds(grace_seconds);
+  }
+  return [this, self = shared_from_this(), ids = std::move(ids), pre_stops = std::move(pre_stops),
+          grace_seconds] {
     // In parallel, as the kubelet kills a pod's containers; done when all have stopped.
     auto pending = std::make_shared<std::atomic<size_t>>(ids.size());
     auto failed = std::make_shared<std::atomic<bool>>(false);
-    for (const std::string& id : ids) {
-      cri::StopContainerRequest request;
-      request.set_container_id(id);
-      request.set_timeout(grace_seconds);
-      context_->runtime->StopContainer(request, [this, self, ids, pending, failed](
-                                                    absl::StatusOr<cri::StopContainerResponse> out) {
-        if (!out.ok()) {
-          ++context_->runtime_errors;
-          failed->store(true);
-        }
-        if (pending->fetch_sub(1) != 1) return;
-        Done([this, ids, failed] {
-          if (failed->load()) return RetryLater();
-          const int64_t now = absl::ToUnixNanos(Now());
-          for (const std::string& id : ids) {
-            ContainerRecord* c = view_.Find(id);
-            if (c == nullptr || c->exited()) continue;
-            c->state = cri::CONTAINER_EXITED;
-            c->finished_at = now;
-            c->detailed = false;  // its exit code comes with the next relist
-          }
-        });
-      });
+    for (size_t i = 0; i < ids.size(); ++i) {
+      auto stop = [this, self, ids, pending, failed, id = ids[i]](int64_t timeout) {
+        cri::StopContainerRequest request;
+        request.set_container_id(id);
+        request.set_timeout(timeout);
+        context_->runtime->StopContainer(
+            request, [this, self, ids, pending, failed](absl::StatusOr<cri::StopContainerResponse> out) {
+              if (!out.ok()) {
+                ++context_->runtime_errors;
+                failed->store(true);
+              }
+              if (pending->fetch_sub(1) != 1) return;
+              Done([this, ids, failed] {
+                if (failed->load()) return RetryLater();
+                const int64_t now = absl::ToUnixNanos(Now());
+                for (const std::string& id : ids) {
+                  ContainerRecord* c = view_.Find(id);
+                  if (c == nullptr || c->exited()) continue;
+                  c->state = cri::CONTAINER_EXITED;
+                  c->finished_at = now;
+                  c->detailed = false;  // its exit code comes with the next relist
+                }
+              });
+            });
+      };
+      if (!pre_stops[i].has_value()) {
+        stop(grace_seconds);
+        continue;
+      }
+      // A failed hook is reported and the stop goes on; the time the hook took (whole
+      // seconds, as the kubelet counts it) comes out of the grace period.
+      StartHook(Hooks(), *pre_stops[i],
+                std::make_shared<HookRun>(context_->executor, [this, self, stop, grace_seconds](
+                                                                  HookResult result) {
+                  if (!result.ok) Event(client::kEventWarning, "FailedPreStopHook", result.message);
+                  stop(std::max(kMinimumGraceSeconds,
+                                grace_seconds - absl::ToInt64Seconds(result.took)));
+                }));
     }
   };
 }

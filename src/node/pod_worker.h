@@ -27,6 +27,7 @@
 #include "orch/node/node_agent.h"
 #include "orch/runtime/prober.h"
 #include "orch/runtime/runtime.h"
+#include "node/lifecycle_hooks.h"
 #include "node/pod_state.h"
 
 namespace orch::node::internal {
@@ -41,6 +42,9 @@ struct AgentContext {
   client::EventRecorder* events = nullptr;
   std::string runtime_name;  // from the runtime's Version, before any worker runs
   std::string host_ip;
+  // The node's allocatable as registered (orch's capacity is the same), set before any
+  // worker runs: limits for resourceFieldRef, the memory capacity for OOM scores.
+  google::protobuf::Map<std::string, api::v1::Quantity> allocatable;
   std::atomic<int64_t> syncs{0};
   std::atomic<int64_t> runtime_errors{0};
   std::atomic<bool> stopped{false};
@@ -125,6 +129,8 @@ class PodWorker : public std::enable_shared_from_this<PodWorker> {
   // Image, create, start: the chain that brings up one run of `c`.
   Action StartContainer(const api::v1::Pod& pod, const api::v1::Container& c, uint32_t attempt)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stops `ids` in parallel with `grace_seconds` each. A running container whose spec has a
+  // preStop hook runs it first when there is grace: its time comes out of the grace period.
   Action StopContainers(std::vector<std::string> ids, int64_t grace_seconds)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Action RemoveContainer(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -134,6 +140,11 @@ class PodWorker : public std::enable_shared_from_this<PodWorker> {
                       uint32_t attempt, SandboxRecord sandbox);
   void Create(std::shared_ptr<const api::v1::Pod> pod, api::v1::Container c, uint32_t attempt,
               SandboxRecord sandbox);
+  // The container runs: its postStart hook, if any, then the end of the start action (a
+  // failed hook marks the container to be killed, as the kubelet kills it).
+  void AfterStart(std::shared_ptr<const api::v1::Pod> pod, api::v1::Container c, std::string id,
+                  std::string pod_ip);
+  HookServices Hooks() const;
   // Ends the action in progress: applies `apply` (under the lock) and syncs again.
   void Done(std::function<void()> apply);
   void WriteStatus(const api::v1::Pod& pod, const PodView& view);
@@ -156,8 +167,11 @@ class PodWorker : public std::enable_shared_from_this<PodWorker> {
   bool deleted_object_ ABSL_GUARDED_BY(mu_) = false;  // the agent removed the object
   PodView view_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, uint64_t> known_since_ ABSL_GUARDED_BY(mu_);  // record id -> generation
-  // Containers whose liveness or startup probe failed: stopped, then restarted by policy.
+  // Containers whose liveness or startup probe or postStart hook failed: stopped, then
+  // restarted by policy.
   std::set<std::string> kill_ ABSL_GUARDED_BY(mu_);
+  // postStart hooks under way, by container id: abandoned once the pod is terminating.
+  std::map<std::string, std::shared_ptr<HookRun>> post_starts_ ABSL_GUARDED_BY(mu_);
   std::vector<Probe> probes_ ABSL_GUARDED_BY(mu_);
   Backoff crash_backoff_ ABSL_GUARDED_BY(mu_);
   Backoff image_backoff_ ABSL_GUARDED_BY(mu_);

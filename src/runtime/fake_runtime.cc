@@ -312,6 +312,14 @@ void FakeRuntime::Probe(const ProbeRequest& request, std::function<void(ProbeRes
       std::move(result));
 }
 
+std::optional<cri::ContainerConfig> FakeRuntime::ContainerConfig(
+    std::string_view container_id) const {
+  MutexLock lock(&state_->mu);
+  auto it = state_->containers.find(container_id);
+  if (it == state_->containers.end()) return std::nullopt;
+  return it->second.config;
+}
+
 FakeRuntime::Stats FakeRuntime::stats() const {
   MutexLock lock(&state_->mu);
   Stats s;

@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/expansion.h"
 #include "base/curl.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -134,46 +135,9 @@ std::string ErrnoText(int error) {
 // ---------------------------------------------------------------------------------------
 // exec
 
-// $(VAR) references in a command, expanded with the container's env as the kubelet does
-// for probes (ExpandContainerCommandOnlyStatic: only `value`s, not `valueFrom`). "$$" is
-// a literal "$"; an unknown $(VAR) and an unclosed "$(" stay as written.
-std::string ExpandCommandArg(std::string_view input,
-                             const absl::flat_hash_map<std::string, std::string>& env) {
-  std::string out;
-  out.reserve(input.size());
-  size_t i = 0;
-  while (i < input.size()) {
-    if (input[i] != '$' || i + 1 == input.size()) {
-      out.push_back(input[i++]);
-      continue;
-    }
-    const char next = input[i + 1];
-    if (next == '$') {
-      out.push_back('$');
-      i += 2;
-    } else if (next == '(') {
-      const size_t close = input.find(')', i + 2);
-      if (close == std::string_view::npos) {
-        out.append("$(");
-        i += 2;
-        continue;
-      }
-      const std::string name(input.substr(i + 2, close - i - 2));
-      if (auto it = env.find(name); it != env.end()) {
-        out.append(it->second);
-      } else {
-        out.append(input.substr(i, close - i + 1));
-      }
-      i = close + 1;
-    } else {
-      out.push_back('$');
-      out.push_back(next);
-      i += 2;
-    }
-  }
-  return out;
-}
-
+// A probe's command with $(VAR) references expanded from the container's env, as the
+// kubelet does for probes (ExpandContainerCommandOnlyStatic: only `value`s, not
+// `valueFrom`).
 std::vector<std::string> ExpandCommand(
     const api::v1::Container& container,
     const google::protobuf::RepeatedPtrField<std::string>& command) {
@@ -181,7 +145,7 @@ std::vector<std::string> ExpandCommand(
   for (const api::v1::EnvVar& var : container.env()) env[var.name()] = var.value();
   std::vector<std::string> expanded;
   expanded.reserve(command.size());
-  for (const std::string& arg : command) expanded.push_back(ExpandCommandArg(arg, env));
+  for (const std::string& arg : command) expanded.push_back(api::internal::ExpandVariables(arg, env));
   return expanded;
 }
 

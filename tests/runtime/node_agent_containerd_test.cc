@@ -561,5 +561,122 @@ TEST_F(NodeAgentOnContainerdTest, TheExampleRunsItsPodsOnContainerd) {
 }
 #endif
 
+// Runs `cmd` in container `id` ("containerd://..." as the status names it) and returns its
+// stdout; a failed exec fails the test and returns "".
+std::string ExecIn(runtime::CriRuntime* runtime, const std::string& id,
+                   const std::vector<std::string>& cmd) {
+  struct Result {
+    Notification done;
+    absl::StatusOr<cri::ExecSyncResponse> out;
+  };
+  auto result = std::make_shared<Result>();
+  cri::ExecSyncRequest request;
+  request.set_container_id(id.substr(id.find("://") == std::string::npos ? 0 : id.find("://") + 3));
+  for (const std::string& arg : cmd) request.add_cmd(arg);
+  request.set_timeout(10);
+  runtime->ExecSync(request, [result](absl::StatusOr<cri::ExecSyncResponse> out) {
+    result->out = std::move(out);
+    result->done.Notify();
+  });
+  if (!result->done.WaitForNotificationWithTimeout(absl::Seconds(30))) {
+    ADD_FAILURE() << "exec did not return";
+    return "";
+  }
+  EXPECT_THAT(result->out, IsOk());
+  if (!result->out.ok()) return "";
+  EXPECT_EQ(result->out->exit_code(), 0) << result->out->stderr();
+  return result->out->stdout();
+}
+
+TEST_F(NodeAgentOnContainerdTest, ContainersGetTheirEnvExpandedArgsMemoryLimitAndPostStartHook) {
+  const v1::Pod created = Create(R"yaml(
+apiVersion: v1
+kind: Pod
+metadata: {name: configured}
+spec:
+  containers:
+  - name: main
+    image: $IMAGE
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c]
+    args: ["echo 'args: node=$(MY_NODE) greeting=$(GREETING) kept=$$(MY_NODE)'; exec sleep 3605"]
+    env:
+    - name: MY_POD_IP
+      valueFrom: {fieldRef: {fieldPath: status.podIP}}
+    - name: MY_NODE
+      valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
+    - {name: GREETING, value: "hello-$(MY_NODE)"}
+    - name: MY_MEMORY_LIMIT_MI
+      valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}
+    resources:
+      requests: {cpu: 100m, memory: 32Mi}
+      limits: {memory: 64Mi}
+    lifecycle:
+      postStart:
+        exec: {command: [sh, -c, "mkdir -p /tmp && echo started > /tmp/post-start"]}
+)yaml");
+  const v1::Pod pod = WaitForPod("configured", Ready, absl::Seconds(30), "Ready");
+  ASSERT_NE(StatusOf(pod, "main"), nullptr);
+  const std::string id = StatusOf(pod, "main")->container_id();
+  const std::string pod_ip = pod.status().pod_ip();
+  ASSERT_THAT(pod_ip, ::testing::StartsWith("10.88."));
+
+  EXPECT_EQ(ExecIn(runtime_, id, {"sh", "-c", "echo $MY_POD_IP $MY_NODE $GREETING $MY_MEMORY_LIMIT_MI"}),
+            absl::StrCat(pod_ip, " ", kNode, " hello-", kNode, " 64\n"));
+  // The memory limit reached the container's cgroup: v1's memory.limit_in_bytes, else v2's
+  // memory.max.
+  EXPECT_EQ(ExecIn(runtime_, id,
+                   {"sh", "-c",
+                    "f=/sys/fs/cgroup/memory/memory.limit_in_bytes; "
+                    "[ -f $f ] || f=/sys/fs/cgroup/memory.max; cat $f"}),
+            "67108864\n");
+  EXPECT_EQ(ExecIn(runtime_, id, {"cat", "/tmp/post-start"}), "started\n");
+
+  // The args were expanded before the container ran: its first line of output says so.
+  const fs::path log = fs::path(*log_root_) /
+                       absl::StrCat("default_configured_", created.metadata().uid()) / "main" /
+                       "0.log";
+  std::string text;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        std::ifstream in(log);
+        text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        return text.find("args: ") != std::string::npos;
+      },
+      absl::Seconds(10)))
+      << "no output in " << log;
+  EXPECT_THAT(text, HasSubstr(absl::StrCat("args: node=", kNode, " greeting=hello-", kNode,
+                                           " kept=$(MY_NODE)")));
+}
+
+TEST_F(NodeAgentOnContainerdTest, PreStopHookRunsBeforeTheContainerIsStopped) {
+  // The container exits at once on SIGTERM; its preStop hook takes 2 s, and deletion waits
+  // for it.
+  Create(R"yaml(
+apiVersion: v1
+kind: Pod
+metadata: {name: prestop}
+spec:
+  terminationGracePeriodSeconds: 10
+  containers:
+  - name: main
+    image: $IMAGE
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, "trap 'exit 0' TERM; while true; do sleep 0.1; done"]
+    lifecycle:
+      preStop:
+        exec: {command: [sleep, "2"]}
+)yaml");
+  WaitForPod("prestop", Ready, absl::Seconds(30), "Ready");
+  const absl::Time deleted = absl::Now();
+  ASSERT_THAT(client_->Delete<v1::Pod>("default", "prestop"), IsOk());
+  ASSERT_TRUE(Eventually(
+      [&] { return absl::IsNotFound(client_->Get<v1::Pod>("default", "prestop").status()); },
+      absl::Seconds(20)));
+  const absl::Duration took = absl::Now() - deleted;
+  EXPECT_GE(took, absl::Seconds(2)) << "the preStop hook did not run first";
+  EXPECT_LE(took, absl::Seconds(8)) << "the container did not stop on SIGTERM after the hook";
+}
+
 }  // namespace
 }  // namespace orch::node

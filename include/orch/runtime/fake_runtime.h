@@ -101,6 +101,11 @@ class FakeRuntime final : public Runtime, public Prober {
   // startup probe once the container runs; the probe's own kind of check is not made.
   void Probe(const ProbeRequest& request, std::function<void(ProbeResult)> done) override;
 
+  // The config `container_id` was created with, as CreateContainer received it (env,
+  // command, args, linux resources, ...); nullopt for an id the runtime does not hold (never
+  // made, or removed).
+  std::optional<cri::ContainerConfig> ContainerConfig(std::string_view container_id) const;
+
   struct Stats {
     int64_t sandboxes = 0;           // present (any state)
     int64_t containers = 0;          // present (any state)
