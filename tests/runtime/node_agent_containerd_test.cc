@@ -13,10 +13,13 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -391,34 +394,45 @@ spec:
     imagePullPolicy: IfNotPresent
     command: [sh, -c, "exit 3"]
 )");
-  // Start times of each run, from lastState as each exit is reported.
-  std::vector<int64_t> starts;
-  std::string backoff_message;
+  // Each run's start, from lastState as its exit is reported (one entry per container id:
+  // runs 1 and 2 start within the same second), and the back-off messages shown between.
+  std::map<int64_t, std::string> runs;  // started_at (ns) -> container id
+  std::set<std::string> backoffs;
   WaitForPod(
       "crasher",
       [&](const v1::Pod& p) {
         const v1::ContainerStatus* main = StatusOf(p, "main");
         if (main == nullptr || !main->last_state().has_terminated()) return false;
-        const int64_t started = main->last_state().terminated().started_at().seconds();
-        if (starts.empty() || starts.back() != started) starts.push_back(started);
+        const v1::ContainerStateTerminated& last = main->last_state().terminated();
+        runs[last.started_at().seconds() * 1000000000 + last.started_at().nanos()] =
+            last.container_id();
         if (main->state().waiting().reason() == "CrashLoopBackOff") {
-          backoff_message = main->state().waiting().message();
+          backoffs.insert(main->state().waiting().message());
         }
-        return main->restart_count() >= 3;
+        // The third back-off (40 s) shows once the fourth run (20 s after the third) exited.
+        return std::any_of(backoffs.begin(), backoffs.end(), [](const std::string& m) {
+          return m.rfind("back-off 40s", 0) == 0;
+        });
       },
-      absl::Seconds(60), "three restarts");
-  ASSERT_GE(starts.size(), 3u);
+      absl::Seconds(90), "three growing back-offs");
   const v1::Pod pod = Get("crasher");
   const v1::ContainerStatus& main = *StatusOf(pod, "main");
   EXPECT_EQ(main.last_state().terminated().exit_code(), 3);
   EXPECT_EQ(main.last_state().terminated().reason(), "Error");
-  // Run 1 → 2 at once, 2 → 3 after 10 s, 3 → 4 after 20 s (the container itself lives ms).
+  // Back-off messages as the kubelet writes them, the delay doubling.
+  std::vector<std::string> delays;
+  for (const std::string& message : backoffs) {
+    EXPECT_THAT(message, HasSubstr("restarting failed container=main pod=crasher_default("));
+    delays.push_back(message.substr(0, message.find(' ', sizeof("back-off"))));
+  }
+  EXPECT_THAT(delays, ::testing::IsSupersetOf({"back-off 10s", "back-off 20s", "back-off 40s"}));
+  // And the runs really wait: run 3 -> 4 took 20 s, longer than run 2 -> 3 (10 s).
+  std::vector<int64_t> starts;
+  for (const auto& [started, id] : runs) starts.push_back(started / 1000000000);
+  ASSERT_GE(starts.size(), 3u);
   const size_t n = starts.size();
-  EXPECT_GE(starts[n - 1] - starts[n - 2], 9) << "second back-off";
-  EXPECT_GE(starts[n - 1] - starts[n - 2], (starts[n - 2] - starts[n - 3]) + 5)
-      << "delays do not grow";
-  EXPECT_THAT(backoff_message, HasSubstr("restarting failed container=main pod=crasher_default("));
-  EXPECT_THAT(backoff_message, ::testing::StartsWith("back-off "));
+  EXPECT_GE(starts[n - 1] - starts[n - 2], 19) << "the second back-off";
+  EXPECT_GT(starts[n - 1] - starts[n - 2], starts[n - 2] - starts[n - 3]) << "delays do not grow";
   EXPECT_EQ(pod.status().phase(), "Running");
 }
 
