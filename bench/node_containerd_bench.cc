@@ -38,14 +38,16 @@
 #include "orch/node/node_agent.h"
 #include "orch/runtime/cri_runtime.h"
 #include "orch/store/memory_store.h"
-#include "support/containerd_fixture.h"
+#include "support/containerd_test_bed.h"
 
 namespace orch::node {
 namespace {
 
 namespace v1 = api::v1;
 namespace cri = runtime::cri;
+using ::orch::testing::Await;
 using ::orch::testing::ContainerdFixture;
+using ::orch::testing::ContainerdTestBed;
 
 constexpr char kNode[] = "bench-node";
 
@@ -114,7 +116,7 @@ class Bed {
         config.set_hostname(name);
         config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(
             cri::CONTAINER);
-        auto sandbox = Call(&runtime::Runtime::RunPodSandbox, run);
+        auto sandbox = Await(bed_->runtime(), &runtime::Runtime::RunPodSandbox, run);
         if (!sandbox.ok()) return;
         sandboxes[i] = sandbox->pod_sandbox_id();
         cri::CreateContainerRequest create;
@@ -126,11 +128,11 @@ class Bed {
         create.mutable_config()->add_command("3600");
         create.mutable_config()->mutable_linux()->mutable_security_context()
             ->mutable_namespace_options()->set_pid(cri::CONTAINER);
-        auto container = Call(&runtime::Runtime::CreateContainer, create);
+        auto container = Await(bed_->runtime(), &runtime::Runtime::CreateContainer, create);
         if (!container.ok()) return;
         cri::StartContainerRequest start;
         start.set_container_id(container->container_id());
-        if (Call(&runtime::Runtime::StartContainer, start).ok()) {
+        if (Await(bed_->runtime(), &runtime::Runtime::StartContainer, start).ok()) {
           latencies[i] = absl::Now() - started;
         }
       });
@@ -149,10 +151,10 @@ class Bed {
       }
       cri::StopPodSandboxRequest stop;
       stop.set_pod_sandbox_id(id);
-      (void)Call(&runtime::Runtime::StopPodSandbox, stop);
+      (void)Await(bed_->runtime(), &runtime::Runtime::StopPodSandbox, stop);
       cri::RemovePodSandboxRequest remove;
       remove.set_pod_sandbox_id(id);
-      (void)Call(&runtime::Runtime::RemovePodSandbox, remove);
+      (void)Await(bed_->runtime(), &runtime::Runtime::RemovePodSandbox, remove);
     }
     direct_sandboxes_.clear();
   }
@@ -170,18 +172,12 @@ class Bed {
 
  private:
   Bed() {
-    auto containerd = ContainerdFixture::Start();
-    if (!containerd.ok()) {
-      status_ = containerd.status();
+    auto bed = ContainerdTestBed::Start();
+    if (!bed.ok()) {
+      status_ = bed.status();
       return;
     }
-    containerd_ = *std::move(containerd);
-    auto runtime = runtime::CriRuntime::Connect({.endpoint = containerd_->endpoint()});
-    if (!runtime.ok()) {
-      status_ = runtime.status();
-      return;
-    }
-    runtime_ = *std::move(runtime);
+    bed_ = *std::move(bed);
     store_ = store::MemoryStore::Open({}).value();
     client_ = std::make_unique<client::Client>(store_.get(), &api::Scheme::Builtin(), &Clock::Real());
     informers_ = std::make_unique<client::SharedInformerFactory>(client_.get(), &executor_);
@@ -198,11 +194,11 @@ class Bed {
     auto agent = NodeAgent::Create({.node_name = kNode,
                                     .client = client_.get(),
                                     .executor = &executor_,
-                                    .runtime = runtime_.get(),
+                                    .runtime = &bed_->runtime(),
                                     .cpu = "2",
                                     .memory = "4Gi",
                                     .internal_ip = "127.0.0.1",
-                                    .pod_log_directory = containerd_->dir() + "/pods"});
+                                    .pod_log_directory = bed_->log_root()});
     if (!agent.ok()) {
       status_ = agent.status();
       return;
@@ -226,34 +222,14 @@ class Bed {
     return pod;
   }
 
-  // One runtime call, waited for.
-  template <typename Request, typename Response>
-  absl::StatusOr<Response> Call(void (runtime::Runtime::*method)(const Request&,
-                                                                 runtime::Callback<Response>),
-                                const Request& request) {
-    struct Outcome {
-      Notification done;
-      absl::StatusOr<Response> result = absl::DeadlineExceededError("no answer within 60 s");
-    };
-    auto outcome = std::make_shared<Outcome>();
-    (runtime_.get()->*method)(request, [outcome](absl::StatusOr<Response> result) {
-      outcome->result = std::move(result);
-      outcome->done.Notify();
-    });
-    if (!outcome->done.WaitForNotificationWithTimeout(absl::Seconds(60))) {
-      return absl::DeadlineExceededError("no answer within 60 s");
-    }
-    return outcome->result;
-  }
-
   int Sandboxes() {
-    auto listed = Call(&runtime::Runtime::ListPodSandbox, cri::ListPodSandboxRequest());
+    auto listed =
+        Await(bed_->runtime(), &runtime::Runtime::ListPodSandbox, cri::ListPodSandboxRequest());
     return listed.ok() ? listed->items_size() : -1;
   }
 
   absl::Status status_;
-  std::unique_ptr<ContainerdFixture> containerd_;
-  std::unique_ptr<runtime::CriRuntime> runtime_;
+  std::unique_ptr<ContainerdTestBed> bed_;
   ThreadPoolExecutor executor_{2};
   std::unique_ptr<store::MemoryStore> store_;
   std::unique_ptr<client::Client> client_;

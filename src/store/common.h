@@ -4,6 +4,7 @@
 #define ORCH_SRC_STORE_COMMON_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -36,8 +37,11 @@ struct ContinueToken {
   std::string last_key;
 };
 std::string EncodeContinueToken(int64_t revision, std::string_view last_key);
-// kInvalidArgument "continue: malformed continue token" for anything Encode did not make.
-absl::StatusOr<ContinueToken> DecodeContinueToken(std::string_view token);
+// Where a List of `prefix` continues: nullopt without a token. kInvalidArgument
+// "continue: malformed continue token" for anything EncodeContinueToken did not make, and
+// for a token of a list of another prefix, or a revision other than 0 or the token's.
+absl::StatusOr<std::optional<ContinueToken>> ContinueFrom(std::string_view prefix,
+                                                         const ListOptions& options);
 
 }  // namespace orch::store::internal
 

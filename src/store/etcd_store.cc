@@ -126,7 +126,21 @@ pb::RequestOp RangeOp(const std::string& key) {
   return op;
 }
 
-// One member: its channel and the stubs on it.
+// Put `value` (on `lease`) at `key` if its mod_revision is `revision` (0: it does not
+// exist); otherwise read it, to tell "missing" from "modified".
+pb::TxnRequest PutAt(const std::string& key, int64_t revision, std::string_view value,
+                     LeaseId lease) {
+  pb::TxnRequest txn;
+  *txn.add_compare() = ModRevisionIs(key, revision);
+  pb::PutRequest& put = *txn.add_success()->mutable_request_put();
+  put.set_key(key);
+  put.set_value(std::string(value));
+  put.set_lease(lease);
+  *txn.add_failure() = RangeOp(key);
+  return txn;
+}
+
+// One member: its gRPC channel and a client of each etcd service on it.
 struct Member {
   std::string endpoint;
   std::shared_ptr<grpc::Channel> channel;
@@ -272,14 +286,8 @@ class EtcdStoreImpl final : public EtcdStore {
   absl::StatusOr<int64_t> Create(std::string_view key, std::string_view value,
                                  LeaseId lease) override {
     ORCH_RETURN_IF_ERROR(CheckKey(key));
-    const std::string full = Full(key);
-    pb::TxnRequest txn;
-    *txn.add_compare() = ModRevisionIs(full, 0);
-    pb::PutRequest& put = *txn.add_success()->mutable_request_put();
-    put.set_key(full);
-    put.set_value(std::string(value));
-    put.set_lease(lease);
-    ORCH_ASSIGN_OR_RETURN(pb::TxnResponse response, Txn(txn, key, lease));
+    ORCH_ASSIGN_OR_RETURN(pb::TxnResponse response,
+                          Txn(PutAt(Full(key), 0, value, lease), key, lease));
     if (!response.succeeded()) {
       return absl::AlreadyExistsError(fmt::format("key \"{}\" already exists", key));
     }
@@ -292,14 +300,8 @@ class EtcdStoreImpl final : public EtcdStore {
     ORCH_RETURN_IF_ERROR(CheckRevisionArgument(expected_revision, "expected_revision"));
     const std::string full = Full(key);
     return OnRevision(key, expected_revision, [&](int64_t on) -> absl::StatusOr<int64_t> {
-      pb::TxnRequest txn;
-      *txn.add_compare() = ModRevisionIs(full, on);
-      pb::PutRequest& put = *txn.add_success()->mutable_request_put();
-      put.set_key(full);
-      put.set_value(std::string(value));
-      put.set_lease(lease);
-      *txn.add_failure() = RangeOp(full);
-      ORCH_ASSIGN_OR_RETURN(pb::TxnResponse response, Txn(txn, key, lease));
+      ORCH_ASSIGN_OR_RETURN(pb::TxnResponse response,
+                            Txn(PutAt(full, on, value, lease), key, lease));
       if (response.succeeded()) return response.header().revision();
       return ConflictOf(key, on, response);
     });
@@ -345,19 +347,8 @@ class EtcdStoreImpl final : public EtcdStore {
     if (options.limit < 0) return absl::InvalidArgumentError("limit: must not be negative");
     ORCH_RETURN_IF_ERROR(CheckRevisionArgument(options.revision, "revision"));
     ORCH_ASSIGN_OR_RETURN(internal::ListFilter filter, internal::ListFilter::Create(options));
-    std::optional<internal::ContinueToken> token;
-    if (!options.continue_token.empty()) {
-      ORCH_ASSIGN_OR_RETURN(token, internal::DecodeContinueToken(options.continue_token));
-      if (!HasPrefix(token->last_key, prefix)) {
-        return absl::InvalidArgumentError(
-            fmt::format("continue: the token belongs to a list of another prefix than \"{}\"",
-                        prefix));
-      }
-      if (options.revision != 0 && options.revision != token->revision) {
-        return absl::InvalidArgumentError(
-            "revision: must be 0 or the continue token's revision when continuing a list");
-      }
-    }
+    ORCH_ASSIGN_OR_RETURN(std::optional<internal::ContinueToken> token,
+                          internal::ContinueFrom(prefix, options));
     ListResult result;
     result.revision = token ? token->revision : options.revision;
     std::string from = token ? Full(token->last_key) + '\0' : Full(prefix);

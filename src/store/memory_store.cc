@@ -28,7 +28,6 @@ namespace {
 using internal::CheckKey;
 using internal::CheckRevisionArgument;
 using internal::ContinueToken;
-using internal::DecodeContinueToken;
 using internal::EncodeContinueToken;
 using internal::HasPrefix;
 using internal::KeyHistory;
@@ -345,19 +344,8 @@ class MemoryStoreImpl final : public MemoryStore {
     if (options.limit < 0) return absl::InvalidArgumentError("limit: must not be negative");
     ORCH_RETURN_IF_ERROR(CheckRevisionArgument(options.revision, "revision"));
     ORCH_ASSIGN_OR_RETURN(internal::ListFilter filter, internal::ListFilter::Create(options));
-    std::optional<ContinueToken> token;
-    if (!options.continue_token.empty()) {
-      ORCH_ASSIGN_OR_RETURN(token, DecodeContinueToken(options.continue_token));
-      if (!HasPrefix(token->last_key, prefix)) {
-        return absl::InvalidArgumentError(
-            fmt::format("continue: the token belongs to a list of another prefix than \"{}\"",
-                        prefix));
-      }
-      if (options.revision != 0 && options.revision != token->revision) {
-        return absl::InvalidArgumentError(
-            "revision: must be 0 or the continue token's revision when continuing a list");
-      }
-    }
+    ORCH_ASSIGN_OR_RETURN(std::optional<ContinueToken> token,
+                          internal::ContinueFrom(prefix, options));
     ExpireLeases();
 
     // Under the lock only collect the candidates (shared, immutable events); decoding for

@@ -30,6 +30,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "orch/base/status.h"
+#include "support/process.h"
 #include "support/status_matchers.h"
 
 namespace orch::testing {
@@ -158,36 +159,8 @@ std::vector<std::string> MemberList(const EtcdCluster& etcd, int member) {
   return members;
 }
 
-// Whether `pid` runs (a zombie has exited and only waits to be reaped).
-bool Running(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
-  std::string stat(std::istreambuf_iterator<char>(in), {});
-  const size_t paren = stat.rfind(')');
-  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
-}
-
 // Whether `pid` is stopped (SIGSTOP).
-bool Stopped(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
-  std::string stat(std::istreambuf_iterator<char>(in), {});
-  const size_t paren = stat.rfind(')');
-  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'T';
-}
-
-// Live processes whose command line mentions `text`.
-std::vector<std::string> ProcessesMentioning(const std::string& text) {
-  std::vector<std::string> found;
-  for (const auto& entry : fs::directory_iterator("/proc")) {
-    int pid = 0;
-    if (!absl::SimpleAtoi(entry.path().filename().string(), &pid) || pid == ::getpid()) continue;
-    std::ifstream in(entry.path() / "cmdline");
-    std::string cmdline(std::istreambuf_iterator<char>(in), {});
-    if (absl::StrContains(cmdline, text) && Running(pid)) {
-      found.push_back(absl::StrCat(pid, ": ", cmdline));
-    }
-  }
-  return found;
-}
+bool Stopped(pid_t pid) { return ProcessState(pid) == 'T'; }
 
 int PortOf(const std::string& endpoint) {
   int port = 0;

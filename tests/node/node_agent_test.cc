@@ -15,6 +15,7 @@
 #include "orch/node/pod_router.h"
 #include "orch/runtime/fake_runtime.h"
 #include "orch/store/memory_store.h"
+#include "node/agent_test_fixture.h"
 #include "support/status_matchers.h"
 
 namespace orch::node {
@@ -27,8 +28,6 @@ using ::orch::runtime::FakeRuntime;
 using ::orch::testing::IsOk;
 using ::orch::testing::StatusIs;
 using ::testing::HasSubstr;
-
-constexpr char kNode[] = "node-a";
 
 v1::Pod MakePod(const std::string& name, std::vector<std::string> images,
                 std::string restart_policy = "Always") {
@@ -46,54 +45,11 @@ v1::Pod MakePod(const std::string& name, std::vector<std::string> images,
   return pod;
 }
 
-class NodeAgentTest : public ::testing::Test {
+class NodeAgentTest : public AgentOnFakeRuntimeTest {
  protected:
-  void SetUp() override {
-    store::MemoryStoreOptions options;
-    options.clock = &executor_.clock();
-    store_ = store::MemoryStore::Open(options).value();
-    client_ = std::make_unique<client::Client>(store_.get(), &api::Scheme::Builtin(),
-                                               &executor_.clock());
-    runtime_ = std::make_unique<FakeRuntime>(runtime::FakeRuntimeOptions{
-        .executor = &executor_, .pod_cidr = "10.244.1.0/24"});
-  }
-  void TearDown() override { agent_.reset(); }
-
-  NodeAgentOptions Options() {
-    return {.node_name = kNode,
-            .client = client_.get(),
-            .executor = &executor_,
-            .runtime = runtime_.get(),
-            .prober = runtime_.get(),
-            .cpu = "4",
-            .memory = "8Gi",
-            .internal_ip = "10.0.0.1",
-            .pod_log_directory = ""};
-  }
-  void StartAgent() {
-    ORCH_ASSERT_OK_AND_ASSIGN(agent_, NodeAgent::Create(Options()));
-    ASSERT_THAT(agent_->Start(), IsOk());
-    executor_.RunUntilIdle();
-  }
-  v1::Pod Get(const std::string& name) { return client_->Get<v1::Pod>("default", name).value(); }
-  v1::Pod Create(const v1::Pod& pod) { return client_->Create(pod).value(); }
-  // Runs the cluster for `d` of virtual time.
-  void Run(absl::Duration d) { executor_.AdvanceBy(d); }
-  static std::string Condition(const v1::Pod& pod, const std::string& type) {
-    for (const auto& c : pod.status().conditions()) {
-      if (c.type() == type) return c.status();
-    }
-    return "";
-  }
   static const v1::ContainerStatus& Main(const v1::Pod& pod) {
     return pod.status().container_statuses(0);
   }
-
-  VirtualExecutor executor_;
-  std::unique_ptr<store::MemoryStore> store_;
-  std::unique_ptr<client::Client> client_;
-  std::unique_ptr<FakeRuntime> runtime_;
-  std::unique_ptr<NodeAgent> agent_;
 };
 
 TEST_F(NodeAgentTest, RegistersTheNodeAndRenewsItsLease) {

@@ -17,6 +17,7 @@
 #include "orch/node/node_agent.h"
 #include "orch/runtime/fake_runtime.h"
 #include "orch/store/memory_store.h"
+#include "node/agent_test_fixture.h"
 #include "support/status_matchers.h"
 
 namespace orch::node {
@@ -32,7 +33,6 @@ using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-constexpr char kNode[] = "node-a";
 constexpr int64_t kMi = int64_t{1} << 20;
 constexpr int64_t kGi = int64_t{1} << 30;
 
@@ -85,33 +85,12 @@ std::map<std::string, std::string> EnvOf(const cri::ContainerConfig& config) {
   return env;
 }
 
-class PodWorkerConfigTest : public ::testing::Test {
+class PodWorkerConfigTest : public AgentOnFakeRuntimeTest {
  protected:
   void SetUp() override {
-    store::MemoryStoreOptions options;
-    options.clock = &executor_.clock();
-    store_ = store::MemoryStore::Open(options).value();
-    client_ = std::make_unique<client::Client>(store_.get(), &api::Scheme::Builtin(),
-                                               &executor_.clock());
-    runtime_ = std::make_unique<FakeRuntime>(runtime::FakeRuntimeOptions{
-        .executor = &executor_, .pod_cidr = "10.244.1.0/24"});
-    ORCH_ASSERT_OK_AND_ASSIGN(agent_, NodeAgent::Create({.node_name = kNode,
-                                                         .client = client_.get(),
-                                                         .executor = &executor_,
-                                                         .runtime = runtime_.get(),
-                                                         .prober = runtime_.get(),
-                                                         .cpu = "4",
-                                                         .memory = "8Gi",
-                                                         .internal_ip = "10.0.0.1",
-                                                         .pod_log_directory = ""}));
-    ASSERT_THAT(agent_->Start(), IsOk());
-    executor_.RunUntilIdle();
+    AgentOnFakeRuntimeTest::SetUp();
+    StartAgent();
   }
-  void TearDown() override { agent_.reset(); }
-
-  v1::Pod Create(const v1::Pod& pod) { return client_->Create(pod).value(); }
-  v1::Pod Get(const std::string& name) { return client_->Get<v1::Pod>("default", name).value(); }
-  void Run(absl::Duration d) { executor_.AdvanceBy(d); }
 
   static const v1::ContainerStatus& StatusOf(const v1::Pod& pod, const std::string& container) {
     for (const v1::ContainerStatus& s : pod.status().container_statuses()) {
@@ -149,12 +128,6 @@ class PodWorkerConfigTest : public ::testing::Test {
     }
     return messages;
   }
-
-  VirtualExecutor executor_;
-  std::unique_ptr<store::MemoryStore> store_;
-  std::unique_ptr<client::Client> client_;
-  std::unique_ptr<FakeRuntime> runtime_;
-  std::unique_ptr<NodeAgent> agent_;
 };
 
 // ---------------------------------------------------------------- resources

@@ -25,6 +25,7 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "support/process.h"
 #include "support/status_matchers.h"
 
 namespace orch::testing {
@@ -88,28 +89,6 @@ void WriteIpForward(const std::string& value) {
 
 bool InterfaceExists(const std::string& name) { return fs::exists("/sys/class/net/" + name); }
 
-// Whether `pid` runs (a zombie has exited and only waits to be reaped by its parent).
-bool Running(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
-  std::string stat(std::istreambuf_iterator<char>(in), {});
-  const size_t paren = stat.rfind(')');
-  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
-}
-
-// Processes whose command line mentions `dir`.
-std::vector<std::string> ProcessesMentioning(const std::string& dir) {
-  std::vector<std::string> found;
-  for (const auto& entry : fs::directory_iterator("/proc")) {
-    int pid = 0;
-    if (!absl::SimpleAtoi(entry.path().filename().string(), &pid) || pid == ::getpid()) continue;
-    std::ifstream in(entry.path() / "cmdline");
-    std::string cmdline(std::istreambuf_iterator<char>(in), {});
-    if (absl::StrContains(cmdline, dir) && Running(pid)) {
-      found.push_back(absl::StrCat(pid, ": ", cmdline));
-    }
-  }
-  return found;
-}
 
 struct Container {
   std::string id;

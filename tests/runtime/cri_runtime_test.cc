@@ -26,6 +26,8 @@
 #include "gtest/gtest.h"
 #include "orch/base/mutex.h"
 #include "support/containerd_fixture.h"
+#include "support/containerd_test_bed.h"
+#include "support/process.h"
 #include "support/status_matchers.h"
 
 namespace orch::runtime {
@@ -33,6 +35,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::orch::testing::ContainerdFixture;
+using ::orch::testing::ContainerdTestBed;
+using ::orch::testing::Eventually;
 using ::orch::testing::IsOk;
 using ::orch::testing::StatusIs;
 using ::testing::Contains;
@@ -44,96 +48,48 @@ using ::testing::StartsWith;
 constexpr absl::Duration kCallTimeout = absl::Seconds(30);
 constexpr absl::Duration kPullTimeout = absl::Seconds(20);
 
-// Makes one call and blocks until its callback ran (or `timeout` passed: then kInternal,
-// a code no runtime call returns here). Also checks that the callback did not run on the
-// calling thread, as CriRuntime promises.
+// One call, waited for; also checks that the callback did not run on the calling thread,
+// as CriRuntime promises.
 template <typename Request, typename Response>
 absl::StatusOr<Response> Await(Runtime& runtime,
                                void (Runtime::*method)(const Request&, Callback<Response>),
                                const Request& request, absl::Duration timeout = absl::Seconds(60)) {
-  struct Outcome {
-    Notification done;
-    std::optional<absl::StatusOr<Response>> result;
-    std::thread::id thread;
-  };
-  auto outcome = std::make_shared<Outcome>();
-  (runtime.*method)(request, [outcome](absl::StatusOr<Response> result) {
-    outcome->result = std::move(result);
-    outcome->thread = std::this_thread::get_id();
-    outcome->done.Notify();
-  });
-  if (!outcome->done.WaitForNotificationWithTimeout(timeout)) {
-    return absl::InternalError(
-        absl::StrCat("Await: no callback within ", absl::FormatDuration(timeout)));
+  std::thread::id thread;
+  absl::StatusOr<Response> result =
+      orch::testing::Await(runtime, method, request, timeout, &thread);
+  if (thread != std::thread::id()) {  // the callback ran
+    EXPECT_NE(thread, std::this_thread::get_id()) << "callback ran inside the call";
   }
-  EXPECT_NE(outcome->thread, std::this_thread::get_id()) << "callback ran inside the call";
-  return *std::move(outcome->result);
+  return result;
 }
 
 std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-// Polls `condition` every 50 ms for up to `timeout`.
-template <typename Condition>
-bool Eventually(Condition condition, absl::Duration timeout = absl::Seconds(10)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!condition()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return true;
+  return orch::testing::ReadFile(path.string()).value_or("");
 }
 
 class CriRuntimeTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    started_ = new absl::Status();
-    absl::StatusOr<std::unique_ptr<ContainerdFixture>> containerd = ContainerdFixture::Start();
-    if (!containerd.ok()) {
-      *started_ = containerd.status();
-      return;
-    }
-    containerd_ = containerd->release();
-    absl::StatusOr<std::unique_ptr<CriRuntime>> runtime = CriRuntime::Connect(Options());
-    if (!runtime.ok()) {
-      *started_ = runtime.status();
-      return;
-    }
-    runtime_ = runtime->release();
-    char log_root[] = "/tmp/orch-cri-test-XXXXXX";
-    if (::mkdtemp(log_root) == nullptr) {
-      *started_ = absl::InternalError("mkdtemp for the log directories failed");
-      return;
-    }
-    log_root_ = new std::string(log_root);
+    bed_ = new absl::StatusOr<std::unique_ptr<ContainerdTestBed>>(ContainerdTestBed::Start(
+        {.call_timeout = kCallTimeout, .pull_timeout = kPullTimeout}));
   }
 
   static void TearDownTestSuite() {
-    delete runtime_;
-    runtime_ = nullptr;
-    if (containerd_ != nullptr) {
-      ORCH_EXPECT_OK(containerd_->Stop());
-    }
-    delete containerd_;
-    containerd_ = nullptr;
-    if (log_root_ != nullptr) fs::remove_all(*log_root_);
-    delete log_root_;
-    log_root_ = nullptr;
-    delete started_;
-    started_ = nullptr;
+    if (bed_->ok()) ORCH_EXPECT_OK(bed().Stop());
+    delete bed_;
+    bed_ = nullptr;
   }
 
+  // Options as the suite's runtime has them, for another client of the same containerd.
   static CriRuntimeOptions Options() {
-    return {.endpoint = containerd_->endpoint(),
+    return {.endpoint = bed().containerd().endpoint(),
             .call_timeout = kCallTimeout,
             .pull_timeout = kPullTimeout};
   }
 
   void SetUp() override {
-    if (started_->code() == absl::StatusCode::kFailedPrecondition) GTEST_SKIP() << *started_;
-    ASSERT_THAT(*started_, IsOk());
+    if (absl::IsFailedPrecondition(bed_->status())) GTEST_SKIP() << bed_->status();
+    ASSERT_THAT(*bed_, IsOk());
   }
 
   // Removes what the test made (when the runtime is external, nothing else would).
@@ -148,7 +104,8 @@ class CriRuntimeTest : public ::testing::Test {
     }
   }
 
-  static Runtime& runtime() { return *runtime_; }
+  static ContainerdTestBed& bed() { return *bed_->value(); }
+  static Runtime& runtime() { return bed().runtime(); }
 
   // The config of a sandbox named after the test, logging under the suite's directory.
   static cri::PodSandboxConfig SandboxConfig(const std::string& suffix = "") {
@@ -163,7 +120,7 @@ class CriRuntimeTest : public ::testing::Test {
     metadata.set_namespace_("orch-test");
     metadata.set_attempt(1);
     config.set_hostname(lower.substr(0, 63));
-    config.set_log_directory(absl::StrCat(*log_root_, "/orch-test_", lower));
+    config.set_log_directory(absl::StrCat(bed().log_root(), "/orch-test_", lower));
     (*config.mutable_labels())["orch.test/pod"] = lower;
     (*config.mutable_labels())["orch.test/suite"] = "cri-runtime";
     config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(
@@ -236,10 +193,7 @@ class CriRuntimeTest : public ::testing::Test {
     return Await(runtime(), &Runtime::ExecSync, request);
   }
 
-  static inline absl::Status* started_ = nullptr;
-  static inline ContainerdFixture* containerd_ = nullptr;
-  static inline CriRuntime* runtime_ = nullptr;
-  static inline std::string* log_root_ = nullptr;
+  static inline absl::StatusOr<std::unique_ptr<ContainerdTestBed>>* bed_ = nullptr;
 
   std::vector<std::string> sandboxes_;
 };
@@ -247,13 +201,13 @@ class CriRuntimeTest : public ::testing::Test {
 TEST_F(CriRuntimeTest, VersionAndStatus) {
   ORCH_ASSERT_OK_AND_ASSIGN(cri::VersionResponse version,
                             Await(runtime(), &Runtime::Version, cri::VersionRequest()));
-  if (!containerd_->external()) {
+  if (!bed().containerd().external()) {
     EXPECT_EQ(version.runtime_name(), "containerd");
   }
   EXPECT_EQ(version.runtime_api_version(), "v1");
   EXPECT_THAT(version.runtime_version(), Not(IsEmpty()));
-  EXPECT_EQ(runtime_->version().runtime_name(), version.runtime_name());
-  EXPECT_THAT(runtime_->endpoint(), StartsWith("unix:///"));
+  EXPECT_EQ(bed().runtime().version().runtime_name(), version.runtime_name());
+  EXPECT_THAT(bed().runtime().endpoint(), StartsWith("unix:///"));
 
   ORCH_ASSERT_OK_AND_ASSIGN(cri::StatusResponse status,
                             Await(runtime(), &Runtime::Status, cri::StatusRequest()));
@@ -281,11 +235,11 @@ TEST_F(CriRuntimeTest, SandboxRunsWithAnAddressAndIsListedByLabel) {
   EXPECT_GT(status.status().created_at(), 0);
   const std::string& ip = status.status().network().ip();
   EXPECT_THAT(ip, Not(IsEmpty()));
-  if (!containerd_->external()) {
+  if (!bed().containerd().external()) {
     // "10.88.X.0/24" -> "10.88.X."
     const std::string prefix =
-        containerd_->subnet().substr(0, containerd_->subnet().rfind('.') + 1);
-    EXPECT_THAT(ip, StartsWith(prefix)) << containerd_->subnet();
+        bed().containerd().subnet().substr(0, bed().containerd().subnet().rfind('.') + 1);
+    EXPECT_THAT(ip, StartsWith(prefix)) << bed().containerd().subnet();
   }
 
   cri::ListPodSandboxRequest list;
@@ -417,7 +371,7 @@ TEST_F(CriRuntimeTest, CreateContainerMakesTheLogDirectoryOrFailsNamingIt) {
   // A log directory that cannot be made (under a regular file): nothing reaches the
   // runtime, the call fails naming the directory.
   cri::PodSandboxConfig blocked = sandbox;
-  const fs::path file = fs::path(*log_root_) / "a-file";
+  const fs::path file = fs::path(bed().log_root()) / "a-file";
   std::ofstream(file) << "not a directory";
   blocked.set_log_directory(file.string());
   EXPECT_THAT(Await(runtime(), &Runtime::CreateContainer,
@@ -437,7 +391,7 @@ TEST_F(CriRuntimeTest, PullOfAMissingImageFailsNamingIt) {
   EXPECT_LT(absl::Now() - start, kPullTimeout);
   EXPECT_THAT(pulled, Not(IsOk()));
   EXPECT_THAT(pulled.status().message(), HasSubstr("localhost/nope:1"));
-  if (!containerd_->external()) {
+  if (!bed().containerd().external()) {
     EXPECT_THAT(pulled,
                 StatusIs(absl::StatusCode::kUnknown, HasSubstr("failed to pull and unpack image")));
   }

@@ -40,6 +40,7 @@
 #include "orch/runtime/cri_runtime.h"
 #include "orch/store/memory_store.h"
 #include "support/containerd_fixture.h"
+#include "support/containerd_test_bed.h"
 #include "support/status_matchers.h"
 
 namespace orch::node {
@@ -49,6 +50,9 @@ namespace fs = std::filesystem;
 namespace v1 = ::orch::api::v1;
 namespace cri = ::orch::runtime::cri;
 using ::orch::testing::ContainerdFixture;
+using ::orch::testing::Await;
+using ::orch::testing::ContainerdTestBed;
+using ::orch::testing::Eventually;
 using ::orch::testing::IsOk;
 using ::orch::testing::StatusIs;
 using ::testing::HasSubstr;
@@ -122,44 +126,19 @@ std::vector<pid_t> ProcessesRunning(const std::vector<std::string>& argv) {
 class NodeAgentOnContainerdTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    started_ = new absl::Status();
-    absl::StatusOr<std::unique_ptr<ContainerdFixture>> containerd = ContainerdFixture::Start();
-    if (!containerd.ok()) {
-      *started_ = containerd.status();
-      return;
-    }
-    containerd_ = containerd->release();
-    absl::StatusOr<std::unique_ptr<runtime::CriRuntime>> runtime = runtime::CriRuntime::Connect(
-        {.endpoint = containerd_->endpoint(), .pull_timeout = absl::Seconds(20)});
-    if (!runtime.ok()) {
-      *started_ = runtime.status();
-      return;
-    }
-    runtime_ = runtime->release();
-    char log_root[] = "/tmp/orch-agent-test-XXXXXX";
-    if (::mkdtemp(log_root) == nullptr) {
-      *started_ = absl::InternalError("mkdtemp for the pod logs failed");
-      return;
-    }
-    log_root_ = new std::string(log_root);
+    bed_ = new absl::StatusOr<std::unique_ptr<ContainerdTestBed>>(
+        ContainerdTestBed::Start({.pull_timeout = absl::Seconds(20)}));
   }
 
   static void TearDownTestSuite() {
-    delete runtime_;
-    runtime_ = nullptr;
-    if (containerd_ != nullptr) ORCH_EXPECT_OK(containerd_->Stop());
-    delete containerd_;
-    containerd_ = nullptr;
-    if (log_root_ != nullptr) fs::remove_all(*log_root_);
-    delete log_root_;
-    log_root_ = nullptr;
-    delete started_;
-    started_ = nullptr;
+    if (bed_->ok()) ORCH_EXPECT_OK(bed().Stop());
+    delete bed_;
+    bed_ = nullptr;
   }
 
   void SetUp() override {
-    if (started_->code() == absl::StatusCode::kFailedPrecondition) GTEST_SKIP() << *started_;
-    ASSERT_THAT(*started_, IsOk());
+    if (absl::IsFailedPrecondition(bed_->status())) GTEST_SKIP() << bed_->status();
+    ASSERT_THAT(*bed_, IsOk());
     store_ = store::MemoryStore::Open({}).value();
     client_ = std::make_unique<client::Client>(store_.get(), &api::Scheme::Builtin(), &Clock::Real());
     StartAgent();
@@ -185,11 +164,11 @@ class NodeAgentOnContainerdTest : public ::testing::Test {
     ORCH_ASSERT_OK_AND_ASSIGN(agent_, NodeAgent::Create({.node_name = kNode,
                                                          .client = client_.get(),
                                                          .executor = &executor_,
-                                                         .runtime = runtime_,
+                                                         .runtime = &bed().runtime(),
                                                          .cpu = "2",
                                                          .memory = "4Gi",
                                                          .internal_ip = "127.0.0.1",
-                                                         .pod_log_directory = *log_root_}));
+                                                         .pod_log_directory = bed().log_root()}));
     ASSERT_THAT(agent_->Start(), IsOk());
   }
 
@@ -204,16 +183,6 @@ class NodeAgentOnContainerdTest : public ::testing::Test {
   v1::Pod Get(const std::string& name) {
     absl::StatusOr<v1::Pod> pod = client_->Get<v1::Pod>("default", name);
     return pod.ok() ? *pod : v1::Pod();
-  }
-
-  // Polls `condition` every 50 ms for up to `timeout`.
-  static bool Eventually(const std::function<bool()>& condition, absl::Duration timeout) {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (!condition()) {
-      if (absl::Now() > deadline) return false;
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    return true;
   }
 
   // Waits until pod `name` satisfies `condition`; fails the test with the pod's last
@@ -234,25 +203,16 @@ class NodeAgentOnContainerdTest : public ::testing::Test {
 
   // How many sandboxes the runtime has; -1 when it does not answer.
   static int Sandboxes() {
-    struct Listing {
-      Notification done;
-      int count = -1;
-    };
-    auto listing = std::make_shared<Listing>();
-    runtime_->ListPodSandbox({}, [listing](absl::StatusOr<cri::ListPodSandboxResponse> out) {
-      if (out.ok()) listing->count = out->items_size();
-      listing->done.Notify();
-    });
-    if (!listing->done.WaitForNotificationWithTimeout(absl::Seconds(30))) return -1;
-    return listing->count;
+    absl::StatusOr<cri::ListPodSandboxResponse> listed =
+        Await(bed().runtime(), &runtime::Runtime::ListPodSandbox, cri::ListPodSandboxRequest(),
+              absl::Seconds(30));
+    return listed.ok() ? listed->items_size() : -1;
   }
 
   static bool Ready(const v1::Pod& pod) { return Condition(pod, "Ready") == "True"; }
 
-  static absl::Status* started_;
-  static ContainerdFixture* containerd_;
-  static runtime::CriRuntime* runtime_;
-  static std::string* log_root_;
+  static ContainerdTestBed& bed() { return *bed_->value(); }
+  static inline absl::StatusOr<std::unique_ptr<ContainerdTestBed>>* bed_ = nullptr;
 
   ThreadPoolExecutor executor_{2};
   std::unique_ptr<store::MemoryStore> store_;
@@ -260,10 +220,6 @@ class NodeAgentOnContainerdTest : public ::testing::Test {
   std::unique_ptr<NodeAgent> agent_;
 };
 
-absl::Status* NodeAgentOnContainerdTest::started_ = nullptr;
-ContainerdFixture* NodeAgentOnContainerdTest::containerd_ = nullptr;
-runtime::CriRuntime* NodeAgentOnContainerdTest::runtime_ = nullptr;
-std::string* NodeAgentOnContainerdTest::log_root_ = nullptr;
 
 TEST_F(NodeAgentOnContainerdTest, TwoContainerPodServesHttpFromItsIpOnceReady) {
   // httpd starts 2 s after its container: until then the readiness probe fails.
@@ -530,12 +486,8 @@ spec:
   (*config.mutable_labels())["io.kubernetes.pod.uid"] = "no-such-uid";
   config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(
       cri::CONTAINER);
-  auto ran = std::make_shared<Notification>();
-  runtime_->RunPodSandbox(orphan, [ran](absl::StatusOr<cri::RunPodSandboxResponse> out) {
-    EXPECT_THAT(out, IsOk());
-    ran->Notify();
-  });
-  ASSERT_TRUE(ran->WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_THAT(Await(bed().runtime(), &runtime::Runtime::RunPodSandbox, orphan, absl::Seconds(30)),
+              IsOk());
   ASSERT_EQ(Sandboxes(), 2);
 
   StartAgent();
@@ -560,7 +512,7 @@ spec:
 TEST_F(NodeAgentOnContainerdTest, TheExampleRunsItsPodsOnContainerd) {
   agent_.reset();  // the example's agent would take this one's pods for orphans, and back
   const std::string command =
-      absl::StrCat(NODE_AGENT_EXAMPLE_PATH, " --cri ", containerd_->endpoint(), " --image ",
+      absl::StrCat(NODE_AGENT_EXAMPLE_PATH, " --cri ", bed().containerd().endpoint(), " --image ",
                    ContainerdFixture::kBusyboxImage, " --duration 20s 2>&1");
   FILE* pipe = ::popen(command.c_str(), "r");
   ASSERT_NE(pipe, nullptr);
@@ -579,27 +531,16 @@ TEST_F(NodeAgentOnContainerdTest, TheExampleRunsItsPodsOnContainerd) {
 // stdout; a failed exec fails the test and returns "".
 std::string ExecIn(runtime::CriRuntime* runtime, const std::string& id,
                    const std::vector<std::string>& cmd) {
-  struct Result {
-    Notification done;
-    absl::StatusOr<cri::ExecSyncResponse> out;
-  };
-  auto result = std::make_shared<Result>();
   cri::ExecSyncRequest request;
   request.set_container_id(id.substr(id.find("://") == std::string::npos ? 0 : id.find("://") + 3));
   for (const std::string& arg : cmd) request.add_cmd(arg);
   request.set_timeout(10);
-  runtime->ExecSync(request, [result](absl::StatusOr<cri::ExecSyncResponse> out) {
-    result->out = std::move(out);
-    result->done.Notify();
-  });
-  if (!result->done.WaitForNotificationWithTimeout(absl::Seconds(30))) {
-    ADD_FAILURE() << "exec did not return";
-    return "";
-  }
-  EXPECT_THAT(result->out, IsOk());
-  if (!result->out.ok()) return "";
-  EXPECT_EQ(result->out->exit_code(), 0) << result->out->stderr();
-  return result->out->stdout();
+  absl::StatusOr<cri::ExecSyncResponse> out =
+      Await(*runtime, &runtime::Runtime::ExecSync, request, absl::Seconds(30));
+  EXPECT_THAT(out, IsOk());
+  if (!out.ok()) return "";
+  EXPECT_EQ(out->exit_code(), 0) << out->stderr();
+  return out->stdout();
 }
 
 TEST_F(NodeAgentOnContainerdTest, ContainersGetTheirEnvExpandedArgsMemoryLimitAndPostStartHook) {
@@ -635,19 +576,19 @@ spec:
   const std::string pod_ip = pod.status().pod_ip();
   ASSERT_THAT(pod_ip, ::testing::StartsWith("10.88."));
 
-  EXPECT_EQ(ExecIn(runtime_, id, {"sh", "-c", "echo $MY_POD_IP $MY_NODE $GREETING $MY_MEMORY_LIMIT_MI"}),
+  EXPECT_EQ(ExecIn(&bed().runtime(), id, {"sh", "-c", "echo $MY_POD_IP $MY_NODE $GREETING $MY_MEMORY_LIMIT_MI"}),
             absl::StrCat(pod_ip, " ", kNode, " hello-", kNode, " 64\n"));
   // The memory limit reached the container's cgroup: v1's memory.limit_in_bytes, else v2's
   // memory.max.
-  EXPECT_EQ(ExecIn(runtime_, id,
+  EXPECT_EQ(ExecIn(&bed().runtime(), id,
                    {"sh", "-c",
                     "f=/sys/fs/cgroup/memory/memory.limit_in_bytes; "
                     "[ -f $f ] || f=/sys/fs/cgroup/memory.max; cat $f"}),
             "67108864\n");
-  EXPECT_EQ(ExecIn(runtime_, id, {"cat", "/tmp/post-start"}), "started\n");
+  EXPECT_EQ(ExecIn(&bed().runtime(), id, {"cat", "/tmp/post-start"}), "started\n");
 
   // The args were expanded before the container ran: its first line of output says so.
-  const fs::path log = fs::path(*log_root_) /
+  const fs::path log = fs::path(bed().log_root()) /
                        absl::StrCat("default_configured_", created.metadata().uid()) / "main" /
                        "0.log";
   std::string text;

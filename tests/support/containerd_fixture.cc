@@ -2,11 +2,9 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,7 +17,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <map>
 #include <optional>
 #include <random>
@@ -38,6 +35,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "orch/base/status.h"
+#include "support/process.h"
 
 #ifndef ORCH_SOURCE_DIR
 #error "ORCH_SOURCE_DIR must name the source tree (tests/CMakeLists.txt defines it)"
@@ -62,12 +60,6 @@ constexpr char kRegistryDir[] = "/tmp/orch-containerd-fixture";
 // ---------------------------------------------------------------------------------------
 // Files and programs
 
-std::optional<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 absl::Status WriteFile(const std::string& path, std::string_view content) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(content.data(), static_cast<std::streamsize>(content.size()));
@@ -89,186 +81,6 @@ std::vector<std::string> Subdirectories(const std::string& dir) {
   }
   std::sort(names.begin(), names.end());
   return names;
-}
-
-// PATH plus the sbin directories, which a non-login root shell may lack but where Debian
-// puts runc, ip and mount's helpers.
-std::string SearchPath() {
-  const char* path = std::getenv("PATH");
-  std::string result = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
-  for (const char* dir : {"/usr/local/sbin", "/usr/sbin", "/sbin"}) {
-    std::vector<std::string> dirs = absl::StrSplit(result, ':');
-    if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) absl::StrAppend(&result, ":", dir);
-  }
-  return result;
-}
-
-// The absolute path of program `name` on SearchPath(), or empty.
-std::string FindProgram(const std::string& name) {
-  if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0 ? name : "";
-  for (absl::string_view dir : absl::StrSplit(SearchPath(), ':', absl::SkipEmpty())) {
-    std::string candidate = absl::StrCat(dir, "/", name);
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
-
-// The last `lines` lines of `text`, each cut to a readable length.
-std::string Tail(const std::string& text, int lines) {
-  std::vector<absl::string_view> all = absl::StrSplit(text, '\n', absl::SkipWhitespace());
-  size_t first = all.size() > static_cast<size_t>(lines) ? all.size() - lines : 0;
-  std::vector<std::string> kept;
-  for (size_t i = first; i < all.size(); ++i) {
-    absl::string_view line = all[i];
-    kept.push_back(line.size() > 400 ? absl::StrCat(line.substr(0, 400), "...")
-                                     : std::string(line));
-  }
-  return absl::StrJoin(kept, "\n");
-}
-
-// ---------------------------------------------------------------------------------------
-// Child processes. fork + execve, with nothing but async-signal-safe calls in between:
-// the test program may have threads.
-
-struct SpawnOptions {
-  int output_fd = -1;            // the child's stdout and stderr; -1 means /dev/null
-  bool new_session = false;      // setsid: terminal signals to the test do not reach it
-  bool die_with_parent = false;  // SIGKILL when the spawning thread exits
-};
-
-absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& args, const SpawnOptions& options) {
-  const std::string program = FindProgram(args.at(0));
-  if (program.empty()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(args[0], " is not installed (not on ", SearchPath(), ")"));
-  }
-  // Everything the child needs is built before fork.
-  std::vector<char*> argv;
-  for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  const std::string path_entry = "PATH=" + SearchPath();
-  std::vector<char*> envp;
-  for (char** e = environ; *e != nullptr; ++e) {
-    if (std::strncmp(*e, "PATH=", 5) != 0) envp.push_back(*e);
-  }
-  envp.push_back(const_cast<char*>(path_entry.c_str()));
-  envp.push_back(nullptr);
-  const int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (null_fd < 0) {
-    return absl::InternalError(absl::StrCat("open /dev/null: ", std::strerror(errno)));
-  }
-  const int output_fd = options.output_fd >= 0 ? options.output_fd : null_fd;
-  const pid_t parent = ::getpid();
-
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    if (options.new_session) ::setsid();
-    if (options.die_with_parent) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
-    }
-    sigset_t none;
-    ::sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::signal(SIGPIPE, SIG_DFL);  // gRPC ignores SIGPIPE; a child should not inherit that
-    ::dup2(null_fd, STDIN_FILENO);
-    ::dup2(output_fd, STDOUT_FILENO);
-    ::dup2(output_fd, STDERR_FILENO);
-    // No descriptor of the test leaks into the child: a daemon holding the fixture's
-    // subnet lock would keep the subnet taken after Stop.
-    ::close_range(3, ~0U, 0);
-    ::execve(program.c_str(), argv.data(), envp.data());
-    ::_exit(127);
-  }
-  const int fork_errno = errno;
-  ::close(null_fd);
-  if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", std::strerror(fork_errno)));
-  return pid;
-}
-
-// waitpid that retries on EINTR. Returns the pid, 0 (WNOHANG, still running) or -1.
-pid_t WaitPid(pid_t pid, int* status, int flags) {
-  pid_t result;
-  do {
-    result = ::waitpid(pid, status, flags);
-  } while (result < 0 && errno == EINTR);
-  return result;
-}
-
-std::string DescribeExit(int status) {
-  if (WIFEXITED(status)) return absl::StrCat("exit status ", WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return absl::StrCat("killed by signal ", WTERMSIG(status));
-  return absl::StrCat("wait status ", status);
-}
-
-struct CommandResult {
-  int exit_code = -1;  // -1 when killed by a signal, or when it ran out of time
-  std::string output;  // stdout and stderr, interleaved
-  bool ok() const { return exit_code == 0; }
-};
-
-// Appends to `out` what `fd` has, waiting up to `wait_ms` for it. Returns the number of
-// bytes read, 0 at end of file, -1 when there was nothing yet.
-ssize_t ReadSome(int fd, int wait_ms, std::string* out) {
-  pollfd readable{.fd = fd, .events = POLLIN, .revents = 0};
-  if (::poll(&readable, 1, wait_ms) <= 0) return -1;
-  char buffer[4096];
-  const ssize_t n = ::read(fd, buffer, sizeof buffer);
-  if (n > 0) out->append(buffer, static_cast<size_t>(n));
-  if (n < 0 && errno != EINTR && errno != EAGAIN) return 0;  // unreadable: as good as closed
-  return n;
-}
-
-// Runs `args` (args[0] a program name or path) to completion or until `timeout`, when it
-// is killed. Errors only when it cannot run at all; a failing command is a CommandResult.
-absl::StatusOr<CommandResult> Run(const std::vector<std::string>& args, absl::Duration timeout) {
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
-  }
-  absl::StatusOr<pid_t> pid = Spawn(args, {.output_fd = pipe_fds[1]});
-  ::close(pipe_fds[1]);
-  if (!pid.ok()) {
-    ::close(pipe_fds[0]);
-    return pid.status();
-  }
-  CommandResult result;
-  const absl::Time deadline = absl::Now() + timeout;
-  bool open = true;  // no end of file yet
-  int status = 0;
-  pid_t waited = 0;
-  while (waited == 0) {
-    if (open) {
-      open = ReadSome(pipe_fds[0], 50, &result.output) != 0;
-    } else {
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    waited = WaitPid(*pid, &status, WNOHANG);
-    if (waited == 0 && absl::Now() > deadline) {
-      ::kill(*pid, SIGKILL);
-      WaitPid(*pid, &status, 0);
-      ::close(pipe_fds[0]);
-      absl::StrAppend(&result.output, "\n(killed after ", absl::FormatDuration(timeout), ")");
-      return result;
-    }
-  }
-  // It has exited: take what it wrote last, but do not wait for an end of file that a
-  // grandchild holding the pipe could put off forever.
-  while (open && ReadSome(pipe_fds[0], 0, &result.output) > 0) {
-  }
-  ::close(pipe_fds[0]);
-  if (waited != *pid) {  // someone else reaped it (SIGCHLD ignored?)
-    absl::StrAppend(&result.output, "\n(exit status lost: ", std::strerror(errno), ")");
-  } else if (WIFEXITED(status)) {
-    result.exit_code = WEXITSTATUS(status);
-  }
-  return result;
-}
-
-// "ctr ... failed (exit status 1): <output>".
-std::string DescribeFailure(const std::vector<std::string>& args, const CommandResult& result) {
-  return absl::StrCat(absl::StrJoin(args, " "), " failed (exit code ", result.exit_code,
-                      "): ", Tail(result.output, 10));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -305,11 +117,6 @@ std::map<pid_t, ProcessInfo> AllProcesses() {
 }
 
 // A zombie has exited; it only waits for its parent (often init) to reap it.
-bool Running(pid_t pid) {
-  std::optional<ProcessInfo> info = ReadProcessInfo(pid);
-  return info.has_value() && info->state != 'Z';
-}
-
 // Live processes whose command line names a path under `dir` (containerd, its shims
 // ("-address <dir>/containerd.sock"), runc ("--root <dir>/runc/...")), and all their
 // descendants: the containers, which name nothing of ours.

@@ -3,10 +3,8 @@
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -18,8 +16,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <random>
 #include <string>
@@ -40,6 +36,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "orch/base/status.h"
+#include "support/process.h"
 
 extern char** environ;
 
@@ -70,107 +67,7 @@ constexpr absl::Duration kPollInterval = absl::Milliseconds(10);
 constexpr char kHealthKey[] = "orch-etcd-fixture-health";
 
 // ---------------------------------------------------------------------------------------
-// Files and text
-
-std::optional<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-// The last `lines` non-blank lines of `text`, each cut to a readable length.
-std::string LastLines(const std::string& text, int lines) {
-  std::vector<absl::string_view> all = absl::StrSplit(text, '\n', absl::SkipWhitespace());
-  const size_t first = all.size() > static_cast<size_t>(lines) ? all.size() - lines : 0;
-  std::vector<std::string> kept;
-  for (size_t i = first; i < all.size(); ++i) {
-    const absl::string_view line = all[i];
-    kept.push_back(line.size() > 400 ? absl::StrCat(line.substr(0, 400), "...")
-                                     : std::string(line));
-  }
-  return absl::StrJoin(kept, "\n");
-}
-
-// The absolute path of `program` (a name looked up on PATH, or a path), or empty.
-std::string FindProgram(const std::string& program) {
-  if (program.find('/') != std::string::npos) {
-    return ::access(program.c_str(), X_OK) == 0 ? program : "";
-  }
-  const char* path = std::getenv("PATH");
-  for (absl::string_view dir :
-       absl::StrSplit(path != nullptr ? path : "/usr/bin:/bin", ':', absl::SkipEmpty())) {
-    std::string candidate = absl::StrCat(dir, "/", program);
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
-
-// ---------------------------------------------------------------------------------------
-// Child processes: fork and execve with only async-signal-safe calls between them, since
-// the test program may run threads.
-
-struct ChildOptions {
-  int output_fd = -1;            // the child's stdout and stderr; -1 means /dev/null
-  bool die_with_parent = false;  // SIGKILL when the thread that spawned it exits
-};
-
-absl::StatusOr<pid_t> SpawnProcess(const std::string& program, const std::vector<std::string>& args,
-                                   const ChildOptions& options) {
-  std::vector<char*> argv;
-  for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  // etcd reads every flag from ETCD_<FLAG> too, and refuses to start when one it is given
-  // on the command line is also in the environment: a developer's ETCD_* stays out.
-  std::vector<char*> envp;
-  for (char** entry = environ; *entry != nullptr; ++entry) {
-    if (std::strncmp(*entry, "ETCD_", 5) != 0) envp.push_back(*entry);
-  }
-  envp.push_back(nullptr);
-  const int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (null_fd < 0) {
-    return absl::InternalError(absl::StrCat("open /dev/null: ", std::strerror(errno)));
-  }
-  const int output_fd = options.output_fd >= 0 ? options.output_fd : null_fd;
-  const pid_t parent = ::getpid();
-
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::setsid();  // the terminal's signals go to the test, which takes its children along
-    if (options.die_with_parent) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(127);  // the parent is gone already
-    }
-    sigset_t none;
-    ::sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::signal(SIGPIPE, SIG_DFL);  // gRPC and curl users ignore it; etcd should not inherit that
-    ::dup2(null_fd, STDIN_FILENO);
-    ::dup2(output_fd, STDOUT_FILENO);
-    ::dup2(output_fd, STDERR_FILENO);
-    ::close_range(3, ~0U, 0);  // the port locks above all: they must die with the test
-    ::execve(program.c_str(), argv.data(), envp.data());
-    ::_exit(127);
-  }
-  const int fork_errno = errno;
-  ::close(null_fd);
-  if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", std::strerror(fork_errno)));
-  return pid;
-}
-
-// waitpid, retried on EINTR: the pid, 0 (WNOHANG and no change) or -1 (errno says why).
-pid_t WaitPid(pid_t pid, int* status, int flags) {
-  pid_t result;
-  do {
-    result = ::waitpid(pid, status, flags);
-  } while (result < 0 && errno == EINTR);
-  return result;
-}
-
-std::string DescribeExit(int status) {
-  if (WIFEXITED(status)) return absl::StrCat("exit status ", WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return absl::StrCat("killed by signal ", WTERMSIG(status));
-  return absl::StrCat("wait status ", status);
-}
+// Child processes (support/process.h spawns and reaps them)
 
 // Waits up to `timeout` for `pid` to report the change `flag` asks for (WUNTRACED: it has
 // stopped; WCONTINUED: it has continued) or to exit. Its wait status, or nullopt on timeout.
@@ -184,54 +81,6 @@ std::optional<int> WaitForChange(pid_t pid, int flag, absl::Duration timeout) {
     if (absl::Now() > deadline) return std::nullopt;
     absl::SleepFor(absl::Milliseconds(1));
   }
-}
-
-struct CommandResult {
-  int exit_code = -1;  // -1 when killed by a signal or out of time
-  std::string output;  // stdout and stderr
-};
-
-// Runs `program` with `args` (args[0] its name) to its end, or kills it after `timeout`.
-absl::StatusOr<CommandResult> RunCommand(const std::string& program,
-                                         const std::vector<std::string>& args,
-                                         absl::Duration timeout) {
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
-  }
-  absl::StatusOr<pid_t> pid = SpawnProcess(program, args, {.output_fd = pipe_fds[1]});
-  ::close(pipe_fds[1]);
-  if (!pid.ok()) {
-    ::close(pipe_fds[0]);
-    return pid.status();
-  }
-  CommandResult result;
-  const absl::Time deadline = absl::Now() + timeout;
-  for (;;) {  // until end of file, or the deadline
-    const int64_t wait_ms = absl::ToInt64Milliseconds(deadline - absl::Now());
-    if (wait_ms <= 0) break;
-    pollfd readable{.fd = pipe_fds[0], .events = POLLIN, .revents = 0};
-    if (::poll(&readable, 1, static_cast<int>(wait_ms)) <= 0) continue;
-    char buffer[4096];
-    const ssize_t n = ::read(pipe_fds[0], buffer, sizeof buffer);
-    if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) break;
-    if (n > 0) result.output.append(buffer, static_cast<size_t>(n));
-  }
-  ::close(pipe_fds[0]);
-  // The end of its output comes a moment before its exit.
-  int status = 0;
-  pid_t waited;
-  while ((waited = WaitPid(*pid, &status, WNOHANG)) == 0 && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  if (waited == 0) {
-    ::kill(*pid, SIGKILL);
-    WaitPid(*pid, &status, 0);
-    absl::StrAppend(&result.output, "\n(killed after ", absl::FormatDuration(timeout), ")");
-  } else if (waited == *pid && WIFEXITED(status)) {
-    result.exit_code = WEXITSTATUS(status);
-  }
-  return result;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -391,7 +240,7 @@ absl::StatusOr<std::string> PostJson(const std::string& url, const std::string& 
   ORCH_ASSIGN_OR_RETURN(HttpAnswer answer, Http(url, &json, timeout));
   if (answer.code == 200) return std::move(answer.body);
   std::string message =
-      absl::StrCat("POST ", url, ": HTTP ", answer.code, ": ", LastLines(answer.body, 3));
+      absl::StrCat("POST ", url, ": HTTP ", answer.code, ": ", Tail(answer.body, 3));
   // A request etcd cannot parse or serve as asked will not do better when repeated.
   if (answer.code >= 400 && answer.code < 500 && answer.code != 408 && answer.code != 429) {
     return absl::InvalidArgumentError(message);
@@ -522,11 +371,11 @@ absl::StatusOr<std::string> FindEtcd(const std::string& program) {
         search != nullptr ? search : "", "); scripts/install-deps.sh installs it (etcd-server)"));
   }
   ORCH_ASSIGN_OR_RETURN(CommandResult result,
-                        RunCommand(path, {program, "--version"}, absl::Seconds(20)));
+                        Run({path, "--version"}, absl::Seconds(20)));
   if (result.exit_code != 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("etcd does not run: ", path, " --version failed (exit code ", result.exit_code,
-                     "): ", LastLines(result.output, 5)));
+                     "): ", Tail(result.output, 5)));
   }
   // "etcd Version: 3.4.23\nGit SHA: ..."
   int major = 0, minor = 0;
@@ -543,7 +392,7 @@ absl::StatusOr<std::string> FindEtcd(const std::string& program) {
   }
   if (major == 0) {
     return absl::FailedPreconditionError(
-        absl::StrCat(path, " --version names no etcd version: ", LastLines(result.output, 5)));
+        absl::StrCat(path, " --version names no etcd version: ", Tail(result.output, 5)));
   }
   if (major < 3 || (major == 3 && minor < 4)) {
     return absl::FailedPreconditionError(
@@ -710,7 +559,10 @@ absl::Status EtcdCluster::Spawn(int i, const char* initial_cluster_state) {
       absl::StrCat("--log-level=", options_.log_level)};
   args.insert(args.end(), options_.extra_flags.begin(), options_.extra_flags.end());
   absl::StatusOr<pid_t> pid =
-      SpawnProcess(options_.etcd, args, {.output_fd = log_fd, .die_with_parent = true});
+      orch::testing::Spawn(args, {.output_fd = log_fd,
+                                  .new_session = true,
+                                  .die_with_parent = true,
+                                  .drop_env_prefix = "ETCD_"});
   ::close(log_fd);
   if (!pid.ok()) return Annotate(pid.status(), absl::StrCat("starting etcd member ", member.name));
   member.pid = *pid;
@@ -914,7 +766,7 @@ std::string EtcdCluster::LogTail(int i, int lines) const {
   const std::string& path = members_[i].log_path;
   std::optional<std::string> log = ReadFile(path);
   if (!log) return absl::StrCat("(cannot read ", path, ")");
-  const std::string tail = LastLines(*log, lines);
+  const std::string tail = Tail(*log, lines);
   return tail.empty() ? "(empty)" : tail;
 }
 
