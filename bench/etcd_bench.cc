@@ -7,7 +7,7 @@
 //   WatchLatency/<backend>           from the start of an Update to its event reaching a
 //                                    watcher's Poll (the write's own latency included: etcd
 //                                    sends the event before it answers the write):
-//                                    p50_us and p99_us counters.
+//                                    p50_us, p99_us and max_us counters.
 //
 // Backends: Memory (MemoryStore, in memory), Etcd1 (one member), Etcd3 (three members;
 // the store talks to one, writes go through the raft leader). etcd runs on loopback from
@@ -26,6 +26,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "benchmark/benchmark.h"
+#include "latency.h"
 #include "fmt/format.h"
 #include "orch/base/mutex.h"
 #include "orch/store/etcd_store.h"
@@ -127,7 +128,7 @@ void BM_WatchLatency(benchmark::State& state, Backend backend) {
   absl::StatusOr<std::unique_ptr<Watcher>> watcher = (*store)->Watch("/registry/pods/");
   if (!watcher.ok()) return Skip(state, watcher.status());
   int64_t revision = (*store)->Get(Key(0))->mod_revision;
-  std::vector<double> micros;
+  std::vector<absl::Duration> latencies;
   std::vector<EventPtr> events;
   for (auto _ : state) {
     const absl::Time written = absl::Now();
@@ -139,13 +140,9 @@ void BM_WatchLatency(benchmark::State& state, Backend backend) {
       if (!(*watcher)->Wait(absl::Seconds(5))) return Skip(state, absl::DeadlineExceededError("no event"));
       if (absl::Status polled = (*watcher)->Poll(&events); !polled.ok()) return Skip(state, polled);
     }
-    micros.push_back(absl::ToDoubleMicroseconds(absl::Now() - written));
+    latencies.push_back(absl::Now() - written);
   }
-  std::sort(micros.begin(), micros.end());
-  if (!micros.empty()) {
-    state.counters["p50_us"] = micros[micros.size() / 2];
-    state.counters["p99_us"] = micros[std::min(micros.size() - 1, micros.size() * 99 / 100)];
-  }
+  bench::ReportLatencies(state, std::move(latencies), "us");
 }
 
 BENCHMARK_CAPTURE(BM_CasUpdates, Memory, kMemory)->Threads(1)->Threads(8)->UseRealTime();

@@ -42,6 +42,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "benchmark/benchmark.h"
+#include "latency.h"
 #include "fmt/format.h"
 #include "orch/api/scheme.h"
 #include "orch/api/v1/core.pb.h"
@@ -244,12 +245,6 @@ BENCHMARK(BM_FakeNodes_10000PodsOn1000Nodes)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 
-// The q-quantile (0..1) of sorted `values`, nearest rank.
-absl::Duration Quantile(const std::vector<absl::Duration>& sorted, double q) {
-  const size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
-  return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
-}
-
 void BM_FakePodStartLatency(benchmark::State& state, const runtime::FakeImage& image) {
   constexpr int kNodes = 100;
   constexpr int kPods = 1000;
@@ -268,12 +263,8 @@ void BM_FakePodStartLatency(benchmark::State& state, const runtime::FakeImage& i
       state.SkipWithError("not every pod became Running and Ready");
       return;
     }
-    std::vector<absl::Duration> latencies = fleet.Latencies();
-    std::sort(latencies.begin(), latencies.end());
     state.SetIterationTime(wall);
-    state.counters["p50_ms"] = absl::ToDoubleMilliseconds(Quantile(latencies, 0.50));
-    state.counters["p99_ms"] = absl::ToDoubleMilliseconds(Quantile(latencies, 0.99));
-    state.counters["max_ms"] = absl::ToDoubleMilliseconds(latencies.back());
+    bench::ReportLatencies(state, fleet.Latencies());
     state.counters["wall_us_per_pod"] = wall * 1e6 / kPods;
   }
 }

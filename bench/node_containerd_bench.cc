@@ -26,6 +26,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "benchmark/benchmark.h"
+#include "latency.h"
 #include "fmt/format.h"
 #include "orch/api/scheme.h"
 #include "orch/api/v1/core.pb.h"
@@ -243,13 +244,6 @@ class Bed {
   StringMap<absl::Duration> done_ ABSL_GUARDED_BY(mu_);     // name -> latency
 };
 
-double Percentile(std::vector<double> values, double p) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const size_t i = static_cast<size_t>(p * static_cast<double>(values.size() - 1) + 0.5);
-  return values[std::min(i, values.size() - 1)];
-}
-
 // Runs `start(n)` (the latencies of n pods started at once) per iteration and `clean()`
 // after each, outside the timing; reports percentiles over every pod.
 template <typename Start, typename Clean>
@@ -260,11 +254,11 @@ void Latencies(benchmark::State& state, Start start, Clean clean) {
     return;
   }
   const int n = static_cast<int>(state.range(0));
-  std::vector<double> ms;
+  std::vector<absl::Duration> all;
   for (auto _ : state) {
     const std::vector<absl::Duration> latencies = start(bed, n);
     state.PauseTiming();
-    for (absl::Duration d : latencies) ms.push_back(absl::ToDoubleMilliseconds(d));
+    all.insert(all.end(), latencies.begin(), latencies.end());
     clean(bed);
     state.ResumeTiming();
     if (!bed.status().ok()) {
@@ -272,10 +266,8 @@ void Latencies(benchmark::State& state, Start start, Clean clean) {
       return;
     }
   }
-  state.counters["p50_ms"] = Percentile(ms, 0.5);
-  state.counters["p99_ms"] = Percentile(ms, 0.99);
-  state.counters["max_ms"] = Percentile(ms, 1.0);
-  state.counters["pods"] = static_cast<double>(ms.size());
+  bench::ReportLatencies(state, all);
+  state.counters["pods"] = static_cast<double>(all.size());
 }
 
 void BM_PodStartLatency(benchmark::State& state) {
