@@ -79,8 +79,7 @@ std::vector<std::string> ImageNames(const ContainerdFixture& containerd) {
 }
 
 std::string ReadIpForward() {
-  std::ifstream in("/proc/sys/net/ipv4/ip_forward");
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return ReadFile("/proc/sys/net/ipv4/ip_forward").value_or("");
 }
 
 void WriteIpForward(const std::string& value) {

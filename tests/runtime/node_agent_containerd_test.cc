@@ -41,6 +41,7 @@
 #include "orch/store/memory_store.h"
 #include "support/containerd_fixture.h"
 #include "support/containerd_test_bed.h"
+#include "support/process.h"
 #include "support/status_matchers.h"
 
 namespace orch::node {
@@ -116,8 +117,7 @@ std::vector<pid_t> ProcessesRunning(const std::vector<std::string>& argv) {
   for (const auto& entry : fs::directory_iterator("/proc", error)) {
     const std::string name = entry.path().filename();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(entry.path() / "cmdline");
-    const std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string cmdline = orch::testing::ReadFile(entry.path() / "cmdline").value_or("");
     if (cmdline == wanted) pids.push_back(std::stoi(name));
   }
   return pids;
@@ -594,8 +594,7 @@ spec:
   std::string text;
   EXPECT_TRUE(Eventually(
       [&] {
-        std::ifstream in(log);
-        text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        text = orch::testing::ReadFile(log.string()).value_or("");
         return text.find("args: ") != std::string::npos;
       },
       absl::Seconds(10)))

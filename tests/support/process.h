@@ -23,7 +23,8 @@
 
 namespace orch::testing {
 
-// The whole file, or nullopt when it cannot be read.
+// The whole file, or nullopt when it cannot be read (never an exception, even for a file
+// of /proc whose process exits meanwhile).
 std::optional<std::string> ReadFile(const std::string& path);
 // The last `lines` non-blank lines of `text`, each cut to a readable length.
 std::string Tail(const std::string& text, int lines);
