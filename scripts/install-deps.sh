@@ -23,8 +23,9 @@ packages=(
   # (scripts/build-test-images.sh), since no registry is reachable
   containerd runc containernetworking-plugins iproute2
   umoci busybox-static gcc libc6-dev
-  # etcd 3.4, started on loopback by the EtcdStore tests (tests/support/etcd_fixture.h)
-  etcd-server
+  # etcd 3.4, started on loopback by the EtcdStore tests (tests/support/etcd_fixture.h),
+  # and openssl to make the certificates of its TLS test
+  etcd-server openssl
 )
 
 missing=()

@@ -96,7 +96,13 @@ std::string Target(std::string_view endpoint) {
 absl::StatusOr<std::string> ReadPem(const std::string& path, std::string_view field) {
   std::ifstream in(path);
   if (!in) return absl::InvalidArgumentError(fmt::format("{}: cannot read \"{}\"", field, path));
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  std::string pem(std::istreambuf_iterator<char>(in), {});
+  // gRPC would take any bytes and fail every handshake later, with no word of which file.
+  if (pem.find("-----BEGIN ") == std::string::npos) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: \"{}\" holds no PEM block (-----BEGIN ...)", field, path));
+  }
+  return pem;
 }
 
 KeyValue FromEtcd(const mvcc::KeyValue& kv, size_t prefix_size) {
@@ -551,8 +557,13 @@ class EtcdStoreImpl final : public EtcdStore {
             member.endpoint, status.error_message()));
       }
     }
-    return absl::UnavailableError(
-        fmt::format("etcd is unreachable: {}", absl::StrJoin(failures, "; ")));
+    // How this client connects: a member that wants TLS (or a client certificate) and is
+    // not given it closes the connection, and gRPC says no more than that.
+    const char* security = options_.ca_file.empty()     ? "plain text"
+                           : options_.cert_file.empty() ? "TLS without a client certificate"
+                                                        : "TLS with a client certificate";
+    return absl::UnavailableError(fmt::format("etcd is unreachable over {}: {}", security,
+                                              absl::StrJoin(failures, "; ")));
   }
 
   absl::StatusOr<pb::RangeResponse> Range(const pb::RangeRequest& request) {

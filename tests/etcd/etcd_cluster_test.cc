@@ -224,7 +224,7 @@ TEST_F(EtcdClusterStoreTest, NoMemberAnsweringIsUnavailableWithinTheTimeouts) {
   EXPECT_LT(absl::Now() - started, 3 * kRequestTimeout * 2);
   EXPECT_THAT(EtcdStore::Connect({.endpoints = etcd_->endpoints(),
                                   .request_timeout = absl::Milliseconds(500)}),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("etcd is unreachable")));
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("etcd is unreachable over plain text")));
 }
 
 TEST_F(EtcdClusterStoreTest, TwoCompactingStoresKeepAWindowAndCompactOncePerInterval) {

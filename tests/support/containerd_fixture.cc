@@ -16,7 +16,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <random>
@@ -59,14 +58,6 @@ constexpr char kRegistryDir[] = "/tmp/orch-containerd-fixture";
 
 // ---------------------------------------------------------------------------------------
 // Files and programs
-
-absl::Status WriteFile(const std::string& path, std::string_view content) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(content.data(), static_cast<std::streamsize>(content.size()));
-  out.close();
-  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
-  return absl::OkStatus();
-}
 
 bool Exists(const std::string& path) {
   std::error_code ignored;

@@ -200,8 +200,8 @@ struct HttpAnswer {
 
 // POSTs `json` to `url`, or GETs `url` when `json` is null. kUnavailable when no answer
 // comes within `timeout`; any HTTP answer, error or not, is an HttpAnswer.
-absl::StatusOr<HttpAnswer> Http(const std::string& url, const std::string* json,
-                                absl::Duration timeout) {
+absl::StatusOr<HttpAnswer> Http(const EtcdTlsFiles& tls, const std::string& url,
+                                const std::string* json, absl::Duration timeout) {
   internal::InitCurlOnce();
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
   std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(
@@ -213,6 +213,11 @@ absl::StatusOr<HttpAnswer> Http(const std::string& url, const std::string* json,
   curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
   curl_easy_setopt(handle, CURLOPT_PROXY, "");  // never through a proxy from the environment
   curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
+  if (!tls.ca_file.empty()) {
+    curl_easy_setopt(handle, CURLOPT_CAINFO, tls.ca_file.c_str());
+    curl_easy_setopt(handle, CURLOPT_SSLCERT, tls.cert_file.c_str());
+    curl_easy_setopt(handle, CURLOPT_SSLKEY, tls.key_file.c_str());
+  }
   if (json != nullptr) {
     curl_easy_setopt(handle, CURLOPT_POST, 1L);
     curl_easy_setopt(handle, CURLOPT_POSTFIELDS, json->c_str());
@@ -235,9 +240,9 @@ absl::StatusOr<HttpAnswer> Http(const std::string& url, const std::string* json,
 }
 
 // POSTs `json` to `url`; the body of a 200 answer.
-absl::StatusOr<std::string> PostJson(const std::string& url, const std::string& json,
-                                     absl::Duration timeout) {
-  ORCH_ASSIGN_OR_RETURN(HttpAnswer answer, Http(url, &json, timeout));
+absl::StatusOr<std::string> PostJson(const EtcdTlsFiles& tls, const std::string& url,
+                                     const std::string& json, absl::Duration timeout) {
+  ORCH_ASSIGN_OR_RETURN(HttpAnswer answer, Http(tls, url, &json, timeout));
   if (answer.code == 200) return std::move(answer.body);
   std::string message =
       absl::StrCat("POST ", url, ": HTTP ", answer.code, ": ", Tail(answer.body, 3));
@@ -276,9 +281,10 @@ struct RaftStatus {
   uint64_t term = 0;
 };
 
-absl::StatusOr<RaftStatus> StatusAt(const std::string& client_url, absl::Duration timeout) {
+absl::StatusOr<RaftStatus> StatusAt(const EtcdTlsFiles& tls, const std::string& client_url,
+                                     absl::Duration timeout) {
   ORCH_ASSIGN_OR_RETURN(std::string body,
-                        PostJson(client_url + "/v3/maintenance/status", "{}", timeout));
+                        PostJson(tls, client_url + "/v3/maintenance/status", "{}", timeout));
   google::protobuf::Struct parsed;
   if (!google::protobuf::util::JsonStringToMessage(body, &parsed).ok()) {
     return absl::InternalError(
@@ -297,18 +303,20 @@ absl::StatusOr<RaftStatus> StatusAt(const std::string& client_url, absl::Duratio
 // A member is healthy when it knows a leader and serves a linearizable read: that read
 // goes through the leader (ReadIndex), which needs a quorum, and waits until the member
 // has applied everything committed before it. Returns the member's id.
-absl::StatusOr<uint64_t> CheckHealthAt(const std::string& client_url, absl::Duration timeout) {
-  ORCH_ASSIGN_OR_RETURN(RaftStatus status, StatusAt(client_url, timeout));
+absl::StatusOr<uint64_t> CheckHealthAt(const EtcdTlsFiles& tls, const std::string& client_url,
+                                       absl::Duration timeout) {
+  ORCH_ASSIGN_OR_RETURN(RaftStatus status, StatusAt(tls, client_url, timeout));
   if (status.leader == 0) return absl::UnavailableError("it knows no leader");
   const std::string read = absl::StrCat(R"({"key":")", absl::Base64Escape(kHealthKey), R"("})");
-  ORCH_RETURN_IF_ERROR(PostJson(client_url + "/v3/kv/range", read, timeout).status());
+  ORCH_RETURN_IF_ERROR(PostJson(tls, client_url + "/v3/kv/range", read, timeout).status());
   return status.member_id;
 }
 
 // How many peers the member at `client_url` counts as active (connected), from its
 // metrics: etcd_network_active_peers{Local="..",Remote=".."} is 1 for each.
-absl::StatusOr<int> ActivePeers(const std::string& client_url, absl::Duration timeout) {
-  ORCH_ASSIGN_OR_RETURN(HttpAnswer answer, Http(client_url + "/metrics", nullptr, timeout));
+absl::StatusOr<int> ActivePeers(const EtcdTlsFiles& tls, const std::string& client_url,
+                                absl::Duration timeout) {
+  ORCH_ASSIGN_OR_RETURN(HttpAnswer answer, Http(tls, client_url + "/metrics", nullptr, timeout));
   if (answer.code != 200) {
     return absl::UnavailableError(absl::StrCat("GET ", client_url, "/metrics: HTTP ", answer.code));
   }
@@ -323,9 +331,10 @@ absl::StatusOr<int> ActivePeers(const std::string& client_url, absl::Duration ti
 
 // Waits until the member at `client_url` counts no peer as active, or until `deadline`.
 // Its peers have stopped; it notices when it next fails to reach one, within milliseconds.
-void WaitUntilNoActivePeers(const std::string& client_url, absl::Time deadline) {
+void WaitUntilNoActivePeers(const EtcdTlsFiles& tls, const std::string& client_url,
+                            absl::Time deadline) {
   while (absl::Now() < deadline) {
-    absl::StatusOr<int> active = ActivePeers(client_url, kProbeTimeout);
+    absl::StatusOr<int> active = ActivePeers(tls, client_url, kProbeTimeout);
     if (!active.ok() || *active == 0) return;
     absl::SleepFor(absl::Milliseconds(5));
   }
@@ -496,6 +505,7 @@ absl::Status EtcdCluster::StartNew() {
   ORCH_ASSIGN_OR_RETURN(std::tie(dir_, owner_lock_fd_), MakeClusterDir(parent));
   std::random_device random;
   token_ = absl::StrFormat("%s-%08x", fs::path(dir_).filename().string(), random());
+  if (options_.tls) ORCH_RETURN_IF_ERROR(MakeCertificates());
   ORCH_ASSIGN_OR_RETURN(std::vector<HeldPort> ports, AcquirePorts(2 * options_.members));
   std::vector<std::string> peers;
   for (int i = 0; i < options_.members; ++i) {
@@ -521,6 +531,55 @@ absl::Status EtcdCluster::StartNew() {
     if (i + 1 < size()) ORCH_RETURN_IF_ERROR(WaitServingPeers(i, deadline));
   }
   return WaitHealthy(AllMembers(), deadline);
+}
+
+absl::Status EtcdCluster::MakeCertificates() {
+  const std::string openssl = FindProgram("openssl");
+  if (openssl.empty()) {
+    return absl::FailedPreconditionError(
+        "a cluster with tls needs the openssl program, and it is not on PATH; "
+        "scripts/install-deps.sh installs it (openssl)");
+  }
+  const std::string tls_dir = dir_ + "/tls";
+  if (::mkdir(tls_dir.c_str(), 0700) != 0) {
+    return absl::InternalError(absl::StrCat("mkdir ", tls_dir, ": ", std::strerror(errno)));
+  }
+  auto file = [&](const std::string& name) { return absl::StrCat(tls_dir, "/", name); };
+  auto openssl_run = [&](std::vector<std::string> args) -> absl::Status {
+    args.insert(args.begin(), openssl);
+    ORCH_ASSIGN_OR_RETURN(CommandResult result, Run(args, absl::Seconds(30)));
+    if (result.exit_code == 0) return absl::OkStatus();
+    return absl::InternalError(absl::StrCat(absl::StrJoin(args, " "), " failed (exit code ",
+                                            result.exit_code, "): ", Tail(result.output, 5)));
+  };
+  const std::vector<std::string> new_key = {"-newkey", "ec", "-pkeyopt",
+                                            "ec_paramgen_curve:prime256v1", "-nodes"};
+  // The CA, self-signed.
+  std::vector<std::string> ca = {"req", "-x509", "-days", "1", "-subj", "/CN=orch etcd test CA",
+                                 "-keyout", file("ca.key"), "-out", file("ca.crt")};
+  ca.insert(ca.begin() + 1, new_key.begin(), new_key.end());
+  ORCH_RETURN_IF_ERROR(openssl_run(ca));
+  // A key and a certificate signed by the CA, for the members or for the client.
+  auto leaf = [&](const std::string& name, const std::string& subject,
+                  const std::string& extensions) -> absl::Status {
+    const std::string ext_file = file(name + ".ext");
+    ORCH_RETURN_IF_ERROR(WriteFile(ext_file, extensions));
+    std::vector<std::string> request = {"req", "-subj", subject, "-keyout", file(name + ".key"),
+                                        "-out", file(name + ".csr")};
+    request.insert(request.begin() + 1, new_key.begin(), new_key.end());
+    ORCH_RETURN_IF_ERROR(openssl_run(request));
+    return openssl_run({"x509", "-req", "-days", "1", "-in", file(name + ".csr"), "-CA",
+                        file("ca.crt"), "-CAkey", file("ca.key"), "-set_serial",
+                        name == "server" ? "1" : "2", "-extfile", ext_file, "-out",
+                        file(name + ".crt")});
+  };
+  ORCH_RETURN_IF_ERROR(leaf("server", "/CN=127.0.0.1",
+                            "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n"));
+  ORCH_RETURN_IF_ERROR(leaf("client", "/CN=orch-test-client", "extendedKeyUsage=clientAuth\n"));
+  server_cert_file_ = file("server.crt");
+  server_key_file_ = file("server.key");
+  tls_ = {.ca_file = file("ca.crt"), .cert_file = file("client.crt"), .key_file = file("client.key")};
+  return absl::OkStatus();
 }
 
 absl::Status EtcdCluster::Spawn(int i, const char* initial_cluster_state) {
@@ -557,6 +616,12 @@ absl::Status EtcdCluster::Spawn(int i, const char* initial_cluster_state) {
       "--logger=zap",
       "--log-outputs=stderr",  // into log_fd, with whatever the Go runtime writes on a crash
       absl::StrCat("--log-level=", options_.log_level)};
+  if (options_.tls) {
+    args.insert(args.end(), {absl::StrCat("--cert-file=", server_cert_file_),
+                             absl::StrCat("--key-file=", server_key_file_),
+                             absl::StrCat("--trusted-ca-file=", tls_.ca_file),
+                             "--client-cert-auth"});
+  }
   args.insert(args.end(), options_.extra_flags.begin(), options_.extra_flags.end());
   absl::StatusOr<pid_t> pid =
       orch::testing::Spawn(args, {.output_fd = log_fd,
@@ -597,7 +662,7 @@ absl::Status EtcdCluster::WaitServingPeers(int i, absl::Time deadline) {
     const absl::Duration timeout = std::min(left, probe_timeout);
     const absl::Time asked = absl::Now();
     // Any answer will do: it serves.
-    absl::StatusOr<HttpAnswer> answer = Http(peer_url(i) + "/version", nullptr, timeout);
+    absl::StatusOr<HttpAnswer> answer = Http(EtcdTlsFiles{}, peer_url(i) + "/version", nullptr, timeout);
     if (answer.ok()) return absl::OkStatus();
     last_error = std::string(answer.status().message());
     if (absl::Now() - asked >= timeout) {
@@ -619,7 +684,7 @@ absl::Status EtcdCluster::WaitHealthy(const std::vector<int>& members, absl::Tim
     for (int i : waiting) {
       const absl::Duration timeout = std::min(left, probe_timeout[i]);
       const absl::Time asked = absl::Now();
-      absl::StatusOr<uint64_t> id = CheckHealthAt(client_url(i), timeout);
+      absl::StatusOr<uint64_t> id = CheckHealthAt(tls_, client_url(i), timeout);
       if (id.ok()) {
         members_[i].id = *id;
         continue;
@@ -685,7 +750,7 @@ void EtcdCluster::StopMembers(const std::vector<int>& members, absl::Duration gr
   const bool alone = std::all_of(members_.begin(), members_.end(), [&](const Member& member) {
     return &member == &members_[leader] || member.pid <= 0;
   });
-  if (alone) WaitUntilNoActivePeers(client_url(leader), absl::Now() + kPeerLossTimeout);
+  if (alone) WaitUntilNoActivePeers(tls_, client_url(leader), absl::Now() + kPeerLossTimeout);
   Terminate({leader}, absl::Now() + grace);
 }
 
@@ -753,7 +818,7 @@ std::string EtcdCluster::endpoint(int i) const {
 
 std::string EtcdCluster::client_url(int i) const {
   if (i < 0 || i >= size()) return "";
-  return "http://" + endpoint(i);
+  return (options_.tls ? "https://" : "http://") + endpoint(i);
 }
 
 std::string EtcdCluster::peer_url(int i) const {
@@ -879,7 +944,7 @@ absl::StatusOr<int> EtcdCluster::Leader() const {
       said.push_back(absl::StrCat(member.name, ": ", member.frozen ? "frozen" : "not running"));
       continue;
     }
-    absl::StatusOr<RaftStatus> status = StatusAt(client_url(i), kProbeTimeout);
+    absl::StatusOr<RaftStatus> status = StatusAt(tls_, client_url(i), kProbeTimeout);
     if (!status.ok()) {
       said.push_back(absl::StrCat(member.name, ": ", status.status().message()));
     } else if (status->leader != status->member_id) {
@@ -916,7 +981,7 @@ absl::StatusOr<std::string> EtcdCluster::GatewayPost(int i, const std::string& p
     return absl::InvalidArgumentError(
         absl::StrCat("no etcd member ", i, ": the cluster has ", size()));
   }
-  return PostJson(client_url(i) + path, json, timeout);
+  return PostJson(tls_, client_url(i) + path, json, timeout);
 }
 
 }  // namespace orch::testing

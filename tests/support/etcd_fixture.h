@@ -30,7 +30,7 @@
 // the directory and gives the ports back (their lock files go too).
 //
 // Requirements: Linux and etcd 3.4 or later (Debian's etcd-server; scripts/install-deps.sh
-// installs it). No root.
+// installs it), and openssl for a cluster with TLS. No root.
 //
 // Thread safety: an instance is driven by one thread at a time: Start, Stop and the faults
 // change the members' state. The accessors are const and may be called from any thread
@@ -82,6 +82,19 @@ struct EtcdClusterOptions {
   // More flags for every member, each "--flag=value" (say "--auto-compaction-retention=1"
   // or "--quota-backend-bytes=16777216"). They come after the fixture's own.
   std::vector<std::string> extra_flags;
+  // Clients must speak TLS and show a certificate: Start makes a CA, a server certificate
+  // for 127.0.0.1 and a client certificate (ECDSA P-256, a day long, with the openssl
+  // program), and every member serves its clients on https with --client-cert-auth. The
+  // files are tls_files(); peers still speak plain http among themselves.
+  bool tls = false;
+};
+
+// PEM files a client of a cluster started with `tls` uses: the CA that signed the
+// members' certificates, and a certificate and key the members accept.
+struct EtcdTlsFiles {
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
 };
 
 class EtcdCluster {
@@ -109,7 +122,8 @@ class EtcdCluster {
   std::vector<std::string> endpoints() const;
 
   // The accessors below return "", 0 or false for a member out of range.
-  // Member i's client endpoint, "127.0.0.1:<port>", and as a URL, "http://127.0.0.1:<port>".
+  // Member i's client endpoint, "127.0.0.1:<port>", and as a URL, "http://127.0.0.1:<port>"
+  // ("https://..." with tls).
   std::string endpoint(int i) const;
   std::string client_url(int i) const;
   // Member i's peer URL, "http://127.0.0.1:<port>".
@@ -133,6 +147,8 @@ class EtcdCluster {
   std::string dir() const { return dir_; }
   // The --initial-cluster-token, unique to this cluster.
   std::string token() const { return token_; }
+  // With options.tls, the client's files (in dir(), gone after Stop); otherwise empty.
+  const EtcdTlsFiles& tls_files() const { return tls_; }
 
   // --- faults -------------------------------------------------------------------------
   // Each returns kInvalidArgument for a member out of range and kFailedPrecondition when
@@ -199,6 +215,8 @@ class EtcdCluster {
   const Member& member(int i) const;
 
   absl::Status StartNew();
+  // Writes the CA, the server's and the client's keys and certificates into dir_/tls.
+  absl::Status MakeCertificates();
   absl::Status CheckMember(int i) const;
   absl::Status CheckRunning(int i) const;
   absl::Status Spawn(int i, const char* initial_cluster_state);
@@ -221,6 +239,9 @@ class EtcdCluster {
   int owner_lock_fd_ = -1;  // flock on <dir_>/owner.lock while the cluster lives
   std::string token_;
   std::string initial_cluster_;  // "m0=http://127.0.0.1:P0,m1=..."
+  EtcdTlsFiles tls_;              // empty without options_.tls
+  std::string server_cert_file_;  // with options_.tls: the members' certificate and key
+  std::string server_key_file_;
   bool stopped_ = false;
 };
 

@@ -16,8 +16,10 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
@@ -26,6 +28,9 @@ namespace orch::testing {
 // The whole file, or nullopt when it cannot be read (never an exception, even for a file
 // of /proc whose process exits meanwhile).
 std::optional<std::string> ReadFile(const std::string& path);
+// Writes `content` as the whole file at `path` (made or truncated); kInternal naming the
+// path when it cannot.
+absl::Status WriteFile(const std::string& path, std::string_view content);
 // The last `lines` non-blank lines of `text`, each cut to a readable length.
 std::string Tail(const std::string& text, int lines);
 
