@@ -322,16 +322,20 @@ void PodWorker::RunSync() {
       return;
     }
     action = Decide();
-    if (!action) {
+    // The status as the runtime shows it now; before an action only once the pod has a
+    // status of ours, so that what happened (a container that exited) is published before
+    // the agent reacts (restarts it), as the kubelet's status manager does: a restart
+    // then shows as not ready, and the Ready condition's transition time moves.
+    if (!action || written_.has_value()) {
       pod = pod_gone_ || deleted_object_ ? nullptr : pod_;
       view = view_;
     }
   }
+  if (pod != nullptr) WriteStatus(*pod, view);
   if (action) {
     action();  // its completion syncs again
     return;
   }
-  if (pod != nullptr) WriteStatus(*pod, view);
   bool again = false;
   {
     MutexLock lock(&mu_);

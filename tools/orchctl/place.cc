@@ -11,6 +11,7 @@
 #include "orch/api/codec.h"
 #include "orch/api/scheme.h"
 #include "orch/api/v1/core.pb.h"
+#include "orch/base/json.h"
 #include "orch/scheduler/config.h"
 #include "orch/scheduler/place.h"
 
@@ -114,51 +115,24 @@ bool ParseFlags(std::span<const std::string> args, Flags& flags, std::string& er
   return true;
 }
 
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<int>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
-
 std::string Line(const scheduler::PodPlacement& p, bool scores) {
   std::string message =
       p.node.empty() ? p.message : fmt::format("Successfully assigned {} to {}", p.pod, p.node);
-  std::string line = fmt::format("{{\"pod\": {}, \"node\": {}, \"message\": {}", JsonString(p.pod),
-                                 p.node.empty() ? "null" : JsonString(p.node),
-                                 JsonString(message));
+  std::string line = fmt::format("{{\"pod\": {}, \"node\": {}, \"message\": {}", JsonQuote(p.pod),
+                                 p.node.empty() ? "null" : JsonQuote(p.node),
+                                 JsonQuote(message));
   if (scores) {
     line += ", \"scores\": {";
     for (size_t i = 0; i < p.scores.size(); ++i) {
-      line += fmt::format("{}{}: {}", i == 0 ? "" : ", ", JsonString(p.scores[i].first),
+      line += fmt::format("{}{}: {}", i == 0 ? "" : ", ", JsonQuote(p.scores[i].first),
                           p.scores[i].second);
     }
     line += "}, \"plugins\": {";
     for (size_t i = 0; i < p.plugin_scores.size(); ++i) {
-      line += fmt::format("{}{}: {{", i == 0 ? "" : ", ", JsonString(p.plugin_scores[i].first));
+      line += fmt::format("{}{}: {{", i == 0 ? "" : ", ", JsonQuote(p.plugin_scores[i].first));
       const auto& plugins = p.plugin_scores[i].second;
       for (size_t j = 0; j < plugins.size(); ++j) {
-        line += fmt::format("{}{}: {}", j == 0 ? "" : ", ", JsonString(plugins[j].first),
+        line += fmt::format("{}{}: {}", j == 0 ? "" : ", ", JsonQuote(plugins[j].first),
                             plugins[j].second);
       }
       line += "}";
