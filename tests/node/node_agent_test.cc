@@ -172,6 +172,31 @@ TEST_F(NodeAgentTest, ACrashingContainerBacksOffTenSecondsDoublingInCrashLoopBac
   EXPECT_LE(runtime_->stats().containers, 2);
 }
 
+// A container that exits is restarted at once the first time, yet the exit is published
+// before the restart: Ready goes False and, once the new container runs, True again with a
+// later transition time (what minReadySeconds counts from).
+TEST_F(NodeAgentTest, AnExitIsPublishedBeforeTheRestartThatFollowsIt) {
+  runtime_->SetImage("crash:1", {.start_delay = absl::Seconds(2), .exit_after = absl::Seconds(5)});
+  StartAgent();
+  Create(MakePod("web", {"crash:1"}));
+  std::vector<std::string> ready;  // each change of the Ready condition, "True@<seconds>"
+  const absl::Time start = executor_.clock().Now();
+  for (int t = 0; t < 12; ++t) {
+    Run(absl::Seconds(1));
+    const v1::Pod pod = Get("web");
+    for (const v1::PodCondition& c : pod.status().conditions()) {
+      if (c.type() != "Ready") continue;
+      const std::string seen = absl::StrCat(
+          c.status(), "@", c.last_transition_time().seconds() - absl::ToUnixSeconds(start));
+      if (ready.empty() || ready.back() != seen) ready.push_back(seen);
+    }
+  }
+  // Running at 2 s, exits at 7 s (seen by the relist then), running again 2 s after the
+  // restart.
+  EXPECT_THAT(ready, ::testing::ElementsAre("True@2", "False@7", "True@9"));
+  EXPECT_EQ(Main(Get("web")).restart_count(), 1);
+}
+
 TEST_F(NodeAgentTest, RestartPolicyDecidesTheEndOfPodsThatExit) {
   runtime_->SetImage("fail:1", {.exit_after = absl::Seconds(1), .exit_code = 1});
   runtime_->SetImage("done:1", {.exit_after = absl::Seconds(1), .exit_code = 0});
