@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what orch needs, builds it, and runs the main job on the embedded defaults:
-# orch-quickstart, an in-process cluster (memory store, durable to a temporary directory)
-# that applies the example manifests, watches them through shared informers, survives a
-# restart of its store, and prints what happened.
+# `orchctl demo`, an in-process cluster (memory store, fake runtimes, virtual time) that
+# runs a Deployment across five nodes, loses a node and reschedules its pods, holds a bad
+# rollout within its budget and rolls it back, scales up, and narrates it all with a table
+# of nodes and pods and a closing summary. Arguments go to `orchctl demo` (say --fast).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=true
 ./scripts/install-deps.sh
 cmake --preset default >/dev/null
 cmake --build --preset default
-exec ./build/bin/orch-quickstart "$@"
+exec ./build/bin/orchctl demo "$@"

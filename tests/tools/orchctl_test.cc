@@ -353,4 +353,22 @@ TEST_F(OrchctlTest, PlaceUsageErrorsExit2) {
   EXPECT_EQ(Run({"place", "-f", "x.yaml", "--bogus"}).exit_code, 2);
 }
 
+// The demo tells its whole story and closes with a summary of what healed; on a pipe it
+// does not pause.
+TEST_F(OrchctlTest, DemoNarratesTheStoryAndSummarizesWhatHealed) {
+  const absl::Time start = absl::Now();
+  Result result = Run({"demo"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(20));  // no pauses on a pipe
+  for (const char* step : {"== Deploy web", "== Lose node-", "== Roll out web:v2",
+                           "== Roll back to web:v1", "== Scale web to 12 replicas",
+                           "is Unknown and tainted node.kubernetes.io/unreachable:NoExecute",
+                           "CrashLoopBackOff", "Summary", "web deployed: 6 replicas available",
+                           "bad rollout held at >= 5 of 6 available", "scaled from 6 to 12"}) {
+    EXPECT_THAT(result.out, HasSubstr(step)) << step;
+  }
+  EXPECT_EQ(Run({"demo", "--bogus"}).exit_code, 2);
+}
+
+
 }  // namespace

@@ -25,6 +25,7 @@ struct Command {
 
 int RunValidate(std::span<const std::string> args, std::ostream& out, std::ostream& err);
 int RunPlace(std::span<const std::string> args, std::ostream& out, std::ostream& err);
+int RunDemo(std::span<const std::string> args, std::ostream& out, std::ostream& err);
 
 }  // namespace orch::orchctl
 

@@ -14,6 +14,7 @@ namespace {
 constexpr Command kCommands[] = {
     {"validate", "Decode, default and validate manifests, and list their objects", RunValidate},
     {"place", "Show where the scheduler would put pending pods, and why", RunPlace},
+    {"demo", "Run a built-in self-healing story on an in-process cluster, narrated", RunDemo},
 };
 
 void PrintUsage(std::ostream& out) {
