@@ -235,12 +235,14 @@ std::map<std::string, std::vector<PodPtr>> DeploymentReconciler::PodMap(
     const v1::Deployment& d, const api::LabelSelector& selector,
     const std::vector<RsPtr>& sets) const {
   std::map<std::string, std::vector<PodPtr>> by_rs;
-  for (const RsPtr& rs : sets) by_rs[rs->metadata().uid()];
-  for (PodPtr& pod : pods_.ListInNamespace(d.metadata().namespace_(), selector)) {
-    const v1::OwnerReference* ref = GetControllerOf(*pod);
-    if (ref == nullptr) continue;
-    auto it = by_rs.find(ref->uid());
-    if (it != by_rs.end()) it->second.push_back(std::move(pod));
+  for (const RsPtr& rs : sets) {
+    std::vector<PodPtr>& pods = by_rs[rs->metadata().uid()];
+    for (PodPtr& pod : internal::PodsControlledBy(pods_, rs->metadata().uid())) {
+      if (pod->metadata().namespace_() == d.metadata().namespace_() &&
+          selector.Matches(pod->metadata().labels())) {
+        pods.push_back(std::move(pod));
+      }
+    }
   }
   return by_rs;
 }
@@ -752,6 +754,7 @@ absl::StatusOr<Controller*> AddDeploymentController(Manager* manager,
   ORCH_ASSIGN_OR_RETURN(auto deployments, informers.InformerFor<v1::Deployment>());
   ORCH_ASSIGN_OR_RETURN(auto sets, informers.InformerFor<v1::ReplicaSet>());
   ORCH_ASSIGN_OR_RETURN(auto pods, informers.InformerFor<v1::Pod>());
+  ORCH_RETURN_IF_ERROR(internal::AddPodsByControllerIndex(pods));
   auto reconciler = std::make_unique<DeploymentReconciler>(manager, deployments.lister(),
                                                            sets.lister(), pods.lister());
   DeploymentReconciler* r = reconciler.get();

@@ -4,8 +4,9 @@
 #include <charconv>
 #include <cmath>
 
-#include "orch/api/time.h"
 #include "absl/container/flat_hash_map.h"
+#include "orch/api/time.h"
+#include "orch/controller/ownership.h"
 
 namespace orch::controller::internal {
 
@@ -76,6 +77,36 @@ struct Ranked {
 };
 
 }  // namespace
+
+absl::Status AddPodsByControllerIndex(client::Informer<v1::Pod>& pods) {
+  absl::Status added = pods.AddIndexer(kPodsByController, [](const v1::Pod& pod) {
+    const v1::OwnerReference* ref = GetControllerOf(pod);
+    return std::vector<std::string>{ref != nullptr ? ref->uid() : pod.metadata().namespace_() + "/"};
+  });
+  return absl::IsAlreadyExists(added) ? absl::OkStatus() : added;
+}
+
+std::vector<PodPtr> PodsControlledBy(const client::Lister<v1::Pod>& pods, const std::string& uid) {
+  absl::StatusOr<std::vector<PodPtr>> found = pods.ByIndex(kPodsByController, uid);
+  if (!found.ok()) return {};
+  std::sort(found->begin(), found->end(), [](const PodPtr& a, const PodPtr& b) {
+    return a->metadata().name() < b->metadata().name();
+  });
+  return *std::move(found);
+}
+
+std::vector<PodPtr> PodsForController(const client::Lister<v1::Pod>& pods,
+                                      const v1::ObjectMeta& owner) {
+  std::vector<PodPtr> out = PodsControlledBy(pods, owner.uid());
+  std::vector<PodPtr> orphans = PodsControlledBy(pods, owner.namespace_() + "/");
+  out.insert(out.end(), std::make_move_iterator(orphans.begin()),
+             std::make_move_iterator(orphans.end()));
+  // In the order a namespace's list gives (by name), whatever order the index keeps.
+  std::sort(out.begin(), out.end(), [](const PodPtr& a, const PodPtr& b) {
+    return a->metadata().name() < b->metadata().name();
+  });
+  return out;
+}
 
 bool IsPodActive(const v1::Pod& pod) {
   const std::string& phase = pod.status().phase();

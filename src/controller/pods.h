@@ -8,8 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "orch/api/v1/core.pb.h"
+#include "orch/client/informer.h"
 
 namespace orch::controller::internal {
 
@@ -26,6 +28,21 @@ bool IsPodAvailable(const api::v1::Pod& pod, int32_t min_ready_seconds, absl::Ti
 bool SameLabels(const api::v1::ObjectMeta& a, const api::v1::ObjectMeta& b);
 // "namespace/name": the key controllers track pods by.
 std::string PodKey(const api::v1::Pod& pod);
+
+// The Pod informer's index by controller, as Kubernetes' controllerUID index: a pod is
+// filed under its controller's uid, or under "<namespace>/" when it has no controller
+// (an orphan some controller may adopt). Lets a controller find its pods without reading
+// every pod of the namespace.
+inline constexpr char kPodsByController[] = "orch.controllerUID";
+// Adds that index to `pods` (OK when it is there already).
+absl::Status AddPodsByControllerIndex(client::Informer<api::v1::Pod>& pods);
+// The pods a controller with metadata `owner` may claim: those it controls and the
+// orphans of its namespace (what Claim then adopts or releases). REQUIRES: the index.
+std::vector<PodPtr> PodsForController(const client::Lister<api::v1::Pod>& pods,
+                                      const api::v1::ObjectMeta& owner);
+// The pods controlled by the object with `uid`. REQUIRES: the index.
+std::vector<PodPtr> PodsControlledBy(const client::Lister<api::v1::Pod>& pods,
+                                     const std::string& uid);
 
 // Orders `pods` so that the ones to delete first come first, as Kubernetes' ReplicaSet
 // controller ranks them (ActivePodsWithRanks, with pod-deletion-cost and logarithmic

@@ -200,7 +200,7 @@ Result ReplicaSetReconciler::Reconcile(const Request& request) {
   if (!selector.ok()) return TerminalError(selector.status());  // fixed only by an update
 
   std::vector<PodPtr> active;
-  for (PodPtr& pod : pods_.ListInNamespace(request.ns)) {
+  for (PodPtr& pod : internal::PodsForController(pods_, rs.metadata())) {
     if (internal::IsPodActive(*pod)) active.push_back(std::move(pod));
   }
   ORCH_ASSIGN_OR_RETURN(std::vector<PodPtr> pods,
@@ -379,6 +379,7 @@ absl::StatusOr<Controller*> AddReplicaSetController(Manager* manager,
   client::SharedInformerFactory& informers = *manager->informers();
   ORCH_ASSIGN_OR_RETURN(auto sets, informers.InformerFor<v1::ReplicaSet>());
   ORCH_ASSIGN_OR_RETURN(auto pods, informers.InformerFor<v1::Pod>());
+  ORCH_RETURN_IF_ERROR(internal::AddPodsByControllerIndex(pods));
   auto reconciler =
       std::make_unique<ReplicaSetReconciler>(manager, options, sets.lister(), pods.lister());
   ReplicaSetReconciler* r = reconciler.get();

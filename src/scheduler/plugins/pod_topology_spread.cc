@@ -467,8 +467,11 @@ class ScoreState : public CycleState::Data {
     Constraints constraints;
     // Only when true do nodes lacking a topology key get score 0 (Kubernetes' IgnoredNodes).
     bool require_all_topologies = true;
-    // Per constraint: domain -> matching pods (hostname constraints count at Score).
+    // Per constraint: domain -> matching pods (hostname constraints: see node_counts).
     std::vector<absl::flat_hash_map<std::string, int64_t>> pod_counts;
+    // With a hostname constraint: each feasible node's matching pods per constraint, taken
+    // from the remembered counts (a node's own pods change rarely between cycles).
+    absl::flat_hash_map<const NodeInfo*, MatchCounts> node_counts;
     std::vector<double> normalizing_weight;
   };
   std::shared_ptr<const Computed> data;
@@ -576,7 +579,9 @@ class PodTopologySpread final : public PreFilterPlugin,
   const bool system_defaulted_;
   std::optional<client::Lister<v1::Service>> services_;
   std::optional<client::Lister<v1::ReplicaSet>> replica_sets_;
-  NodeMemo<MatchCounts> counts_;
+  // One query per namespace and selectors: per ReplicaSet under the system defaults, so room
+  // for the many Deployments a large cluster schedules at once.
+  NodeMemo<MatchCounts> counts_{256};
   // PreFilter's tallies by query, the least recently used dropped past kMaxTallies.
   static constexpr size_t kMaxTallies = 8;
   Mutex tallies_mu_;
@@ -826,6 +831,12 @@ Status PodTopologySpread::PreScore(CycleState& state, const PodInfo& pod_info,
       count->second += (*matching)[i];
     }
   }
+  if (std::any_of(cs.begin(), cs.end(), [](const Constraint& c) { return c.is_hostname; })) {
+    data->node_counts.reserve(feasible.size());
+    for (const NodeInfo* node : feasible) {
+      data->node_counts.emplace(node, counts.Get(*node, [&](const NodeInfo& n) { return CountAll(n, cs, ns); }));
+    }
+  }
 
   auto s = std::make_unique<ScoreState>();
   s->data = std::move(data);
@@ -849,7 +860,9 @@ Status PodTopologySpread::Score(CycleState& state, const PodInfo& pod, const Nod
     if (value == nullptr) continue;
     int64_t count = 0;
     if (c.is_hostname) {
-      count = CountMatchingPods(node, c.selector, pod.namespace_());
+      auto counted = d.node_counts.find(&node);
+      count = counted != d.node_counts.end() ? counted->second[i]
+                                             : CountMatchingPods(node, c.selector, pod.namespace_());
     } else if (auto it = d.pod_counts[i].find(*value); it != d.pod_counts[i].end()) {
       count = it->second;
     }
