@@ -34,15 +34,14 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
-#include <fstream>
 #include <memory>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "benchmark/benchmark.h"
 #include "latency.h"
+#include "rss.h"
 #include "fmt/format.h"
 #include "orch/api/scheme.h"
 #include "orch/api/v1/core.pb.h"
@@ -58,23 +57,8 @@ namespace orch::node {
 namespace {
 
 namespace v1 = api::v1;
-
-// A field of /proc/self/status ("VmHWM", "VmRSS") in MiB; 0 when unreadable.
-double ProcStatusMib(std::string_view field) {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.size() > field.size() && line.compare(0, field.size(), field) == 0 &&
-        line[field.size()] == ':') {
-      return static_cast<double>(std::stoll(line.substr(field.size() + 1))) / 1024.0;
-    }
-  }
-  return 0;
-}
-
-// Makes VmHWM start again from the current RSS (Linux >= 4.0), so each iteration reports
-// its own peak rather than an earlier benchmark's.
-void ResetPeakRss() { std::ofstream("/proc/self/clear_refs") << "5"; }
+using ::orch::bench::ProcStatusMib;
+using ::orch::bench::ResetPeakRss;
 
 double Seconds(std::chrono::steady_clock::duration d) {
   return std::chrono::duration<double>(d).count();
