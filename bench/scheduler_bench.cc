@@ -29,6 +29,7 @@
 #include "orch/api/codec.h"
 #include "orch/api/scheme.h"
 #include "orch/api/v1/core.pb.h"
+#include "orch/api/v1/scheduling.pb.h"
 #include "orch/base/executor.h"
 #include "orch/client/client.h"
 #include "orch/client/informer.h"
@@ -37,6 +38,9 @@
 
 namespace orch::scheduler {
 namespace {
+
+// The PriorityClass of the pods that preempt (value 10).
+constexpr char kHighPriority[] = "high";
 
 using PodTemplate = std::function<api::v1::Pod(int index)>;
 
@@ -120,6 +124,11 @@ class Cluster {
     for (int i = 0; i < nodes; ++i) {
       if (!client_->Create(MakeNode(i, zones)).ok()) std::abort();
     }
+    // The preempting pods' priority (10) comes from this class, as Priority admission wants.
+    api::v1::PriorityClass high;
+    high.mutable_metadata()->set_name(kHighPriority);
+    high.set_value(10);
+    if (!client_->Create(high).ok()) std::abort();
     executor_.RunUntilIdle();
   }
   ~Cluster() {
@@ -317,7 +326,7 @@ api::v1::Pod LowPriority(int i) {
 }
 api::v1::Pod HighPriority(int i) {
   api::v1::Pod pod = BasePod("high", i, "3000m");
-  pod.mutable_spec()->set_priority(10);
+  pod.mutable_spec()->set_priority_class_name(kHighPriority);
   return pod;
 }
 
@@ -350,7 +359,7 @@ void Unschedulable(benchmark::State& state, const Size& size) {
   w.measure = Default();
   w.churn = [](int i) {
     api::v1::Pod pod = BasePod("large", i, "9");
-    pod.mutable_spec()->set_priority(10);
+    pod.mutable_spec()->set_priority_class_name(kHighPriority);
     return pod;
   };
   w.churn_every = absl::Milliseconds(200);

@@ -4,12 +4,12 @@
 #      install-from-package tests; every benchmark program once, briefly, as a smoke test
 #   2. ASan + UBSan build: every test
 #   3. TSan build: the concurrent parts (base, store, client, scheduler)
-#   4. the codec fuzzer, for a bounded time, over the kept corpus
+#   4. the fuzzers (manifest codec, scenario parser), for a bounded time, over their kept corpora
 # Exits non-zero at the first failing step. Timings per step are printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-FUZZ_SECONDS=${ORCH_FUZZ_SECONDS:-60}
+FUZZ_SECONDS=${ORCH_FUZZ_SECONDS:-120}
 export CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=true
 # Sanitizer settings; each applies only to binaries built with that sanitizer.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}

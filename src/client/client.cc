@@ -11,6 +11,7 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "orch/api/v1/core.pb.h"
+#include "orch/api/v1/scheduling.pb.h"
 #include "orch/api/validation.h"
 #include "orch/store/keys.h"
 
@@ -309,11 +310,70 @@ absl::Status Client::PrepareCreate(const api::Kind& kind, Message* object) {
       status != nullptr && !IsKind(kind, "", "Node")) {
     object->GetReflection()->ClearField(object, status);
   }
-  if (auto* pod = google::protobuf::DynamicCastToGenerated<api::v1::Pod>(object)) {
-    pod->mutable_status()->set_phase("Pending");
-  }
+  auto* pod = google::protobuf::DynamicCastToGenerated<api::v1::Pod>(object);
+  if (pod != nullptr) pod->mutable_status()->set_phase("Pending");
   if (kind.defaulter) kind.defaulter(*object);
+  if (pod != nullptr) ORCH_RETURN_IF_ERROR(AdmitPriority(*pod));
   return Validate(kind, *object);
+}
+
+// Kubernetes' Priority admission: a pod's priority and preemption policy come from its
+// PriorityClass (or the global default one), never from the pod itself.
+absl::Status Client::AdmitPriority(api::v1::Pod& pod) {
+  if (scheme_->FindByMessage(*api::v1::PriorityClass::descriptor()) == nullptr) return absl::OkStatus();
+  const auto forbidden = [&](const std::string& why) {
+    return absl::FailedPreconditionError(
+        fmt::format("pods \"{}\" is forbidden: {}", pod.metadata().name(), why));
+  };
+  api::v1::PodSpec& spec = *pod.mutable_spec();
+  int32_t priority = 0;
+  std::optional<std::string> policy;
+  if (spec.priority_class_name().empty()) {
+    // The global default class, if there is one (the lowest value if several claim it).
+    std::vector<api::v1::PriorityClass> classes;
+    ORCH_RETURN_IF_ERROR(ListObjects(api::v1::PriorityClass::default_instance(), "", {}, [&] {
+                           return &classes.emplace_back();
+                         }).status());
+    const api::v1::PriorityClass* chosen = nullptr;
+    for (const api::v1::PriorityClass& c : classes) {
+      if (c.global_default() && (chosen == nullptr || c.value() < chosen->value())) chosen = &c;
+    }
+    if (chosen != nullptr) {
+      spec.set_priority_class_name(chosen->metadata().name());
+      priority = chosen->value();
+      if (chosen->has_preemption_policy()) policy = chosen->preemption_policy();
+    }
+  } else if (spec.priority_class_name() == "system-cluster-critical") {
+    priority = 2000000000;
+  } else if (spec.priority_class_name() == "system-node-critical") {
+    priority = 2000001000;
+  } else {
+    api::v1::PriorityClass found;
+    absl::Status got = GetObject("", spec.priority_class_name(), &found);
+    if (absl::IsNotFound(got)) {
+      return forbidden(fmt::format("no PriorityClass with name {} was found", spec.priority_class_name()));
+    }
+    ORCH_RETURN_IF_ERROR(got);
+    priority = found.value();
+    if (found.has_preemption_policy()) policy = found.preemption_policy();
+  }
+  if (spec.has_priority() && spec.priority() != priority) {
+    return forbidden(fmt::format(
+        "the integer value of priority ({}) must not be provided in pod spec; priority admission "
+        "controller computed {} from the given PriorityClass name",
+        spec.priority(), priority));
+  }
+  spec.set_priority(priority);
+  if (policy.has_value()) {
+    if (spec.has_preemption_policy() && spec.preemption_policy() != *policy) {
+      return forbidden(fmt::format(
+          "the string value of PreemptionPolicy ({}) must not be provided in pod spec; priority "
+          "admission controller computed {} from the given PriorityClass name",
+          spec.preemption_policy(), *policy));
+    }
+    spec.set_preemption_policy(*policy);
+  }
+  return absl::OkStatus();
 }
 
 // kAlreadyExists, saying so when the existing object is on its way out (as Kubernetes).

@@ -7,6 +7,7 @@
 #include "fixture.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "orch/api/v1/scheduling.pb.h"
 #include "orch/store/keys.h"
 #include "google/protobuf/text_format.h"
 #include "support/status_matchers.h"
@@ -72,6 +73,56 @@ TEST_F(ClientTest, CreateFillsServerSideFields) {
   ORCH_ASSERT_OK_AND_ASSIGN(v1::Deployment got, client_->Get<v1::Deployment>("default", "web"));
   EXPECT_EQ(got.metadata().resource_version(), std::to_string(kv.mod_revision));
   EXPECT_EQ(got.metadata().uid(), meta.uid());
+}
+
+// Priority admission: a pod's priority and preemption policy come from its PriorityClass,
+// or from the global default class, or are 0; a pod may not bring its own.
+TEST_F(ClientTest, CreateTakesAPodsPriorityFromItsPriorityClass) {
+  auto priority_class = [&](const std::string& name, int32_t value, bool global_default,
+                            const std::string& policy = "") {
+    v1::PriorityClass pc;
+    pc.mutable_metadata()->set_name(name);
+    pc.set_value(value);
+    pc.set_global_default(global_default);
+    if (!policy.empty()) pc.set_preemption_policy(policy);
+    ASSERT_THAT(client_->Create(pc), IsOk());
+  };
+  auto pod = [](const std::string& name, const std::string& class_name) {
+    v1::Pod p = MakePod(name);
+    p.mutable_spec()->set_priority_class_name(class_name);
+    return p;
+  };
+  ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod plain, client_->Create(pod("plain", "")));
+  EXPECT_EQ(plain.spec().priority(), 0);
+  EXPECT_EQ(plain.spec().priority_class_name(), "");
+
+  priority_class("high", 1000, false, "Never");
+  ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod high, client_->Create(pod("high", "high")));
+  EXPECT_EQ(high.spec().priority(), 1000);
+  EXPECT_EQ(high.spec().preemption_policy(), "Never");
+  ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod critical, client_->Create(pod("critical", "system-node-critical")));
+  EXPECT_EQ(critical.spec().priority(), 2000001000);
+
+  EXPECT_THAT(client_->Create(pod("lost", "gold")),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "pods \"lost\" is forbidden: no PriorityClass with name gold was found"));
+  v1::Pod own = pod("own", "high");
+  own.mutable_spec()->set_priority(5);
+  EXPECT_THAT(client_->Create(own),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("the integer value of priority (5) must not be provided in pod "
+                                 "spec; priority admission controller computed 1000")));
+  v1::Pod preempting = pod("preempting", "high");
+  preempting.mutable_spec()->set_preemption_policy("PreemptLowerPriority");
+  EXPECT_THAT(client_->Create(preempting),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("PreemptionPolicy")));
+  EXPECT_THAT(client_->Get<v1::Pod>("default", "own"), StatusIs(absl::StatusCode::kNotFound));
+
+  priority_class("everyday", 7, true);
+  ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod defaulted, client_->Create(pod("defaulted", "")));
+  EXPECT_EQ(defaulted.spec().priority_class_name(), "everyday");
+  EXPECT_EQ(defaulted.spec().priority(), 7);
+  EXPECT_EQ(defaulted.spec().preemption_policy(), "PreemptLowerPriority");
 }
 
 TEST_F(ClientTest, CreateIgnoresCallerUidAndDeletionFields) {

@@ -18,7 +18,10 @@
 
 #include "gtest/gtest.h"
 #include "orch/api/scheme.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "orch/api/v1/core.pb.h"
+#include "orch/api/v1/scheduling.pb.h"
 #include "orch/base/executor.h"
 #include "orch/client/client.h"
 #include "orch/client/informer.h"
@@ -92,6 +95,20 @@ class SchedulerFixture : public ::testing::Test {
       pod.mutable_spec()->add_containers()->set_name("c0");
     }
     for (auto& c : *pod.mutable_spec()->mutable_containers()) c.set_image("registry.example/app:v1");
+    // A priority and a preemption policy come from a PriorityClass (Priority admission):
+    // one per value and policy.
+    if (pod.spec().has_priority()) {
+      api::v1::PriorityClass priority_class;
+      const std::string policy = pod.spec().preemption_policy();
+      priority_class.mutable_metadata()->set_name(absl::AsciiStrToLower(
+          absl::StrCat("priority-", pod.spec().priority(), policy.empty() ? "" : "-", policy)));
+      priority_class.set_value(pod.spec().priority());
+      if (!policy.empty()) priority_class.set_preemption_policy(policy);
+      absl::Status made = client_->Create(priority_class).status();
+      ASSERT_TRUE(made.ok() || absl::IsAlreadyExists(made)) << made;
+      pod.mutable_spec()->set_priority_class_name(priority_class.metadata().name());
+      pod.mutable_spec()->clear_priority();
+    }
     absl::StatusOr<api::v1::Pod> created = client_->Create(pod);
     ASSERT_TRUE(created.ok()) << created.status().ToString();
   }

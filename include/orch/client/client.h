@@ -213,6 +213,7 @@ class Client {
   absl::StatusOr<Target> Resolve(const google::protobuf::Descriptor& type, std::string_view ns,
                                  std::string_view name) const;
   absl::Status PrepareCreate(const api::Kind& kind, google::protobuf::Message* object);
+  absl::Status AdmitPriority(api::v1::Pod& pod);
   absl::Status ExistingObjectError(const api::Kind& kind, const std::string& key,
                                    std::string_view name);
   absl::Status PrepareUpdate(const api::Kind& kind, const google::protobuf::Message& current,
