@@ -210,6 +210,7 @@ class Run {
       const scheduler::SchedulerStats stats = s->stats();
       report_.scheduling.attempts = stats.attempts;
       report_.scheduling.unschedulable = stats.unschedulable;
+      report_.scheduling.preemptions = stats.preemptions;
     }
     return std::move(report_);
   }
@@ -647,9 +648,9 @@ std::string Report::ToJson() const {
       pods.created, pods.scheduled, pods.restarts, pods.evictions, pods.pending_at_end);
   out += fmt::format(
       "  \"scheduling\": {{\"latencyP50Ms\": {}, \"latencyP99Ms\": {}, \"attempts\": {}, "
-      "\"unschedulable\": {}}},\n",
+      "\"unschedulable\": {}, \"preemptions\": {}}},\n",
       Number(scheduling.latency_p50_ms), Number(scheduling.latency_p99_ms), scheduling.attempts,
-      scheduling.unschedulable);
+      scheduling.unschedulable, scheduling.preemptions);
   std::vector<std::string> seconds;
   for (double s : series_seconds) seconds.push_back(Number(s));
   out += fmt::format("  \"series\": {{\n    \"seconds\": [{}],\n    \"ready\": {{", fmt::join(seconds, ", "));

@@ -374,19 +374,6 @@ runUntil: 1s
   EXPECT_EQ(s.scheduler.profiles(0).plugins().score().enabled(0).weight(), 5);
 }
 
-TEST_F(ScenarioTest, ExampleScenariosParse) {
-  const std::filesystem::path dir = std::filesystem::path(ORCH_SOURCE_DIR) / "examples/scenarios";
-  for (const char* name : {"node-loss.yaml", "rolling-update.yaml"}) {
-    SCOPED_TRACE(name);
-    std::ifstream in(dir / name);
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    ASSERT_FALSE(text.empty());
-    ORCH_ASSERT_OK_AND_ASSIGN(Scenario s, ParseScenario(text, name, dir.string()));
-    EXPECT_FALSE(s.timeline.empty());
-    EXPECT_FALSE(s.expect.empty());
-  }
-}
-
 // The reference's complete example (its last yaml block) parses.
 TEST_F(ScenarioTest, ReferenceExampleParses) {
   std::ifstream in(std::filesystem::path(ORCH_SOURCE_DIR) / "docs/reference/scenario.md");

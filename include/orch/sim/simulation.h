@@ -109,6 +109,7 @@ struct Report {
     double latency_p99_ms = 0;
     int64_t attempts = 0;
     int64_t unschedulable = 0;
+    int64_t preemptions = 0;  // cycles that made room by preempting
   } scheduling;
   // Ready pods per Deployment every sampleEvery, from 0 to runUntil.
   std::vector<double> series_seconds;
