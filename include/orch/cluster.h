@@ -45,8 +45,8 @@
 // Ownership: the cluster owns everything it made; references it hands out live as long as
 // it does. A Store, Scheme, Registry entries or Runtimes given to the Builder stay the
 // host's (runtimes from a factory become the cluster's) and must outlive the cluster.
-// Errors: Build fails with kInvalidArgument naming the option (a node group without a
-// count, a bad scheduler configuration, a bad quantity), or as a part fails to start.
+// Errors: Build fails with kInvalidArgument naming the option (a negative node count, a
+// bad scheduler configuration, a bad quantity), or as a part fails to start.
 // Apply returns the decoder's error (`SOURCE: document N: FIELD.PATH: problem`) and then
 // writes nothing; a store error part way through names the object, and the objects before
 // it stay written. Node methods return kNotFound for a name that is no node of the
