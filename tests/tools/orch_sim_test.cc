@@ -20,7 +20,10 @@ using ::testing::HasSubstr;
 class OrchSimTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) / "orch-sim-test";
+    // One per test: ctest runs them as separate processes at the same time.
+    dir_ = fs::path(::testing::TempDir()) /
+           (std::string("orch-sim-test-") +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
