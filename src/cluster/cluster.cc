@@ -8,6 +8,7 @@
 #include "orch/api/v1/apps.pb.h"
 #include "orch/base/mutex.h"
 #include "orch/base/status.h"
+#include "orch/base/string_map.h"
 #include "orch/client/retry.h"
 #include "orch/controller/deployment.h"
 #include "orch/controller/garbage_collector.h"
@@ -54,8 +55,8 @@ struct NodeEntry {
 
 }  // namespace
 
-// Declared in the order they are built; Stop() halts everything that reacts, then the
-// members go in reverse order.
+// Declared in the order they are built; the destructor halts everything that reacts,
+// then the members go in reverse order.
 struct Cluster::Parts {
   Builder::Options options;
   std::unique_ptr<VirtualExecutor> virtual_executor;
@@ -71,7 +72,8 @@ struct Cluster::Parts {
   std::unique_ptr<controller::GarbageCollector> gc;
 
   mutable Mutex mu;  // guards what follows (real time: methods from any thread)
-  std::vector<std::unique_ptr<NodeEntry>> nodes ABSL_GUARDED_BY(mu);
+  std::vector<std::unique_ptr<NodeEntry>> nodes ABSL_GUARDED_BY(mu);  // in the order added
+  StringMap<NodeEntry*> nodes_by_name ABSL_GUARDED_BY(mu);
   std::map<std::string, int> next_index_by_prefix ABSL_GUARDED_BY(mu);
   int nodes_made ABSL_GUARDED_BY(mu) = 0;
   std::map<std::string, runtime::FakeImage> images ABSL_GUARDED_BY(mu);
@@ -97,15 +99,23 @@ struct Cluster::Parts {
     // nothing by itself).
     pool.reset();
     MutexLock lock(&mu);
+    nodes_by_name.clear();
     nodes.clear();
     retired_agents.clear();
   }
 
+  // The node, or nullptr.
   NodeEntry* Find(std::string_view name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    for (auto& n : nodes) {
-      if (n->name == name) return n.get();
+    auto it = nodes_by_name.find(name);
+    return it == nodes_by_name.end() ? nullptr : it->second;
+  }
+  // The node, or kNotFound naming it.
+  absl::StatusOr<NodeEntry*> Get(std::string_view name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    NodeEntry* node = Find(name);
+    if (node == nullptr) {
+      return absl::NotFoundError(fmt::format("node {}: no such node in the cluster", name));
     }
-    return nullptr;
+    return node;
   }
 
   // Makes the node's runtime and agent (not started).
@@ -415,6 +425,7 @@ absl::StatusOr<std::vector<std::string>> Cluster::AddNodes(const NodeGroup& grou
       node->index = parts_->nodes_made + i;
       ORCH_RETURN_IF_ERROR(parts_->MakeMachine(*node));
       agents.push_back(node->agent.get());
+      parts_->nodes_by_name[node->name] = node.get();
       parts_->nodes.push_back(std::move(node));
     }
     next += group.count;
@@ -432,13 +443,10 @@ absl::StatusOr<std::vector<std::string>> Cluster::AddNodes(const NodeGroup& grou
 absl::Status Cluster::RemoveNode(std::string_view name) {
   {
     MutexLock lock(&parts_->mu);
-    auto it = std::find_if(parts_->nodes.begin(), parts_->nodes.end(),
-                           [&](const auto& n) { return n->name == name; });
-    if (it == parts_->nodes.end()) {
-      return absl::NotFoundError(fmt::format("node {}: no such node in the cluster", name));
-    }
-    parts_->LoseMachine(**it);
-    parts_->nodes.erase(it);
+    ORCH_ASSIGN_OR_RETURN(NodeEntry * node, parts_->Get(name));
+    parts_->LoseMachine(*node);
+    parts_->nodes_by_name.erase(node->name);
+    std::erase_if(parts_->nodes, [&](const auto& n) { return n.get() == node; });
   }
   absl::Status deleted = client().Delete<v1::Node>("", name);
   if (absl::IsNotFound(deleted)) return absl::OkStatus();
@@ -447,10 +455,7 @@ absl::Status Cluster::RemoveNode(std::string_view name) {
 
 absl::Status Cluster::FailNode(std::string_view name) {
   MutexLock lock(&parts_->mu);
-  NodeEntry* node = parts_->Find(name);
-  if (node == nullptr) {
-    return absl::NotFoundError(fmt::format("node {}: no such node in the cluster", name));
-  }
+  ORCH_ASSIGN_OR_RETURN(NodeEntry * node, parts_->Get(name));
   if (node->failed) return absl::OkStatus();
   node->failed = true;
   parts_->LoseMachine(*node);
@@ -461,10 +466,7 @@ absl::Status Cluster::RecoverNode(std::string_view name) {
   node::NodeAgent* agent = nullptr;
   {
     MutexLock lock(&parts_->mu);
-    NodeEntry* node = parts_->Find(name);
-    if (node == nullptr) {
-      return absl::NotFoundError(fmt::format("node {}: no such node in the cluster", name));
-    }
+    ORCH_ASSIGN_OR_RETURN(NodeEntry * node, parts_->Get(name));
     if (!node->failed) return absl::OkStatus();
     ORCH_RETURN_IF_ERROR(parts_->MakeMachine(*node));
     node->failed = false;

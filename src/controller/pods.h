@@ -37,10 +37,12 @@ inline constexpr char kPodsByController[] = "orch.controllerUID";
 // Adds that index to `pods` (OK when it is there already).
 absl::Status AddPodsByControllerIndex(client::Informer<api::v1::Pod>& pods);
 // The pods a controller with metadata `owner` may claim: those it controls and the
-// orphans of its namespace (what Claim then adopts or releases). REQUIRES: the index.
+// orphans of its namespace (what Claim then adopts or releases), by name. REQUIRES: the
+// index.
 std::vector<PodPtr> PodsForController(const client::Lister<api::v1::Pod>& pods,
                                       const api::v1::ObjectMeta& owner);
-// The pods controlled by the object with `uid`. REQUIRES: the index.
+// The pods controlled by the object with `uid`, by namespace and name (the informer keeps
+// an index's keys in order). REQUIRES: the index.
 std::vector<PodPtr> PodsControlledBy(const client::Lister<api::v1::Pod>& pods,
                                      const std::string& uid);
 

@@ -18,6 +18,7 @@
 #include "orch/client/retry.h"
 #include "orch/cluster.h"
 #include "orch/controller/deployment.h"
+#include "orch/controller/ownership.h"
 
 namespace orch::sim {
 
@@ -68,12 +69,9 @@ bool Terminating(const v1::Pod& pod) { return pod.metadata().has_deletion_timest
 
 // The ReplicaSet that controls `pod`, as "ns/name"; "" for none.
 std::string ControllingReplicaSet(const v1::Pod& pod) {
-  for (const v1::OwnerReference& ref : pod.metadata().owner_references()) {
-    if (ref.controller() && ref.kind() == "ReplicaSet") {
-      return Key(pod.metadata().namespace_(), ref.name());
-    }
-  }
-  return "";
+  const v1::OwnerReference* ref = controller::GetControllerOf(pod);
+  return ref != nullptr && ref->kind() == "ReplicaSet" ? Key(pod.metadata().namespace_(), ref->name())
+                                                       : "";
 }
 
 // The Deployment's rollout is done: every replica updated and available, nothing old left.
@@ -182,7 +180,7 @@ class Run {
   }
 
   Report Finish() {
-    report_.virtual_seconds = absl::ToDoubleSeconds(cluster_.Now() - start_);
+    report_.virtual_seconds = SecondsNow();
     for (size_t i = 0; i < scenario_.expect.size(); ++i) {
       // A window that reaches past the run's end closes with it.
       if (results_[i].active) Close(i);
@@ -227,7 +225,7 @@ class Run {
     std::vector<Rollout> rollouts;
   };
   struct PodState {
-    absl::Time seen;  // when the informer first had it
+    absl::Time seen;  // when the informer first had it: scheduling latency counts from here
     std::string replica_set;
     bool live = false;
     bool running = false;
@@ -238,14 +236,14 @@ class Run {
     bool failed = false;  // during: a moment that did not meet it
     std::string observed;
     std::string last;  // during/within: the last measure's description
-    TimerId close = 0;
   };
 
   void After(absl::Duration at, Task task) {
     cluster_.executor().PostAfter(start_ + at - cluster_.Now(), std::move(task));
   }
-  double SecondsNow() const { return absl::ToDoubleSeconds(cluster_.Now() - start_); }
+  // Virtual time since the run started.
   absl::Duration Since() const { return cluster_.Now() - start_; }
+  double SecondsNow() const { return absl::ToDoubleSeconds(Since()); }
 
   Progress CurrentProgress() const {
     return {.virtual_time = Since(),

@@ -75,6 +75,13 @@ std::map<std::string, std::string> WebPods(Cluster& cluster) {
   return out;
 }
 
+// Runs `cluster` until web has `ready` ready replicas, for at most `timeout`.
+absl::Status WaitWebReady(Cluster& cluster, int ready, absl::Duration timeout = absl::Minutes(1),
+                          std::string_view what = "web to be ready") {
+  return cluster.WaitFor([&] { return cluster.ReadyReplicas("default", "web") == ready; },
+                         timeout, what);
+}
+
 TEST(ClusterTest, DefaultsGiveAWorkingClusterThatRunsADeployment) {
   std::unique_ptr<Cluster> cluster =
       Build(Cluster::Builder()
@@ -96,9 +103,7 @@ TEST(ClusterTest, DefaultsGiveAWorkingClusterThatRunsADeployment) {
   EXPECT_EQ(applied[0].kind, "Deployment");
   EXPECT_EQ(applied[0].namespace_, "default");
   EXPECT_TRUE(applied[0].created);
-  ASSERT_THAT(cluster->WaitFor([&] { return cluster->ReadyReplicas("default", "web") == 3; },
-                               absl::Minutes(1), "web to be ready"),
-              IsOk());
+  ASSERT_THAT(WaitWebReady(*cluster, 3), IsOk());
   // The image takes 2 s to start, and nothing else takes long.
   EXPECT_GE(cluster->Now() - start, absl::Seconds(2));
   EXPECT_LT(cluster->Now() - start, absl::Seconds(10));
@@ -118,9 +123,7 @@ TEST(ClusterTest, ApplyCreatesThenUpdatesKeepingWhatOthersWrote) {
   std::unique_ptr<Cluster> cluster = Build(Cluster::Builder().WithNodes({.count = 2}));
   ASSERT_NE(cluster, nullptr);
   ASSERT_THAT(cluster->Apply(kWeb, "web.yaml"), IsOk());
-  ASSERT_THAT(cluster->WaitFor([&] { return cluster->ReadyReplicas("default", "web") == 3; },
-                               absl::Minutes(1), "web to be ready"),
-              IsOk());
+  ASSERT_THAT(WaitWebReady(*cluster, 3), IsOk());
   ORCH_ASSERT_OK_AND_ASSIGN(v1::Deployment before, cluster->Get<v1::Deployment>("default", "web"));
 
   std::string scaled = kWeb;
@@ -138,9 +141,7 @@ TEST(ClusterTest, ApplyCreatesThenUpdatesKeepingWhatOthersWrote) {
   EXPECT_EQ(after.metadata().labels().at("tier"), "front");
   EXPECT_EQ(after.metadata().annotations().at("deployment.kubernetes.io/revision"), "1");
   EXPECT_EQ(after.status().ready_replicas(), 3);
-  ASSERT_THAT(cluster->WaitFor([&] { return cluster->ReadyReplicas("default", "web") == 5; },
-                               absl::Minutes(1), "web to scale"),
-              IsOk());
+  ASSERT_THAT(WaitWebReady(*cluster, 5, absl::Minutes(1), "web to scale"), IsOk());
 }
 
 TEST(ClusterTest, ApplyOfABadDocumentWritesNothing) {
@@ -192,9 +193,7 @@ TEST(ClusterTest, ALostNodesPodsAreEvictedAndReplacedAndItRejoinsWhenItRecovers)
   std::unique_ptr<Cluster> cluster = Build(Cluster::Builder().WithNodes({.count = 3}));
   ASSERT_NE(cluster, nullptr);
   ASSERT_THAT(cluster->Apply(kWeb), IsOk());
-  ASSERT_THAT(cluster->WaitFor([&] { return cluster->ReadyReplicas("default", "web") == 3; },
-                               absl::Minutes(1), "web to be ready"),
-              IsOk());
+  ASSERT_THAT(WaitWebReady(*cluster, 3), IsOk());
   const std::map<std::string, std::string> before = WebPods(*cluster);
   const std::string lost = before.begin()->second;
 
@@ -252,9 +251,7 @@ TEST(ClusterTest, AddAndRemoveNodes) {
   EXPECT_EQ(gpu.metadata().labels().at("kubernetes.io/hostname"), "gpu-1");
 
   ASSERT_THAT(cluster->Apply(kWeb), IsOk());
-  ASSERT_THAT(cluster->WaitFor([&] { return cluster->ReadyReplicas("default", "web") == 3; },
-                               absl::Minutes(1), "web to be ready"),
-              IsOk());
+  ASSERT_THAT(WaitWebReady(*cluster, 3), IsOk());
   ASSERT_THAT(cluster->RemoveNode("node-0"), IsOk());
   EXPECT_THAT(cluster->NodeNames(), ElementsAre("gpu-0", "gpu-1"));
   EXPECT_THAT(cluster->Get<v1::Node>("", "node-0"), StatusIs(absl::StatusCode::kNotFound));
@@ -313,9 +310,7 @@ TEST(ClusterTest, SameSeedSameClusterAndClustersAreIndependent) {
         Build(Cluster::Builder().WithSeed(seed).WithNodes({.count = 5}));
     EXPECT_NE(cluster, nullptr);
     EXPECT_THAT(cluster->Apply(kWeb), IsOk());
-    EXPECT_THAT(cluster->WaitFor([&] { return cluster->ReadyReplicas("default", "web") == 3; },
-                                 absl::Minutes(1), "web to be ready"),
-                IsOk());
+    EXPECT_THAT(WaitWebReady(*cluster, 3), IsOk());
     return std::make_pair(std::move(cluster), WebPods(*cluster));
   };
   auto [a, pods_a] = run(7);
@@ -374,9 +369,7 @@ TEST(ClusterTest, ARuntimeFactoryIsAskedPerNodeAndAgainOnRecovery) {
   ASSERT_THAT(cluster->RecoverNode("node-1"), IsOk());
   EXPECT_THAT(asked, ElementsAre("node-0", "node-1", "node-1"));
   ASSERT_THAT(cluster->Apply(kWeb), IsOk());
-  ASSERT_THAT(cluster->WaitFor([&] { return cluster->ReadyReplicas("default", "web") == 3; },
-                               absl::Minutes(1), "web to be ready"),
-              IsOk());
+  ASSERT_THAT(WaitWebReady(*cluster, 3), IsOk());
   const std::vector<v1::Pod> pods = cluster->List<v1::Pod>("default", "app=web").value();
   for (const v1::Pod& pod : pods) {
     EXPECT_THAT(pod.status().pod_ip(), ::testing::StartsWith("10.9.9."));
@@ -391,9 +384,7 @@ TEST(ClusterTest, ADurableClusterKeepsItsObjectsAcrossARestart) {
         Build(Cluster::Builder().WithDataDir(dir).WithNodes({.count = 2}));
     ASSERT_NE(cluster, nullptr);
     ASSERT_THAT(cluster->Apply(kWeb), IsOk());
-    ASSERT_THAT(cluster->WaitFor([&] { return cluster->ReadyReplicas("default", "web") == 3; },
-                                 absl::Minutes(1), "web to be ready"),
-                IsOk());
+    ASSERT_THAT(WaitWebReady(*cluster, 3), IsOk());
   }
   std::unique_ptr<Cluster> again =
       Build(Cluster::Builder().WithDataDir(dir).WithNodes({.count = 2}));
@@ -402,9 +393,7 @@ TEST(ClusterTest, ADurableClusterKeepsItsObjectsAcrossARestart) {
   EXPECT_EQ(web.spec().replicas(), 3);
   // The same nodes register again; the pods they ran are gone with the old runtimes, so
   // they are replaced.
-  ASSERT_THAT(again->WaitFor([&] { return again->ReadyReplicas("default", "web") == 3; },
-                             absl::Minutes(10), "web to be ready again"),
-              IsOk());
+  ASSERT_THAT(WaitWebReady(*again, 3, absl::Minutes(10), "web to be ready again"), IsOk());
   std::filesystem::remove_all(dir);
 }
 

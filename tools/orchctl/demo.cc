@@ -48,7 +48,7 @@ spec:
 
 class Demo {
  public:
-  Demo(std::ostream& out, bool paced) : out_(out), paced_(paced) {}
+  Demo(std::ostream& out, std::ostream& err, bool paced) : out_(out), err_(err), paced_(paced) {}
 
   int Run() {
     auto built = Cluster::Builder()
@@ -75,8 +75,7 @@ class Demo {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
     out_ << "\nSummary\n";
     for (const std::string& line : summary_) out_ << "  - " << line << "\n";
-    out_ << fmt::format("  {} of cluster time in {:.2f} s of wall time.\n",
-                        absl::FormatDuration(cluster_->Now() - start_), wall);
+    out_ << fmt::format("  {} of cluster time in {:.2f} s of wall time.\n", Clock(), wall);
     return kExitOk;
   }
 
@@ -112,7 +111,7 @@ class Demo {
     Say(fmt::format("{} later its heartbeat lease has run out: {} is Unknown and tainted "
                     "node.kubernetes.io/unreachable:NoExecute. Its pods are no longer ready; "
                     "web has {} ready.",
-                    Took(failed), lost, cluster_->ReadyReplicas("default", "web")));
+                    detected, lost, cluster_->ReadyReplicas("default", "web")));
     Table();
     Say("The pods tolerate the taint for 300 s (Kubernetes' default), in case the node "
         "comes back...");
@@ -230,13 +229,13 @@ class Demo {
     return "";
   }
 
-  std::string Took(absl::Time since) { return absl::FormatDuration(cluster_->Now() - since); }
-
-  // Cluster time since the start: "0s", "45s", "5m47s".
-  std::string Clock() {
-    const absl::Duration d = cluster_->Now() - start_;
+  // Cluster time since `since`: "0s", "45s", "5m47s".
+  std::string Took(absl::Time since) {
+    const absl::Duration d = cluster_->Now() - since;
     return d == absl::ZeroDuration() ? "0s" : absl::FormatDuration(d);
   }
+  // Cluster time since the story began.
+  std::string Clock() { return Took(start_); }
 
   void Step(const std::string& title) {
     out_ << fmt::format("\n[{:>6}] == {} ==\n", Clock(), title);
@@ -280,11 +279,12 @@ class Demo {
   }
 
   int Fail(const absl::Status& status) {
-    std::cerr << "error: " << status.message() << "\n";
+    err_ << "error: " << status.message() << "\n";
     return kExitFailure;
   }
 
   std::ostream& out_;
+  std::ostream& err_;
   const bool paced_;
   std::unique_ptr<Cluster> cluster_;
   absl::Time start_;
@@ -309,7 +309,7 @@ int RunDemo(std::span<const std::string> args, std::ostream& out, std::ostream& 
     }
   }
   const bool terminal = &out == &std::cout && ::isatty(STDOUT_FILENO) == 1;
-  return Demo(out, terminal && !fast).Run();
+  return Demo(out, err, terminal && !fast).Run();
 }
 
 }  // namespace orch::orchctl
