@@ -18,7 +18,7 @@
 // The defaults: a MemoryStore in memory (durable under WithDataDir, or any Store the host
 // gives), a virtual clock (time moves only inside WaitFor and RunFor, the same way every
 // run for a seed), the default scheduler profile, the ReplicaSet, Deployment, node
-// lifecycle (heartbeats, taints, eviction) and pod GC controllers plus the garbage
+// lifecycle (heartbeats, taints, eviction), EndpointSlice and pod GC controllers plus the garbage
 // collector, and a FakeRuntime per node whose images behave as WithImage says. A live
 // cluster takes WithRealTime (a thread pool on the real clock) and, for real containers,
 // WithRuntime (a CriRuntime on containerd per node, say).
@@ -73,6 +73,7 @@
 #include "orch/client/client.h"
 #include "orch/client/informer.h"
 #include "orch/controller/controller.h"
+#include "orch/controller/endpointslice.h"
 #include "orch/controller/node_lifecycle.h"
 #include "orch/controller/pod_gc.h"
 #include "orch/node/node_agent.h"
@@ -105,6 +106,8 @@ struct ClusterControllers {
   bool pod_gc = true;
   controller::PodGcOptions pod_gc_options;
   bool garbage_collector = true;
+  bool endpoint_slice = true;
+  controller::EndpointSliceOptions endpoint_slice_options;
 };
 
 // What one node runs containers with: the runtime, and what checks its probes (nullptr:

@@ -341,6 +341,11 @@ absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Builder::Build() {
         controller::AddNodeLifecycleController(manager, controllers.node_lifecycle_options)
             .status());
   }
+  if (controllers.endpoint_slice) {
+    ORCH_RETURN_IF_ERROR(
+        controller::AddEndpointSliceController(manager, controllers.endpoint_slice_options)
+            .status());
+  }
   if (controllers.pod_gc) {
     ORCH_RETURN_IF_ERROR(
         controller::AddPodGcController(manager, controllers.pod_gc_options).status());

@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "orch/api/v1/apps.pb.h"
 #include "orch/api/v1/core.pb.h"
+#include "orch/api/v1/discovery.pb.h"
 #include "orch/store/memory_store.h"
 #include "support/status_matchers.h"
 
@@ -236,6 +237,67 @@ TEST(ClusterTest, ALostNodesPodsAreEvictedAndReplacedAndItRejoinsWhenItRecovers)
               IsOk());
   EXPECT_THAT(cluster->FailNode("node-9"), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(cluster->RecoverNode("node-9"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+// The ready endpoints of Service web ("10.64.0.2" ...), across its slices.
+std::set<std::string> ReadyEndpoints(Cluster& cluster) {
+  std::set<std::string> out;
+  const std::vector<v1::EndpointSlice> slices =
+      cluster.List<v1::EndpointSlice>("default", "kubernetes.io/service-name=web").value();
+  for (const v1::EndpointSlice& slice : slices) {
+    for (const v1::Endpoint& e : slice.endpoints()) {
+      if (e.conditions().ready()) out.insert(e.addresses(0));
+    }
+  }
+  return out;
+}
+
+// The addresses of the live, ready pods of app=web.
+std::set<std::string> ReadyPodAddresses(Cluster& cluster) {
+  std::set<std::string> out;
+  const std::vector<v1::Pod> pods = cluster.List<v1::Pod>("default", "app=web").value();
+  for (const v1::Pod& pod : pods) {
+    if (!pod.metadata().has_deletion_timestamp() && Ready(pod)) out.insert(pod.status().pod_ip());
+  }
+  return out;
+}
+
+TEST(ClusterTest, AServicesEndpointsFollowItsReadyPodsThroughANodeLoss) {
+  std::unique_ptr<Cluster> cluster = Build(Cluster::Builder().WithNodes({.count = 3}));
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_THAT(cluster->Apply(absl::StrCat(kWeb, R"(---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+)")),
+              IsOk());
+  ASSERT_THAT(WaitWebReady(*cluster, 3), IsOk());
+  ASSERT_THAT(cluster->WaitFor([&] { return ReadyEndpoints(*cluster).size() == 3; },
+                               absl::Seconds(10), "three ready endpoints"),
+              IsOk());
+  EXPECT_EQ(ReadyEndpoints(*cluster), ReadyPodAddresses(*cluster));
+
+  const std::string lost = WebPods(*cluster).begin()->second;
+  ASSERT_THAT(cluster->FailNode(lost), IsOk());
+  // The node's pods are marked not ready once it is Unknown; their endpoints stop being
+  // ready then, and the replacements' become ready.
+  ASSERT_THAT(cluster->WaitFor(
+                  [&] {
+                    return ReadyEndpoints(*cluster).size() == 2 &&
+                           ReadyEndpoints(*cluster) == ReadyPodAddresses(*cluster);
+                  },
+                  absl::Minutes(2), "the lost node's endpoints to be not ready"),
+              IsOk());
+  ASSERT_THAT(cluster->WaitFor(
+                  [&] {
+                    return ReadyEndpoints(*cluster).size() == 3 &&
+                           ReadyEndpoints(*cluster) == ReadyPodAddresses(*cluster);
+                  },
+                  absl::Minutes(10), "three ready endpoints again"),
+              IsOk());
 }
 
 TEST(ClusterTest, AddAndRemoveNodes) {
