@@ -20,6 +20,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -232,6 +233,8 @@ int Run(const Args& args) {
   auto all = (*reopened)->List("/registry/");
   if (!all.ok()) return 1;
   for (const auto& kv : all->items) {
+    // The Service's cluster IP reservation is not an object.
+    if (std::string_view(kv.key).starts_with("/registry/ranges/")) continue;
     v1::ObjectHeader header;
     header.ParseFromString(kv.value.str());
     ++counted[header.kind()];

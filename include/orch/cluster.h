@@ -229,6 +229,9 @@ class Cluster::Builder {
   Builder& WithScheme(const api::Scheme* scheme);
   // Seeds uids, generated names and the scheduler's tie-breaking. Default 1.
   Builder& WithSeed(uint64_t seed);
+  // Where Services get cluster IPs and node ports (client::ServiceRanges; default
+  // 10.96.0.0/12 and 30000-32767). A bad range fails Build with kInvalidArgument.
+  Builder& WithServiceRanges(client::ServiceRanges ranges);
   // Nodes: added at Build, in order. May be called more than once.
   Builder& WithNodes(NodeGroup group);
   // Every NodeAgent's options pass through `adjust` before the agent is made (timing,

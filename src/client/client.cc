@@ -173,7 +173,11 @@ struct Client::DeletePlan {
 };
 
 Client::Client(store::Store* store, const api::Scheme* scheme, Clock* clock, uint64_t seed)
-    : store_(store), scheme_(scheme), clock_(clock), rng_(seed) {}
+    : store_(store),
+      scheme_(scheme),
+      clock_(clock),
+      rng_(seed),
+      service_ips_(ParseIPv4Cidr(ServiceRanges().cluster_ip_range, "").value()) {}
 
 absl::StatusOr<const api::Kind*> Client::KindOf(const Descriptor& type) const {
   const api::Kind* kind = scheme_->FindByMessage(type);
@@ -404,9 +408,14 @@ absl::Status Client::CreateObject(Message* object) {
   for (int attempt = 1;; ++attempt) {
     if (attempt > 1) object->CopyFrom(*original);
     ORCH_RETURN_IF_ERROR(PrepareCreate(*kind, object));
+    std::vector<std::string> reserved;
+    if (auto* service = google::protobuf::DynamicCastToGenerated<api::v1::Service>(object)) {
+      ORCH_ASSIGN_OR_RETURN(reserved, AllocateServiceAddresses(*service, nullptr));
+    }
     api::v1::ObjectMeta* meta = MutableMeta(object);
     const std::string key = store::ObjectKey(kind->plural, meta->namespace_(), meta->name());
     absl::StatusOr<int64_t> revision = store_->Create(key, internal::Encode(object));
+    if (!revision.ok()) ReleaseReservations(reserved);
     if (revision.ok()) {
       meta->set_resource_version(std::to_string(*revision));
       return absl::OkStatus();
@@ -558,6 +567,14 @@ absl::Status Client::UpdateImpl(Message* object, UpdateMode mode) {
       CopyStatus(*object, next.get());
     }
     ORCH_RETURN_IF_ERROR(PrepareUpdate(*kind, *current, mode, next.get()));
+    std::vector<std::string> reserved;
+    if (auto* service = google::protobuf::DynamicCastToGenerated<api::v1::Service>(next.get());
+        service != nullptr && mode == UpdateMode::kMain) {
+      ORCH_ASSIGN_OR_RETURN(
+          reserved, AllocateServiceAddresses(
+                        *service, google::protobuf::DynamicCastToGenerated<api::v1::Service>(
+                                      current.get())));
+    }
     if (google::protobuf::util::MessageDifferencer::Equals(*current, *next)) {
       object->CopyFrom(*current);  // nothing changed: no write, no event
       return absl::OkStatus();
@@ -577,10 +594,12 @@ absl::Status Client::UpdateImpl(Message* object, UpdateMode mode) {
       written = store_->Update(target.key, internal::Encode(next.get()), kv->mod_revision);
     }
     if (written.ok()) {
+      ReleaseServiceAddresses(*current, finish_delete ? nullptr : next.get());
       MutableMeta(next.get())->set_resource_version(std::to_string(*written));
       object->CopyFrom(*next);
       return absl::OkStatus();
     }
+    ReleaseReservations(reserved);
     // Lost a race: re-read; a conditional update then reports the conflict.
     if (written.status().code() != absl::StatusCode::kAborted &&
         written.status().code() != absl::StatusCode::kNotFound) {
@@ -662,7 +681,10 @@ absl::Status Client::DeleteObject(const Descriptor& type, std::string_view ns,
                       .status();
         break;
     }
-    if (written.ok()) return absl::OkStatus();
+    if (written.ok()) {
+      if (plan.action == DeletePlan::Action::kDelete) ReleaseServiceAddresses(*current, nullptr);
+      return absl::OkStatus();
+    }
     // Lost a race: re-read (a precondition then fails, or the plan is redone).
     if (written.code() != absl::StatusCode::kAborted &&
         written.code() != absl::StatusCode::kNotFound) {

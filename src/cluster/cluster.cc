@@ -29,6 +29,7 @@ struct Cluster::Builder::Options {
   std::string data_dir;
   const api::Scheme* scheme = &api::Scheme::Builtin();
   uint64_t seed = 1;
+  client::ServiceRanges service_ranges;
   std::vector<NodeGroup> nodes;
   std::vector<std::function<void(node::NodeAgentOptions&)>> adjust_agent;
   RuntimeFactory runtime;
@@ -232,6 +233,10 @@ Cluster::Builder& Cluster::Builder::WithSeed(uint64_t seed) {
   options_->seed = seed;
   return *this;
 }
+Cluster::Builder& Cluster::Builder::WithServiceRanges(client::ServiceRanges ranges) {
+  options_->service_ranges = std::move(ranges);
+  return *this;
+}
 Cluster::Builder& Cluster::Builder::WithNodes(NodeGroup group) {
   options_->nodes.push_back(std::move(group));
   return *this;
@@ -320,6 +325,7 @@ absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Builder::Build() {
   }
   parts->client =
       std::make_unique<client::Client>(parts->store, options.scheme, &clock, options.seed);
+  ORCH_RETURN_IF_ERROR(parts->client->SetServiceRanges(options.service_ranges));
   parts->informers =
       std::make_unique<client::SharedInformerFactory>(parts->client.get(), parts->executor);
   ORCH_ASSIGN_OR_RETURN(parts->router, node::PodRouter::Create(parts->informers.get()));

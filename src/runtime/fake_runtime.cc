@@ -7,7 +7,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "fmt/format.h"
+#include "orch/base/ipv4.h"
 #include "orch/base/mutex.h"
+#include "orch/base/status.h"
 #include "orch/base/string_map.h"
 
 namespace orch::runtime {
@@ -28,40 +30,13 @@ bool LabelsMatch(const google::protobuf::Map<std::string, std::string>& selector
   return true;
 }
 
-// A dotted IPv4 address as a number.
-bool ParseIPv4(std::string_view text, uint32_t* out) {
-  uint32_t ip = 0;
-  for (int i = 0; i < 4; ++i) {
-    uint32_t octet = 0;
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), octet);
-    if (error != std::errc() || octet > 255 || end == text.data()) return false;
-    ip = ip << 8 | octet;
-    text.remove_prefix(static_cast<size_t>(end - text.data()));
-    if (i < 3) {
-      if (text.empty() || text.front() != '.') return false;
-      text.remove_prefix(1);
-    }
-  }
-  *out = ip;
-  return text.empty();
-}
-
 // Host addresses of an IPv4 CIDR handed out lowest first (.1 is the gateway's).
 class AddressPool {
  public:
   absl::Status Parse(std::string_view cidr) {
-    const size_t slash = cidr.find('/');
-    uint32_t base = 0;
-    uint32_t bits = 0;
-    const std::string_view length = slash == std::string_view::npos ? "" : cidr.substr(slash + 1);
-    const auto [end, error] = std::from_chars(length.data(), length.data() + length.size(), bits);
-    if (slash == std::string_view::npos || !ParseIPv4(cidr.substr(0, slash), &base) ||
-        error != std::errc() || end != length.data() + length.size() || bits < 8 || bits > 30) {
-      return absl::InvalidArgumentError(fmt::format("pod_cidr \"{}\": not an IPv4 CIDR", cidr));
-    }
-    const uint32_t mask = ~uint32_t{0} << (32 - bits);
-    base_ = base & mask;
-    size_ = ~mask + 1;
+    ORCH_ASSIGN_OR_RETURN(const IPv4Cidr range, ParseIPv4Cidr(cidr, "pod_cidr", 8, 30));
+    base_ = range.base;
+    size_ = static_cast<uint32_t>(range.size());
     return absl::OkStatus();
   }
   bool enabled() const { return size_ != 0; }
@@ -77,12 +52,10 @@ class AddressPool {
     } else {
       return "";
     }
-    const uint32_t ip = base_ + host;
-    return fmt::format("{}.{}.{}.{}", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
+    return FormatIPv4(base_ + host);
   }
   void Give(const std::string& address) {
-    uint32_t ip = 0;
-    if (ParseIPv4(address, &ip)) free_.insert(ip - base_);
+    if (std::optional<uint32_t> ip = ParseIPv4(address)) free_.insert(*ip - base_);
   }
 
  private:

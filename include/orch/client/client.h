@@ -69,6 +69,7 @@
 #include "orch/api/v1/core.pb.h"
 #include "orch/api/selector.h"
 #include "orch/base/clock.h"
+#include "orch/base/ipv4.h"
 #include "orch/base/mutex.h"
 #include "orch/base/status.h"
 #include "orch/store/store.h"
@@ -105,6 +106,14 @@ struct ObjectList {
   std::vector<T> items;          // ordered by namespace, then name
   std::string resource_version;  // the revision this list is consistent at
   std::string continue_token;    // empty on the last page
+};
+
+// Where Services get their addresses (Kubernetes' --service-cluster-ip-range and
+// --service-node-port-range). Every Client of one store must be given the same ranges.
+struct ServiceRanges {
+  std::string cluster_ip_range = "10.96.0.0/12";  // IPv4, prefix length 8 to 30
+  int32_t node_port_min = 30000;
+  int32_t node_port_max = 32767;
 };
 
 enum class PropagationPolicy {
@@ -200,6 +209,30 @@ class Client {
   // The kind of a message type, or kInvalidArgument if the Scheme does not know it.
   absl::StatusOr<const api::Kind*> KindOf(const google::protobuf::Descriptor& type) const;
 
+  // Service address allocation, as Kubernetes' API server does it. Creating a Service
+  // (other than ExternalName) gives it a clusterIP from the range (spec.clusterIPs,
+  // ipFamilies [IPv4] and ipFamilyPolicy SingleStack with it), unless it asks for "None"
+  // (headless) or for a particular address; a NodePort or LoadBalancer Service gets a
+  // nodePort for each port that names none. Each allocated address and port is reserved
+  // in the store under /registry/ranges/ (serviceips/<ip>, servicenodeports/<port>), so
+  // Clients sharing a store never hand out one twice. Deleting a Service, or an update
+  // that drops a node port, gives back what it held at once; a reservation left behind
+  // (its writer stopped between the two writes) is free again a minute after it was made,
+  // once its Service is gone or no longer holds it.
+  // An update keeps what was allocated: an empty clusterIP or nodePort is filled from the
+  // stored Service, a changed clusterIP is refused ("may not change once set"), and ports
+  // that become NodePorts are allocated. Errors, as Kubernetes words them:
+  //   kInvalidArgument  spec.clusterIPs: Invalid value: ["10.0.0.1"]: failed to allocate IP
+  //                     10.0.0.1: the provided IP (10.0.0.1) is not in the valid range. The
+  //                     range of valid IPs is 10.96.0.0/12 — or "provided IP is already
+  //                     allocated"; spec.ports[0].nodePort: Invalid value: 30080: provided
+  //                     port is already allocated (or not in the valid range 30000-32767)
+  //   kFailedPrecondition  failed to allocate a serviceIP (a nodePort): range is full
+  // A failed create or update leaves no reservation behind.
+  // SetServiceRanges: kInvalidArgument naming the bad field. Thread-safe, but call it
+  // before the Client creates Services: addresses already given are not moved.
+  absl::Status SetServiceRanges(const ServiceRanges& ranges);
+
   store::Store* store() const { return store_; }
   const api::Scheme* scheme() const { return scheme_; }
   Clock* clock() const { return clock_; }
@@ -222,12 +255,30 @@ class Client {
                         const DeleteOptions& options) const;
   std::string NewUid();
   std::string NewNameSuffix();
+  uint64_t Random();
+  // Service allocation (services.cc): fills what `service` needs, reserving it; returns
+  // the reservation keys made, for ReleaseReservations when the write then fails.
+  // `current` is the stored Service on an update, nullptr on a create.
+  absl::StatusOr<std::vector<std::string>> AllocateServiceAddresses(
+      api::v1::Service& service, const api::v1::Service* current);
+  enum class Reservation { kHeldByAnother, kMade, kAlreadyOurs };
+  absl::StatusOr<Reservation> Reserve(const std::string& key, const api::v1::ObjectMeta& owner);
+  bool ReservationFree(const store::KeyValue& kv);
+  void ReleaseReservations(const std::vector<std::string>& keys);
+  // After a Service was written as `after` (nullptr: deleted), gives back what `before`
+  // held and `after` does not. Nothing for other kinds.
+  void ReleaseServiceAddresses(const google::protobuf::Message& before,
+                               const google::protobuf::Message* after);
 
   store::Store* const store_;
   const api::Scheme* const scheme_;
   Clock* const clock_;
   Mutex rng_mu_;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(rng_mu_);
+  Mutex ranges_mu_;
+  IPv4Cidr service_ips_ ABSL_GUARDED_BY(ranges_mu_);
+  int32_t node_port_min_ ABSL_GUARDED_BY(ranges_mu_) = 30000;
+  int32_t node_port_max_ ABSL_GUARDED_BY(ranges_mu_) = 32767;
 };
 
 // ---------------------------------------------------------------- implementation

@@ -1,0 +1,79 @@
+// IPv4 addresses and CIDR ranges as numbers: what address pools (pod addresses, Service
+// cluster IPs) are computed with.
+//
+// Thread safety: values; every function is pure. Errors: ParseIPv4Cidr returns
+// kInvalidArgument naming `field` and the text.
+#ifndef ORCH_BASE_IPV4_H_
+#define ORCH_BASE_IPV4_H_
+
+#include <charconv>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "fmt/format.h"
+
+namespace orch {
+
+// A dotted-quad address ("10.96.0.1") as a number; nullopt for anything else.
+inline std::optional<uint32_t> ParseIPv4(std::string_view text) {
+  uint32_t ip = 0;
+  for (int i = 0; i < 4; ++i) {
+    uint32_t octet = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), octet);
+    if (error != std::errc() || octet > 255 || end == text.data()) return std::nullopt;
+    ip = ip << 8 | octet;
+    text.remove_prefix(static_cast<size_t>(end - text.data()));
+    if (i < 3) {
+      if (text.empty() || text.front() != '.') return std::nullopt;
+      text.remove_prefix(1);
+    }
+  }
+  if (!text.empty()) return std::nullopt;
+  return ip;
+}
+
+inline std::string FormatIPv4(uint32_t ip) {
+  return fmt::format("{}.{}.{}.{}", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
+}
+
+// An IPv4 range "10.96.0.0/12": its first address (host bits cleared) and its size.
+struct IPv4Cidr {
+  uint32_t base = 0;
+  uint32_t prefix_length = 0;
+
+  uint64_t size() const { return uint64_t{1} << (32 - prefix_length); }
+  bool Contains(uint32_t ip) const { return ip - base < size(); }
+  std::string ToString() const { return fmt::format("{}/{}", FormatIPv4(base), prefix_length); }
+};
+
+// Parses "a.b.c.d/n" with `min_length` <= n <= `max_length`. kInvalidArgument:
+// `<field>: Invalid value: "<text>": must be an IPv4 CIDR with a prefix length from <min>
+// to <max>`.
+inline absl::StatusOr<IPv4Cidr> ParseIPv4Cidr(std::string_view text, std::string_view field,
+                                              uint32_t min_length = 0, uint32_t max_length = 32) {
+  const size_t slash = text.find('/');
+  std::optional<uint32_t> ip;
+  uint32_t length = 0;
+  bool ok = slash != std::string_view::npos;
+  if (ok) {
+    ip = ParseIPv4(text.substr(0, slash));
+    const std::string_view digits = text.substr(slash + 1);
+    const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), length);
+    ok = ip.has_value() && error == std::errc() && end == digits.data() + digits.size() &&
+         !digits.empty() && length >= min_length && length <= max_length;
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: Invalid value: \"{}\": must be an IPv4 CIDR with a prefix length from {} to {}",
+        field, text, min_length, max_length));
+  }
+  const uint32_t mask = length == 0 ? 0 : ~uint32_t{0} << (32 - length);
+  return IPv4Cidr{*ip & mask, length};
+}
+
+}  // namespace orch
+
+#endif  // ORCH_BASE_IPV4_H_
