@@ -284,19 +284,17 @@ spec:
   ASSERT_THAT(cluster->FailNode(lost), IsOk());
   // The node's pods are marked not ready once it is Unknown; their endpoints stop being
   // ready then, and the replacements' become ready.
-  ASSERT_THAT(cluster->WaitFor(
-                  [&] {
-                    return ReadyEndpoints(*cluster).size() == 2 &&
-                           ReadyEndpoints(*cluster) == ReadyPodAddresses(*cluster);
-                  },
-                  absl::Minutes(2), "the lost node's endpoints to be not ready"),
+  auto endpoints_are_ready_pods = [&](size_t n) {
+    return [&cluster, n] {
+      return ReadyEndpoints(*cluster).size() == n &&
+             ReadyEndpoints(*cluster) == ReadyPodAddresses(*cluster);
+    };
+  };
+  ASSERT_THAT(cluster->WaitFor(endpoints_are_ready_pods(2), absl::Minutes(2),
+                               "the lost node's endpoints to be not ready"),
               IsOk());
-  ASSERT_THAT(cluster->WaitFor(
-                  [&] {
-                    return ReadyEndpoints(*cluster).size() == 3 &&
-                           ReadyEndpoints(*cluster) == ReadyPodAddresses(*cluster);
-                  },
-                  absl::Minutes(10), "three ready endpoints again"),
+  ASSERT_THAT(cluster->WaitFor(endpoints_are_ready_pods(3), absl::Minutes(10),
+                               "three ready endpoints again"),
               IsOk());
 }
 
