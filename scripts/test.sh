@@ -49,8 +49,9 @@ step "benchmark smoke run"  smoke_benchmarks
 step "build (asan+ubsan)"   build asan
 step "tests (asan+ubsan)"   run_tests build/asan
 step "build (tsan)"         build tsan --target orch_base_tests orch_store_tests orch_client_tests orch_scheduler_tests \
-                                 orch_controller_tests orch_testing_tests orch_node_tests orch_cluster_tests
-step "tests (tsan)"         run_tests build/tsan -L "base|store|client|scheduler|controller|testing|node|cluster"
+                                 orch_controller_tests orch_testing_tests orch_node_tests orch_cluster_tests \
+                                 orch_network_tests
+step "tests (tsan)"         run_tests build/tsan -L "base|store|client|scheduler|controller|testing|node|cluster|network"
 if [[ -f fuzz/CMakeLists.txt ]]; then
   step "fuzz (${FUZZ_SECONDS}s)"  ./scripts/fuzz.sh "$FUZZ_SECONDS"
 fi

@@ -1,0 +1,83 @@
+// Network: the pluggable network layer of a node. Two jobs behind one interface:
+//   1. pod addressing where the runtime gives none (a FakeRuntime in a simulation; a CRI
+//      runtime brings its CNI address, which the node agent reports instead);
+//   2. programming each Service's cluster IP and ports to its ready endpoints, as
+//      kube-proxy does, updated as the endpoints change (ServiceProxy in
+//      orch/node/service_proxy.h calls SyncService and DeleteService from the Service and
+//      EndpointSlice informers).
+// Implementations: FakeNetwork (orch/network/fake_network.h), in-process.
+//
+// Thread safety: implementations must accept calls from any thread. Ownership: the host
+// owns the Network and keeps it alive while a ServiceProxy or agent uses it. Errors:
+// absl::Status naming what is wrong; SyncService of a bad rule (no cluster IP, a port out
+// of range) is kInvalidArgument and changes nothing.
+#ifndef ORCH_NETWORK_NETWORK_H_
+#define ORCH_NETWORK_NETWORK_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace orch::network {
+
+// One endpoint behind a Service port (from an EndpointSlice).
+struct Backend {
+  std::string address;  // the pod's IP
+  int32_t port = 0;     // the resolved target port
+  bool ready = false;
+  bool serving = false;
+  bool terminating = false;
+  std::string node;  // nodeName, "" when unknown
+  std::string pod;   // "namespace/name" of the target pod, "" when none
+
+  friend bool operator==(const Backend&, const Backend&) = default;
+};
+
+struct ServicePortRule {
+  std::string name;
+  std::string protocol = "TCP";
+  int32_t port = 0;       // on the cluster IP
+  int32_t node_port = 0;  // 0: none
+  std::vector<Backend> backends;  // ordered by address, then port
+
+  friend bool operator==(const ServicePortRule&, const ServicePortRule&) = default;
+};
+
+// What one Service should do: traffic to cluster_ip:port (and to any node's node_port)
+// goes to one of the port's ready backends.
+struct ServiceRule {
+  std::string ns;
+  std::string name;
+  std::string cluster_ip;                     // "None" for a headless Service: not programmed
+  std::string session_affinity = "None";      // or "ClientIP"
+  int32_t affinity_timeout_seconds = 10800;   // ClientIP only
+  std::vector<ServicePortRule> ports;
+
+  friend bool operator==(const ServiceRule&, const ServiceRule&) = default;
+};
+
+class Network {
+ public:
+  virtual ~Network() = default;
+
+  // An address for pod `pod_uid` on node `node` from that node's pod range; the same
+  // address again for the same pod. kNotFound when the node has no range,
+  // kResourceExhausted when its range is full.
+  virtual absl::StatusOr<std::string> AssignPodAddress(std::string_view node,
+                                                       std::string_view pod_uid) = 0;
+  // Gives the address back; unknown pods are ignored.
+  virtual void ReleasePodAddress(std::string_view node, std::string_view pod_uid) = 0;
+
+  // Programs `rule`, replacing what was programmed for that Service.
+  virtual absl::Status SyncService(const ServiceRule& rule) = 0;
+  // Removes the Service's rules; OK when there were none.
+  virtual absl::Status DeleteService(std::string_view ns, std::string_view name) = 0;
+};
+
+}  // namespace orch::network
+
+#endif  // ORCH_NETWORK_NETWORK_H_

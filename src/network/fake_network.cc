@@ -1,0 +1,199 @@
+#include "orch/network/fake_network.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fmt/format.h"
+#include "orch/base/status.h"
+
+namespace orch::network {
+
+namespace {
+
+std::string ServiceKey(std::string_view ns, std::string_view name) {
+  return fmt::format("{}/{}", ns, name);
+}
+
+absl::Status ValidateRule(const ServiceRule& rule) {
+  const std::string key = ServiceKey(rule.ns, rule.name);
+  if (rule.name.empty()) return absl::InvalidArgumentError("service rule: name: Required value");
+  if (rule.cluster_ip != "None" && !ParseIPv4(rule.cluster_ip).has_value()) {
+    return absl::InvalidArgumentError(fmt::format(
+        "service {}: clusterIP: Invalid value: \"{}\": must be an IPv4 address or None", key,
+        rule.cluster_ip));
+  }
+  if (rule.session_affinity != "None" && rule.session_affinity != "ClientIP") {
+    return absl::InvalidArgumentError(fmt::format(
+        "service {}: sessionAffinity: Unsupported value: \"{}\": supported values: \"ClientIP\", "
+        "\"None\"",
+        key, rule.session_affinity));
+  }
+  for (size_t i = 0; i < rule.ports.size(); ++i) {
+    const ServicePortRule& p = rule.ports[i];
+    if (p.port < 1 || p.port > 65535 || p.node_port < 0 || p.node_port > 65535) {
+      return absl::InvalidArgumentError(fmt::format(
+          "service {}: ports[{}]: Invalid value: {}/{}: ports must be between 1 and 65535", key, i,
+          p.port, p.node_port));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+FakeNetwork::FakeNetwork(FakeNetworkOptions options) : clock_(options.clock) {}
+
+absl::Status FakeNetwork::AddNode(std::string_view node, std::string_view pod_cidr) {
+  ORCH_ASSIGN_OR_RETURN(const IPv4Cidr cidr,
+                        ParseIPv4Cidr(pod_cidr, fmt::format("node {}: podCIDR", node), 8, 30));
+  MutexLock lock(&mu_);
+  if (nodes_.contains(node)) {
+    return absl::AlreadyExistsError(fmt::format("node {} already has a pod range", node));
+  }
+  nodes_[std::string(node)].cidr = cidr;
+  return absl::OkStatus();
+}
+
+void FakeNetwork::RemoveNode(std::string_view node) {
+  MutexLock lock(&mu_);
+  if (auto it = nodes_.find(node); it != nodes_.end()) nodes_.erase(it);
+}
+
+absl::StatusOr<std::string> FakeNetwork::AssignPodAddress(std::string_view node,
+                                                          std::string_view pod_uid) {
+  MutexLock lock(&mu_);
+  auto it = nodes_.find(node);
+  if (it == nodes_.end()) {
+    return absl::NotFoundError(fmt::format("node {} has no pod range", node));
+  }
+  NodeRange& range = it->second;
+  if (auto held = range.by_pod.find(pod_uid); held != range.by_pod.end()) return held->second;
+  uint32_t host = 0;
+  if (!range.free.empty()) {
+    host = *range.free.begin();
+    range.free.erase(range.free.begin());
+  } else if (range.next + 1 < range.cidr.size()) {  // the last address is the broadcast
+    host = range.next++;
+  } else {
+    return absl::ResourceExhaustedError(
+        fmt::format("node {}: pod range {} is full", node, range.cidr.ToString()));
+  }
+  std::string address = FormatIPv4(range.cidr.base + host);
+  range.by_pod[std::string(pod_uid)] = address;
+  return address;
+}
+
+void FakeNetwork::ReleasePodAddress(std::string_view node, std::string_view pod_uid) {
+  MutexLock lock(&mu_);
+  auto it = nodes_.find(node);
+  if (it == nodes_.end()) return;
+  NodeRange& range = it->second;
+  auto held = range.by_pod.find(pod_uid);
+  if (held == range.by_pod.end()) return;
+  if (std::optional<uint32_t> ip = ParseIPv4(held->second)) range.free.insert(*ip - range.cidr.base);
+  range.by_pod.erase(held);
+}
+
+absl::Status FakeNetwork::SyncService(const ServiceRule& rule) {
+  ORCH_RETURN_IF_ERROR(ValidateRule(rule));
+  MutexLock lock(&mu_);
+  Programmed& programmed = services_[ServiceKey(rule.ns, rule.name)];
+  if (programmed.rule == rule) return absl::OkStatus();
+  programmed.rule = rule;
+  ++rule_changes_;
+  return absl::OkStatus();
+}
+
+absl::Status FakeNetwork::DeleteService(std::string_view ns, std::string_view name) {
+  MutexLock lock(&mu_);
+  if (services_.erase(ServiceKey(ns, name)) > 0) ++rule_changes_;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Connection> FakeNetwork::Pick(Programmed& service, size_t port_index,
+                                             std::string_view client_ip) {
+  const ServiceRule& rule = service.rule;
+  const std::vector<Backend>& all = rule.ports[port_index].backends;
+  std::vector<const Backend*> candidates;
+  for (const Backend& b : all) {
+    if (b.ready) candidates.push_back(&b);
+  }
+  if (candidates.empty()) {  // the terminating ones still serving, as kube-proxy falls back
+    for (const Backend& b : all) {
+      if (b.serving && b.terminating) candidates.push_back(&b);
+    }
+  }
+  const std::string key = ServiceKey(rule.ns, rule.name);
+  if (candidates.empty()) {
+    return absl::UnavailableError(
+        fmt::format("no endpoints available for service \"{}\"", key));
+  }
+  const absl::Time now = clock_->Now();
+  const std::string affinity_key = fmt::format("{}/{}", port_index, client_ip);
+  if (rule.session_affinity == "ClientIP") {
+    auto it = service.affinity.find(affinity_key);
+    if (it != service.affinity.end() &&
+        now - it->second.last <= absl::Seconds(rule.affinity_timeout_seconds)) {
+      for (const Backend* b : candidates) {
+        if (*b == it->second.backend) {
+          it->second.last = now;
+          return Connection{key, *b};
+        }
+      }
+    }
+  }
+  const Backend& chosen = *candidates[service.turn[port_index]++ % candidates.size()];
+  if (rule.session_affinity == "ClientIP") service.affinity[affinity_key] = {chosen, now};
+  return Connection{key, chosen};
+}
+
+absl::StatusOr<Connection> FakeNetwork::Connect(std::string_view client_ip,
+                                                std::string_view address, int32_t port,
+                                                std::string_view protocol) {
+  MutexLock lock(&mu_);
+  for (auto& [key, service] : services_) {
+    if (service.rule.cluster_ip != address) continue;
+    for (size_t i = 0; i < service.rule.ports.size(); ++i) {
+      const ServicePortRule& p = service.rule.ports[i];
+      if (p.port == port && p.protocol == protocol) return Pick(service, i, client_ip);
+    }
+  }
+  return absl::NotFoundError(
+      fmt::format("no service listens on {}:{}/{}", address, port, protocol));
+}
+
+absl::StatusOr<Connection> FakeNetwork::ConnectNodePort(std::string_view client_ip,
+                                                        int32_t node_port,
+                                                        std::string_view protocol) {
+  MutexLock lock(&mu_);
+  for (auto& [key, service] : services_) {
+    for (size_t i = 0; i < service.rule.ports.size(); ++i) {
+      const ServicePortRule& p = service.rule.ports[i];
+      if (p.node_port != 0 && p.node_port == node_port && p.protocol == protocol) {
+        return Pick(service, i, client_ip);
+      }
+    }
+  }
+  return absl::NotFoundError(fmt::format("no service listens on node port {}/{}", node_port,
+                                         protocol));
+}
+
+std::optional<ServiceRule> FakeNetwork::Rule(std::string_view ns, std::string_view name) const {
+  MutexLock lock(&mu_);
+  auto it = services_.find(ServiceKey(ns, name));
+  if (it == services_.end()) return std::nullopt;
+  return it->second.rule;
+}
+
+size_t FakeNetwork::service_count() const {
+  MutexLock lock(&mu_);
+  return services_.size();
+}
+
+int64_t FakeNetwork::rule_changes() const {
+  MutexLock lock(&mu_);
+  return rule_changes_;
+}
+
+}  // namespace orch::network
