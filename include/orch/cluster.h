@@ -76,6 +76,8 @@
 #include "orch/controller/endpointslice.h"
 #include "orch/controller/node_lifecycle.h"
 #include "orch/controller/pod_gc.h"
+#include "orch/network/fake_network.h"
+#include "orch/network/network.h"
 #include "orch/node/node_agent.h"
 #include "orch/runtime/fake_runtime.h"
 #include "orch/runtime/runtime.h"
@@ -147,6 +149,12 @@ class Cluster {
   // The virtual executor, or nullptr in real time.
   VirtualExecutor* virtual_executor();
   store::Store& store();
+  // The Network the cluster's ServiceProxy programs from Services and their
+  // EndpointSlices: the host's (WithNetwork) or the cluster's own FakeNetwork, which
+  // fake_network() returns (nullptr when the host gave its own). Pod addresses still come
+  // from the runtimes.
+  network::Network& network();
+  network::FakeNetwork* fake_network();
   // nullptr when built WithoutScheduler.
   scheduler::Scheduler* scheduler();
   absl::Time Now();
@@ -232,6 +240,9 @@ class Cluster::Builder {
   // Where Services get cluster IPs and node ports (client::ServiceRanges; default
   // 10.96.0.0/12 and 30000-32767). A bad range fails Build with kInvalidArgument.
   Builder& WithServiceRanges(client::ServiceRanges ranges);
+  // The Network Services are programmed into (default: a FakeNetwork of the cluster's
+  // own). Not owned; it must outlive the cluster.
+  Builder& WithNetwork(network::Network* network);
   // Nodes: added at Build, in order. May be called more than once.
   Builder& WithNodes(NodeGroup group);
   // Every NodeAgent's options pass through `adjust` before the agent is made (timing,

@@ -14,6 +14,7 @@
 #include "orch/controller/garbage_collector.h"
 #include "orch/controller/replicaset.h"
 #include "orch/node/pod_router.h"
+#include "orch/node/service_proxy.h"
 #include "orch/scheduler/config.h"
 #include "orch/store/memory_store.h"
 
@@ -39,6 +40,7 @@ struct Cluster::Builder::Options {
   scheduler::v1::KubeSchedulerConfiguration scheduler_config = scheduler::DefaultConfig();
   std::optional<scheduler::Registry> registry;
   ClusterControllers controllers;
+  network::Network* network = nullptr;
 };
 
 namespace {
@@ -71,6 +73,9 @@ struct Cluster::Parts {
   std::unique_ptr<controller::Manager> manager;
   std::unique_ptr<scheduler::Scheduler> scheduler;
   std::unique_ptr<controller::GarbageCollector> gc;
+  std::unique_ptr<network::FakeNetwork> own_network;
+  network::Network* network = nullptr;
+  std::unique_ptr<node::ServiceProxy> proxy;
 
   mutable Mutex mu;  // guards what follows (real time: methods from any thread)
   std::vector<std::unique_ptr<NodeEntry>> nodes ABSL_GUARDED_BY(mu);  // in the order added
@@ -95,6 +100,7 @@ struct Cluster::Parts {
     for (node::NodeAgent* agent : agents) agent->Stop();
     if (scheduler) scheduler->Stop();
     if (manager) manager->Stop();
+    proxy.reset();
     if (informers) informers->Shutdown();
     // No task runs after this (a thread pool joins its threads; a virtual executor runs
     // nothing by itself).
@@ -233,6 +239,10 @@ Cluster::Builder& Cluster::Builder::WithSeed(uint64_t seed) {
   options_->seed = seed;
   return *this;
 }
+Cluster::Builder& Cluster::Builder::WithNetwork(network::Network* network) {
+  options_->network = network;
+  return *this;
+}
 Cluster::Builder& Cluster::Builder::WithServiceRanges(client::ServiceRanges ranges) {
   options_->service_ranges = std::move(ranges);
   return *this;
@@ -329,6 +339,17 @@ absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Builder::Build() {
   parts->informers =
       std::make_unique<client::SharedInformerFactory>(parts->client.get(), parts->executor);
   ORCH_ASSIGN_OR_RETURN(parts->router, node::PodRouter::Create(parts->informers.get()));
+  parts->network = options.network;
+  if (parts->network == nullptr) {
+    parts->own_network = std::make_unique<network::FakeNetwork>(
+        network::FakeNetworkOptions{.clock = &clock});
+    parts->network = parts->own_network.get();
+  }
+  ORCH_ASSIGN_OR_RETURN(parts->proxy, node::ServiceProxy::Create({
+                                          .informers = parts->informers.get(),
+                                          .network = parts->network,
+                                          .executor = parts->executor,
+                                      }));
   ORCH_ASSIGN_OR_RETURN(parts->manager, controller::Manager::Create({
                                             .client = parts->client.get(),
                                             .informers = parts->informers.get(),
@@ -409,6 +430,8 @@ client::SharedInformerFactory& Cluster::informers() { return *parts_->informers;
 controller::Manager& Cluster::manager() { return *parts_->manager; }
 Executor& Cluster::executor() { return *parts_->executor; }
 VirtualExecutor* Cluster::virtual_executor() { return parts_->virtual_executor.get(); }
+network::Network& Cluster::network() { return *parts_->network; }
+network::FakeNetwork* Cluster::fake_network() { return parts_->own_network.get(); }
 store::Store& Cluster::store() { return *parts_->store; }
 scheduler::Scheduler* Cluster::scheduler() { return parts_->scheduler.get(); }
 absl::Time Cluster::Now() { return parts_->executor->clock().Now(); }

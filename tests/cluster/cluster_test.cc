@@ -279,6 +279,16 @@ spec:
                                absl::Seconds(10), "three ready endpoints"),
               IsOk());
   EXPECT_EQ(ReadyEndpoints(*cluster), ReadyPodAddresses(*cluster));
+  // The cluster's own FakeNetwork has been programmed: connections reach the ready pods.
+  const std::string ip = cluster->Get<v1::Service>("default", "web")->spec().cluster_ip();
+  ASSERT_NE(cluster->fake_network(), nullptr);
+  std::set<std::string> reached;
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<network::Connection> c = cluster->fake_network()->Connect("10.0.0.1", ip, 80);
+    ASSERT_THAT(c, IsOk());
+    reached.insert(c->backend.address);
+  }
+  EXPECT_EQ(reached, ReadyPodAddresses(*cluster));
 
   const std::string lost = WebPods(*cluster).begin()->second;
   ASSERT_THAT(cluster->FailNode(lost), IsOk());
