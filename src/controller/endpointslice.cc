@@ -114,6 +114,16 @@ std::map<std::string, std::string> SliceLabels(const v1::Service& service) {
   return labels;
 }
 
+bool SameMap(const google::protobuf::Map<std::string, std::string>& a,
+             const google::protobuf::Map<std::string, std::string>& b) {
+  if (a.size() != b.size()) return false;
+  for (const auto& [k, v] : a) {
+    auto it = b.find(k);
+    if (it == b.end() || it->second != v) return false;
+  }
+  return true;
+}
+
 bool SameLabels(const v1::EndpointSlice& slice, const std::map<std::string, std::string>& labels) {
   const auto& have = slice.metadata().labels();
   if (static_cast<size_t>(have.size()) != labels.size()) return false;
@@ -160,30 +170,61 @@ class EndpointSliceReconciler final : public Reconciler {
 
   // ---- watch handlers
 
+  // Each Service's members — the pods of its namespace its selector matches — are kept
+  // up to date from the events, so neither a pod event nor a sync reads every pod.
   void OnService(const WatchEvent& event, RequestQueue& queue) {
     const auto& service = static_cast<const v1::Service&>(*event.obj);
-    if (event.type == WatchEvent::Type::kDelete) {
+    const std::string& ns = service.metadata().namespace_();
+    const std::string& name = service.metadata().name();
+    {
       MutexLock lock(&mu_);
-      written_.erase(service.metadata().namespace_() + "/" + service.metadata().name());
+      Selected& selected = selected_[ns];
+      if (event.type == WatchEvent::Type::kDelete || service.spec().selector().empty()) {
+        selected.erase(name);
+        written_.erase(ns + "/" + name);
+      } else {
+        const auto* old_service = static_cast<const v1::Service*>(event.old_obj);
+        auto it = selected.find(name);
+        if (it == selected.end() || old_service == nullptr ||
+            !SameMap(old_service->spec().selector(), service.spec().selector())) {
+          Membership& m = selected[name];
+          m.selector = api::LabelSelector::FromMap(service.spec().selector());
+          m.pods.clear();
+          for (const PodPtr& pod : pods_.ListInNamespace(ns, m.selector)) {
+            m.pods.insert(pod->metadata().name());
+          }
+        }
+      }
     }
-    queue.Add({service.metadata().namespace_(), service.metadata().name()});
+    queue.Add({ns, name});
   }
 
   void OnPod(const WatchEvent& event, RequestQueue& queue) {
     const auto& pod = static_cast<const v1::Pod&>(*event.obj);
     const auto* old_pod = static_cast<const v1::Pod*>(event.old_obj);
     if (old_pod != nullptr && !EndpointRelevantChange(*old_pod, pod)) return;
-    for (const ServicePtr& service : services_.ListInNamespace(pod.metadata().namespace_())) {
-      if (service->spec().selector().empty()) continue;
-      const api::LabelSelector selector = api::LabelSelector::FromMap(service->spec().selector());
-      if (selector.Matches(pod.metadata().labels()) ||
-          (old_pod != nullptr && selector.Matches(old_pod->metadata().labels()))) {
-        const Request request{service->metadata().namespace_(), service->metadata().name()};
-        if (options_.batch_period > absl::ZeroDuration()) {
-          queue.AddAfter(request, options_.batch_period);
-        } else {
-          queue.Add(request);
-        }
+    const std::string& ns = pod.metadata().namespace_();
+    std::vector<Request> requests;
+    {
+      MutexLock lock(&mu_);
+      auto selected = selected_.find(ns);
+      if (selected == selected_.end()) return;
+      for (auto& [name, m] : selected->second) {
+        const bool now = event.type != WatchEvent::Type::kDelete &&
+                         m.selector.Matches(pod.metadata().labels());
+        const bool before = old_pod != nullptr && m.selector.Matches(old_pod->metadata().labels());
+        const bool deleted_member = event.type == WatchEvent::Type::kDelete &&
+                                    m.selector.Matches(pod.metadata().labels());
+        if (now) m.pods.insert(pod.metadata().name());
+        if (!now) m.pods.erase(pod.metadata().name());
+        if (now || before || deleted_member) requests.push_back({ns, name});
+      }
+    }
+    for (const Request& request : requests) {
+      if (options_.batch_period > absl::ZeroDuration()) {
+        queue.AddAfter(request, options_.batch_period);
+      } else {
+        queue.Add(request);
       }
     }
   }
@@ -241,7 +282,8 @@ class EndpointSliceReconciler final : public Reconciler {
 
   v1::Endpoint MakeEndpoint(const v1::Service& service, const v1::Pod& pod,
                             const std::string& address) const;
-  std::map<std::string, Group> DesiredGroups(const v1::Service& service) const;
+  std::map<std::string, Group> DesiredGroups(const v1::Service& service);
+  std::vector<PodPtr> Members(const v1::Service& service);
   bool CacheIsCurrent(const std::string& key, const std::vector<SlicePtr>& slices);
   absl::Status Sync(const v1::Service& service, std::vector<SlicePtr> existing,
                     Written& written);
@@ -255,6 +297,12 @@ class EndpointSliceReconciler final : public Reconciler {
   client::Lister<v1::Node> nodes_;
   Mutex mu_;
   absl::flat_hash_map<std::string, Written> written_ ABSL_GUARDED_BY(mu_);  // by Service key
+  struct Membership {
+    api::LabelSelector selector;
+    std::set<std::string> pods;  // names
+  };
+  using Selected = std::map<std::string, Membership>;  // by Service name
+  absl::flat_hash_map<std::string, Selected> selected_ ABSL_GUARDED_BY(mu_);  // by namespace
 };
 
 v1::Endpoint EndpointSliceReconciler::MakeEndpoint(const v1::Service& service, const v1::Pod& pod,
@@ -287,12 +335,32 @@ v1::Endpoint EndpointSliceReconciler::MakeEndpoint(const v1::Service& service, c
   return e;
 }
 
-std::map<std::string, Group> EndpointSliceReconciler::DesiredGroups(
-    const v1::Service& service) const {
+// The pods the Service selects, by name, from the membership the events keep.
+std::vector<PodPtr> EndpointSliceReconciler::Members(const v1::Service& service) {
+  const std::string& ns = service.metadata().namespace_();
+  std::vector<std::string> names;
+  api::LabelSelector selector;
+  {
+    MutexLock lock(&mu_);
+    auto selected = selected_.find(ns);
+    if (selected == selected_.end()) return {};
+    auto it = selected->second.find(service.metadata().name());
+    if (it == selected->second.end()) return {};
+    names.assign(it->second.pods.begin(), it->second.pods.end());
+    selector = it->second.selector;
+  }
+  std::vector<PodPtr> pods;
+  for (const std::string& name : names) {
+    absl::StatusOr<PodPtr> pod = pods_.Get(ns, name);
+    if (pod.ok() && selector.Matches((*pod)->metadata().labels())) pods.push_back(*std::move(pod));
+  }
+  return pods;
+}
+
+std::map<std::string, Group> EndpointSliceReconciler::DesiredGroups(const v1::Service& service) {
   std::map<std::string, Group> groups;
   const std::string address_type = AddressType(service);
-  const api::LabelSelector selector = api::LabelSelector::FromMap(service.spec().selector());
-  for (const PodPtr& pod : pods_.ListInNamespace(service.metadata().namespace_(), selector)) {
+  for (const PodPtr& pod : Members(service)) {
     const std::string& phase = pod->status().phase();
     if (phase == "Succeeded" || phase == "Failed") continue;
     const std::string address = PodAddress(*pod, address_type);
