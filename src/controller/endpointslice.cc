@@ -210,14 +210,14 @@ class EndpointSliceReconciler final : public Reconciler {
       auto selected = selected_.find(ns);
       if (selected == selected_.end()) return;
       for (auto& [name, m] : selected->second) {
-        const bool now = event.type != WatchEvent::Type::kDelete &&
-                         m.selector.Matches(pod.metadata().labels());
+        const bool matches = m.selector.Matches(pod.metadata().labels());
         const bool before = old_pod != nullptr && m.selector.Matches(old_pod->metadata().labels());
-        const bool deleted_member = event.type == WatchEvent::Type::kDelete &&
-                                    m.selector.Matches(pod.metadata().labels());
-        if (now) m.pods.insert(pod.metadata().name());
-        if (!now) m.pods.erase(pod.metadata().name());
-        if (now || before || deleted_member) requests.push_back({ns, name});
+        if (matches && event.type != WatchEvent::Type::kDelete) {
+          m.pods.insert(pod.metadata().name());
+        } else {
+          m.pods.erase(pod.metadata().name());
+        }
+        if (matches || before) requests.push_back({ns, name});
       }
     }
     for (const Request& request : requests) {
@@ -250,13 +250,21 @@ class EndpointSliceReconciler final : public Reconciler {
       return it == n.metadata().labels().end() ? std::string() : it->second;
     };
     if (zone(node) == zone(old_node)) return;
-    std::set<std::pair<std::string, std::string>> queued;
-    for (const ServicePtr& service : services_.List()) {
-      if (service->spec().selector().empty()) continue;
-      const api::LabelSelector selector = api::LabelSelector::FromMap(service->spec().selector());
-      for (const PodPtr& pod : pods_.ListInNamespace(service->metadata().namespace_(), selector)) {
-        if (pod->spec().node_name() == node.metadata().name()) {
-          queue.Add({service->metadata().namespace_(), service->metadata().name()});
+    // The Services with a member on the node.
+    std::vector<std::pair<Request, std::vector<std::string>>> members;  // pod names
+    {
+      MutexLock lock(&mu_);
+      for (const auto& [ns, selected] : selected_) {
+        for (const auto& [name, m] : selected) {
+          members.push_back({{ns, name}, std::vector<std::string>(m.pods.begin(), m.pods.end())});
+        }
+      }
+    }
+    for (const auto& [service, pods] : members) {
+      for (const std::string& pod_name : pods) {
+        absl::StatusOr<PodPtr> pod = pods_.Get(service.ns, pod_name);
+        if (pod.ok() && (*pod)->spec().node_name() == node.metadata().name()) {
+          queue.Add(service);
           break;
         }
       }

@@ -319,6 +319,24 @@ TEST_F(EndpointSliceTest, FailedWritesAreRetriedAndReported) {
   EXPECT_TRUE(reported);
 }
 
+TEST_F(EndpointSliceTest, ANodesNewZoneReachesItsEndpoints) {
+  Start();
+  CreateNode("node-a", "zone-1");
+  CreateNode("node-b", "zone-1");
+  CreateService(MakeService());
+  CreatePod("web-1", "10.64.0.2", true, "node-a");
+  CreatePod("web-2", "10.64.0.3", true, "node-b");
+  v1::Node node = direct_->Get<v1::Node>("", "node-a").value();
+  (*node.mutable_metadata()->mutable_labels())["topology.kubernetes.io/zone"] = "zone-2";
+  ASSERT_THAT(direct_->Update(node), IsOk());
+  executor_.RunUntilIdle();
+  std::map<std::string, std::string> zones;
+  const std::vector<v1::EndpointSlice> slices = Slices();
+  ASSERT_EQ(slices.size(), 1u);
+  for (const v1::Endpoint& e : slices[0].endpoints()) zones[e.target_ref().name()] = e.zone();
+  EXPECT_EQ(zones, (std::map<std::string, std::string>{{"web-1", "zone-2"}, {"web-2", "zone-1"}}));
+}
+
 TEST_F(EndpointSliceTest, BadOptionsAreRefused) {
   EXPECT_THAT(AddEndpointSliceController(manager_.get(), {.max_endpoints_per_slice = 0}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_endpoints_per_slice")));
