@@ -503,7 +503,9 @@ absl::Status EndpointSliceReconciler::Sync(const v1::Service& service,
   }
   // 3. Waiting endpoints fill slices of their port set with room, then spare slices
   // (which take the port set), then new slices.
-  for (auto& [ports_key, waiting] : unplaced) {
+  for (auto& entry : unplaced) {
+    const std::string& ports_key = entry.first;  // a named variable: lambdas capture it
+    const std::vector<const v1::Endpoint*>& waiting = entry.second;
     size_t next = 0;
     auto fill = [&](Planned& p) {
       while (next < waiting.size() && static_cast<size_t>(p.slice.endpoints_size()) < max) {
