@@ -21,6 +21,14 @@ constexpr char kNodePorts[] = "/registry/ranges/servicenodeports/";
 // the store: it is never taken over.
 constexpr absl::Duration kReservationGrace = absl::Minutes(1);
 
+// A reservation's value, "<namespace>/<name>/<uid>/<unix nanos when made>", in its parts;
+// empty when it is not one.
+std::vector<std::string> ReservationParts(const store::KeyValue& kv) {
+  std::vector<std::string> parts = absl::StrSplit(kv.value.str(), '/');
+  if (parts.size() != 4) parts.clear();
+  return parts;
+}
+
 bool WantsNodePorts(const v1::ServiceSpec& spec) {
   return spec.type() == "NodePort" || spec.type() == "LoadBalancer";
 }
@@ -48,13 +56,12 @@ uint64_t Client::Random() {
   return rng_();
 }
 
-// A reservation's value is "<namespace>/<name>/<uid>/<unix nanos when made>". It is free
-// once old enough and its Service is gone, is another object of that name, or no longer
+// A reservation is free once old enough and its Service is gone, is another object of that name, or no longer
 // holds the address or port.
 bool Client::ReservationFree(const store::KeyValue& kv) {
-  const std::vector<std::string> parts = absl::StrSplit(kv.value.str(), '/');
+  const std::vector<std::string> parts = ReservationParts(kv);
   int64_t made = 0;
-  if (parts.size() != 4 || !absl::SimpleAtoi(parts[3], &made)) return true;  // not ours
+  if (parts.empty() || !absl::SimpleAtoi(parts[3], &made)) return true;  // not ours
   if (clock_->Now() - absl::FromUnixNanos(made) < kReservationGrace) return false;
   v1::Service service;
   const absl::Status got = GetObject(parts[0], parts[1], &service);
@@ -88,8 +95,8 @@ absl::StatusOr<Client::Reservation> Client::Reserve(const std::string& key, cons
     absl::StatusOr<store::KeyValue> kv = store_->Get(key);
     if (absl::IsNotFound(kv.status())) continue;  // released meanwhile
     ORCH_RETURN_IF_ERROR(kv.status());
-    const std::vector<std::string> parts = absl::StrSplit(kv->value.str(), '/');
-    if (parts.size() == 4 && parts[2] == owner.uid()) return Reservation::kAlreadyOurs;
+    const std::vector<std::string> parts = ReservationParts(*kv);
+    if (!parts.empty() && parts[2] == owner.uid()) return Reservation::kAlreadyOurs;
     if (!ReservationFree(*kv)) return Reservation::kHeldByAnother;
     absl::StatusOr<int64_t> taken = store_->Update(key, value, kv->mod_revision);
     if (taken.ok()) return Reservation::kMade;
@@ -125,8 +132,8 @@ void Client::ReleaseServiceAddresses(const google::protobuf::Message& before,
     if (keep.contains(key)) continue;
     absl::StatusOr<store::KeyValue> kv = store_->Get(key);
     if (!kv.ok()) continue;
-    const std::vector<std::string> parts = absl::StrSplit(kv->value.str(), '/');
-    if (parts.size() == 4 && parts[2] == service->metadata().uid()) {  // still this Service's
+    const std::vector<std::string> parts = ReservationParts(*kv);
+    if (!parts.empty() && parts[2] == service->metadata().uid()) {  // still this Service's
       (void)store_->Delete(key, kv->mod_revision);
     }
   }

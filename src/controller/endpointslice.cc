@@ -102,8 +102,8 @@ std::string EndpointKey(const v1::Endpoint& e) {
 }
 
 // The slice labels for `service` (Kubernetes' setEndpointSliceLabels).
-std::map<std::string, std::string> SliceLabels(const v1::Service& service) {
-  std::map<std::string, std::string> labels;
+google::protobuf::Map<std::string, std::string> SliceLabels(const v1::Service& service) {
+  google::protobuf::Map<std::string, std::string> labels;
   for (const auto& [k, v] : service.metadata().labels()) {
     if (k == kServiceNameLabel || k == kManagedByLabel) continue;
     labels[k] = v;
@@ -120,16 +120,6 @@ bool SameMap(const google::protobuf::Map<std::string, std::string>& a,
   for (const auto& [k, v] : a) {
     auto it = b.find(k);
     if (it == b.end() || it->second != v) return false;
-  }
-  return true;
-}
-
-bool SameLabels(const v1::EndpointSlice& slice, const std::map<std::string, std::string>& labels) {
-  const auto& have = slice.metadata().labels();
-  if (static_cast<size_t>(have.size()) != labels.size()) return false;
-  for (const auto& [k, v] : labels) {
-    auto it = have.find(k);
-    if (it == have.end() || it->second != v) return false;
   }
   return true;
 }
@@ -439,7 +429,7 @@ Result EndpointSliceReconciler::Reconcile(const Request& request) {
 
 absl::Status EndpointSliceReconciler::Sync(const v1::Service& service,
                                            std::vector<SlicePtr> existing, Written& written) {
-  const std::map<std::string, std::string> labels = SliceLabels(service);
+  const google::protobuf::Map<std::string, std::string> labels = SliceLabels(service);
   const std::string address_type = AddressType(service);
   const size_t max = static_cast<size_t>(options_.max_endpoints_per_slice);
   std::map<std::string, Group> groups = DesiredGroups(service);
@@ -564,10 +554,9 @@ absl::Status EndpointSliceReconciler::Sync(const v1::Service& service,
       continue;
     }
     v1::EndpointSlice& slice = p.slice;
-    if (!SameLabels(slice, labels)) {
+    if (!SameMap(slice.metadata().labels(), labels)) {
       p.changed = true;
-      slice.mutable_metadata()->mutable_labels()->clear();
-      for (const auto& [k, v] : labels) (*slice.mutable_metadata()->mutable_labels())[k] = v;
+      *slice.mutable_metadata()->mutable_labels() = labels;
     }
     if (p.existed && !p.changed) continue;
     if (p.existed) {
