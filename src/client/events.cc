@@ -52,7 +52,8 @@ absl::Status EventRecorder::Record(const google::protobuf::Message& object,
     seen_.erase(it);
   }
 
-  api::v1::Event event;
+  internal::ScratchArena arena;
+  api::v1::Event& event = *arena.Create<api::v1::Event>();
   event.set_api_version("v1");
   event.set_kind("Event");
   event.mutable_metadata()->set_namespace_(ns);

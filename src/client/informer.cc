@@ -6,6 +6,7 @@
 
 #include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
+#include "absl/container/inlined_vector.h"
 #include "client/object.h"
 #include "fmt/format.h"
 #include "orch/store/keys.h"
@@ -390,7 +391,7 @@ void InformerImpl::Apply(Change change, const std::string& key, ObjectPtr old_ob
 }
 
 void InformerImpl::Deliver(Change change, const ObjectPtr& old_obj, const ObjectPtr& new_obj) {
-  std::vector<std::shared_ptr<Handler>> handlers;
+  absl::InlinedVector<std::shared_ptr<Handler>, 8> handlers;  // most informers have a few
   {
     ReaderMutexLock lock(&mu_);
     for (const auto& handler : handlers_) {

@@ -66,12 +66,13 @@ std::string Encode(Message* object) {
   api::v1::ObjectMeta* meta = MutableMeta(object);
   std::string resource_version;
   if (meta != nullptr) resource_version = std::exchange(*meta->mutable_resource_version(), "");
-  std::string bytes;
+  // Sized first, so the bytes take one allocation.
+  std::string bytes(object->ByteSizeLong(), '\0');
   {
-    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::ArrayOutputStream stream(bytes.data(), static_cast<int>(bytes.size()));
     google::protobuf::io::CodedOutputStream coded(&stream);
     coded.SetSerializationDeterministic(true);
-    object->SerializeToCodedStream(&coded);
+    object->SerializeWithCachedSizes(&coded);
   }
   if (meta != nullptr) *meta->mutable_resource_version() = std::move(resource_version);
   return bytes;

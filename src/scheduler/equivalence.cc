@@ -21,8 +21,8 @@ struct EquivalenceCache::Class {
   int64_t node_set_generation = -1;
   int64_t log_position = -1;
   size_t nodes = 0;
-  StringSet skip_filter;
-  StringSet skip_score;
+  PluginNameSet skip_filter;
+  PluginNameSet skip_score;
 
   // Per node (by index in the snapshot's order).
   std::vector<int64_t> filter_generation;  // -1: never filtered

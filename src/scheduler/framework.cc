@@ -56,32 +56,72 @@ absl::Status Status::ToAbsl() const {
   }
 }
 
+template <typename Fn>
+bool PluginNameSet::AnyOf(Fn fn) const {
+  const std::string_view all(names_.data(), names_.size());
+  for (size_t start = 0; start < all.size();) {
+    const size_t end = all.find('\0', start);
+    if (fn(all.substr(start, end - start))) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+void PluginNameSet::insert(std::string_view name) {
+  if (contains(name)) return;
+  names_.insert(names_.end(), name.begin(), name.end());
+  names_.push_back('\0');
+}
+
+bool PluginNameSet::contains(std::string_view name) const {
+  return AnyOf([name](std::string_view n) { return n == name; });
+}
+
+size_t PluginNameSet::size() const {
+  return static_cast<size_t>(std::count(names_.begin(), names_.end(), '\0'));
+}
+
+bool operator==(const PluginNameSet& a, const PluginNameSet& b) {
+  if (a.names_ == b.names_) return true;
+  return a.size() == b.size() && !a.AnyOf([&b](std::string_view n) { return !b.contains(n); });
+}
+
 CycleState::Data* CycleState::Find(std::string_view key) const {
   for (const Entry& e : data_) {
-    if (e.key == key) return e.data.get();
+    if (KeyOf(e) == key) return e.data.get();
   }
   return nullptr;
 }
 
 void CycleState::Write(std::string_view key, std::unique_ptr<Data> data) {
   for (Entry& e : data_) {
-    if (e.key == key) {
+    if (KeyOf(e) == key) {
       e.data = std::move(data);
       return;
     }
   }
-  data_.push_back(Entry{std::string(key), std::move(data)});
+  Entry& e = data_.emplace_back();
+  e.key_offset = static_cast<uint32_t>(keys_.size());
+  e.key_size = static_cast<uint32_t>(key.size());
+  e.data = std::move(data);
+  keys_.insert(keys_.end(), key.begin(), key.end());
 }
 
 void CycleState::Delete(std::string_view key) {
-  std::erase_if(data_, [key](const Entry& e) { return e.key == key; });
+  // The key's bytes stay in keys_ until the state goes: a cycle deletes little.
+  data_.erase(std::remove_if(data_.begin(), data_.end(),
+                             [&](const Entry& e) { return KeyOf(e) == key; }),
+              data_.end());
 }
 
 std::unique_ptr<CycleState> CycleState::Clone() const {
   auto copy = std::make_unique<CycleState>();
-  copy->data_.reserve(data_.size());
+  copy->keys_ = keys_;
   for (const Entry& e : data_) {
-    copy->data_.push_back(Entry{e.key, e.data ? e.data->Clone() : nullptr});
+    Entry& c = copy->data_.emplace_back();
+    c.key_offset = e.key_offset;
+    c.key_size = e.key_size;
+    c.data = e.data ? e.data->Clone() : nullptr;
   }
   copy->skip_filter = skip_filter;
   copy->skip_score = skip_score;

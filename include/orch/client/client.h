@@ -185,8 +185,9 @@ class Client {
   // full read-validate-write of Update. The write is a compare-and-swap on `pod`'s
   // resourceVersion (read first when it is empty): kAborted if the pod changed since,
   // kFailedPrecondition if it is already assigned, kNotFound if it is gone,
-  // kInvalidArgument for a bad node name. Returns the pod as stored.
-  absl::StatusOr<api::v1::Pod> Bind(const api::v1::Pod& pod, std::string_view node_name);
+  // kInvalidArgument for a bad node name. Returns the resourceVersion the bound pod is
+  // stored at.
+  absl::StatusOr<std::string> Bind(const api::v1::Pod& pod, std::string_view node_name);
 
   // ---- untyped core: the same operations on any registered kind's message. The typed
   // API is a thin layer over these; code that handles kinds it does not know at compile

@@ -37,6 +37,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
@@ -139,6 +140,26 @@ class Status {
 // Per-cycle data: what a plugin's PreFilter/PreScore computes for its Filter/Score. Keys
 // are the plugin's own (by convention "PreFilter" + plugin name). Preemption clones it to
 // try what-ifs. Not thread-safe: one cycle, one thread.
+// A few plugin names, kept in place: a profile's worth takes no allocation (a scheduler
+// fills one per cycle). Insertion order is kept; equality ignores it. Names are plugin
+// names (no NUL character). Not thread-safe; a value type.
+class PluginNameSet {
+ public:
+  // Adds `name` unless present.
+  void insert(std::string_view name);
+  bool contains(std::string_view name) const;
+  bool empty() const { return names_.empty(); }
+  size_t size() const;
+  friend bool operator==(const PluginNameSet& a, const PluginNameSet& b);
+
+ private:
+  // Calls fn(name) for each name until it returns true; whether one did.
+  template <typename Fn>
+  bool AnyOf(Fn fn) const;
+
+  absl::InlinedVector<char, 96> names_;  // each name followed by a NUL
+};
+
 class CycleState {
  public:
   class Data {
@@ -167,22 +188,28 @@ class CycleState {
 
   // Plugins that returned Skip at PreFilter / PreScore this cycle (the framework's
   // bookkeeping; plugins read it only to know what runs).
-  StringSet skip_filter;
-  StringSet skip_score;
+  PluginNameSet skip_filter;
+  PluginNameSet skip_score;
 
  private:
   friend class internal::Profile;
 
+  // An entry's key lives in keys_ (the keys a cycle writes fit there without allocating).
   struct Entry {
-    std::string key;
+    uint32_t key_offset = 0;
+    uint32_t key_size = 0;
     std::unique_ptr<Data> data;
   };
+  std::string_view KeyOf(const Entry& e) const {
+    return std::string_view(keys_.data() + e.key_offset, e.key_size);
+  }
   Data* Find(std::string_view key) const;
 
-  std::vector<Entry> data_;
+  absl::InlinedVector<char, 320> keys_;
+  absl::InlinedVector<Entry, 12> data_;
   // Which of the profile's Filter plugins run this cycle, by position, derived from
   // skip_filter once PreFilter has run (empty before: skip_filter is consulted).
-  std::vector<bool> filter_runs_;
+  absl::InlinedVector<bool, 24> filter_runs_;
 };
 
 // The nodes as of the start of a cycle: every NodeInfo, ordered by node name, plus the

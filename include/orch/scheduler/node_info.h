@@ -16,7 +16,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +24,7 @@
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/base/call_once.h"
 #include "absl/status/statusor.h"
 #include "orch/api/selector.h"
 #include "orch/api/v1/core.pb.h"
@@ -160,7 +160,7 @@ class PodInfo {
   explicit PodInfo(std::shared_ptr<const api::v1::Pod> pod) : pod_(std::move(pod)) {}
 
   std::shared_ptr<const api::v1::Pod> pod_;
-  mutable std::once_flag signature_once_;
+  mutable absl::once_flag signature_once_;
   mutable std::string signature_;
   Resources requests_;
   Resources non_zero_requests_;

@@ -16,7 +16,7 @@ class DefaultBinder final : public BindPlugin {
   Status Bind(CycleState& state, const PodInfo& pod, const std::string& node_name) override {
     client::Client* client = handle_.client();
     if (client == nullptr) return Status();  // a what-if run: nothing to write
-    absl::StatusOr<api::v1::Pod> written = client->Bind(pod.pod(), node_name);
+    absl::StatusOr<std::string> written = client->Bind(pod.pod(), node_name);
     if (!written.ok()) {
       return Status::Error(written.status(), fmt::format("binding pod {}/{} to node {}",
                                                          pod.namespace_(), pod.name(), node_name));
@@ -25,7 +25,7 @@ class DefaultBinder final : public BindPlugin {
     // exactly that pod plus the binding; one without a version bound whatever was stored.
     if (!pod.pod().metadata().resource_version().empty()) {
       auto bound = std::make_unique<BoundVersion>();
-      bound->resource_version = written->metadata().resource_version();
+      bound->resource_version = *std::move(written);
       state.Write(kBoundVersionKey, std::move(bound));
     }
     return Status();
