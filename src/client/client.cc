@@ -4,6 +4,7 @@
 #include <memory>
 #include <utility>
 
+#include "orch/api/encoding.h"
 #include "orch/api/time.h"
 #include "client/object.h"
 #include "fmt/format.h"
@@ -65,12 +66,34 @@ void CopyStatus(const Message& from, Message* to) {
 // True when anything but apiVersion, kind, metadata and status differs: what bumps
 // metadata.generation.
 bool SpecChanged(const Message& before, const Message& after) {
-  google::protobuf::util::MessageDifferencer differencer;
   const Descriptor& type = *before.GetDescriptor();
-  for (int number : {1, 2, 3}) {
-    if (const FieldDescriptor* f = type.FindFieldByNumber(number)) differencer.IgnoreField(f);
+  const FieldDescriptor* status = internal::StatusField(type);
+  const auto ignored = [&](const FieldDescriptor* f) { return f->number() <= 3 || f == status; };
+  // Most kinds keep the rest in singular messages (spec): compared by their encodings,
+  // which is much cheaper than reflection.
+  bool all_messages = true;
+  for (int i = 0; i < type.field_count() && all_messages; ++i) {
+    const FieldDescriptor* f = type.field(i);
+    all_messages = ignored(f) || (f->message_type() != nullptr && !f->is_repeated());
   }
-  if (const FieldDescriptor* f = internal::StatusField(type)) differencer.IgnoreField(f);
+  if (all_messages) {
+    const auto* before_reflection = before.GetReflection();
+    const auto* after_reflection = after.GetReflection();
+    for (int i = 0; i < type.field_count(); ++i) {
+      const FieldDescriptor* f = type.field(i);
+      if (ignored(f)) continue;
+      if (before_reflection->HasField(before, f) != after_reflection->HasField(after, f)) return true;
+      if (!api::SameMessage(before_reflection->GetMessage(before, f),
+                                  after_reflection->GetMessage(after, f))) {
+        return true;
+      }
+    }
+    return false;
+  }
+  google::protobuf::util::MessageDifferencer differencer;
+  for (int i = 0; i < type.field_count(); ++i) {
+    if (ignored(type.field(i))) differencer.IgnoreField(type.field(i));
+  }
   return !differencer.Compare(before, after);
 }
 
@@ -576,8 +599,11 @@ absl::Status Client::UpdateImpl(Message* object, UpdateMode mode) {
                         *service, google::protobuf::DynamicCastToGenerated<api::v1::Service>(
                                       current.get())));
     }
-    if (google::protobuf::util::MessageDifferencer::Equals(*current, *next)) {
-      object->CopyFrom(*current);  // nothing changed: no write, no event
+    // The encoding is what gets written: the same bytes as stored mean nothing changed (no
+    // write, no event). Encodings are deterministic, so equal objects give equal bytes.
+    std::string bytes = internal::Encode(next.get());
+    if (bytes == kv->value.str()) {
+      object->CopyFrom(*current);
       return absl::OkStatus();
     }
 
@@ -592,7 +618,7 @@ absl::Status Client::UpdateImpl(Message* object, UpdateMode mode) {
       absl::StatusOr<store::KeyValue> gone = store_->Delete(target.key, kv->mod_revision);
       written = gone.ok() ? absl::StatusOr<int64_t>(gone->mod_revision) : gone.status();
     } else {
-      written = store_->Update(target.key, internal::Encode(next.get()), kv->mod_revision);
+      written = store_->Update(target.key, std::move(bytes), kv->mod_revision);
     }
     if (written.ok()) {
       ReleaseServiceAddresses(*current, finish_delete ? nullptr : next.get());

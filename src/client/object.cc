@@ -3,9 +3,8 @@
 #include <utility>
 
 #include "fmt/format.h"
+#include "orch/api/encoding.h"
 #include "google/protobuf/descriptor.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
 namespace orch::client::internal {
 
@@ -66,14 +65,7 @@ std::string Encode(Message* object) {
   api::v1::ObjectMeta* meta = MutableMeta(object);
   std::string resource_version;
   if (meta != nullptr) resource_version = std::exchange(*meta->mutable_resource_version(), "");
-  // Sized first, so the bytes take one allocation.
-  std::string bytes(object->ByteSizeLong(), '\0');
-  {
-    google::protobuf::io::ArrayOutputStream stream(bytes.data(), static_cast<int>(bytes.size()));
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    object->SerializeWithCachedSizes(&coded);
-  }
+  std::string bytes = api::DeterministicBytes(*object);
   if (meta != nullptr) *meta->mutable_resource_version() = std::move(resource_version);
   return bytes;
 }

@@ -12,7 +12,7 @@
 #include "controller/pods.h"
 #include "controller/watches.h"
 #include "fmt/format.h"
-#include "google/protobuf/util/message_differencer.h"
+#include "orch/api/encoding.h"
 #include "orch/api/selector.h"
 #include "orch/api/v1/core.pb.h"
 #include "orch/controller/ownership.h"
@@ -66,7 +66,7 @@ class DeploymentReconciler final : public Reconciler {
       const v1::OwnerReference* ref = GetControllerOf(rs);
       const bool ref_changed =
           (old_ref == nullptr) != (ref == nullptr) ||
-          (ref != nullptr && !google::protobuf::util::MessageDifferencer::Equals(*old_ref, *ref));
+          (ref != nullptr && !api::SameMessage(*old_ref, *ref));
       if (ref_changed && old_ref != nullptr) {
         if (DeploymentPtr d = ControllerOf(old_rs)) queue.Add(RequestFor(d->metadata()));
       }
@@ -652,7 +652,7 @@ v1::DeploymentStatus DeploymentReconciler::CalculateStatus(const std::vector<RsP
 absl::Status DeploymentReconciler::SyncDeploymentStatus(const std::vector<RsPtr>& all,
                                                         const RsPtr& new_rs, v1::Deployment& d) {
   v1::DeploymentStatus status = CalculateStatus(all, new_rs, d);
-  if (google::protobuf::util::MessageDifferencer::Equals(status, d.status())) {
+  if (api::SameMessage(status, d.status())) {
     return absl::OkStatus();
   }
   *d.mutable_status() = std::move(status);
@@ -712,7 +712,7 @@ Result DeploymentReconciler::SyncRolloutStatus(const std::vector<RsPtr>& all, co
     internal::RemoveCondition(status, "ReplicaFailure");
   }
 
-  if (!google::protobuf::util::MessageDifferencer::Equals(status, d.status())) {
+  if (!api::SameMessage(status, d.status())) {
     *d.mutable_status() = std::move(status);
     return WriteStatus(d);
   }
@@ -741,7 +741,7 @@ absl::Status DeploymentReconciler::WriteStatus(v1::Deployment& d) {
 absl::Status DeploymentReconciler::WriteMetadataAndStatus(v1::Deployment& d) {
   const v1::DeploymentStatus status = d.status();
   ORCH_ASSIGN_OR_RETURN(d, client_->Update(d));
-  if (google::protobuf::util::MessageDifferencer::Equals(status, d.status())) return absl::OkStatus();
+  if (api::SameMessage(status, d.status())) return absl::OkStatus();
   *d.mutable_status() = status;
   return WriteStatus(d);
 }

@@ -11,7 +11,7 @@
 #include "controller/pods.h"
 #include "controller/watches.h"
 #include "fmt/format.h"
-#include "google/protobuf/util/message_differencer.h"
+#include "orch/api/encoding.h"
 #include "orch/api/selector.h"
 #include "orch/api/v1/apps.pb.h"
 #include "orch/api/v1/core.pb.h"
@@ -146,7 +146,7 @@ class ReplicaSetReconciler final : public Reconciler {
     const v1::OwnerReference* ref = GetControllerOf(pod);
     const bool ref_changed =
         (old_ref == nullptr) != (ref == nullptr) ||
-        (ref != nullptr && !google::protobuf::util::MessageDifferencer::Equals(*old_ref, *ref));
+        (ref != nullptr && !api::SameMessage(*old_ref, *ref));
     if (ref_changed && old_ref != nullptr) {
       if (RsPtr old_rs = ControllerOf(old_pod)) {
         queue.Add({old_rs->metadata().namespace_(), old_rs->metadata().name()});
@@ -355,7 +355,7 @@ v1::ReplicaSetStatus ReplicaSetReconciler::CalculateStatus(const v1::ReplicaSet&
 // statusUpdateRetries).
 absl::StatusOr<v1::ReplicaSet> ReplicaSetReconciler::UpdateStatus(
     v1::ReplicaSet rs, const v1::ReplicaSetStatus& status) {
-  if (google::protobuf::util::MessageDifferencer::Equals(rs.status(), status)) return rs;
+  if (api::SameMessage(rs.status(), status)) return rs;
   absl::Status last;
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (attempt > 0) {

@@ -4,8 +4,8 @@
 #include <utility>
 
 #include "fmt/format.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "node/container_config.h"
+#include "orch/api/encoding.h"
 #include "orch/client/retry.h"
 
 namespace orch::node::internal {
@@ -928,11 +928,11 @@ void PodWorker::WriteStatus(const v1::Pod& pod, const PodView& view) {
   {
     MutexLock lock(&mu_);
     if (written_.has_value() &&
-        google::protobuf::util::MessageDifferencer::Equals(*written_, status)) {
+        api::SameMessage(*written_, status)) {
       return;
     }
   }
-  if (google::protobuf::util::MessageDifferencer::Equals(pod.status(), status)) {
+  if (api::SameMessage(pod.status(), status)) {
     MutexLock lock(&mu_);
     written_ = status;
     return;

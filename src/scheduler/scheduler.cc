@@ -5,7 +5,7 @@
 #include <utility>
 
 #include "fmt/format.h"
-#include "google/protobuf/util/message_differencer.h"
+#include "orch/api/encoding.h"
 #include "orch/base/mutex.h"
 #include "orch/base/status.h"
 #include "orch/base/string_map.h"
@@ -49,7 +49,7 @@ uint32_t NodeUpdateActions(const api::v1::Node& old_node, const api::v1::Node& n
     api::v1::Node a, b;
     copy(old_node, a);
     copy(new_node, b);
-    return !google::protobuf::util::MessageDifferencer::Equals(a, b);
+    return !api::SameMessage(a, b);
   };
   uint32_t actions = 0;
   if (differs([](const api::v1::Node& from, api::v1::Node& to) {

@@ -25,6 +25,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "fmt/format.h"
@@ -410,6 +411,13 @@ class Tally {
     matching_.resize(nodes.size() * k_);
   }
 
+  // Matching pods in constraint i's domain `value`, over the nodes counted (0 if none).
+  int64_t Total(size_t i, std::string_view value) const {
+    const int32_t id = index_[i]->Find(value);
+    if (id < 0 || static_cast<size_t>(id) >= total_[i].size()) return 0;
+    return total_[i][static_cast<size_t>(id)];
+  }
+
   // The counts, for a cycle's state.
   std::vector<DomainCounts> Counts() const {
     std::vector<DomainCounts> out(k_);
@@ -459,6 +467,42 @@ class Tally {
   std::vector<int64_t> counts_;
 };
 
+// Tallies by query, the least recently used dropped past a bound. Thread-safe: callers
+// hold mu() while they use a tally.
+class Tallies {
+ public:
+  explicit Tallies(size_t max) : max_(max) {}
+
+  Mutex* mu() { return &mu_; }
+
+  // The kept tally for `query`, made (with `constraints` entries) when new.
+  Tally& For(const std::string& query, size_t constraints) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (auto it = tallies_.find(query); it != tallies_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second.lru);
+      return *it->second.tally;
+    }
+    if (tallies_.size() >= max_) {
+      tallies_.erase(lru_.back());
+      lru_.pop_back();
+    }
+    lru_.push_front(query);
+    Entry& entry = tallies_[query];
+    entry.tally = std::make_unique<Tally>(constraints);
+    entry.lru = lru_.begin();
+    return *entry.tally;
+  }
+
+ private:
+  struct Entry {
+    std::unique_ptr<Tally> tally;
+    std::list<std::string>::iterator lru;
+  };
+  const size_t max_;
+  Mutex mu_;
+  StringMap<Entry> tallies_ ABSL_GUARDED_BY(mu_);
+  std::list<std::string> lru_ ABSL_GUARDED_BY(mu_);
+};
+
 // ------------------------------------------------------------------ score state
 
 class ScoreState : public CycleState::Data {
@@ -467,12 +511,14 @@ class ScoreState : public CycleState::Data {
     Constraints constraints;
     // Only when true do nodes lacking a topology key get score 0 (Kubernetes' IgnoredNodes).
     bool require_all_topologies = true;
-    // Per constraint: domain -> matching pods (hostname constraints: see node_counts).
-    std::vector<absl::flat_hash_map<std::string, int64_t>> pod_counts;
-    // With a hostname constraint: each feasible node's matching pods per constraint, taken
-    // from the remembered counts (a node's own pods change rarely between cycles).
-    absl::flat_hash_map<const NodeInfo*, MatchCounts> node_counts;
+    // Per constraint: domain -> matching pods (not for hostname constraints: Score reads a
+    // node's own count from the remembered counts, for the nodes it scores).
+    std::vector<StringMap<int64_t>> pod_counts;
     std::vector<double> normalizing_weight;
+    // The pod's namespace, and the remembered counts' query.
+    std::string ns;
+    std::string counts_query;
+    bool has_hostname = false;
   };
   std::shared_ptr<const Computed> data;
 
@@ -544,6 +590,9 @@ class PodTopologySpread final : public PreFilterPlugin,
                   const std::vector<const NodeInfo*>& feasible) override;
   Status Score(CycleState& state, const PodInfo& pod, const NodeInfo& node,
                int64_t* score) const override;
+  Status ScoreNodes(CycleState& state, const PodInfo& pod,
+                    absl::Span<const NodeInfo* const> nodes,
+                    absl::Span<int64_t> scores) const override;
   Normalization normalization() const override { return Normalization::kCustom; }
   Status NormalizeScore(CycleState& state, const PodInfo& pod,
                         std::vector<NodeScore>& scores) const override;
@@ -570,9 +619,10 @@ class PodTopologySpread final : public PreFilterPlugin,
 
   Status UpdateWithPod(CycleState& state, const PodInfo& pod, const PodInfo& other,
                        const NodeInfo& node, int64_t delta) const;
-  // The kept tally for `query`, made (with `constraints` entries) when new.
-  Tally& TallyFor(const std::string& query, size_t constraints)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(tallies_mu_);
+  // Score's sum for `node` under the cycle's `d`; `counts` gives the node's own matching
+  // pods (hostname constraints).
+  static int64_t ScoreWith(const ScoreState::Computed& d, const NodeInfo& node,
+                           NodeMemo<MatchCounts>::Lookup& counts);
 
   Handle& handle_;
   google::protobuf::RepeatedPtrField<v1::TopologySpreadConstraint> default_constraints_;
@@ -580,29 +630,13 @@ class PodTopologySpread final : public PreFilterPlugin,
   std::optional<client::Lister<v1::Service>> services_;
   std::optional<client::Lister<v1::ReplicaSet>> replica_sets_;
   // One query per namespace and selectors: per ReplicaSet under the system defaults, so room
-  // for the many Deployments a large cluster schedules at once.
-  NodeMemo<MatchCounts> counts_{256};
-  // PreFilter's tallies by query, the least recently used dropped past kMaxTallies.
-  static constexpr size_t kMaxTallies = 8;
-  Mutex tallies_mu_;
-  StringMap<std::unique_ptr<Tally>> tallies_ ABSL_GUARDED_BY(tallies_mu_);
-  std::list<std::string> tally_lru_ ABSL_GUARDED_BY(tallies_mu_);
+  // for the many Deployments a large cluster schedules at once. Locked inside; Score reads
+  // it too.
+  mutable NodeMemo<MatchCounts> counts_{256};
+  // PreFilter's tallies; PreScore's (per ReplicaSet under the system defaults, as above).
+  Tallies filter_tallies_{8};
+  Tallies score_tallies_{256};
 };
-
-Tally& PodTopologySpread::TallyFor(const std::string& query, size_t constraints) {
-  auto it = tallies_.find(query);
-  if (it != tallies_.end()) {
-    tally_lru_.remove(query);
-    tally_lru_.push_front(query);
-    return *it->second;
-  }
-  if (tallies_.size() >= kMaxTallies) {
-    tallies_.erase(tally_lru_.back());
-    tally_lru_.pop_back();
-  }
-  tally_lru_.push_front(query);
-  return *tallies_.emplace(query, std::make_unique<Tally>(constraints)).first->second;
-}
 
 absl::StatusOr<Constraints> PodTopologySpread::GetConstraints(const v1::Pod& pod,
                                                               std::string_view action) const {
@@ -689,8 +723,8 @@ Status PodTopologySpread::PreFilter(CycleState& state, const PodInfo& pod_info,
   const RequiredNodeAffinity affinity(pod);
   const std::string& ns = pod.metadata().namespace_();
   {
-    MutexLock lock(&tallies_mu_);
-    Tally& tally = TallyFor(TallyQuery(pod, cs), cs.size());
+    MutexLock lock(filter_tallies_.mu());
+    Tally& tally = filter_tallies_.For(TallyQuery(pod, cs), cs.size());
     tally.Update(handle_.snapshot().nodes(), [&](const NodeInfo& node,
                                                  std::vector<const std::string*>& values,
                                                  std::vector<int64_t>& matching) {
@@ -802,6 +836,7 @@ Status PodTopologySpread::PreScore(CycleState& state, const PodInfo& pod_info,
   // The domains of the feasible nodes (hostname constraints: one per node, counted later).
   data->pod_counts.resize(cs.size());
   size_t ignored = 0;
+  bool has_domains = false;
   for (const NodeInfo* node : feasible) {
     if (data->require_all_topologies && !NodeHasAllTopologyKeys(*node, cs)) {
       ++ignored;
@@ -810,39 +845,44 @@ Status PodTopologySpread::PreScore(CycleState& state, const PodInfo& pod_info,
     for (size_t i = 0; i < cs.size(); ++i) {
       if (cs[i].is_hostname) continue;
       const std::string* value = node->Label(cs[i].topology_key);
-      data->pod_counts[i].try_emplace(value == nullptr ? std::string() : *value, 0);
+      const std::string_view domain = value == nullptr ? std::string_view() : *value;
+      if (!data->pod_counts[i].contains(domain)) data->pod_counts[i].emplace(domain, 0);
+      has_domains = true;
     }
   }
   for (size_t i = 0; i < cs.size(); ++i) {
     const size_t size = cs[i].is_hostname ? feasible.size() - ignored : data->pod_counts[i].size();
     data->normalizing_weight.push_back(TopologyNormalizingWeight(size));
+    data->has_hostname |= cs[i].is_hostname;
   }
 
-  // Matching pods per domain, over every node the constraint applies to.
-  const RequiredNodeAffinity affinity(pod);
+  // Matching pods per domain, over every node the constraint applies to: a kept tally,
+  // which revisits only the nodes that changed since the same query last ran.
   const std::string& ns = pod.metadata().namespace_();
-  auto counts = counts_.Begin(CountsQuery(ns, cs), all_nodes.size());
-  for (const NodeInfo* node : all_nodes) {
-    if (data->require_all_topologies && !NodeHasAllTopologyKeys(*node, cs)) continue;
-    const NodeInclusion inclusion(node->node(), pod, affinity, cs);
-    std::optional<MatchCounts> matching;
-    for (size_t i = 0; i < cs.size(); ++i) {
-      if (cs[i].is_hostname || !inclusion.Includes(cs[i])) continue;  // hostname: at Score
-      const std::string* value = node->Label(cs[i].topology_key);
-      auto count = data->pod_counts[i].find(value == nullptr ? std::string() : *value);
-      if (count == data->pod_counts[i].end()) continue;  // no candidate node in this domain
-      if (!matching.has_value()) {
-        matching = counts.Get(*node, [&](const NodeInfo& n) { return CountAll(n, cs, ns); });
+  if (has_domains) {
+    static const std::string kNoValue;  // a node without the key: the domain ""
+    const RequiredNodeAffinity affinity(pod);
+    const bool require_all = data->require_all_topologies;
+    MutexLock lock(score_tallies_.mu());
+    Tally& tally = score_tallies_.For(
+        absl::StrCat(require_all ? "all\0" : "any\0", TallyQuery(pod, cs)), cs.size());
+    tally.Update(all_nodes, [&](const NodeInfo& node, std::vector<const std::string*>& values,
+                                std::vector<int64_t>& matching) {
+      if (require_all && !NodeHasAllTopologyKeys(node, cs)) return;
+      const NodeInclusion inclusion(node.node(), pod, affinity, cs);
+      for (size_t i = 0; i < cs.size(); ++i) {
+        if (cs[i].is_hostname || !inclusion.Includes(cs[i])) continue;
+        const std::string* value = node.Label(cs[i].topology_key);
+        values[i] = value == nullptr ? &kNoValue : value;
+        matching[i] = CountMatchingPods(node, cs[i].selector, ns);
       }
-      count->second += (*matching)[i];
+    });
+    for (size_t i = 0; i < cs.size(); ++i) {
+      for (auto& [domain, count] : data->pod_counts[i]) count = tally.Total(i, domain);
     }
   }
-  if (std::any_of(cs.begin(), cs.end(), [](const Constraint& c) { return c.is_hostname; })) {
-    data->node_counts.reserve(feasible.size());
-    for (const NodeInfo* node : feasible) {
-      data->node_counts.emplace(node, counts.Get(*node, [&](const NodeInfo& n) { return CountAll(n, cs, ns); }));
-    }
-  }
+  data->ns = ns;
+  data->counts_query = CountsQuery(ns, cs);
 
   auto s = std::make_unique<ScoreState>();
   s->data = std::move(data);
@@ -850,15 +890,9 @@ Status PodTopologySpread::PreScore(CycleState& state, const PodInfo& pod_info,
   return Status();
 }
 
-Status PodTopologySpread::Score(CycleState& state, const PodInfo& pod, const NodeInfo& node,
-                                int64_t* score) const {
-  const auto* s = state.Read<ScoreState>(kPreScoreStateKey);
-  if (s == nullptr) {
-    return MissingState(kPreScoreStateKey);
-  }
-  *score = 0;
-  if (s->Ignored(node)) return Status();
-  const ScoreState::Computed& d = *s->data;
+int64_t PodTopologySpread::ScoreWith(const ScoreState::Computed& d, const NodeInfo& node,
+                                     NodeMemo<MatchCounts>::Lookup& counts) {
+  std::optional<MatchCounts> own;  // the node's own matching pods, read once
   double total = 0;
   for (size_t i = 0; i < d.constraints.size(); ++i) {
     const Constraint& c = d.constraints[i];
@@ -866,15 +900,36 @@ Status PodTopologySpread::Score(CycleState& state, const PodInfo& pod, const Nod
     if (value == nullptr) continue;
     int64_t count = 0;
     if (c.is_hostname) {
-      auto counted = d.node_counts.find(&node);
-      count = counted != d.node_counts.end() ? counted->second[i]
-                                             : CountMatchingPods(node, c.selector, pod.namespace_());
+      if (!own.has_value()) {
+        own = counts.Get(node, [&](const NodeInfo& n) { return CountAll(n, d.constraints, d.ns); });
+      }
+      count = (*own)[i];
     } else if (auto it = d.pod_counts[i].find(*value); it != d.pod_counts[i].end()) {
       count = it->second;
     }
     total += ScoreForCount(count, c.max_skew, d.normalizing_weight[i]);
   }
-  *score = static_cast<int64_t>(std::round(total));
+  return static_cast<int64_t>(std::round(total));
+}
+
+Status PodTopologySpread::Score(CycleState& state, const PodInfo& pod, const NodeInfo& node,
+                                int64_t* score) const {
+  const NodeInfo* const one = &node;
+  return ScoreNodes(state, pod, absl::MakeConstSpan(&one, 1), absl::MakeSpan(score, 1));
+}
+
+Status PodTopologySpread::ScoreNodes(CycleState& state, const PodInfo& pod,
+                                     absl::Span<const NodeInfo* const> nodes,
+                                     absl::Span<int64_t> scores) const {
+  const auto* s = state.Read<ScoreState>(kPreScoreStateKey);
+  if (s == nullptr) return MissingState(kPreScoreStateKey);
+  const ScoreState::Computed& d = *s->data;
+  // One lookup of the remembered counts for the whole batch.
+  auto counts = d.has_hostname ? counts_.Begin(d.counts_query, handle_.snapshot().nodes().size())
+                               : counts_.Uncached();
+  for (size_t k = 0; k < nodes.size(); ++k) {
+    scores[k] = s->Ignored(*nodes[k]) ? 0 : ScoreWith(d, *nodes[k], counts);
+  }
   return Status();
 }
 
