@@ -15,6 +15,7 @@
 #include "controller/watches.h"
 #include "fmt/format.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "orch/api/labels.h"
 #include "orch/api/selector.h"
 #include "orch/api/v1/core.pb.h"
 #include "orch/api/v1/discovery.pb.h"
@@ -33,7 +34,7 @@ using google::protobuf::util::MessageDifferencer;
 
 constexpr char kComponent[] = "endpoint-slice-controller";
 constexpr char kHeadlessLabel[] = "service.kubernetes.io/headless";
-constexpr char kZoneLabel[] = "topology.kubernetes.io/zone";
+constexpr const char* kZoneLabel = api::kLabelTopologyZone;
 
 bool IsIPv6(const std::string& ip) { return ip.find(':') != std::string::npos; }
 

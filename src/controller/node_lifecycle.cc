@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "orch/api/labels.h"
 #include "orch/api/time.h"
 #include "controller/nodes.h"
 #include "controller/pods.h"
@@ -38,7 +39,7 @@ constexpr char kComponent[] = "node-controller";
 constexpr std::string_view kMonitorName = "node-lifecycle:monitor";
 
 constexpr std::string_view kRegionLabel = "topology.kubernetes.io/region";
-constexpr std::string_view kZoneLabel = "topology.kubernetes.io/zone";
+constexpr std::string_view kZoneLabel = api::kLabelTopologyZone;
 constexpr std::string_view kBetaRegionLabel = "failure-domain.beta.kubernetes.io/region";
 constexpr std::string_view kBetaZoneLabel = "failure-domain.beta.kubernetes.io/zone";
 constexpr std::string_view kExcludeDisruptionLabel = "node.kubernetes.io/exclude-disruption";

@@ -51,7 +51,7 @@ absl::Status FakeNetwork::AddNode(std::string_view node, std::string_view pod_ci
   if (nodes_.contains(node)) {
     return absl::AlreadyExistsError(fmt::format("node {} already has a pod range", node));
   }
-  nodes_[std::string(node)].cidr = cidr;
+  nodes_[std::string(node)].pool = IPv4Pool(cidr);
   return absl::OkStatus();
 }
 
@@ -69,17 +69,12 @@ absl::StatusOr<std::string> FakeNetwork::AssignPodAddress(std::string_view node,
   }
   NodeRange& range = it->second;
   if (auto held = range.by_pod.find(pod_uid); held != range.by_pod.end()) return held->second;
-  uint32_t host = 0;
-  if (!range.free.empty()) {
-    host = *range.free.begin();
-    range.free.erase(range.free.begin());
-  } else if (range.next + 1 < range.cidr.size()) {  // the last address is the broadcast
-    host = range.next++;
-  } else {
+  const std::optional<uint32_t> ip = range.pool.Take();
+  if (!ip.has_value()) {
     return absl::ResourceExhaustedError(
-        fmt::format("node {}: pod range {} is full", node, range.cidr.ToString()));
+        fmt::format("node {}: pod range {} is full", node, range.pool.cidr().ToString()));
   }
-  std::string address = FormatIPv4(range.cidr.base + host);
+  std::string address = FormatIPv4(*ip);
   range.by_pod[std::string(pod_uid)] = address;
   return address;
 }
@@ -91,7 +86,7 @@ void FakeNetwork::ReleasePodAddress(std::string_view node, std::string_view pod_
   NodeRange& range = it->second;
   auto held = range.by_pod.find(pod_uid);
   if (held == range.by_pod.end()) return;
-  if (std::optional<uint32_t> ip = ParseIPv4(held->second)) range.free.insert(*ip - range.cidr.base);
+  if (std::optional<uint32_t> ip = ParseIPv4(held->second)) range.pool.Give(*ip);
   range.by_pod.erase(held);
 }
 

@@ -6,6 +6,7 @@
 #include <thread>
 #include <utility>
 
+#include "orch/api/labels.h"
 #include "orch/api/time.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -185,7 +186,7 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
     v1::Node node;
     node.mutable_metadata()->set_name(options_.node_name);
     auto& labels = *node.mutable_metadata()->mutable_labels();
-    labels["kubernetes.io/hostname"] = options_.node_name;
+    labels[api::kLabelHostname] = options_.node_name;
     labels["kubernetes.io/os"] = "linux";
     for (const auto& [k, v] : options_.labels) labels[k] = v;
     for (const v1::Taint& t : options_.taints) *node.mutable_spec()->add_taints() = t;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "fmt/format.h"
+#include "orch/api/labels.h"
 #include "orch/api/selector.h"
 #include "orch/api/v1/core.pb.h"
 #include "orch/api/v1/discovery.pb.h"
@@ -19,7 +20,7 @@ namespace {
 
 namespace v1 = api::v1;
 
-constexpr char kServiceNameLabel[] = "kubernetes.io/service-name";
+constexpr const char* kServiceNameLabel = api::kLabelServiceName;
 constexpr absl::Duration kMaxRetryDelay = absl::Seconds(30);
 
 // The rule for `service` from its slices; nullopt when it is not to be programmed.

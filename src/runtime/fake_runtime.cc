@@ -30,41 +30,6 @@ bool LabelsMatch(const google::protobuf::Map<std::string, std::string>& selector
   return true;
 }
 
-// Host addresses of an IPv4 CIDR handed out lowest first (.1 is the gateway's).
-class AddressPool {
- public:
-  absl::Status Parse(std::string_view cidr) {
-    ORCH_ASSIGN_OR_RETURN(const IPv4Cidr range, ParseIPv4Cidr(cidr, "pod_cidr", 8, 30));
-    base_ = range.base;
-    size_ = static_cast<uint32_t>(range.size());
-    return absl::OkStatus();
-  }
-  bool enabled() const { return size_ != 0; }
-
-  // "" when every address is taken.
-  std::string Take() {
-    uint32_t host = 0;
-    if (!free_.empty()) {
-      host = *free_.begin();
-      free_.erase(free_.begin());
-    } else if (next_ + 1 < size_) {
-      host = next_++;
-    } else {
-      return "";
-    }
-    return FormatIPv4(base_ + host);
-  }
-  void Give(const std::string& address) {
-    if (std::optional<uint32_t> ip = ParseIPv4(address)) free_.insert(*ip - base_);
-  }
-
- private:
-  uint32_t base_ = 0;
-  uint32_t size_ = 0;
-  uint32_t next_ = 2;
-  std::set<uint32_t> free_;
-};
-
 }  // namespace
 
 struct FakeRuntime::State : std::enable_shared_from_this<State> {
@@ -193,7 +158,7 @@ struct FakeRuntime::State : std::enable_shared_from_this<State> {
   StringMap<Container> containers ABSL_GUARDED_BY(mu);
   std::map<std::string, FakeImage> scripted ABSL_GUARDED_BY(mu);
   StringSet present ABSL_GUARDED_BY(mu);
-  AddressPool addresses ABSL_GUARDED_BY(mu);
+  IPv4Pool addresses ABSL_GUARDED_BY(mu);  // no range: the runtime gives no addresses
   bool unavailable ABSL_GUARDED_BY(mu) = false;
   absl::Duration call_delay ABSL_GUARDED_BY(mu) = absl::ZeroDuration();
   int64_t calls ABSL_GUARDED_BY(mu) = 0;
@@ -205,7 +170,9 @@ FakeRuntime::FakeRuntime(FakeRuntimeOptions options)
   MutexLock lock(&state_->mu);
   if (!state_->options.pod_cidr.empty()) {
     // A bad CIDR leaves sandboxes without addresses; the agent reports none.
-    (void)state_->addresses.Parse(state_->options.pod_cidr);
+    if (auto cidr = ParseIPv4Cidr(state_->options.pod_cidr, "pod_cidr", 8, 30); cidr.ok()) {
+      state_->addresses = IPv4Pool(*cidr);
+    }
   }
   state_->scripted = state_->options.images;
 }
@@ -345,7 +312,7 @@ void FakeRuntime::RunPodSandbox(const cri::RunPodSandboxRequest& request,
     sb.config = request.config();
     sb.created_at = Nanos(state_->Now());
     sb.runtime_handler = request.runtime_handler();
-    if (state_->addresses.enabled()) sb.ip = state_->addresses.Take();
+    if (std::optional<uint32_t> ip = state_->addresses.Take()) sb.ip = FormatIPv4(*ip);
     out.set_pod_sandbox_id(id);
   }
   state_->Respond(std::move(done), {std::move(out)});
@@ -360,7 +327,7 @@ void FakeRuntime::StopPodSandbox(const cri::StopPodSandboxRequest& request,
     if (it != state_->sandboxes.end() && it->second.state == cri::SANDBOX_READY) {
       state_->KillAll(it->first);
       it->second.state = cri::SANDBOX_NOTREADY;
-      if (!it->second.ip.empty()) state_->addresses.Give(it->second.ip);
+      if (std::optional<uint32_t> ip = ParseIPv4(it->second.ip)) state_->addresses.Give(*ip);
     }
   }
   state_->Respond(std::move(done), {cri::StopPodSandboxResponse()});
@@ -375,7 +342,7 @@ void FakeRuntime::RemovePodSandbox(const cri::RemovePodSandboxRequest& request,
     if (it != state_->sandboxes.end()) {
       state_->KillAll(it->first);
       if (it->second.state == cri::SANDBOX_READY && !it->second.ip.empty()) {
-        state_->addresses.Give(it->second.ip);
+        if (std::optional<uint32_t> ip = ParseIPv4(it->second.ip)) state_->addresses.Give(*ip);
       }
       absl::erase_if(state_->containers,
                      [&](const auto& entry) { return entry.second.sandbox_id == it->first; });

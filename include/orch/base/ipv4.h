@@ -1,5 +1,5 @@
 // IPv4 addresses and CIDR ranges as numbers: what address pools (pod addresses, Service
-// cluster IPs) are computed with.
+// cluster IPs) are computed with, and IPv4Pool, the pod addresses of one range.
 //
 // Thread safety: values; every function is pure. Errors: ParseIPv4Cidr returns
 // kInvalidArgument naming `field` and the text.
@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -73,6 +74,41 @@ inline absl::StatusOr<IPv4Cidr> ParseIPv4Cidr(std::string_view text, std::string
   const uint32_t mask = length == 0 ? 0 : ~uint32_t{0} << (32 - length);
   return IPv4Cidr{*ip & mask, length};
 }
+
+// The pod addresses of one range, as a node's IPAM hands them out: the lowest address
+// given back first, else the next never used, counting up from `first` (the gateway and
+// the network address come before it); never the range's last (broadcast) address.
+// Not thread-safe: a value its owner guards.
+class IPv4Pool {
+ public:
+  IPv4Pool() = default;  // no range: Take always fails
+  explicit IPv4Pool(IPv4Cidr cidr, uint32_t first = 2)
+      : cidr_(cidr), has_range_(true), next_(first) {}
+
+  const IPv4Cidr& cidr() const { return cidr_; }
+  bool has_range() const { return has_range_; }
+
+  // A free address, or nullopt when every one is taken.
+  std::optional<uint32_t> Take() {
+    if (!free_.empty()) {
+      const uint32_t host = *free_.begin();
+      free_.erase(free_.begin());
+      return cidr_.base + host;
+    }
+    if (!has_range_ || next_ + 1 >= cidr_.size()) return std::nullopt;
+    return cidr_.base + next_++;
+  }
+  // Gives back an address Take handed out; others are ignored.
+  void Give(uint32_t ip) {
+    if (has_range_ && cidr_.Contains(ip) && ip - cidr_.base < next_) free_.insert(ip - cidr_.base);
+  }
+
+ private:
+  IPv4Cidr cidr_;
+  bool has_range_ = false;
+  uint32_t next_ = 2;
+  std::set<uint32_t> free_;  // host numbers given back
+};
 
 }  // namespace orch
 

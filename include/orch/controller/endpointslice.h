@@ -46,12 +46,13 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "orch/api/labels.h"
 #include "orch/controller/controller.h"
 
 namespace orch::controller {
 
 // The labels Kubernetes puts on the slices it manages.
-inline constexpr char kServiceNameLabel[] = "kubernetes.io/service-name";
+inline constexpr const char* kServiceNameLabel = api::kLabelServiceName;
 inline constexpr char kManagedByLabel[] = "endpointslice.kubernetes.io/managed-by";
 inline constexpr char kEndpointSliceControllerName[] = "endpointslice-controller.k8s.io";
 

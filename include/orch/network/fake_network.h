@@ -26,7 +26,6 @@
 
 #include <cstdint>
 #include <map>
-#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -79,9 +78,7 @@ class FakeNetwork final : public Network {
 
  private:
   struct NodeRange {
-    IPv4Cidr cidr;
-    uint32_t next = 2;
-    std::set<uint32_t> free;
+    IPv4Pool pool;
     std::map<std::string, std::string, std::less<>> by_pod;  // uid -> address
   };
   struct Affinity {

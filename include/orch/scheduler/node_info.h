@@ -26,6 +26,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/base/call_once.h"
 #include "absl/status/statusor.h"
+#include "orch/api/labels.h"
 #include "orch/api/selector.h"
 #include "orch/api/v1/core.pb.h"
 
@@ -44,7 +45,7 @@ inline constexpr int64_t kDefaultMemoryRequest = 200 * 1024 * 1024;
 
 // The node label naming its host: the topology key of "one per node" spreading and
 // anti-affinity.
-inline constexpr std::string_view kLabelHostname = "kubernetes.io/hostname";
+inline constexpr std::string_view kLabelHostname = api::kLabelHostname;
 
 struct Resources {
   int64_t milli_cpu = 0;

@@ -29,6 +29,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "fmt/format.h"
+#include "orch/api/labels.h"
 #include "orch/api/selector.h"
 #include "orch/api/v1/apps.pb.h"
 #include "orch/api/v1/core.pb.h"
@@ -64,7 +65,7 @@ constexpr std::string_view kHonor = "Honor";
 constexpr std::string_view kSystemDefaulting = "System";
 constexpr std::string_view kListDefaulting = "List";
 
-constexpr std::string_view kLabelTopologyZone = "topology.kubernetes.io/zone";
+constexpr std::string_view kLabelTopologyZone = api::kLabelTopologyZone;
 
 // ------------------------------------------------------------------ constraints
 
