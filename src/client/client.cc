@@ -84,7 +84,7 @@ bool SpecChanged(const Message& before, const Message& after) {
       if (ignored(f)) continue;
       if (before_reflection->HasField(before, f) != after_reflection->HasField(after, f)) return true;
       if (!api::SameMessage(before_reflection->GetMessage(before, f),
-                                  after_reflection->GetMessage(after, f))) {
+                            after_reflection->GetMessage(after, f))) {
         return true;
       }
     }

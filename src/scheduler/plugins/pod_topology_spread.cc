@@ -866,7 +866,7 @@ Status PodTopologySpread::PreScore(CycleState& state, const PodInfo& pod_info,
     const bool require_all = data->require_all_topologies;
     MutexLock lock(score_tallies_.mu());
     Tally& tally = score_tallies_.For(
-        absl::StrCat(require_all ? "all\0" : "any\0", TallyQuery(pod, cs)), cs.size());
+        absl::StrCat(require_all ? "all:" : "any:", TallyQuery(pod, cs)), cs.size());
     tally.Update(all_nodes, [&](const NodeInfo& node, std::vector<const std::string*>& values,
                                 std::vector<int64_t>& matching) {
       if (require_all && !NodeHasAllTopologyKeys(node, cs)) return;
