@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "control_plane.h"
 #include "fmt/format.h"
 #include "latency.h"
-#include "orch/api/scheme.h"
 #include "orch/api/v1/core.pb.h"
 #include "orch/base/executor.h"
 #include "orch/client/client.h"
@@ -29,7 +29,6 @@
 #include "orch/controller/endpointslice.h"
 #include "orch/network/fake_network.h"
 #include "orch/node/service_proxy.h"
-#include "orch/store/memory_store.h"
 
 namespace orch::network {
 namespace {
@@ -39,27 +38,21 @@ namespace v1 = api::v1;
 class Env {
  public:
   Env() {
-    store::MemoryStoreOptions options;
-    options.clock = &executor_.clock();
-    store_ = store::MemoryStore::Open(options).value();
-    client_ = std::make_unique<client::Client>(store_.get(), &api::Scheme::Builtin(),
-                                               &executor_.clock());
-    informers_ = std::make_unique<client::SharedInformerFactory>(client_.get(), &executor_);
-    manager_ = controller::Manager::Create({.client = client_.get(),
-                                            .informers = informers_.get(),
-                                            .executor = &executor_})
+    manager_ = controller::Manager::Create({.client = cp_.client.get(),
+                                            .informers = cp_.informers.get(),
+                                            .executor = &cp_.executor})
                    .value();
     if (!controller::AddEndpointSliceController(manager_.get()).ok()) std::abort();
     proxy_ = node::ServiceProxy::Create(
-                 {.informers = informers_.get(), .network = &network_, .executor = &executor_})
+                 {.informers = cp_.informers.get(), .network = &network_, .executor = &cp_.executor})
                  .value();
     if (!manager_->Start().ok()) std::abort();
-    executor_.RunUntilIdle();
+    cp_.executor.RunUntilIdle();
   }
   ~Env() {
     proxy_.reset();
     manager_.reset();
-    informers_.reset();
+    cp_.informers.reset();
   }
 
   // Pod `i` of service `s`: app=svc-<s>, address 10.<64 + i / 65536>.<...>, Ready.
@@ -72,7 +65,7 @@ class Env {
     v1::Container& c = *pod.mutable_spec()->add_containers();
     c.set_name("web");
     c.set_image("web:v1");
-    v1::Pod created = client_->Create(pod).value();
+    v1::Pod created = cp_.client->Create(pod).value();
     const int k = s * 1000 + i;
     SetStatus(created, fmt::format("10.{}.{}.{}", 64 + k / 65536, (k / 256) % 256, k % 256),
               true);
@@ -86,7 +79,7 @@ class Env {
     v1::PodCondition& c = *pod.mutable_status()->add_conditions();
     c.set_type("Ready");
     c.set_status(ready ? "True" : "False");
-    if (!client_->UpdateStatus(pod).ok()) std::abort();
+    if (!cp_.client->UpdateStatus(pod).ok()) std::abort();
   }
   void CreateService(int s) {
     v1::Service service;
@@ -97,7 +90,7 @@ class Env {
     port.set_name("http");
     port.set_port(80);
     port.mutable_target_port()->set_int_val(8080);
-    if (!client_->Create(service).ok()) std::abort();
+    if (!cp_.client->Create(service).ok()) std::abort();
   }
   // Services whose rule has `endpoints` backends, `ready` of them ready, in the network.
   bool Programmed(int s, int endpoints, int ready) {
@@ -112,12 +105,9 @@ class Env {
     return total == endpoints && up == ready;
   }
 
-  VirtualExecutor executor_;
-  std::unique_ptr<store::MemoryStore> store_;
-  std::unique_ptr<client::Client> client_;
-  std::unique_ptr<client::SharedInformerFactory> informers_;
+  bench::ControlPlane cp_;
   std::unique_ptr<controller::Manager> manager_;
-  FakeNetwork network_{{.clock = &executor_.clock()}};
+  FakeNetwork network_{{.clock = &cp_.executor.clock()}};
   std::unique_ptr<node::ServiceProxy> proxy_;
 };
 
@@ -127,10 +117,10 @@ double ProgramAll(Env& env, int services, int endpoints) {
   for (int s = 0; s < services; ++s) {
     for (int i = 0; i < endpoints; ++i) env.CreatePod(s, i, s * endpoints + i);
   }
-  env.executor_.RunUntilIdle();
+  env.cp_.executor.RunUntilIdle();
   const auto start = std::chrono::steady_clock::now();
   for (int s = 0; s < services; ++s) env.CreateService(s);
-  env.executor_.RunUntilIdle();
+  env.cp_.executor.RunUntilIdle();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (int s = 0; s < services; ++s) {
@@ -169,18 +159,18 @@ void EndpointUpdate(benchmark::State& state) {
       const int s = (change * 7) % services;
       const int i = change % endpoints;
       v1::Pod pod =
-          env.client_->Get<v1::Pod>("default", fmt::format("svc-{}-{}", s, i)).value();
+          env.cp_.client->Get<v1::Pod>("default", fmt::format("svc-{}-{}", s, i)).value();
       const auto start = std::chrono::steady_clock::now();
       env.SetStatus(pod, pod.status().pod_ip(), false);
-      env.executor_.RunUntilIdle();
+      env.cp_.executor.RunUntilIdle();
       latencies.push_back(absl::FromChrono(std::chrono::steady_clock::now() - start));
       if (!env.Programmed(s, endpoints, endpoints - 1)) {
         state.SkipWithError("the change did not reach the network");
         return;
       }
-      pod = env.client_->Get<v1::Pod>("default", pod.metadata().name()).value();
+      pod = env.cp_.client->Get<v1::Pod>("default", pod.metadata().name()).value();
       env.SetStatus(pod, pod.status().pod_ip(), true);  // back, for the next change
-      env.executor_.RunUntilIdle();
+      env.cp_.executor.RunUntilIdle();
     }
     state.SetIterationTime(absl::ToDoubleSeconds(latencies.back()));
     bench::ReportLatencies(state, std::move(latencies), "us");

@@ -40,10 +40,10 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "benchmark/benchmark.h"
+#include "control_plane.h"
 #include "latency.h"
 #include "rss.h"
 #include "fmt/format.h"
-#include "orch/api/scheme.h"
 #include "orch/api/v1/core.pb.h"
 #include "orch/base/executor.h"
 #include "orch/client/client.h"
@@ -51,7 +51,6 @@
 #include "orch/node/node_agent.h"
 #include "orch/node/pod_router.h"
 #include "orch/runtime/fake_runtime.h"
-#include "orch/store/memory_store.h"
 
 namespace orch::node {
 namespace {
@@ -96,28 +95,22 @@ class Fleet {
  public:
   // Containers behave as `image` says (FakeImage{}: pulls and starts take no time).
   explicit Fleet(int nodes, const runtime::FakeImage& image = {}) : nodes_(nodes) {
-    store::MemoryStoreOptions options;
-    options.clock = &executor_.clock();
-    store_ = store::MemoryStore::Open(options).value();
-    client_ = std::make_unique<client::Client>(store_.get(), &api::Scheme::Builtin(),
-                                               &executor_.clock());
-    informers_ = std::make_unique<client::SharedInformerFactory>(client_.get(), &executor_);
-    router_ = PodRouter::Create(informers_.get()).value();
+    router_ = PodRouter::Create(cp_.informers.get()).value();
     // Readiness is counted from the informer's events as they arrive: O(1) per event,
     // and the virtual time of each pod's first Ready is exact.
-    auto pods = informers_->InformerFor<v1::Pod>().value();
+    auto pods = cp_.informers->InformerFor<v1::Pod>().value();
     pods.AddEventHandler({
         .on_add = [this](const auto& pod) { Observe(nullptr, *pod); },
         .on_update = [this](const auto& old_pod, const auto& pod) { Observe(old_pod.get(), *pod); },
     });
     for (int i = 0; i < nodes; ++i) {
       runtimes_.push_back(std::make_unique<runtime::FakeRuntime>(runtime::FakeRuntimeOptions{
-          .executor = &executor_,
+          .executor = &cp_.executor,
           .default_image = image,
           .pod_cidr = fmt::format("10.{}.{}.0/24", 64 + i / 256, i % 256)}));
       auto agent = NodeAgent::Create({.node_name = NodeName(i),
-                                      .client = client_.get(),
-                                      .executor = &executor_,
+                                      .client = cp_.client.get(),
+                                      .executor = &cp_.executor,
                                       .runtime = runtimes_.back().get(),
                                       .prober = runtimes_.back().get(),
                                       .pod_router = router_.get(),
@@ -129,8 +122,8 @@ class Fleet {
       if (!agent.ok() || !(*agent)->Start().ok()) std::abort();
       agents_.push_back(*std::move(agent));
     }
-    informers_->Start();
-    executor_.RunUntilIdle();
+    cp_.informers->Start();
+    cp_.executor.RunUntilIdle();
   }
   ~Fleet() {
     agents_.clear();  // stopped before their runtimes and the router go
@@ -139,22 +132,22 @@ class Fleet {
   // Creates pod `i` (bound to node i % nodes) now.
   void Create(int i) {
     const v1::Pod pod = BoundPod(i, nodes_);
-    created_at_[pod.metadata().name()] = executor_.clock().Now();
-    if (!client_->Create(pod).ok()) std::abort();
+    created_at_[pod.metadata().name()] = cp_.executor.clock().Now();
+    if (!cp_.client->Create(pod).ok()) std::abort();
   }
 
   // Runs the executor until `target` pods have been Running and Ready, or until `limit`
   // of virtual time has passed without that (false).
   bool RunUntilReady(int64_t target, absl::Duration limit) {
-    const absl::Time deadline = executor_.clock().Now() + limit;
-    executor_.RunUntilIdle();
+    const absl::Time deadline = cp_.executor.clock().Now() + limit;
+    cp_.executor.RunUntilIdle();
     while (ready_ < target) {
-      if (executor_.NextTimerAt() > deadline || !executor_.RunNextTimer()) return false;
+      if (cp_.executor.NextTimerAt() > deadline || !cp_.executor.RunNextTimer()) return false;
     }
     return true;
   }
 
-  VirtualExecutor& executor() { return executor_; }
+  VirtualExecutor& executor() { return cp_.executor; }
   absl::Time last_ready_at() const { return last_ready_at_; }
   // Creation to first Running and Ready, for every pod that got there.
   std::vector<absl::Duration> Latencies() const {
@@ -166,9 +159,9 @@ class Fleet {
  private:
   void Observe(const v1::Pod* old_pod, const v1::Pod& pod) {
     if (!RunningAndReady(pod) || (old_pod != nullptr && RunningAndReady(*old_pod))) return;
-    if (!ready_at_.emplace(pod.metadata().name(), executor_.clock().Now()).second) return;
+    if (!ready_at_.emplace(pod.metadata().name(), cp_.executor.clock().Now()).second) return;
     ++ready_;
-    last_ready_at_ = executor_.clock().Now();
+    last_ready_at_ = cp_.executor.clock().Now();
   }
 
   const int nodes_;
@@ -176,10 +169,7 @@ class Fleet {
   absl::flat_hash_map<std::string, absl::Time> ready_at_;
   int64_t ready_ = 0;
   absl::Time last_ready_at_;
-  VirtualExecutor executor_;
-  std::unique_ptr<store::MemoryStore> store_;
-  std::unique_ptr<client::Client> client_;
-  std::unique_ptr<client::SharedInformerFactory> informers_;
+  bench::ControlPlane cp_;
   std::unique_ptr<PodRouter> router_;
   std::vector<std::unique_ptr<runtime::FakeRuntime>> runtimes_;
   std::vector<std::unique_ptr<NodeAgent>> agents_;

@@ -25,16 +25,15 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "control_plane.h"
 #include "fmt/format.h"
 #include "orch/api/codec.h"
-#include "orch/api/scheme.h"
 #include "orch/api/v1/core.pb.h"
 #include "orch/api/v1/scheduling.pb.h"
 #include "orch/base/executor.h"
 #include "orch/client/client.h"
 #include "orch/client/informer.h"
 #include "orch/scheduler/scheduler.h"
-#include "orch/store/memory_store.h"
 
 namespace orch::scheduler {
 namespace {
@@ -92,53 +91,47 @@ class Cluster {
   // they are due.
   static constexpr size_t kTasksPerSlice = 16;
 
-  explicit Cluster(int nodes, const std::vector<std::string>& zones = {}) {
-    store::MemoryStoreOptions options;
-    options.clock = &executor_.clock();
-    options.history_limit = 10000;
-    store_ = store::MemoryStore::Open(options).value();
-    client_ = std::make_unique<client::Client>(store_.get(), &api::Scheme::Builtin(),
-                                               &executor_.clock());
-    informers_ = std::make_unique<client::SharedInformerFactory>(client_.get(), &executor_);
+  explicit Cluster(int nodes, const std::vector<std::string>& zones = {})
+      : cp_({.history_limit = 10000}) {
     SchedulerOptions scheduler_options;
-    scheduler_options.client = client_.get();
-    scheduler_options.informers = informers_.get();
-    scheduler_options.executor = &executor_;
+    scheduler_options.client = cp_.client.get();
+    scheduler_options.informers = cp_.informers.get();
+    scheduler_options.executor = &cp_.executor;
     scheduler_ = Scheduler::Create(std::move(scheduler_options)).value();
     if (!scheduler_->Start().ok()) std::abort();
     // Binds counted by name prefix ("pod" for pod-17): which of the pods bound were the
     // measured ones.
-    auto pods = informers_->InformerFor<api::v1::Pod>();
+    auto pods = cp_.informers->InformerFor<api::v1::Pod>();
     if (!pods.ok()) std::abort();
     pods->AddEventHandler({.on_update = [this](const auto& before, const auto& after) {
       if (!before->spec().node_name().empty() || after->spec().node_name().empty()) return;
       const std::string& name = after->metadata().name();
       ++bound_[name.substr(0, name.rfind('-'))];
     }});
-    informers_->Start();
+    cp_.informers->Start();
     for (const char* ns : {"sched-0", "sched-1"}) {
       api::v1::Namespace n;
       n.mutable_metadata()->set_name(ns);
-      if (!client_->Create(n).ok()) std::abort();
+      if (!cp_.client->Create(n).ok()) std::abort();
     }
     for (int i = 0; i < nodes; ++i) {
-      if (!client_->Create(MakeNode(i, zones)).ok()) std::abort();
+      if (!cp_.client->Create(MakeNode(i, zones)).ok()) std::abort();
     }
     // The preempting pods' priority (10) comes from this class, as Priority admission wants.
     api::v1::PriorityClass high;
     high.mutable_metadata()->set_name(kHighPriority);
     high.set_value(10);
-    if (!client_->Create(high).ok()) std::abort();
-    executor_.RunUntilIdle();
+    if (!cp_.client->Create(high).ok()) std::abort();
+    cp_.executor.RunUntilIdle();
   }
   ~Cluster() {
     scheduler_.reset();
-    informers_.reset();
+    cp_.informers.reset();
   }
 
   void Create(int count, const PodTemplate& make) {
     for (int i = 0; i < count; ++i) {
-      absl::StatusOr<api::v1::Pod> created = client_->Create(make(i));
+      absl::StatusOr<api::v1::Pod> created = cp_.client->Create(make(i));
       if (!created.ok()) {
         fmt::print(stderr, "creating a pod: {}\n", created.status().ToString());
         std::abort();
@@ -155,29 +148,29 @@ class Cluster {
   bool RunUntilBound(const std::string& prefix, int64_t bound, const PodTemplate& churn = nullptr,
                      absl::Duration churn_every = absl::ZeroDuration()) {
     const int64_t target = bound_[prefix] + bound;
-    absl::Time last_progress = executor_.clock().Now();
-    absl::Time next_churn = executor_.clock().Now();
+    absl::Time last_progress = cp_.executor.clock().Now();
+    absl::Time next_churn = cp_.executor.clock().Now();
     int churned = 0;
     int64_t last = bound_[prefix];
     while (bound_[prefix] < target) {
       if (churn != nullptr) {
-        for (; next_churn <= executor_.clock().Now(); next_churn += churn_every) {
+        for (; next_churn <= cp_.executor.clock().Now(); next_churn += churn_every) {
           Create(1, [&](int) { return churn(churned++); });
         }
       }
       const auto start = std::chrono::steady_clock::now();
-      const size_t ran = executor_.RunReady(kTasksPerSlice);
-      executor_.virtual_clock().Advance(absl::FromChrono(std::chrono::steady_clock::now() - start));
+      const size_t ran = cp_.executor.RunReady(kTasksPerSlice);
+      cp_.executor.virtual_clock().Advance(absl::FromChrono(std::chrono::steady_clock::now() - start));
       const int64_t now_bound = bound_[prefix];
       if (now_bound >= target) break;
       if (now_bound != last) {
         last = now_bound;
-        last_progress = executor_.clock().Now();
-      } else if (executor_.clock().Now() - last_progress > absl::Minutes(30)) {
+        last_progress = cp_.executor.clock().Now();
+      } else if (cp_.executor.clock().Now() - last_progress > absl::Minutes(30)) {
         return false;
       }
       if (ran == 0) {
-        executor_.AdvanceBy(churn != nullptr ? std::min(absl::Seconds(1), churn_every)
+        cp_.executor.AdvanceBy(churn != nullptr ? std::min(absl::Seconds(1), churn_every)
                                              : absl::Seconds(1));
       }
     }
@@ -187,10 +180,7 @@ class Cluster {
   SchedulerStats stats() const { return scheduler_->stats(); }
 
  private:
-  VirtualExecutor executor_;
-  std::unique_ptr<store::MemoryStore> store_;
-  std::unique_ptr<client::Client> client_;
-  std::unique_ptr<client::SharedInformerFactory> informers_;
+  bench::ControlPlane cp_;
   std::unique_ptr<Scheduler> scheduler_;
   std::map<std::string, int64_t> bound_;  // by name prefix
 };
