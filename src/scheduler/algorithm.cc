@@ -1,6 +1,7 @@
 #include "scheduler/algorithm.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <utility>
 
@@ -267,11 +268,18 @@ absl::Status Algorithm::ScoreNodes(Profile& profile, CycleState& state, const Po
     Status status = plugin.plugin->ScoreNodes(state, pod, feasible, absl::MakeSpan(raw));
     if (!status.ok()) return PluginError(status.WithPlugin(plugin.name));
     const Normalization normalization = plugin.plugin->normalization();
-    // kDefault and kDefaultReverse are applied in the loop below, with the largest score.
+    // The framework's rules are applied in the loop below, with the extreme scores.
     int64_t max = 0;
+    int64_t min = INT64_MAX;
     if (normalization == Normalization::kDefault ||
         normalization == Normalization::kDefaultReverse) {
       for (int64_t score : raw) max = std::max(max, score);
+    } else if (normalization == Normalization::kMinMaxReverse) {
+      for (int64_t score : raw) {
+        if (score < 0) continue;
+        max = std::max(max, score);
+        min = std::min(min, score);
+      }
     } else if (normalization == Normalization::kCustom) {
       custom.resize(n);
       for (size_t i = 0; i < n; ++i) custom[i] = {feasible[i], raw[i]};
@@ -280,7 +288,7 @@ absl::Status Algorithm::ScoreNodes(Profile& profile, CycleState& state, const Po
       for (size_t i = 0; i < n; ++i) raw[i] = custom[i].score;
     }
     for (size_t i = 0; i < n; ++i) {
-      const int64_t score = NormalizedScore(normalization, raw[i], max);
+      const int64_t score = NormalizedScore(normalization, raw[i], max, min);
       if (score < kMinNodeScore || score > kMaxNodeScore) {
         return InvalidScoreError(plugin.name, score);
       }

@@ -78,11 +78,20 @@ size_t PickTie(std::mt19937_64& rng, size_t ties);
 // A plugin's Error as the cycle reports it, and a normalized score out of range.
 absl::Status PluginError(const Status& status);
 absl::Status InvalidScoreError(std::string_view plugin, int64_t score);
-// One plugin's score after kDefault or kDefaultReverse, from its raw score and the largest
-// raw score; any other kind's score is returned as it is.
-inline int64_t NormalizedScore(Normalization kind, int64_t raw, int64_t max) {
-  if (kind != Normalization::kDefault && kind != Normalization::kDefaultReverse) return raw;
-  return DefaultNormalizedScore(kind == Normalization::kDefaultReverse, raw, max);
+// One plugin's score after the rule the framework applies (every kind but kCustom), from
+// its raw score and the extremes of the list's raw scores: the largest, and the smallest
+// that is not negative (kMinMaxReverse only). kNone and kCustom scores are returned as
+// they are.
+inline int64_t NormalizedScore(Normalization kind, int64_t raw, int64_t max, int64_t min) {
+  switch (kind) {
+    case Normalization::kDefault:
+    case Normalization::kDefaultReverse:
+      return DefaultNormalizedScore(kind == Normalization::kDefaultReverse, raw, max);
+    case Normalization::kMinMaxReverse:
+      return MinMaxReverseNormalizedScore(raw, min, max);
+    default:
+      return raw;
+  }
 }
 
 // The extenders a scheduler owns, as the Algorithm borrows them.

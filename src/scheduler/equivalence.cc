@@ -1,6 +1,7 @@
 #include "scheduler/equivalence.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "fmt/format.h"
 #include "orch/base/status.h"
@@ -23,6 +24,7 @@ struct EquivalenceCache::Class {
   size_t nodes = 0;
   PluginNameSet skip_filter;
   PluginNameSet skip_score;
+  std::vector<std::string> score_inputs;  // per score plugin (Profile::KeptScoreInputs)
 
   // Per node (by index in the snapshot's order).
   std::vector<int64_t> filter_generation;  // -1: never filtered
@@ -44,6 +46,8 @@ struct EquivalenceCache::Class {
   std::vector<Normalization> normalization;
   std::vector<int64_t> max;    // over scored nodes
   std::vector<int32_t> at_max;  // how many scored nodes have it
+  std::vector<int64_t> min;     // over scored nodes with a score >= 0 (kMinMaxReverse)
+  std::vector<int32_t> at_min;
   bool scores_valid = false;
 
   // Scored nodes by total, each bucket in node order.
@@ -166,6 +170,7 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
     c->plugins = plugins.size();
     c->normalization.clear();
     for (const WeightedScorePlugin& p : plugins) c->normalization.push_back(p.plugin->normalization());
+    c->score_inputs.assign(plugins.size(), std::string());  // what node-local plugins name
     c->nodes = 0;  // forces a reset
   }
   ORCH_RETURN_IF_ERROR(Refresh(*c, profile, state, pod, cache, domain));
@@ -207,17 +212,25 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
 
   Status pre = profile.RunPreScore(state, pod, c->feasible_list);
   if (!pre.ok()) return PluginError(pre);
-  if (!profile.NodeLocalScores(state)) return absl::OkStatus();
-  // A plugin that normalizes over the whole list cannot be kept up to date node by node.
+  if (!profile.KeptScoreInputs(state, &score_inputs_)) return absl::OkStatus();
+  // A plugin that normalizes over the whole list its own way cannot be kept up to date
+  // node by node.
   for (const WeightedScorePlugin& p : plugins) {
     if (p.plugin->normalization() == Normalization::kCustom && !state.skip_score.contains(p.name)) {
       return absl::OkStatus();
     }
   }
   c->scores_valid = scores_were_valid;
-  if (c->skip_score != state.skip_score) {
+  // Kept scores stand while the plugins that ran and what they read beyond each node do.
+  if (c->skip_score != state.skip_score || c->score_inputs != score_inputs_) {
+    const bool inputs_changed = c->score_inputs != score_inputs_;
     c->skip_score = state.skip_score;
+    c->score_inputs = score_inputs_;
     c->scores_valid = false;
+    // Inputs that change every cycle (zone counts, as pods land in zones) would have every
+    // node scored afresh each time, which the uncached path does faster: it serves until
+    // the inputs hold still for a cycle.
+    if (inputs_changed) return absl::OkStatus();
   }
 
   // Scores of the feasible nodes whose state changed; everything when nothing is valid.
@@ -239,7 +252,8 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
     int64_t total = 0;
     for (size_t p = 0; p < P; ++p) {
       if (c->skip_score.contains(plugins[p].name)) continue;
-      const int64_t score = NormalizedScore(c->normalization[p], c->raw[i * P + p], c->max[p]);
+      const int64_t score =
+          NormalizedScore(c->normalization[p], c->raw[i * P + p], c->max[p], c->min[p]);
       if (score < kMinNodeScore || score > kMaxNodeScore) {
         return InvalidScoreError(plugins[p].name, score);
       }
@@ -248,9 +262,11 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
     c->total[i] = total;
     return absl::OkStatus();
   };
-  auto rebuild_max = [&](size_t p) {
+  auto rebuild_extremes = [&](size_t p) {
     int64_t max = 0;
     int32_t count = 0;
+    int64_t min = INT64_MAX;
+    int32_t min_count = 0;
     for (size_t i = 0; i < nodes.size(); ++i) {
       if (c->score_generation[i] < 0) continue;
       const int64_t v = c->raw[i * P + p];
@@ -260,10 +276,21 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
       } else if (v == max) {
         ++count;
       }
+      if (v < 0) continue;
+      if (v < min) {
+        min = v;
+        min_count = 1;
+      } else if (v == min) {
+        ++min_count;
+      }
     }
     c->max[p] = max;
     c->at_max[p] = count;
+    c->min[p] = min;
+    c->at_min[p] = min_count;
   };
+  // Whether plugin p's normalization reads the smallest score.
+  auto uses_min = [&](size_t p) { return c->normalization[p] == Normalization::kMinMaxReverse; };
   auto rebuild_all = [&]() -> absl::Status {
     c->buckets.clear();
     for (size_t i = 0; i < nodes.size(); ++i) {
@@ -281,7 +308,9 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
     }
     c->max.assign(P, 0);
     c->at_max.assign(P, 0);
-    for (size_t p = 0; p < P; ++p) rebuild_max(p);
+    c->min.assign(P, INT64_MAX);
+    c->at_min.assign(P, 0);
+    for (size_t p = 0; p < P; ++p) rebuild_extremes(p);
     ORCH_RETURN_IF_ERROR(rebuild_all());
     c->scores_valid = true;
   } else {
@@ -295,7 +324,9 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
       if (had) {
         c->Unbucket(i);
         for (size_t p = 0; p < P; ++p) {
-          if (c->raw[n * P + p] == c->max[p] && --c->at_max[p] == 0) max_changed = true;
+          const int64_t v = c->raw[n * P + p];
+          if (v == c->max[p] && --c->at_max[p] == 0) max_changed = true;
+          if (v >= 0 && v == c->min[p] && --c->at_min[p] == 0 && uses_min(p)) max_changed = true;
         }
         c->score_generation[n] = -1;
       }
@@ -310,12 +341,20 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
           } else if (v == c->max[p]) {
             ++c->at_max[p];
           }
+          if (v < 0) continue;
+          if (v < c->min[p]) {
+            c->min[p] = v;
+            c->at_min[p] = 1;
+            max_changed |= uses_min(p);
+          } else if (v == c->min[p]) {
+            ++c->at_min[p];
+          }
         }
         updated.push_back(i);
       }
     }
-    if (max_changed) {
-      for (size_t p = 0; p < P; ++p) rebuild_max(p);
+    if (max_changed) {  // or a smallest score that a normalization reads
+      for (size_t p = 0; p < P; ++p) rebuild_extremes(p);
       ORCH_RETURN_IF_ERROR(rebuild_all());
     } else {
       for (int32_t i : updated) {
@@ -328,19 +367,24 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
 
   // The scores are kept over the nodes that pass every plugin but the domain-local one.
   // When some of those fail it, the draw is among the best of the rest — exact only if the
-  // rest still hold each normalizing plugin's largest raw score.
+  // rest still hold each normalizing plugin's extreme raw scores.
   if (!all_domains_pass) {
     for (size_t p = 0; p < P; ++p) {
-      // A largest score of 0 is every node's (scores are not negative), so the rest's too.
+      // A largest score of 0 is at least every node's, so the rest's too; a smallest score
+      // matters only with a largest one above 0.
       if (c->normalization[p] == Normalization::kNone || c->max[p] == 0 ||
           c->skip_score.contains(plugins[p].name)) {
         continue;
       }
       int64_t max = 0;
+      int64_t min = INT64_MAX;
       for (size_t i = 0; i < nodes.size(); ++i) {
-        if (c->score_generation[i] >= 0 && c->Feasible(i)) max = std::max(max, c->raw[i * P + p]);
+        if (c->score_generation[i] < 0 || !c->Feasible(i)) continue;
+        const int64_t v = c->raw[i * P + p];
+        max = std::max(max, v);
+        if (v >= 0) min = std::min(min, v);
       }
-      if (max != c->max[p]) return absl::OkStatus();
+      if (max != c->max[p] || (uses_min(p) && min != c->min[p])) return absl::OkStatus();
     }
   }
   auto passes = [&](int32_t i) { return all_domains_pass || c->Feasible(static_cast<size_t>(i)); };

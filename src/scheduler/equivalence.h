@@ -25,10 +25,15 @@
 // that pass — provided those still hold the largest raw score of each plugin that
 // normalizes by it, so that the scores stand as kept.
 //
+// A Score plugin may read more than the node, too, if it names what (ScorePlugin::ScoreInputs:
+// PodTopologySpread's weights and zone counts): the class keeps its raw scores while those
+// inputs stay the same, and scores every node afresh when they change.
+//
 // It serves a cycle only when it can be exact: every plugin that did not Skip is NodeLocal
-// (but for that one domain-local Filter plugin, and then no pod is nominated) and none of
-// them normalizes with kCustom, PreFilter did not narrow the nodes and the profile does
-// not sample; otherwise the caller takes the uncached path.
+// (but for that one domain-local Filter plugin, and then no pod is nominated, and the Score
+// plugins that name their inputs) and none of them normalizes with kCustom, PreFilter did
+// not narrow the nodes and the profile does not sample; otherwise the caller takes the
+// uncached path.
 //
 // Not thread-safe: owned by one Algorithm.
 #ifndef ORCH_SRC_SCHEDULER_EQUIVALENCE_H_
@@ -90,6 +95,7 @@ class EquivalenceCache {
   StringMap<std::unique_ptr<Class>> classes_;
   std::list<std::string> lru_;
   std::vector<int32_t> dirty_;  // nodes whose scores Refresh found stale
+  std::vector<std::string> score_inputs_;  // this cycle's, kept to reuse the buffers
   std::string key_;             // Find's key, kept to reuse its buffer
   int64_t served_cycles_ = 0;
   int64_t node_evaluations_ = 0;

@@ -1,6 +1,7 @@
 #include "orch/scheduler/framework.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "absl/strings/str_join.h"
 #include "fmt/format.h"
@@ -154,6 +155,17 @@ void DefaultNormalizeScore(bool reverse, std::vector<NodeScore>& scores) {
   int64_t max = 0;
   for (const NodeScore& s : scores) max = std::max(max, s.score);
   for (NodeScore& s : scores) s.score = DefaultNormalizedScore(reverse, s.score, max);
+}
+
+void MinMaxReverseNormalizeScore(std::vector<NodeScore>& scores) {
+  int64_t min = INT64_MAX;
+  int64_t max = 0;
+  for (const NodeScore& s : scores) {
+    if (s.score < 0) continue;
+    min = std::min(min, s.score);
+    max = std::max(max, s.score);
+  }
+  for (NodeScore& s : scores) s.score = MinMaxReverseNormalizedScore(s.score, min, max);
 }
 
 }  // namespace orch::scheduler

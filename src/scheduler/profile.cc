@@ -185,9 +185,15 @@ bool Profile::ReusableFilters(const CycleState& state, DomainFilter* domain) con
   return true;
 }
 
-bool Profile::NodeLocalScores(const CycleState& state) const {
-  for (const auto& s : score_) {
-    if (!s.plugin->NodeLocalThisCycle(state) && !state.skip_score.contains(s.name)) return false;
+bool Profile::KeptScoreInputs(const CycleState& state, std::vector<std::string>* inputs) const {
+  inputs->resize(score_.size());
+  for (size_t i = 0; i < score_.size(); ++i) {
+    const WeightedScorePlugin& s = score_[i];
+    std::string& in = (*inputs)[i];
+    in.clear();
+    if (state.skip_score.contains(s.name) || s.plugin->NodeLocalThisCycle(state)) continue;
+    if (!s.plugin->ScoreInputs(state, &in)) return false;
+    in.insert(in.begin(), '+');  // never "", whatever the plugin wrote
   }
   return true;
 }

@@ -67,13 +67,15 @@ class Profile : public Handle {
   // Whether the cycle's results may be reused across node states: every Filter plugin
   // that did not Skip at PreFilter is NodeLocal, or all but one, which is domain-local
   // (FilterPlugin::FilterDomainKey) and then described in `*domain` (ReusableFilters);
-  // every Score plugin that did not Skip at PreScore is NodeLocal (NodeLocalScores).
+  // every Score plugin that did not Skip at PreScore is NodeLocal, or names the inputs it
+  // read beyond the node (ScorePlugin::ScoreInputs), given per Score plugin in `*inputs`
+  // ("" for a node-local or skipped one) (KeptScoreInputs).
   struct DomainFilter {
     int index = -1;        // position among the Filter plugins; -1: none
     std::string_view key;  // the label whose value is the domain
   };
   bool ReusableFilters(const CycleState& state, DomainFilter* domain) const;
-  bool NodeLocalScores(const CycleState& state) const;
+  bool KeptScoreInputs(const CycleState& state, std::vector<std::string>* inputs) const;
 
   Status RunPreFilter(CycleState& state, const PodInfo& pod, PreFilterResult* result);
   Status RunPostFilter(CycleState& state, const PodInfo& pod, const NodeToStatus& filtered,

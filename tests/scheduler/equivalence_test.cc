@@ -3,6 +3,7 @@
 // node, message and all — while the cache really serves most cycles.
 #include "scheduler/equivalence.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -64,9 +65,10 @@ struct Workload {
 };
 
 // Pods spread with DoNotSchedule constraints, over zones (where PodTopologySpread is
-// domain-local) or hosts: shapes 7 to 12, drawn mostly by workloads made with `spread`.
+// domain-local) or hosts, and with ScheduleAnyway ones (where it scores from inputs it
+// names): shapes 7 to 14, drawn mostly by workloads made with `spread`.
 constexpr int kFirstSpreadShape = 7;
-constexpr int kSpreadShapes = 6;
+constexpr int kSpreadShapes = 8;
 
 Workload RandomWorkload(uint64_t seed, int nodes, int pods, bool spread = false) {
   std::mt19937_64 rng(seed);
@@ -153,10 +155,23 @@ Workload RandomWorkload(uint64_t seed, int nodes, int pods, bool spread = false)
                 affinity: {nodeAffinity: {preferredDuringSchedulingIgnoredDuringExecution: [
                 {weight: 10, preference: {matchExpressions: [{key: disk, operator: In, values: [ssd]}]}}]}}})");
         break;
+      case 12:  // preferably spread over hosts: every node's score stands while no other changes
+        pod.Req({{"cpu", "100m"}, {"memory", "128Mi"}})
+            .SpecYaml(R"(topologySpreadConstraints: [{maxSkew: 1, topologyKey: kubernetes.io/hostname,
+                whenUnsatisfiable: ScheduleAnyway, labelSelector: {matchLabels: {app: app-12}}}])");
+        break;
+      case 13:  // preferably spread over zones and hosts: nodes without a zone are ignored
+        pod.Req({{"cpu", "200m"}})
+            .SpecYaml(R"(topologySpreadConstraints: [
+                {maxSkew: 2, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: ScheduleAnyway,
+                 labelSelector: {matchLabels: {app: app-13}}},
+                {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway,
+                 labelSelector: {matchLabels: {app: app-13}}}])");
+        break;
       default:  // one per host
         pod.Req({{"cpu", "100m"}})
             .SpecYaml(R"(topologySpreadConstraints: [{maxSkew: 1, topologyKey: kubernetes.io/hostname,
-                whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: app-12}}}])");
+                whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: app-14}}}])");
         break;
     }
     return pod;
@@ -260,30 +275,73 @@ TEST(EquivalenceCacheTest, PlacesZoneSpreadPodsWhereTheUncachedPathDoes) {
   EXPECT_GT(served, cycles / 2) << served << " of " << cycles;
 }
 
-TEST(EquivalenceCacheTest, EvaluatesOnlyChangedNodesForRepeatedPods) {
-  SchedulerRun run(/*reuse=*/true, 1);
-  for (int i = 0; i < 200; ++i) {
+// `nodes` equal nodes (4 cpu, 8Gi, each labelled with its hostname), then `pods` pods from
+// `make(name)`, each scheduled and assumed on its node; returns the nodes chosen.
+std::vector<std::string> ScheduleOnEqualNodes(
+    SchedulerRun& run, int nodes, int pods,
+    const std::function<PodInfoPtr(const std::string&)>& make) {
+  for (int i = 0; i < nodes; ++i) {
     const std::string name = fmt::format("node-{:03d}", i);
-    ASSERT_TRUE(run.cache
+    EXPECT_TRUE(run.cache
                     .AddOrUpdateNode(MakeNode(name)
                                          .Capacity({{"cpu", "4"}, {"memory", "8Gi"}, {"pods", "110"}})
+                                         .Label("kubernetes.io/hostname", name)
                                          .Ptr())
                     .ok());
   }
-  for (int i = 0; i < 100; ++i) {
-    const std::string name = fmt::format("pod-{}", i);
-    PodInfoPtr pod = MakePod(name).Uid(name).Req({{"cpu", "100m"}, {"memory", "100Mi"}}).Info();
+  std::vector<std::string> chosen;
+  for (int i = 0; i < pods; ++i) {
     CycleState state;
-    ORCH_ASSERT_OK_AND_ASSIGN(CycleOutcome outcome,
-                              RunSchedulingCycle(*run.profile, run.algorithm, run.cache, state,
-                                                 pod, false));
-    ASSERT_FALSE(outcome.node.empty());
+    absl::StatusOr<CycleOutcome> outcome = RunSchedulingCycle(
+        *run.profile, run.algorithm, run.cache, state, make(fmt::format("pod-{}", i)), false);
+    EXPECT_TRUE(outcome.ok()) << outcome.status();
+    if (!outcome.ok()) break;
+    chosen.push_back(outcome->node);
   }
+  return chosen;
+}
+
+TEST(EquivalenceCacheTest, EvaluatesOnlyChangedNodesForRepeatedPods) {
+  SchedulerRun run(/*reuse=*/true, 1);
+  auto make = [](const std::string& name) {
+    return MakePod(name).Uid(name).Req({{"cpu", "100m"}, {"memory", "100Mi"}}).Info();
+  };
+  const std::vector<std::string> chosen = ScheduleOnEqualNodes(run, 200, 100, make);
+  EXPECT_EQ(chosen.size(), 100u);
+  EXPECT_THAT(chosen, ::testing::Each(::testing::Not(::testing::IsEmpty())));
   const EquivalenceCache& cache = run.algorithm.equivalence();
   // The first pod is scheduled uncached (a class is built on its second pod), the second
   // evaluates all 200 nodes (filter + score), each later one about one node.
   EXPECT_EQ(cache.served_cycles(), 99);
   EXPECT_LT(cache.node_evaluations(), 2 * 200 + 99 * 4);
+}
+
+// PodTopologySpread's scores read other nodes (its weights, its zone counts), but it names
+// what it read: while that stays the same, a class keeps its scores as for node-local
+// plugins, and each later pod costs about one node.
+TEST(EquivalenceCacheTest, KeepsSpreadScoresWhileTheirInputsHold) {
+  SchedulerRun run(/*reuse=*/true, 1);
+  auto make = [](const std::string& name) {
+    return MakePod(name)
+        .Uid(name)
+        .Label("app", "web")
+        .Req({{"cpu", "100m"}, {"memory", "100Mi"}})
+        .SpecYaml(R"(topologySpreadConstraints: [{maxSkew: 1, topologyKey: kubernetes.io/hostname,
+            whenUnsatisfiable: ScheduleAnyway, labelSelector: {matchLabels: {app: web}}}])")
+        .Info();
+  };
+  const std::vector<std::string> chosen = ScheduleOnEqualNodes(run, 200, 100, make);
+  std::map<std::string, int> per_node;
+  for (const std::string& node : chosen) ++per_node[node];
+  // Spread: no node got a second pod while 100 others had none.
+  EXPECT_EQ(chosen.size(), 100u);
+  EXPECT_EQ(per_node.size(), 100u);
+  const EquivalenceCache& cache = run.algorithm.equivalence();
+  // The first pod is scheduled uncached, as is the second: its class meets the inputs for
+  // the first time (inputs seen once may be changing every cycle). From the third on, the
+  // class serves, about one node each.
+  EXPECT_EQ(cache.served_cycles(), 98);
+  EXPECT_LT(cache.node_evaluations(), 2 * 200 + 98 * 4);
 }
 
 // A plugin written against the public API alone, as an operator would: at most `quota`

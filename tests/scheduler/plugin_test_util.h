@@ -119,6 +119,9 @@ inline ScoreResult RunScore(Plugin& plugin, const PodInfo& pod,
     case Normalization::kDefaultReverse:
       DefaultNormalizeScore(scorer.normalization() == Normalization::kDefaultReverse, scores);
       break;
+    case Normalization::kMinMaxReverse:
+      MinMaxReverseNormalizeScore(scores);
+      break;
     case Normalization::kCustom: {
       Status status = scorer.NormalizeScore(state, pod, scores);
       EXPECT_TRUE(status.ok()) << status.Message();

@@ -150,9 +150,13 @@ class CrossNodePluginTest : public ::testing::Test {
       EXPECT_TRUE(scored.ok()) << scored.Message();
       scores.push_back(s);
     }
-    EXPECT_EQ(score_->normalization(), Normalization::kCustom);
-    Status normalized = score_->NormalizeScore(state, pod, scores);
-    EXPECT_TRUE(normalized.ok()) << normalized.Message();
+    if (score_->normalization() == Normalization::kMinMaxReverse) {
+      MinMaxReverseNormalizeScore(scores);
+    } else {
+      EXPECT_EQ(score_->normalization(), Normalization::kCustom);
+      Status normalized = score_->NormalizeScore(state, pod, scores);
+      EXPECT_TRUE(normalized.ok()) << normalized.Message();
+    }
     std::map<std::string, int64_t> out;
     for (const NodeScore& s : scores) out[s.node->name()] = s.score;
     return out;

@@ -449,13 +449,17 @@ struct NodeScore {
   int64_t score = 0;
 };
 
-// How a score plugin brings its raw scores to 0..kMaxNodeScore. The framework applies the
-// two default rules itself (and can then update them incrementally when one node changes);
+// How a score plugin brings its raw scores to 0..kMaxNodeScore. The framework applies every
+// rule but kCustom itself (and can then update them incrementally when one node changes);
 // kCustom calls NormalizeScore with every node's score.
 enum class Normalization {
   kNone,            // Score already returns 0..100
   kDefault,         // score * 100 / max (all 0 stays 0)
   kDefaultReverse,  // 100 - score * 100 / max (all 100 when max is 0)
+  // PodTopologySpread's rule, fewer is better: 100 * (max + min - score) / max, with min
+  // and max over the scores that are not negative (all 100 when max is 0). A negative raw
+  // score marks a node the plugin ignores: it normalizes to 0 and counts in neither.
+  kMinMaxReverse,
   kCustom,
 };
 
@@ -478,6 +482,13 @@ class ScorePlugin : public virtual Plugin {
                                 std::vector<NodeScore>& scores) const {
     return Status();
   }
+  // For a plugin that is not node-local for this cycle's pod (NodeLocalThisCycle): whether
+  // its raw scores depend only on each node's own state and on a few values PreScore took
+  // from the whole cluster — PodTopologySpread's normalizing weights and zone counts —
+  // which it then writes to `*inputs` as bytes. Equal inputs promise equal raw scores on a
+  // node in an equal state: the scheduler keeps a class of equal pods' scores across
+  // cycles while the inputs stay the same. Called after PreScore; the default says no.
+  virtual bool ScoreInputs(const CycleState& state, std::string* inputs) const { return false; }
 };
 
 // Applies kDefault / kDefaultReverse to `scores` in place (Kubernetes' DefaultNormalizeScore).
@@ -487,6 +498,15 @@ inline int64_t DefaultNormalizedScore(bool reverse, int64_t score, int64_t max) 
   if (max == 0) return reverse ? kMaxNodeScore : score;
   const int64_t scaled = kMaxNodeScore * score / max;
   return reverse ? kMaxNodeScore - scaled : scaled;
+}
+// Applies kMinMaxReverse to `scores` in place.
+void MinMaxReverseNormalizeScore(std::vector<NodeScore>& scores);
+// One score as kMinMaxReverse leaves it, given the smallest and largest scores that are not
+// negative.
+inline int64_t MinMaxReverseNormalizedScore(int64_t score, int64_t min, int64_t max) {
+  if (score < 0) return 0;
+  if (max == 0) return kMaxNodeScore;
+  return kMaxNodeScore * (max + min - score) / max;
 }
 
 class ReservePlugin : public virtual Plugin {

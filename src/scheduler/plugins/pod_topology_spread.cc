@@ -6,8 +6,8 @@
 //              smallest count (the "critical path").
 //   Filter     rejects a node when placing the pod there would make its domain exceed the
 //              global minimum by more than maxSkew.
-//   PreScore/Score/NormalizeScore  for ScheduleAnyway constraints, prefer nodes whose
-//              domains hold fewer matching pods, with Kubernetes' weighting and normalization.
+//   PreScore/Score  for ScheduleAnyway constraints, prefer nodes whose domains hold fewer
+//              matching pods, with Kubernetes' weighting and normalization (kMinMaxReverse).
 // A pod without constraints of its own gets the default constraints (System or List
 // defaulting) with a selector built from the Services and ReplicaSets that select it.
 #include <algorithm>
@@ -515,6 +515,9 @@ class ScoreState : public CycleState::Data {
     // Per constraint: domain -> matching pods (not for hostname constraints: Score reads a
     // node's own count from the remembered counts, for the nodes it scores).
     std::vector<StringMap<int64_t>> pod_counts;
+    // Per constraint: whether a feasible node has the key with the empty value, so that
+    // Score reads the count of the domain "" (which nodes without the key also count in).
+    std::vector<uint8_t> empty_value;
     std::vector<double> normalizing_weight;
     // The pod's namespace, and the remembered counts' query.
     std::string ns;
@@ -594,9 +597,10 @@ class PodTopologySpread final : public PreFilterPlugin,
   Status ScoreNodes(CycleState& state, const PodInfo& pod,
                     absl::Span<const NodeInfo* const> nodes,
                     absl::Span<int64_t> scores) const override;
-  Normalization normalization() const override { return Normalization::kCustom; }
-  Status NormalizeScore(CycleState& state, const PodInfo& pod,
-                        std::vector<NodeScore>& scores) const override;
+  // Ignored nodes (Kubernetes' IgnoredNodes) score -1: 0 once normalized, and outside the
+  // minimum and maximum.
+  Normalization normalization() const override { return Normalization::kMinMaxReverse; }
+  bool ScoreInputs(const CycleState& state, std::string* inputs) const override;
 
  private:
   static Status FilterWith(const FilterState& s, const NodeInfo& node);
@@ -836,6 +840,7 @@ Status PodTopologySpread::PreScore(CycleState& state, const PodInfo& pod_info,
 
   // The domains of the feasible nodes (hostname constraints: one per node, counted later).
   data->pod_counts.resize(cs.size());
+  data->empty_value.resize(cs.size());
   size_t ignored = 0;
   bool has_domains = false;
   for (const NodeInfo* node : feasible) {
@@ -848,6 +853,7 @@ Status PodTopologySpread::PreScore(CycleState& state, const PodInfo& pod_info,
       const std::string* value = node->Label(cs[i].topology_key);
       const std::string_view domain = value == nullptr ? std::string_view() : *value;
       if (!data->pod_counts[i].contains(domain)) data->pod_counts[i].emplace(domain, 0);
+      if (value != nullptr && value->empty()) data->empty_value[i] = 1;
       has_domains = true;
     }
   }
@@ -929,34 +935,35 @@ Status PodTopologySpread::ScoreNodes(CycleState& state, const PodInfo& pod,
   auto counts = d.has_hostname ? counts_.Begin(d.counts_query, handle_.snapshot().nodes().size())
                                : counts_.Uncached();
   for (size_t k = 0; k < nodes.size(); ++k) {
-    scores[k] = s->Ignored(*nodes[k]) ? 0 : ScoreWith(d, *nodes[k], counts);
+    scores[k] = s->Ignored(*nodes[k]) ? -1 : ScoreWith(d, *nodes[k], counts);
   }
   return Status();
 }
 
-Status PodTopologySpread::NormalizeScore(CycleState& state, const PodInfo& pod,
-                                         std::vector<NodeScore>& scores) const {
+// A node's raw score reads the node itself (its labels, its own matching pods) and the
+// cycle's constraints, normalizing weights and counts per zone-like domain: those last
+// three are the inputs. The domain "" of nodes without the key is read by no node unless
+// one has the key with the empty value.
+bool PodTopologySpread::ScoreInputs(const CycleState& state, std::string* inputs) const {
   const auto* s = state.Read<ScoreState>(kPreScoreStateKey);
-  if (s == nullptr) {
-    return MissingState(kPreScoreStateKey);
-  }
-  int64_t min_score = INT64_MAX;
-  int64_t max_score = 0;
-  for (const NodeScore& ns : scores) {
-    if (s->Ignored(*ns.node)) continue;
-    min_score = std::min(min_score, ns.score);
-    max_score = std::max(max_score, ns.score);
-  }
-  for (NodeScore& ns : scores) {
-    if (s->Ignored(*ns.node)) {
-      ns.score = 0;
-    } else if (max_score == 0) {
-      ns.score = kMaxNodeScore;
-    } else {
-      ns.score = kMaxNodeScore * (max_score + min_score - ns.score) / max_score;
+  if (s == nullptr) return false;
+  const ScoreState::Computed& d = *s->data;
+  inputs->assign(d.counts_query);
+  inputs->push_back(d.require_all_topologies ? 'A' : '-');
+  for (size_t i = 0; i < d.constraints.size(); ++i) {
+    const Constraint& c = d.constraints[i];
+    absl::StrAppend(inputs, "|", c.topology_key, "|", c.max_skew, "|");
+    inputs->append(reinterpret_cast<const char*>(&d.normalizing_weight[i]), sizeof(double));
+    std::vector<std::pair<std::string_view, int64_t>> domains(d.pod_counts[i].begin(),
+                                                              d.pod_counts[i].end());
+    std::sort(domains.begin(), domains.end());
+    for (const auto& [domain, count] : domains) {
+      if (domain.empty() && !d.empty_value[i]) continue;
+      inputs->append(domain);
+      absl::StrAppend(inputs, "=", count, "|");
     }
   }
-  return Status();
+  return true;
 }
 
 // ------------------------------------------------------------------ args
