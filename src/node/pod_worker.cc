@@ -925,16 +925,14 @@ PodWorker::Action PodWorker::DeletePodObject(const v1::Pod& pod) {
 void PodWorker::WriteStatus(const v1::Pod& pod, const PodView& view) {
   StatusContext context{context_->runtime_name, context_->host_ip, Now()};
   v1::PodStatus status = ComputePodStatus(pod, view, context);
+  std::string bytes = api::DeterministicBytes(status);
   {
     MutexLock lock(&mu_);
-    if (written_.has_value() &&
-        api::SameMessage(*written_, status)) {
-      return;
-    }
+    if (written_.has_value() && *written_ == bytes) return;
   }
-  if (api::SameMessage(pod.status(), status)) {
+  if (api::DeterministicBytes(pod.status()) == bytes) {
     MutexLock lock(&mu_);
-    written_ = status;
+    written_ = std::move(bytes);
     return;
   }
   const absl::Status written = client::RetryOnConflict(
@@ -949,7 +947,7 @@ void PodWorker::WriteStatus(const v1::Pod& pod, const PodView& view) {
       client::Sleeper::None());
   MutexLock lock(&mu_);
   if (written.ok()) {
-    written_ = status;
+    written_ = std::move(bytes);
   } else if (!absl::IsNotFound(written)) {
     ++context_->runtime_errors;
     KickAt(Now() + absl::Seconds(1));  // the store refused: try again

@@ -177,7 +177,9 @@ class PodWorker : public std::enable_shared_from_this<PodWorker> {
   Backoff image_backoff_ ABSL_GUARDED_BY(mu_);
   Backoff sandbox_backoff_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, absl::Time> failed_at_ ABSL_GUARDED_BY(mu_);  // backoff key -> when
-  std::optional<api::v1::PodStatus> written_ ABSL_GUARDED_BY(mu_);  // last status written
+  // The last status written, as its deterministic encoding (a fraction of the message's
+  // size, and what comparing needs).
+  std::optional<std::string> written_ ABSL_GUARDED_BY(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;  // newest relist seen
   bool busy_ ABSL_GUARDED_BY(mu_) = false;
   bool dirty_ ABSL_GUARDED_BY(mu_) = false;

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/node_hash_map.h"
 #include "fmt/format.h"
 #include "orch/base/ipv4.h"
 #include "orch/base/mutex.h"
@@ -30,9 +31,32 @@ bool LabelsMatch(const google::protobuf::Map<std::string, std::string>& selector
   return true;
 }
 
+// What the status and list calls report of a sandbox, and CreateContainer reads (the log
+// directory).
+cri::PodSandboxConfig KeptSandboxConfig(const cri::PodSandboxConfig& config) {
+  cri::PodSandboxConfig kept;
+  *kept.mutable_metadata() = config.metadata();
+  *kept.mutable_labels() = config.labels();
+  *kept.mutable_annotations() = config.annotations();
+  kept.set_log_directory(config.log_directory());
+  return kept;
+}
+
+// What the status and list calls report of a container.
+cri::ContainerConfig KeptContainerConfig(const cri::ContainerConfig& config) {
+  cri::ContainerConfig kept;
+  *kept.mutable_metadata() = config.metadata();
+  *kept.mutable_image() = config.image();
+  *kept.mutable_labels() = config.labels();
+  *kept.mutable_annotations() = config.annotations();
+  return kept;
+}
+
 }  // namespace
 
 struct FakeRuntime::State : std::enable_shared_from_this<State> {
+  // A simulated node holds thousands of these: each keeps of its config, as a message, only
+  // what later calls answer with (KeptSandboxConfig, KeptContainerConfig).
   struct Sandbox {
     cri::PodSandboxConfig config;
     cri::PodSandboxState state = cri::SANDBOX_READY;
@@ -43,6 +67,7 @@ struct FakeRuntime::State : std::enable_shared_from_this<State> {
   struct Container {
     std::string sandbox_id;
     cri::ContainerConfig config;
+    std::string created_with;  // the whole config, encoded, for FakeRuntime::ContainerConfig
     FakeImage behavior;
     cri::ContainerState state = cri::CONTAINER_CREATED;
     int64_t created_at = 0;
@@ -154,8 +179,11 @@ struct FakeRuntime::State : std::enable_shared_from_this<State> {
   const FakeRuntimeOptions options;
   Executor* const executor;
   mutable Mutex mu;
-  StringMap<Sandbox> sandboxes ABSL_GUARDED_BY(mu);
-  StringMap<Container> containers ABSL_GUARDED_BY(mu);
+  // Records in nodes of their own: an empty slot of a flat map would cost a whole record.
+  template <typename V>
+  using RecordMap = absl::node_hash_map<std::string, V, StringHash, StringEq>;
+  RecordMap<Sandbox> sandboxes ABSL_GUARDED_BY(mu);
+  RecordMap<Container> containers ABSL_GUARDED_BY(mu);
   std::map<std::string, FakeImage> scripted ABSL_GUARDED_BY(mu);
   StringSet present ABSL_GUARDED_BY(mu);
   IPv4Pool addresses ABSL_GUARDED_BY(mu);  // no range: the runtime gives no addresses
@@ -257,7 +285,9 @@ std::optional<cri::ContainerConfig> FakeRuntime::ContainerConfig(
   MutexLock lock(&state_->mu);
   auto it = state_->containers.find(container_id);
   if (it == state_->containers.end()) return std::nullopt;
-  return it->second.config;
+  cri::ContainerConfig config;
+  if (!config.ParseFromString(it->second.created_with)) return std::nullopt;  // never: we wrote it
+  return config;
 }
 
 FakeRuntime::Stats FakeRuntime::stats() const {
@@ -309,7 +339,7 @@ void FakeRuntime::RunPodSandbox(const cri::RunPodSandboxRequest& request,
     MutexLock lock(&state_->mu);
     const std::string id = fmt::format("fakesb{:010d}", ++state_->next_id);
     State::Sandbox& sb = state_->sandboxes[id];
-    sb.config = request.config();
+    sb.config = KeptSandboxConfig(request.config());
     sb.created_at = Nanos(state_->Now());
     sb.runtime_handler = request.runtime_handler();
     if (std::optional<uint32_t> ip = state_->addresses.Take()) sb.ip = FormatIPv4(*ip);
@@ -429,7 +459,8 @@ void FakeRuntime::CreateContainer(const cri::CreateContainerRequest& request,
       const std::string id = fmt::format("fakectr{:010d}", ++state_->next_id);
       State::Container& c = state_->containers[id];
       c.sandbox_id = sb->first;
-      c.config = request.config();
+      c.config = KeptContainerConfig(request.config());
+      c.created_with = request.config().SerializeAsString();
       auto scripted = state_->scripted.find(image);
       c.behavior = scripted == state_->scripted.end() ? state_->options.default_image
                                                        : scripted->second;
