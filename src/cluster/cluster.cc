@@ -70,6 +70,8 @@ struct Cluster::Parts {
   std::unique_ptr<client::Client> client;
   std::unique_ptr<client::SharedInformerFactory> informers;
   std::unique_ptr<node::PodRouter> router;
+  // Every node agent's Events: one recorder remembering recent Events, not one per node.
+  std::unique_ptr<client::EventRecorder> kubelet_events;
   std::unique_ptr<controller::Manager> manager;
   std::unique_ptr<scheduler::Scheduler> scheduler;
   std::unique_ptr<controller::GarbageCollector> gc;
@@ -151,6 +153,7 @@ struct Cluster::Parts {
                                  .prober = node.runtime.prober,
                                  .informers = informers.get(),
                                  .pod_router = router.get(),
+                                 .events = kubelet_events.get(),
                                  .cpu = node.group.cpu,
                                  .memory = node.group.memory,
                                  .pods = node.group.pods,
@@ -339,6 +342,8 @@ absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Builder::Build() {
   parts->informers =
       std::make_unique<client::SharedInformerFactory>(parts->client.get(), parts->executor);
   ORCH_ASSIGN_OR_RETURN(parts->router, node::PodRouter::Create(parts->informers.get()));
+  parts->kubelet_events =
+      std::make_unique<client::EventRecorder>(parts->client.get(), node::kNodeAgentComponent);
   parts->network = options.network;
   if (parts->network == nullptr) {
     parts->own_network = std::make_unique<network::FakeNetwork>(

@@ -28,7 +28,6 @@ namespace cri = ::orch::runtime::cri;
 namespace {
 
 constexpr char kNodeLeaseNamespace[] = "kube-node-lease";
-constexpr char kComponent[] = "kubelet";
 
 // The host's memory, as the kubelet reports it (MemTotal, in Ki).
 std::string HostMemory() {
@@ -68,8 +67,10 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
     } else {
       context_.prober = options_.prober;
     }
-    events_ = std::make_unique<client::EventRecorder>(options_.client, kComponent);
-    context_.events = events_.get();
+    if (options_.events == nullptr) {
+      own_events_ = std::make_unique<client::EventRecorder>(options_.client, kNodeAgentComponent);
+    }
+    context_.events = options_.events != nullptr ? options_.events : own_events_.get();
     if (options_.informers == nullptr && options_.pod_router == nullptr) {
       own_informers_ =
           std::make_unique<client::SharedInformerFactory>(options_.client, options_.executor);
@@ -535,7 +536,7 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
   NodeAgentOptions options_;
   AgentContext context_;
   std::unique_ptr<runtime::Prober> own_prober_;
-  std::unique_ptr<client::EventRecorder> events_;
+  std::unique_ptr<client::EventRecorder> own_events_;
   std::unique_ptr<client::SharedInformerFactory> own_informers_;
   std::optional<client::Informer<v1::Pod>> pods_;
   client::HandlerId handler_ = 0;

@@ -46,12 +46,16 @@
 #include "orch/api/v1/core.pb.h"
 #include "orch/base/executor.h"
 #include "orch/client/client.h"
+#include "orch/client/events.h"
 #include "orch/client/informer.h"
 #include "orch/node/pod_router.h"
 #include "orch/runtime/prober.h"
 #include "orch/runtime/runtime.h"
 
 namespace orch::node {
+
+// The component a node agent's Events report (source.component, reportingComponent).
+inline constexpr char kNodeAgentComponent[] = "kubelet";
 
 struct NodeAgentOptions {
   std::string node_name;                  // REQUIRED
@@ -67,6 +71,11 @@ struct NodeAgentOptions {
   // not needed. With many agents, each then hears only its own node's pods; on a shared
   // factory alone every agent's handler sees every pod event.
   PodRouter* pod_router = nullptr;
+  // Records the agent's Events. nullptr: a recorder of its own, reporting as
+  // kNodeAgentComponent. A recorder remembers recent Events to count repeats (up to 4,096),
+  // so a host running many agents in one process shares one (it is thread-safe) rather
+  // than pay that per agent. Must outlive the agent.
+  client::EventRecorder* events = nullptr;
 
   // The Node object. Capacity: these quantities; an empty cpu or memory is read from
   // the host (CPU count, MemTotal). Allocatable = capacity (no reservations).
