@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <memory>
 #include <set>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/node_hash_map.h"
@@ -22,43 +24,57 @@ constexpr int32_t kExitSigterm = 143;
 
 int64_t Nanos(absl::Time t) { return absl::ToUnixNanos(t); }
 
-bool LabelsMatch(const google::protobuf::Map<std::string, std::string>& selector,
-                 const google::protobuf::Map<std::string, std::string>& labels) {
-  for (const auto& [key, value] : selector) {
-    auto it = labels.find(key);
-    if (it == labels.end() || it->second != value) return false;
+using StringPairs = google::protobuf::Map<std::string, std::string>;
+
+// A config's labels and annotations, kept as plain pairs and copied into the status and
+// list answers: a protobuf map per record costs several times what it holds.
+struct Tags {
+  std::vector<std::pair<std::string, std::string>> labels;
+  std::vector<std::pair<std::string, std::string>> annotations;
+
+  static Tags Of(const StringPairs& labels, const StringPairs& annotations) {
+    return {{labels.begin(), labels.end()}, {annotations.begin(), annotations.end()}};
   }
-  return true;
-}
+  void CopyTo(StringPairs* labels_out, StringPairs* annotations_out) const {
+    labels_out->insert(labels.begin(), labels.end());
+    annotations_out->insert(annotations.begin(), annotations.end());
+  }
+  // Whether every label of `selector` is among the labels.
+  bool Matches(const StringPairs& selector) const {
+    for (const auto& [key, value] : selector) {
+      if (std::find(labels.begin(), labels.end(), std::pair(key, value)) == labels.end()) {
+        return false;
+      }
+    }
+    return true;
+  }
+};
 
 // What the status and list calls report of a sandbox, and CreateContainer reads (the log
-// directory).
+// directory), but for the labels and annotations (Tags).
 cri::PodSandboxConfig KeptSandboxConfig(const cri::PodSandboxConfig& config) {
   cri::PodSandboxConfig kept;
   *kept.mutable_metadata() = config.metadata();
-  *kept.mutable_labels() = config.labels();
-  *kept.mutable_annotations() = config.annotations();
   kept.set_log_directory(config.log_directory());
   return kept;
 }
 
-// What the status and list calls report of a container.
+// What the status and list calls report of a container, but for the labels and annotations.
 cri::ContainerConfig KeptContainerConfig(const cri::ContainerConfig& config) {
   cri::ContainerConfig kept;
   *kept.mutable_metadata() = config.metadata();
   *kept.mutable_image() = config.image();
-  *kept.mutable_labels() = config.labels();
-  *kept.mutable_annotations() = config.annotations();
   return kept;
 }
 
 }  // namespace
 
 struct FakeRuntime::State : std::enable_shared_from_this<State> {
-  // A simulated node holds thousands of these: each keeps of its config, as a message, only
-  // what later calls answer with (KeptSandboxConfig, KeptContainerConfig).
+  // A simulated node holds thousands of these: each keeps of its config only what later
+  // calls answer with (KeptSandboxConfig, KeptContainerConfig, Tags).
   struct Sandbox {
     cri::PodSandboxConfig config;
+    Tags tags;
     cri::PodSandboxState state = cri::SANDBOX_READY;
     int64_t created_at = 0;
     std::string ip;
@@ -67,8 +83,9 @@ struct FakeRuntime::State : std::enable_shared_from_this<State> {
   struct Container {
     std::string sandbox_id;
     cri::ContainerConfig config;
+    Tags tags;
     std::string created_with;  // the whole config, encoded, for FakeRuntime::ContainerConfig
-    FakeImage behavior;
+    std::shared_ptr<const FakeImage> behavior;  // shared by the containers of one script
     cri::ContainerState state = cri::CONTAINER_CREATED;
     int64_t created_at = 0;
     int64_t started_at = 0;
@@ -86,9 +103,10 @@ struct FakeRuntime::State : std::enable_shared_from_this<State> {
 
   absl::Time Now() const { return executor->clock().Now(); }
 
-  const FakeImage& BehaviorOf(const std::string& image) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+  std::shared_ptr<const FakeImage> BehaviorOf(const std::string& image) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     auto it = scripted.find(image);
-    return it == scripted.end() ? options.default_image : it->second;
+    return it == scripted.end() ? default_behavior : it->second;
   }
 
   // Delivers `result` on the executor after the call delay plus `extra`.
@@ -138,14 +156,14 @@ struct FakeRuntime::State : std::enable_shared_from_this<State> {
   }
 
   void ScheduleExit(const std::string& id, Container& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    if (!c.behavior.exit_after.has_value()) return;
+    if (!c.behavior->exit_after.has_value()) return;
     After(
-        *c.behavior.exit_after,
+        *c.behavior->exit_after,
         [id](State& s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
           auto it = s.containers.find(id);
           if (it == s.containers.end() || it->second.state != cri::CONTAINER_RUNNING) return;
           it->second.exit_timer = 0;
-          const int32_t code = it->second.behavior.exit_code;
+          const int32_t code = it->second.behavior->exit_code;
           s.Exit(it->second, code, code == 0 ? "Completed" : "Error");
         },
         &c.exit_timer);
@@ -170,8 +188,7 @@ struct FakeRuntime::State : std::enable_shared_from_this<State> {
     *s.mutable_image() = c.config.image();
     s.set_image_ref(c.config.image().image());
     s.set_reason(c.reason);
-    *s.mutable_labels() = c.config.labels();
-    *s.mutable_annotations() = c.config.annotations();
+    c.tags.CopyTo(s.mutable_labels(), s.mutable_annotations());
     s.set_log_path(c.log_path);
     return s;
   }
@@ -184,7 +201,9 @@ struct FakeRuntime::State : std::enable_shared_from_this<State> {
   using RecordMap = absl::node_hash_map<std::string, V, StringHash, StringEq>;
   RecordMap<Sandbox> sandboxes ABSL_GUARDED_BY(mu);
   RecordMap<Container> containers ABSL_GUARDED_BY(mu);
-  std::map<std::string, FakeImage> scripted ABSL_GUARDED_BY(mu);
+  const std::shared_ptr<const FakeImage> default_behavior =
+      std::make_shared<const FakeImage>(options.default_image);
+  std::map<std::string, std::shared_ptr<const FakeImage>> scripted ABSL_GUARDED_BY(mu);
   StringSet present ABSL_GUARDED_BY(mu);
   IPv4Pool addresses ABSL_GUARDED_BY(mu);  // no range: the runtime gives no addresses
   bool unavailable ABSL_GUARDED_BY(mu) = false;
@@ -202,7 +221,9 @@ FakeRuntime::FakeRuntime(FakeRuntimeOptions options)
       state_->addresses = IPv4Pool(*cidr);
     }
   }
-  state_->scripted = state_->options.images;
+  for (const auto& [image, behavior] : state_->options.images) {
+    state_->scripted[image] = std::make_shared<const FakeImage>(behavior);
+  }
 }
 
 FakeRuntime::~FakeRuntime() {
@@ -214,7 +235,7 @@ FakeRuntime::~FakeRuntime() {
 
 void FakeRuntime::SetImage(std::string image, FakeImage behavior) {
   MutexLock lock(&state_->mu);
-  state_->scripted[std::move(image)] = std::move(behavior);
+  state_->scripted[std::move(image)] = std::make_shared<const FakeImage>(std::move(behavior));
 }
 
 void FakeRuntime::SetUnavailable(bool unavailable) {
@@ -245,14 +266,14 @@ bool FakeRuntime::Ready(std::string_view container_id) const {
   MutexLock lock(&state_->mu);
   auto it = state_->containers.find(container_id);
   return it != state_->containers.end() && it->second.state == cri::CONTAINER_RUNNING &&
-         !it->second.behavior.never_ready;
+         !it->second.behavior->never_ready;
 }
 
 bool FakeRuntime::Live(std::string_view container_id) const {
   MutexLock lock(&state_->mu);
   auto it = state_->containers.find(container_id);
   if (it == state_->containers.end() || it->second.state != cri::CONTAINER_RUNNING) return false;
-  const auto& unhealthy_after = it->second.behavior.unhealthy_after;
+  const auto& unhealthy_after = it->second.behavior->unhealthy_after;
   const absl::Time started = absl::FromUnixNanos(it->second.started_at);
   return !unhealthy_after.has_value() || state_->Now() - started < *unhealthy_after;
 }
@@ -340,6 +361,7 @@ void FakeRuntime::RunPodSandbox(const cri::RunPodSandboxRequest& request,
     const std::string id = fmt::format("fakesb{:010d}", ++state_->next_id);
     State::Sandbox& sb = state_->sandboxes[id];
     sb.config = KeptSandboxConfig(request.config());
+    sb.tags = Tags::Of(request.config().labels(), request.config().annotations());
     sb.created_at = Nanos(state_->Now());
     sb.runtime_handler = request.runtime_handler();
     if (std::optional<uint32_t> ip = state_->addresses.Take()) sb.ip = FormatIPv4(*ip);
@@ -400,8 +422,7 @@ void FakeRuntime::PodSandboxStatus(const cri::PodSandboxStatusRequest& request,
       s.set_state(it->second.state);
       s.set_created_at(it->second.created_at);
       if (it->second.state == cri::SANDBOX_READY) s.mutable_network()->set_ip(it->second.ip);
-      *s.mutable_labels() = it->second.config.labels();
-      *s.mutable_annotations() = it->second.config.annotations();
+      it->second.tags.CopyTo(s.mutable_labels(), s.mutable_annotations());
       s.set_runtime_handler(it->second.runtime_handler);
     }
   }
@@ -418,14 +439,13 @@ void FakeRuntime::ListPodSandbox(const cri::ListPodSandboxRequest& request,
     for (const auto& [id, sb] : state_->sandboxes) {
       if (!f.id().empty() && f.id() != id) continue;
       if (f.has_state() && f.state().state() != sb.state) continue;
-      if (!LabelsMatch(f.label_selector(), sb.config.labels())) continue;
+      if (!sb.tags.Matches(f.label_selector())) continue;
       cri::PodSandbox* item = out.add_items();
       item->set_id(id);
       *item->mutable_metadata() = sb.config.metadata();
       item->set_state(sb.state);
       item->set_created_at(sb.created_at);
-      *item->mutable_labels() = sb.config.labels();
-      *item->mutable_annotations() = sb.config.annotations();
+      sb.tags.CopyTo(item->mutable_labels(), item->mutable_annotations());
       item->set_runtime_handler(sb.runtime_handler);
     }
   }
@@ -460,10 +480,9 @@ void FakeRuntime::CreateContainer(const cri::CreateContainerRequest& request,
       State::Container& c = state_->containers[id];
       c.sandbox_id = sb->first;
       c.config = KeptContainerConfig(request.config());
+      c.tags = Tags::Of(request.config().labels(), request.config().annotations());
       c.created_with = request.config().SerializeAsString();
-      auto scripted = state_->scripted.find(image);
-      c.behavior = scripted == state_->scripted.end() ? state_->options.default_image
-                                                       : scripted->second;
+      c.behavior = state_->BehaviorOf(image);
       c.created_at = Nanos(state_->Now());
       if (!request.config().log_path().empty()) {
         c.log_path = sb->second.config.log_directory() + "/" + request.config().log_path();
@@ -490,7 +509,7 @@ void FakeRuntime::StartContainer(const cri::StartContainerRequest& request,
           "container \"{}\" is not in created state", request.container_id()));
     } else {
       it->second.starting = true;
-      delay = it->second.behavior.start_delay;
+      delay = it->second.behavior->start_delay;
     }
   }
   if (!refused.ok()) return state_->Respond<cri::StartContainerResponse>(std::move(done), refused);
@@ -528,8 +547,8 @@ void FakeRuntime::StopContainer(const cri::StopContainerRequest& request,
         state_->Exit(c, kExitSigkill, "Error");
       } else if (c.state == cri::CONTAINER_RUNNING) {
         const absl::Duration timeout = absl::Seconds(std::max<int64_t>(0, request.timeout()));
-        const bool killed = c.behavior.ignore_sigterm || c.behavior.stop_delay > timeout;
-        wait = killed ? timeout : c.behavior.stop_delay;
+        const bool killed = c.behavior->ignore_sigterm || c.behavior->stop_delay > timeout;
+        wait = killed ? timeout : c.behavior->stop_delay;
         const int32_t code = killed ? kExitSigkill : kExitSigterm;
         if (wait <= absl::ZeroDuration()) {
           state_->Exit(c, code, "Error");
@@ -576,7 +595,7 @@ void FakeRuntime::ListContainers(const cri::ListContainersRequest& request,
       if (!f.id().empty() && f.id() != id) continue;
       if (!f.pod_sandbox_id().empty() && f.pod_sandbox_id() != c.sandbox_id) continue;
       if (f.has_state() && f.state().state() != c.state) continue;
-      if (!LabelsMatch(f.label_selector(), c.config.labels())) continue;
+      if (!c.tags.Matches(f.label_selector())) continue;
       cri::Container* item = out.add_containers();
       item->set_id(id);
       item->set_pod_sandbox_id(c.sandbox_id);
@@ -585,8 +604,7 @@ void FakeRuntime::ListContainers(const cri::ListContainersRequest& request,
       item->set_image_ref(c.config.image().image());
       item->set_state(c.state);
       item->set_created_at(c.created_at);
-      *item->mutable_labels() = c.config.labels();
-      *item->mutable_annotations() = c.config.annotations();
+      c.tags.CopyTo(item->mutable_labels(), item->mutable_annotations());
     }
   }
   std::sort(out.mutable_containers()->begin(), out.mutable_containers()->end(),
@@ -626,7 +644,7 @@ void FakeRuntime::ExecSync(const cri::ExecSyncRequest& request,
       out = absl::FailedPreconditionError(
           fmt::format("container \"{}\" is not running", request.container_id()));
     } else {
-      exec = it->second.behavior.exec;
+      exec = it->second.behavior->exec;
       out.emplace();
     }
   }
@@ -662,7 +680,7 @@ void FakeRuntime::ListImages(const cri::ListImagesRequest& request,
     const std::string& wanted = request.filter().image().image();
     for (const std::string& ref : refs) {
       if (!wanted.empty() && wanted != ref) continue;
-      *out.add_images() = ImageRecord(ref, state_->BehaviorOf(ref));
+      *out.add_images() = ImageRecord(ref, *state_->BehaviorOf(ref));
     }
   }
   state_->Respond(std::move(done), {std::move(out)});
@@ -675,7 +693,9 @@ void FakeRuntime::ImageStatus(const cri::ImageStatusRequest& request,
   {
     MutexLock lock(&state_->mu);
     const std::string& ref = request.image().image();
-    if (state_->present.contains(ref)) *out.mutable_image() = ImageRecord(ref, state_->BehaviorOf(ref));
+    if (state_->present.contains(ref)) {
+      *out.mutable_image() = ImageRecord(ref, *state_->BehaviorOf(ref));
+    }
   }
   state_->Respond(std::move(done), {std::move(out)});
 }
@@ -688,23 +708,22 @@ void FakeRuntime::PullImage(const cri::PullImageRequest& request,
     return state_->Respond<cri::PullImageResponse>(std::move(done),
                                                    absl::InvalidArgumentError("image is empty"));
   }
-  FakeImage behavior;
+  std::shared_ptr<const FakeImage> behavior;
   {
     MutexLock lock(&state_->mu);
-    auto it = state_->scripted.find(ref);
-    behavior = it == state_->scripted.end() ? state_->options.default_image : it->second;
+    behavior = state_->BehaviorOf(ref);
   }
   // The image is there (or the pull has failed) once the pull delay is over.
   MutexLock lock(&state_->mu);
-  state_->After(behavior.pull_delay, [ref, behavior, done = std::move(done)](State& s)
+  state_->After(behavior->pull_delay, [ref, behavior, done = std::move(done)](State& s)
                                          ABSL_NO_THREAD_SAFETY_ANALYSIS {
     absl::StatusOr<cri::PullImageResponse> out;
-    if (behavior.pull_error.has_value()) {
+    if (behavior->pull_error.has_value()) {
       out = absl::UnknownError(fmt::format("failed to pull and unpack image \"{}\": {}", ref,
-                                           *behavior.pull_error));
+                                           *behavior->pull_error));
     } else {
       s.present.insert(ref);
-      out.emplace().set_image_ref(ImageRecord(ref, behavior).id());
+      out.emplace().set_image_ref(ImageRecord(ref, *behavior).id());
     }
     s.executor->PostAfter(s.call_delay, [done, out = std::move(out)] { done(out); });
   });
