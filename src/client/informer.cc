@@ -5,7 +5,6 @@
 #include <utility>
 
 #include "absl/container/btree_map.h"
-#include "absl/container/btree_set.h"
 #include "absl/container/inlined_vector.h"
 #include "client/object.h"
 #include "fmt/format.h"
@@ -60,9 +59,23 @@ class InformerImpl final : public InformerCore,
     bool synced = false;     // on_synced called
     bool removed = false;
   };
+  // An index holds the objects themselves, by value and then by key: a lookup copies
+  // pointers, and an update that keeps an object's values only swaps them.
   struct Index {
     UntypedIndexFunc fn;
-    absl::flat_hash_map<std::string, absl::btree_set<std::string>> keys_by_value;
+    absl::flat_hash_map<std::string, absl::btree_map<std::string, ObjectPtr>> by_value;
+
+    void Add(const std::string& key, const ObjectPtr& obj, std::vector<std::string> values) {
+      for (std::string& value : values) by_value[std::move(value)].insert_or_assign(key, obj);
+    }
+    void Remove(const std::string& key, const std::vector<std::string>& values) {
+      for (const std::string& value : values) {
+        auto it = by_value.find(value);
+        if (it == by_value.end()) continue;
+        it->second.erase(key);
+        if (it->second.empty()) by_value.erase(it);
+      }
+    }
   };
   enum class Change { kAdd, kUpdate, kDelete, kSynced };
 
@@ -85,10 +98,10 @@ class InformerImpl final : public InformerCore,
   std::string KeyOf(std::string_view store_key) const;
 
   // Cache.
-  void IndexAdd(const std::string& key, const Message& obj) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void IndexRemove(const std::string& key, const Message& obj) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::vector<ObjectPtr> Lookup(const absl::btree_set<std::string>& keys) const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // The indexes after `key` changed from `old_obj` (nullptr: new) to `new_obj` (nullptr:
+  // deleted).
+  void Reindex(const std::string& key, const Message* old_obj, const ObjectPtr& new_obj)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string NormalizedNamespace(std::string_view ns) const;
 
   store::Store* const store_;
@@ -379,12 +392,12 @@ void InformerImpl::Apply(Change change, const std::string& key, ObjectPtr old_ob
                          ObjectPtr new_obj) {
   {
     MutexLock lock(&mu_);
-    if (old_obj != nullptr) IndexRemove(key, *old_obj);
     if (change == Change::kDelete) {
       objects_.erase(key);
+      Reindex(key, old_obj.get(), nullptr);
     } else {
       objects_[key] = new_obj;
-      IndexAdd(key, *new_obj);
+      Reindex(key, old_obj.get(), new_obj);
     }
   }
   Deliver(change, old_obj, new_obj);
@@ -486,36 +499,26 @@ absl::Status InformerImpl::AddIndexer(std::string name, UntypedIndexFunc fn) {
   }
   Index& index = indexes_[name];
   index.fn = std::move(fn);
-  for (const auto& [key, obj] : objects_) {
-    for (std::string& value : index.fn(*obj)) index.keys_by_value[std::move(value)].insert(key);
-  }
+  for (const auto& [key, obj] : objects_) index.Add(key, obj, index.fn(*obj));
   return absl::OkStatus();
 }
 
-void InformerImpl::IndexAdd(const std::string& key, const Message& obj) {
+void InformerImpl::Reindex(const std::string& key, const Message* old_obj,
+                           const ObjectPtr& new_obj) {
   for (auto& [name, index] : indexes_) {
-    for (std::string& value : index.fn(obj)) index.keys_by_value[std::move(value)].insert(key);
-  }
-}
-
-void InformerImpl::IndexRemove(const std::string& key, const Message& obj) {
-  for (auto& [name, index] : indexes_) {
-    for (const std::string& value : index.fn(obj)) {
-      auto it = index.keys_by_value.find(value);
-      if (it == index.keys_by_value.end()) continue;
-      it->second.erase(key);
-      if (it->second.empty()) index.keys_by_value.erase(it);
+    std::vector<std::string> now;
+    if (new_obj != nullptr) now = index.fn(*new_obj);
+    if (old_obj != nullptr) {
+      const std::vector<std::string> before = index.fn(*old_obj);
+      if (before != now) {
+        index.Remove(key, before);
+      } else if (new_obj != nullptr) {  // the same values, most updates: swap the object
+        for (const std::string& value : now) index.by_value[value][key] = new_obj;
+        continue;
+      }
     }
+    if (new_obj != nullptr) index.Add(key, new_obj, std::move(now));
   }
-}
-
-std::vector<ObjectPtr> InformerImpl::Lookup(const absl::btree_set<std::string>& keys) const {
-  std::vector<ObjectPtr> out;
-  out.reserve(keys.size());
-  for (const std::string& key : keys) {
-    if (auto it = objects_.find(key); it != objects_.end()) out.push_back(it->second);
-  }
-  return out;
 }
 
 std::string InformerImpl::NormalizedNamespace(std::string_view ns) const {
@@ -561,9 +564,12 @@ absl::StatusOr<std::vector<ObjectPtr>> InformerImpl::ByIndex(std::string_view in
   if (it == indexes_.end()) {
     return absl::InvalidArgumentError(fmt::format("index \"{}\" does not exist", index));
   }
-  auto values = it->second.keys_by_value.find(std::string(value));
-  if (values == it->second.keys_by_value.end()) return std::vector<ObjectPtr>();
-  return Lookup(values->second);
+  auto values = it->second.by_value.find(std::string(value));
+  std::vector<ObjectPtr> out;
+  if (values == it->second.by_value.end()) return out;
+  out.reserve(values->second.size());
+  for (const auto& [key, obj] : values->second) out.push_back(obj);
+  return out;
 }
 
 bool InformerImpl::HasSynced() const {
