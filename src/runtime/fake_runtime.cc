@@ -42,9 +42,8 @@ struct Tags {
   // Whether every label of `selector` is among the labels.
   bool Matches(const StringPairs& selector) const {
     for (const auto& [key, value] : selector) {
-      if (std::find(labels.begin(), labels.end(), std::pair(key, value)) == labels.end()) {
-        return false;
-      }
+      auto same = [&](const auto& label) { return label.first == key && label.second == value; };
+      if (std::none_of(labels.begin(), labels.end(), same)) return false;
     }
     return true;
   }
@@ -70,8 +69,8 @@ cri::ContainerConfig KeptContainerConfig(const cri::ContainerConfig& config) {
 }  // namespace
 
 struct FakeRuntime::State : std::enable_shared_from_this<State> {
-  // A simulated node holds thousands of these: each keeps of its config only what later
-  // calls answer with (KeptSandboxConfig, KeptContainerConfig, Tags).
+  // A simulation holds one of each per pod on every node: each keeps of its config only
+  // what later calls answer with (KeptSandboxConfig, KeptContainerConfig, Tags).
   struct Sandbox {
     cri::PodSandboxConfig config;
     Tags tags;
