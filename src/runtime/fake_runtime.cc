@@ -41,8 +41,10 @@ struct Tags {
   }
   // Whether every label of `selector` is among the labels.
   bool Matches(const StringPairs& selector) const {
-    for (const auto& [key, value] : selector) {
-      auto same = [&](const auto& label) { return label.first == key && label.second == value; };
+    for (const auto& wanted : selector) {
+      auto same = [&](const auto& label) {
+        return label.first == wanted.first && label.second == wanted.second;
+      };
       if (std::none_of(labels.begin(), labels.end(), same)) return false;
     }
     return true;
