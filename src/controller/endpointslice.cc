@@ -34,7 +34,6 @@ using google::protobuf::util::MessageDifferencer;
 
 constexpr char kComponent[] = "endpoint-slice-controller";
 constexpr char kHeadlessLabel[] = "service.kubernetes.io/headless";
-constexpr const char* kZoneLabel = api::kLabelTopologyZone;
 
 bool IsIPv6(const std::string& ip) { return ip.find(':') != std::string::npos; }
 
@@ -237,7 +236,7 @@ class EndpointSliceReconciler final : public Reconciler {
     const auto& node = static_cast<const v1::Node&>(*event.obj);
     const auto& old_node = static_cast<const v1::Node&>(*event.old_obj);
     auto zone = [](const v1::Node& n) {
-      auto it = n.metadata().labels().find(kZoneLabel);
+      auto it = n.metadata().labels().find(api::kLabelTopologyZone);
       return it == n.metadata().labels().end() ? std::string() : it->second;
     };
     if (zone(node) == zone(old_node)) return;
@@ -327,7 +326,7 @@ v1::Endpoint EndpointSliceReconciler::MakeEndpoint(const v1::Service& service, c
     e.set_node_name(node_name);
     if (absl::StatusOr<std::shared_ptr<const v1::Node>> node = nodes_.Get("", node_name);
         node.ok()) {
-      auto zone = (*node)->metadata().labels().find(kZoneLabel);
+      auto zone = (*node)->metadata().labels().find(api::kLabelTopologyZone);
       if (zone != (*node)->metadata().labels().end()) e.set_zone(zone->second);
     }
   }

@@ -39,7 +39,6 @@ constexpr char kComponent[] = "node-controller";
 constexpr std::string_view kMonitorName = "node-lifecycle:monitor";
 
 constexpr std::string_view kRegionLabel = "topology.kubernetes.io/region";
-constexpr std::string_view kZoneLabel = api::kLabelTopologyZone;
 constexpr std::string_view kBetaRegionLabel = "failure-domain.beta.kubernetes.io/region";
 constexpr std::string_view kBetaZoneLabel = "failure-domain.beta.kubernetes.io/zone";
 constexpr std::string_view kExcludeDisruptionLabel = "node.kubernetes.io/exclude-disruption";
@@ -71,7 +70,7 @@ std::string LabelOr(const v1::Node& node, std::string_view key, std::string_view
 // Kubernetes' GetZoneKey: region and zone, "" for a node with neither.
 std::string ZoneOf(const v1::Node& node) {
   const std::string region = LabelOr(node, kRegionLabel, kBetaRegionLabel);
-  const std::string zone = LabelOr(node, kZoneLabel, kBetaZoneLabel);
+  const std::string zone = LabelOr(node, api::kLabelTopologyZone, kBetaZoneLabel);
   if (region.empty() && zone.empty()) return "";
   return region + std::string(":\0:", 3) + zone;
 }

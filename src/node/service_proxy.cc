@@ -20,7 +20,6 @@ namespace {
 
 namespace v1 = api::v1;
 
-constexpr const char* kServiceNameLabel = api::kLabelServiceName;
 constexpr absl::Duration kMaxRetryDelay = absl::Seconds(30);
 
 // The rule for `service` from its slices; nullopt when it is not to be programmed.
@@ -114,7 +113,7 @@ class ServiceProxyImpl final : public ServiceProxy {
          .on_update = [on_service](const auto&, const auto& s) { on_service(s); },
          .on_delete = on_service});
     auto on_slice = [state](const std::shared_ptr<const v1::EndpointSlice>& s) {
-      auto it = s->metadata().labels().find(kServiceNameLabel);
+      auto it = s->metadata().labels().find(api::kLabelServiceName);
       if (it != s->metadata().labels().end()) {
         state->Sync(s->metadata().namespace_(), it->second, state);
       }
@@ -155,7 +154,7 @@ void ServiceProxyImpl::State::Sync(const std::string& ns, const std::string& nam
   std::optional<network::ServiceRule> rule;
   if (service.ok()) {
     google::protobuf::Map<std::string, std::string> selector;
-    selector[kServiceNameLabel] = name;
+    selector[api::kLabelServiceName] = name;
     rule = RuleFor(**service, slices.ListInNamespace(ns, api::LabelSelector::FromMap(selector)));
   }
   const absl::Status status = rule.has_value() ? options.network->SyncService(*rule)

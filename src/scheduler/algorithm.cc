@@ -269,17 +269,11 @@ absl::Status Algorithm::ScoreNodes(Profile& profile, CycleState& state, const Po
     if (!status.ok()) return PluginError(status.WithPlugin(plugin.name));
     const Normalization normalization = plugin.plugin->normalization();
     // The framework's rules are applied in the loop below, with the extreme scores.
-    int64_t max = 0;
-    int64_t min = INT64_MAX;
+    ScoreExtremes extremes;
     if (normalization == Normalization::kDefault ||
-        normalization == Normalization::kDefaultReverse) {
-      for (int64_t score : raw) max = std::max(max, score);
-    } else if (normalization == Normalization::kMinMaxReverse) {
-      for (int64_t score : raw) {
-        if (score < 0) continue;
-        max = std::max(max, score);
-        min = std::min(min, score);
-      }
+        normalization == Normalization::kDefaultReverse ||
+        normalization == Normalization::kMinMaxReverse) {
+      for (int64_t score : raw) extremes.Add(score);
     } else if (normalization == Normalization::kCustom) {
       custom.resize(n);
       for (size_t i = 0; i < n; ++i) custom[i] = {feasible[i], raw[i]};
@@ -288,7 +282,7 @@ absl::Status Algorithm::ScoreNodes(Profile& profile, CycleState& state, const Po
       for (size_t i = 0; i < n; ++i) raw[i] = custom[i].score;
     }
     for (size_t i = 0; i < n; ++i) {
-      const int64_t score = NormalizedScore(normalization, raw[i], max, min);
+      const int64_t score = NormalizedScore(normalization, raw[i], extremes.max, extremes.min);
       if (score < kMinNodeScore || score > kMaxNodeScore) {
         return InvalidScoreError(plugin.name, score);
       }

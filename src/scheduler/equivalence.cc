@@ -314,7 +314,7 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
     ORCH_RETURN_IF_ERROR(rebuild_all());
     c->scores_valid = true;
   } else {
-    bool max_changed = false;
+    bool extremes_changed = false;
     std::vector<int32_t> updated;
     // Nodes whose score is stale: feasible with an old score generation, or scored but no
     // longer feasible. Refresh() recorded them.
@@ -325,8 +325,10 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
         c->Unbucket(i);
         for (size_t p = 0; p < P; ++p) {
           const int64_t v = c->raw[n * P + p];
-          if (v == c->max[p] && --c->at_max[p] == 0) max_changed = true;
-          if (v >= 0 && v == c->min[p] && --c->at_min[p] == 0 && uses_min(p)) max_changed = true;
+          if (v == c->max[p] && --c->at_max[p] == 0) extremes_changed = true;
+          if (v >= 0 && v == c->min[p] && --c->at_min[p] == 0 && uses_min(p)) {
+            extremes_changed = true;
+          }
         }
         c->score_generation[n] = -1;
       }
@@ -337,7 +339,7 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
           if (v > c->max[p]) {
             c->max[p] = v;
             c->at_max[p] = 1;
-            max_changed = true;
+            extremes_changed = true;
           } else if (v == c->max[p]) {
             ++c->at_max[p];
           }
@@ -345,7 +347,7 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
           if (v < c->min[p]) {
             c->min[p] = v;
             c->at_min[p] = 1;
-            max_changed |= uses_min(p);
+            extremes_changed |= uses_min(p);
           } else if (v == c->min[p]) {
             ++c->at_min[p];
           }
@@ -353,7 +355,7 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
         updated.push_back(i);
       }
     }
-    if (max_changed) {  // or a smallest score that a normalization reads
+    if (extremes_changed) {
       for (size_t p = 0; p < P; ++p) rebuild_extremes(p);
       ORCH_RETURN_IF_ERROR(rebuild_all());
     } else {

@@ -158,14 +158,11 @@ void DefaultNormalizeScore(bool reverse, std::vector<NodeScore>& scores) {
 }
 
 void MinMaxReverseNormalizeScore(std::vector<NodeScore>& scores) {
-  int64_t min = INT64_MAX;
-  int64_t max = 0;
-  for (const NodeScore& s : scores) {
-    if (s.score < 0) continue;
-    min = std::min(min, s.score);
-    max = std::max(max, s.score);
+  ScoreExtremes extremes;
+  for (const NodeScore& s : scores) extremes.Add(s.score);
+  for (NodeScore& s : scores) {
+    s.score = MinMaxReverseNormalizedScore(s.score, extremes.min, extremes.max);
   }
-  for (NodeScore& s : scores) s.score = MinMaxReverseNormalizedScore(s.score, min, max);
 }
 
 }  // namespace orch::scheduler

@@ -26,6 +26,7 @@
 #ifndef ORCH_SCHEDULER_FRAMEWORK_H_
 #define ORCH_SCHEDULER_FRAMEWORK_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -499,6 +500,17 @@ inline int64_t DefaultNormalizedScore(bool reverse, int64_t score, int64_t max) 
   const int64_t scaled = kMaxNodeScore * score / max;
   return reverse ? kMaxNodeScore - scaled : scaled;
 }
+// The extremes the framework's rules normalize with: the largest score (0 while none is
+// larger) and the smallest that is not negative (INT64_MAX while there is none).
+struct ScoreExtremes {
+  int64_t min = INT64_MAX;
+  int64_t max = 0;
+  void Add(int64_t score) {
+    if (score < 0) return;
+    min = std::min(min, score);
+    max = std::max(max, score);
+  }
+};
 // Applies kMinMaxReverse to `scores` in place.
 void MinMaxReverseNormalizeScore(std::vector<NodeScore>& scores);
 // One score as kMinMaxReverse leaves it, given the smallest and largest scores that are not

@@ -65,8 +65,6 @@ constexpr std::string_view kHonor = "Honor";
 constexpr std::string_view kSystemDefaulting = "System";
 constexpr std::string_view kListDefaulting = "List";
 
-constexpr std::string_view kLabelTopologyZone = api::kLabelTopologyZone;
-
 // ------------------------------------------------------------------ constraints
 
 // A label selector that can also match nothing, as an unset labelSelector does.
@@ -973,7 +971,7 @@ std::vector<v1::TopologySpreadConstraint> SystemDefaultConstraints() {
   out[0].set_topology_key(std::string(kLabelHostname));
   out[0].set_when_unsatisfiable(std::string(kScheduleAnyway));
   out[0].set_max_skew(3);
-  out[1].set_topology_key(std::string(kLabelTopologyZone));
+  out[1].set_topology_key(api::kLabelTopologyZone);
   out[1].set_when_unsatisfiable(std::string(kScheduleAnyway));
   out[1].set_max_skew(5);
   return out;
