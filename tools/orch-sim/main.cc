@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "base/huge_pages.h"
 #include "fmt/format.h"
 #include "orch/sim/scenario.h"
 #include "orch/sim/simulation.h"
@@ -179,4 +180,7 @@ int Run(const std::vector<std::string>& args) {
 
 }  // namespace
 
-int main(int argc, char** argv) { return Run(std::vector<std::string>(argv + 1, argv + argc)); }
+int main(int argc, char** argv) {
+  orch::internal::ReexecWithHugePageHeap();  // a large scenario touches gigabytes
+  return Run(std::vector<std::string>(argv + 1, argv + argc));
+}
