@@ -29,4 +29,14 @@ bool SameMessage(const google::protobuf::Message& a, const google::protobuf::Mes
   return WriteSized(a, size) == WriteSized(b, size);
 }
 
+bool SameStringMap(const google::protobuf::Map<std::string, std::string>& a,
+                   const google::protobuf::Map<std::string, std::string>& b) {
+  if (a.size() != b.size()) return false;
+  for (const auto& [key, value] : a) {
+    auto it = b.find(key);
+    if (it == b.end() || it->second != value) return false;
+  }
+  return true;
+}
+
 }  // namespace orch::api

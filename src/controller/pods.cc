@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "absl/container/flat_hash_map.h"
+#include "orch/api/encoding.h"
 #include "orch/api/time.h"
 #include "orch/controller/ownership.h"
 
@@ -122,12 +123,7 @@ bool IsPodAvailable(const v1::Pod& pod, int32_t min_ready_seconds, absl::Time no
 }
 
 bool SameLabels(const v1::ObjectMeta& a, const v1::ObjectMeta& b) {
-  if (a.labels_size() != b.labels_size()) return false;
-  for (const auto& [key, value] : a.labels()) {
-    auto it = b.labels().find(key);
-    if (it == b.labels().end() || it->second != value) return false;
-  }
-  return true;
+  return api::SameStringMap(a.labels(), b.labels());
 }
 
 std::string PodKey(const v1::Pod& pod) {

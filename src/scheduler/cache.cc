@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "orch/api/encoding.h"
 
 namespace orch::scheduler::internal {
 
@@ -38,6 +39,9 @@ absl::Status SchedulerCache::AddOrUpdateNode(std::shared_ptr<const api::v1::Node
     NodeInfo& info = *it->second;
     absl::flat_hash_set<std::string> old_images;
     for (const auto& [image, state] : info.images()) old_images.insert(image);
+    if (!api::SameStringMap(info.node().metadata().labels(), node->metadata().labels())) {
+      ++node_labels_generation_;
+    }
     absl::Status status = info.SetNode(std::move(node));
     if (!status.ok()) {
       RemoveNode(name);
@@ -124,6 +128,7 @@ void SchedulerCache::NodeSetChanged() {
   log_base_ += static_cast<int64_t>(log_.size()) + 1;
   log_.clear();
   ++node_set_generation_;
+  ++node_labels_generation_;
 }
 
 // Sorting on every add would cost O(n² log n) to add n nodes; the order is rebuilt once,
@@ -251,6 +256,29 @@ PodInfoPtr SchedulerCache::ConfirmOwnBind(const std::shared_ptr<const api::v1::P
   state.pod = confirmed;
   state.Settle(/*assumed=*/false);
   return confirmed;
+}
+
+PodInfoPtr SchedulerCache::UpdateStatusOnly(const std::shared_ptr<const api::v1::Pod>& pod) {
+  auto it = pods_.find(pod->metadata().uid());
+  if (it == pods_.end() || it->second.assumed) return nullptr;
+  PodState& state = it->second;
+  const api::v1::Pod& held = state.pod->pod();
+  const api::v1::ObjectMeta& was = held.metadata();
+  const api::v1::ObjectMeta& now = pod->metadata();
+  if (state.node != pod->spec().node_name() || was.namespace_() != now.namespace_() ||
+      was.has_deletion_timestamp() != now.has_deletion_timestamp() ||
+      (now.has_deletion_timestamp() &&
+       !api::SameMessage(was.deletion_timestamp(), now.deletion_timestamp())) ||
+      !api::SameStringMap(was.labels(), now.labels()) ||
+      !api::SameMessage(held.spec(), pod->spec())) {
+    return nullptr;
+  }
+  NodeInfo* node = MutableNode(state.node);
+  if (node == nullptr) return nullptr;
+  PodInfoPtr updated = PodInfo::Rebased(*state.pod, pod);
+  if (!node->ReplacePod(state.pod, updated)) return nullptr;
+  state.pod = updated;
+  return updated;
 }
 
 void SchedulerCache::ForgetPod(std::string_view uid) {

@@ -63,6 +63,13 @@ class SchedulerCache : public Snapshot {
   // generation is kept, since nothing any plugin reads has changed. Returns the new PodInfo,
   // or nullptr when `pod` is not that version (then AddOrUpdatePod it).
   PodInfoPtr ConfirmOwnBind(const std::shared_ptr<const api::v1::Pod>& pod);
+  // A new version of a bound pod that changes nothing a plugin reads of it — the same
+  // node, namespace, labels, deletion timestamp and spec; the status may differ, as a node
+  // agent reports the pod starting — is held in place of the old one, its requests and
+  // terms taken over and the node's generation kept, so nothing remembered per node state
+  // goes stale. Returns the new PodInfo, or nullptr when the pod is not such a version
+  // (then AddOrUpdatePod it).
+  PodInfoPtr UpdateStatusOnly(const std::shared_ptr<const api::v1::Pod>& pod);
   // The binding cycle failed: the pod is no longer on the node.
   void ForgetPod(std::string_view uid);
   // Drops assumptions whose bind finished more than assumed_ttl before `now` without the
@@ -112,6 +119,7 @@ class SchedulerCache : public Snapshot {
       std::string_view ns) const override;
   bool HostnameLabelsAreNodeNames() const override { return foreign_hostnames_.empty(); }
   bool AntiAffinityIsPerHostname() const override { return wide_anti_affinity_pods_ == 0; }
+  int64_t node_labels_generation() const override { return node_labels_generation_; }
 
  private:
   struct PodState {
@@ -151,6 +159,7 @@ class SchedulerCache : public Snapshot {
   StringMap<int32_t> image_nodes_;
   StringMap<google::protobuf::Map<std::string, std::string>> namespaces_;
   int64_t node_set_generation_ = 0;
+  int64_t node_labels_generation_ = 1;
   std::vector<const NodeInfo*> log_;
   int64_t log_base_ = 0;
   mutable absl::flat_hash_map<const NodeInfo*, int> index_;

@@ -6,6 +6,7 @@
 
 #include "fmt/format.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "orch/api/encoding.h"
 
 namespace orch::scheduler {
 namespace queue_internal {
@@ -172,16 +173,6 @@ bool MayMakeSchedulable(const api::v1::Pod& old_pod, const api::v1::Pod& new_pod
     differencer.IgnoreField(meta->FindFieldByName(field));
   }
   return !differencer.Compare(old_pod, new_pod);
-}
-
-bool LabelsEqual(const google::protobuf::Map<std::string, std::string>& a,
-                 const google::protobuf::Map<std::string, std::string>& b) {
-  if (a.size() != b.size()) return false;
-  for (const auto& [key, value] : a) {
-    auto it = b.find(key);
-    if (it == b.end() || it->second != value) return false;
-  }
-  return true;
 }
 
 // Kubernetes' UpdatePodScaleDown: some resource the pod requested is lower or gone.
@@ -581,7 +572,7 @@ void SchedulingQueue::AssignedPodUpdated(const PodInfo& old_pod, const PodInfo& 
     return;
   }
   const bool labels_changed =
-      !LabelsEqual(old_pod.pod().metadata().labels(), new_pod.pod().metadata().labels());
+      !api::SameStringMap(old_pod.pod().metadata().labels(), new_pod.pod().metadata().labels());
   const ClusterEvent event{EventResource::kPod, labels_changed ? kUpdatePodLabel : kUpdateOther};
   MovePodsWithAffinityTo(new_pod, event, namespace_labels);
 }

@@ -309,9 +309,16 @@ void Core::AddBoundPod(const std::shared_ptr<const api::v1::Pod>& pod, bool was_
       return;
     }
   }
+  const PodInfoPtr previous = cache_.PodOf(pod->metadata().uid());
+  if (was_bound && previous != nullptr) {
+    // Most often a node agent reporting the pod's progress: only its status changed.
+    if (PodInfoPtr updated = cache_.UpdateStatusOnly(pod)) {
+      queue_->AssignedPodUpdated(*previous, *updated, ns_labels);
+      return;
+    }
+  }
   absl::StatusOr<PodInfoPtr> info = PodInfo::Create(pod);
   if (!info.ok()) return;  // a pod the scheduler cannot read cannot be counted
-  const PodInfoPtr previous = cache_.PodOf(pod->metadata().uid());
   cache_.AddOrUpdatePod(*info);
   if (was_bound && previous != nullptr) {
     queue_->AssignedPodUpdated(*previous, **info, ns_labels);

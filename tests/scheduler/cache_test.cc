@@ -4,6 +4,7 @@
 // look at every node and pod finds.
 #include "scheduler/cache.h"
 
+#include <algorithm>
 #include <memory>
 #include <random>
 #include <string>
@@ -161,6 +162,88 @@ TEST(SchedulerCacheTest, ConfirmOwnBindTakesTheWrittenVersionInPlace) {
   EXPECT_TRUE(n1->pods().empty());
   EXPECT_TRUE(n1->pods_with_affinity().empty());
   EXPECT_EQ(n1->requested().milli_cpu, 0);
+}
+
+TEST(SchedulerCacheTest, AStatusOnlyUpdateKeepsTheNodesGeneration) {
+  SchedulerCache cache;
+  ASSERT_TRUE(cache.AddOrUpdateNode(MakeNode("n1").Capacity({{"cpu", "4"}, {"pods", "10"}}).Ptr()).ok());
+  ASSERT_TRUE(cache.AddOrUpdateNode(MakeNode("n2").Capacity({{"cpu", "4"}, {"pods", "10"}}).Ptr()).ok());
+  const api::v1::Pod base = MakePod("web").Uid("u1").Label("app", "web").Req({{"cpu", "1"}}).Node("n1").Obj();
+  cache.AddOrUpdatePod(MakePod("web").Uid("u1").Label("app", "web").Req({{"cpu", "1"}}).Node("n1").Info());
+  const NodeInfo* n1 = cache.Get("n1");
+  auto version = [&](auto change) {
+    api::v1::Pod pod = base;
+    change(pod);
+    return std::make_shared<const api::v1::Pod>(std::move(pod));
+  };
+
+  // What a node agent writes as the pod starts: held in place, the generation kept.
+  const int64_t generation = n1->generation();
+  auto running = version([](api::v1::Pod& p) {
+    p.mutable_status()->set_phase("Running");
+    p.mutable_metadata()->set_resource_version("9");
+  });
+  PodInfoPtr updated = cache.UpdateStatusOnly(running);
+  ASSERT_NE(updated, nullptr);
+  EXPECT_EQ(&updated->pod(), running.get());
+  EXPECT_EQ(updated->requests().milli_cpu, 1000);
+  EXPECT_EQ(cache.PodOf("u1"), updated);
+  ASSERT_EQ(n1->pods().size(), 1u);
+  EXPECT_EQ(n1->pods()[0], updated);
+  EXPECT_EQ(n1->generation(), generation);
+
+  // Anything a plugin reads: not in place.
+  EXPECT_EQ(cache.UpdateStatusOnly(version([](api::v1::Pod& p) {
+              (*p.mutable_metadata()->mutable_labels())["app"] = "db";
+            })), nullptr);
+  EXPECT_EQ(cache.UpdateStatusOnly(version([](api::v1::Pod& p) {
+              p.mutable_metadata()->mutable_deletion_timestamp()->set_seconds(5);
+            })), nullptr);
+  EXPECT_EQ(cache.UpdateStatusOnly(version([](api::v1::Pod& p) {
+              p.mutable_spec()->add_tolerations()->set_key("k");
+            })), nullptr);
+  EXPECT_EQ(cache.UpdateStatusOnly(version([](api::v1::Pod& p) {
+              p.mutable_spec()->set_node_name("n2");
+            })), nullptr);
+  EXPECT_EQ(cache.UpdateStatusOnly(version([](api::v1::Pod& p) {
+              p.mutable_metadata()->set_uid("u2");  // a pod the cache does not hold
+            })), nullptr);
+  EXPECT_EQ(n1->generation(), generation);
+  EXPECT_EQ(cache.PodOf("u1"), updated);
+
+  // An assumed pod is the bind's to confirm.
+  cache.AssumePod(MakePod("db").Uid("u3").Req({{"cpu", "1"}}).Info(), "n2");
+  EXPECT_EQ(cache.UpdateStatusOnly(MakePod("db").Uid("u3").Req({{"cpu", "1"}}).Node("n2").Ptr()),
+            nullptr);
+}
+
+TEST(SchedulerCacheTest, TheLabelsGenerationMovesWithNodesAndTheirLabelsOnly) {
+  SchedulerCache cache;
+  std::vector<int64_t> seen = {cache.node_labels_generation()};
+  auto moved = [&] {
+    const int64_t now = cache.node_labels_generation();
+    const bool is_new = std::find(seen.begin(), seen.end(), now) == seen.end();
+    seen.push_back(now);
+    return is_new;
+  };
+  ASSERT_TRUE(cache.AddOrUpdateNode(MakeNode("n1").Label("zone", "a").Ptr()).ok());
+  EXPECT_TRUE(moved());
+  ASSERT_TRUE(cache.AddOrUpdateNode(MakeNode("n2").Label("zone", "a").Ptr()).ok());
+  EXPECT_TRUE(moved());
+  // A status change (here: capacity) leaves the labels as they were.
+  ASSERT_TRUE(cache.AddOrUpdateNode(
+      MakeNode("n1").Label("zone", "a").Capacity({{"cpu", "8"}}).Ptr()).ok());
+  EXPECT_EQ(cache.node_labels_generation(), seen.back());
+  // Pods come and go without it.
+  cache.AddOrUpdatePod(MakePod("web").Uid("u1").Node("n1").Info());
+  cache.RemovePod("u1");
+  EXPECT_EQ(cache.node_labels_generation(), seen.back());
+  ASSERT_TRUE(cache.AddOrUpdateNode(MakeNode("n1").Label("zone", "b").Ptr()).ok());
+  EXPECT_TRUE(moved());
+  ASSERT_TRUE(cache.AddOrUpdateNode(MakeNode("n1").Label("zone", "b").Label("disk", "ssd").Ptr()).ok());
+  EXPECT_TRUE(moved());
+  cache.RemoveNode("n2");
+  EXPECT_TRUE(moved());
 }
 
 }  // namespace

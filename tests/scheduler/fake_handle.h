@@ -43,6 +43,9 @@ class FakeSnapshot : public Snapshot {
   // Rebuilds the node list, the affinity indexes and what the snapshot says of hostnames
   // and anti-affinity terms from the nodes held.
   void Reindex() {
+    // Labels may have changed: a number no snapshot has named before.
+    static int64_t labels_generations = 0;
+    labels_generation_ = ++labels_generations;
     nodes_.clear();
     with_affinity_.clear();
     with_anti_affinity_.clear();
@@ -97,8 +100,10 @@ class FakeSnapshot : public Snapshot {
     return hostname_facts_ && hostnames_are_names_;
   }
   bool AntiAffinityIsPerHostname() const override { return anti_affinity_per_hostname_; }
+  int64_t node_labels_generation() const override { return labels_generation_; }
 
  private:
+  int64_t labels_generation_ = 0;
   bool hostname_facts_ = true;
   bool hostnames_are_names_ = true;
   bool anti_affinity_per_hostname_ = true;

@@ -654,6 +654,22 @@ TEST_F(PodTopologySpreadTest, ScoreTwoConstraints) {
   EXPECT_EQ(RunScore(*pod), (ScoreMap{{"node-a", 100}, {"node-b", 60}, {"node-x", 40}, {"node-y", 0}}));
 }
 
+// The domains of all nodes are kept while no node's labels change (the snapshot's
+// node_labels_generation): a node moving to another zone is seen at once.
+TEST_F(PodTopologySpreadTest, ScoreDomainsFollowANodeMovingZones) {
+  PodInfoPtr pod = WithSpread(MakePod("p").Label("foo", ""), {Soft(1, "zone", kFoo)});
+  const std::vector<PodInfoPtr> pods = {Foo("p-a1", "node-a"), Foo("p-a2", "node-a"),
+                                        Foo("p-b1", "node-b")};
+  // Three zones, matching pods 2/1/0: weight log(5).
+  SetCluster({ZoneNode("node-a", "zone1"), ZoneNode("node-b", "zone2"), ZoneNode("node-c", "zone3")},
+             pods);
+  EXPECT_EQ(RunScore(*pod), (ScoreMap{{"node-a", 0}, {"node-b", 33}, {"node-c", 100}}));
+  // node-c joins zone1: two zones, weight log(4), and node-c counts zone1's two pods.
+  SetCluster({ZoneNode("node-a", "zone1"), ZoneNode("node-b", "zone2"), ZoneNode("node-c", "zone1")},
+             pods);
+  EXPECT_EQ(RunScore(*pod), (ScoreMap{{"node-a", 33}, {"node-b", 100}, {"node-c", 33}}));
+}
+
 TEST_F(PodTopologySpreadTest, ScoreIgnoresOtherNamespacesAndTerminatingPods) {
   PodInfoPtr pod = WithSpread(MakePod("p").Label("foo", ""), {Soft(1, kHostname, kFoo)});
   SetCluster({HostNode("node-a"), HostNode("node-b")},

@@ -11,6 +11,7 @@
 
 #include <string>
 
+#include "google/protobuf/map.h"
 #include "google/protobuf/message.h"
 
 namespace orch::api {
@@ -20,6 +21,10 @@ std::string DeterministicBytes(const google::protobuf::Message& message);
 
 // Whether `a` and `b` are of one type and have the same deterministic encoding.
 bool SameMessage(const google::protobuf::Message& a, const google::protobuf::Message& b);
+
+// Whether two string maps (labels, annotations) hold the same pairs; no allocation.
+bool SameStringMap(const google::protobuf::Map<std::string, std::string>& a,
+                   const google::protobuf::Map<std::string, std::string>& b);
 
 }  // namespace orch::api
 

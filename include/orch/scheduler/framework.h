@@ -235,6 +235,11 @@ class Snapshot {
   // InterPodAffinity be node-local (NodeLocalThisCycle) for a pod without affinity terms
   // whose own anti-affinity terms are per hostname too.
   virtual bool AntiAffinityIsPerHostname() const { return false; }
+  // Names the nodes' labels as they are: a number that changes whenever a node comes or
+  // goes or any node's labels change, and never comes back. A plugin may remember what it
+  // derived from every node's labels (PodTopologySpread: the spreading domains) under it.
+  // 0, the default, names nothing: remember nothing.
+  virtual int64_t node_labels_generation() const { return 0; }
 };
 
 // What the framework gives plugins. Owned by the scheduler; outlives every plugin.

@@ -502,6 +502,71 @@ class Tallies {
   std::list<std::string> lru_ ABSL_GUARDED_BY(mu_);
 };
 
+// ------------------------------------------------------------------ score domains
+
+// What PreScore reads of the feasible nodes' labels: the nodes lacking a topology key
+// that must be there, and per constraint (not for hostname constraints) the domains, each
+// with a count of 0 for PreScore to fill.
+struct Domains {
+  size_t ignored = 0;
+  bool has_domains = false;
+  std::vector<StringMap<int64_t>> pod_counts;
+  // Per constraint: whether a node has the key with the empty value.
+  std::vector<uint8_t> empty_value;
+};
+
+Domains ScanDomains(const std::vector<const NodeInfo*>& nodes, const Constraints& cs,
+                    bool require_all) {
+  Domains out;
+  out.pod_counts.resize(cs.size());
+  out.empty_value.resize(cs.size());
+  for (const NodeInfo* node : nodes) {
+    if (require_all && !NodeHasAllTopologyKeys(*node, cs)) {
+      ++out.ignored;
+      continue;
+    }
+    for (size_t i = 0; i < cs.size(); ++i) {
+      if (cs[i].is_hostname) continue;
+      const std::string* value = node->Label(cs[i].topology_key);
+      const std::string_view domain = value == nullptr ? std::string_view() : *value;
+      if (!out.pod_counts[i].contains(domain)) out.pod_counts[i].emplace(domain, 0);
+      if (value != nullptr && value->empty()) out.empty_value[i] = 1;
+      out.has_domains = true;
+    }
+  }
+  return out;
+}
+
+// The domains of all nodes, per set of topology keys, kept under the snapshot's
+// node_labels_generation: a scan of every node's labels once per label change rather than
+// once per pod. Thread-safe.
+class DomainMemo {
+ public:
+  std::shared_ptr<const Domains> Get(const Constraints& cs, bool require_all, int64_t labels,
+                                     const std::vector<const NodeInfo*>& nodes) {
+    std::string key(require_all ? "A" : "-");
+    for (const Constraint& c : cs) {
+      key += '\0';
+      key += c.topology_key;
+    }
+    MutexLock lock(&mu_);
+    auto [it, inserted] = kept_.try_emplace(key);
+    if (inserted || it->second.first != labels) {
+      if (kept_.size() > kMaxKept) {  // rare: pods spreading over many sets of keys
+        kept_.clear();
+        it = kept_.try_emplace(key).first;
+      }
+      it->second = {labels, std::make_shared<const Domains>(ScanDomains(nodes, cs, require_all))};
+    }
+    return it->second.second;
+  }
+
+ private:
+  static constexpr size_t kMaxKept = 16;
+  Mutex mu_;
+  StringMap<std::pair<int64_t, std::shared_ptr<const Domains>>> kept_ ABSL_GUARDED_BY(mu_);
+};
+
 // ------------------------------------------------------------------ score state
 
 class ScoreState : public CycleState::Data {
@@ -639,6 +704,7 @@ class PodTopologySpread final : public PreFilterPlugin,
   // PreFilter's tallies; PreScore's (per ReplicaSet under the system defaults, as above).
   Tallies filter_tallies_{8};
   Tallies score_tallies_{256};
+  DomainMemo domains_;
 };
 
 absl::StatusOr<Constraints> PodTopologySpread::GetConstraints(const v1::Pod& pod,
@@ -837,24 +903,17 @@ Status PodTopologySpread::PreScore(CycleState& state, const PodInfo& pod_info,
       !pod.spec().topology_spread_constraints().empty() || !system_defaulted_;
 
   // The domains of the feasible nodes (hostname constraints: one per node, counted later).
-  data->pod_counts.resize(cs.size());
-  data->empty_value.resize(cs.size());
-  size_t ignored = 0;
-  bool has_domains = false;
-  for (const NodeInfo* node : feasible) {
-    if (data->require_all_topologies && !NodeHasAllTopologyKeys(*node, cs)) {
-      ++ignored;
-      continue;
-    }
-    for (size_t i = 0; i < cs.size(); ++i) {
-      if (cs[i].is_hostname) continue;
-      const std::string* value = node->Label(cs[i].topology_key);
-      const std::string_view domain = value == nullptr ? std::string_view() : *value;
-      if (!data->pod_counts[i].contains(domain)) data->pod_counts[i].emplace(domain, 0);
-      if (value != nullptr && value->empty()) data->empty_value[i] = 1;
-      has_domains = true;
-    }
-  }
+  // When every node is feasible they are those of all nodes, kept while no label changes.
+  const int64_t labels = handle_.snapshot().node_labels_generation();
+  const bool require_all = data->require_all_topologies;
+  const std::shared_ptr<const Domains> domains =
+      labels != 0 && feasible.size() == all_nodes.size()
+          ? domains_.Get(cs, require_all, labels, all_nodes)
+          : std::make_shared<const Domains>(ScanDomains(feasible, cs, require_all));
+  data->pod_counts = domains->pod_counts;
+  data->empty_value = domains->empty_value;
+  const size_t ignored = domains->ignored;
+  const bool has_domains = domains->has_domains;
   for (size_t i = 0; i < cs.size(); ++i) {
     const size_t size = cs[i].is_hostname ? feasible.size() - ignored : data->pod_counts[i].size();
     data->normalizing_weight.push_back(TopologyNormalizingWeight(size));
@@ -867,7 +926,6 @@ Status PodTopologySpread::PreScore(CycleState& state, const PodInfo& pod_info,
   if (has_domains) {
     static const std::string kNoValue;  // a node without the key: the domain ""
     const RequiredNodeAffinity affinity(pod);
-    const bool require_all = data->require_all_topologies;
     MutexLock lock(score_tallies_.mu());
     Tally& tally = score_tallies_.For(
         absl::StrCat(require_all ? "all:" : "any:", TallyQuery(pod, cs)), cs.size());
