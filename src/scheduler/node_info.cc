@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <utility>
 
 #include "absl/container/inlined_vector.h"
@@ -372,9 +373,27 @@ bool AffinityTerm::Matches(
 
 // ------------------------------------------------------------------ PodInfo
 
+uint64_t PodInfo::LabelBits(std::string_view key, std::string_view value) {
+  const uint64_t h = std::hash<std::string_view>()(key) * 0x9e3779b97f4a7c15ULL ^
+                     std::hash<std::string_view>()(value);
+  return (uint64_t{1} << (h & 63)) | (uint64_t{1} << ((h >> 6) & 63));
+}
+
+uint64_t PodInfo::RequiredBits(const api::LabelSelector& selector) {
+  using Op = api::LabelSelector::Operator;
+  uint64_t bits = 0;
+  for (const api::LabelSelector::Requirement& r : selector.requirements()) {
+    if ((r.op == Op::kEquals || r.op == Op::kIn) && r.values.size() == 1) {
+      bits |= LabelBits(r.key, r.values.front());
+    }
+  }
+  return bits;
+}
+
 std::shared_ptr<const PodInfo> PodInfo::Rebased(const PodInfo& base,
                                                 std::shared_ptr<const api::v1::Pod> pod) {
   std::shared_ptr<PodInfo> info(new PodInfo(std::move(pod)));
+  info->label_filter_ = base.label_filter_;
   info->requests_ = base.requests_;
   info->non_zero_requests_ = base.non_zero_requests_;
   info->host_ports_ = base.host_ports_;
@@ -391,6 +410,8 @@ absl::StatusOr<std::shared_ptr<const PodInfo>> PodInfo::Create(
   std::shared_ptr<PodInfo> info(new PodInfo(std::move(pod)));
   const api::v1::Pod& p = *info->pod_;
   const api::v1::PodSpec& spec = p.spec();
+  info->label_filter_ = NamespaceBits(p.metadata().namespace_());
+  for (const auto& [key, value] : p.metadata().labels()) info->label_filter_ |= LabelBits(key, value);
   ORCH_RETURN_IF_ERROR(PodRequests(spec, &info->requests_, &info->non_zero_requests_));
   info->host_ports_ = PodHostPorts(spec);
   if (spec.has_affinity()) {
@@ -463,6 +484,7 @@ void NodeInfo::AddPod(PodInfoPtr pod) {
   used_ports_.insert(used_ports_.end(), pod->host_ports().begin(), pod->host_ports().end());
   if (pod->has_affinity_terms()) pods_with_affinity_.push_back(pod);
   if (!pod->required_anti_affinity().empty()) pods_with_required_anti_affinity_.push_back(pod);
+  pod_label_filters_.push_back(pod->label_filter());
   pods_.push_back(std::move(pod));
   Touch();
 }
@@ -476,7 +498,14 @@ bool NodeInfo::RemovePod(std::string_view uid) {
 
 bool NodeInfo::RemovePod(const PodInfoPtr& held) {
   PodInfoPtr pod = held;  // `held` may be the very entry removed below
-  if (!RemovePodInfo(pods_, pod.get())) return false;
+  PodInfoPtr* entry = EntryOf(pods_, pod.get());
+  if (entry == nullptr) return false;
+  // As RemovePodInfo, with the filters beside.
+  const size_t at = static_cast<size_t>(entry - pods_.data());
+  std::swap(*entry, pods_.back());
+  pods_.pop_back();
+  pod_label_filters_[at] = pod_label_filters_.back();
+  pod_label_filters_.pop_back();
   if (pod->has_affinity_terms()) {
     RemovePodInfo(pods_with_affinity_, pod.get());
     RemovePodInfo(pods_with_required_anti_affinity_, pod.get());
@@ -499,6 +528,7 @@ bool NodeInfo::ReplacePod(const PodInfoPtr& held, PodInfoPtr now) {
   const PodInfoPtr old = held;  // `held` may be an entry replaced below
   PodInfoPtr* entry = EntryOf(pods_, old.get());
   if (entry == nullptr) return false;
+  pod_label_filters_[static_cast<size_t>(entry - pods_.data())] = now->label_filter();
   *entry = now;
   if (old->has_affinity_terms()) {
     for (auto* list : {&pods_with_affinity_, &pods_with_required_anti_affinity_}) {

@@ -1,6 +1,9 @@
 #include "orch/scheduler/node_info.h"
 
+#include <bit>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -517,6 +520,57 @@ TEST(NodeInfoTest, RemovePodByPodInfoTakesThatPodInfoOnly) {
   // The entry itself may be what is passed.
   EXPECT_TRUE(node.RemovePod(node.pods()[0]));
   EXPECT_TRUE(node.requested().IsZero());
+}
+
+TEST(PodInfoTest, LabelFilterHoldsTheBitsOfItsNamespaceAndEveryPair) {
+  PodInfoPtr pod = MakePod("a").Namespace("shop").Label("app", "web").Label("tier", "front").Info();
+  const uint64_t filter = pod->label_filter();
+  auto has = [&](uint64_t bits) { return (filter & bits) == bits; };
+  EXPECT_TRUE(has(PodInfo::NamespaceBits("shop")));
+  EXPECT_TRUE(has(PodInfo::LabelBits("app", "web")));
+  EXPECT_TRUE(has(PodInfo::LabelBits("tier", "front")));
+  EXPECT_EQ(filter, PodInfo::NamespaceBits("shop") | PodInfo::LabelBits("app", "web") |
+                        PodInfo::LabelBits("tier", "front"));
+  // Two bits a pair.
+  EXPECT_LE(std::popcount(PodInfo::LabelBits("app", "web")), 2);
+  EXPECT_NE(PodInfo::LabelBits("app", "web"), 0u);
+
+  // A selector requires the bits of its single-valued equalities only.
+  auto selector = api::LabelSelector::Parse("app=web,tier in (front),env notin (dev),zone");
+  ASSERT_THAT(selector.status(), IsOk());
+  EXPECT_EQ(PodInfo::RequiredBits(*selector),
+            PodInfo::LabelBits("app", "web") | PodInfo::LabelBits("tier", "front"));
+  auto two_values = api::LabelSelector::Parse("tier in (front,back)");
+  ASSERT_THAT(two_values.status(), IsOk());
+  EXPECT_EQ(PodInfo::RequiredBits(*two_values), 0u);
+}
+
+// The filters stay beside their pods through adds, swaps on removal and replacements.
+TEST(NodeInfoTest, PodLabelFiltersFollowThePods) {
+  NodeInfo node = MakeNode("n1").Capacity({{"cpu", "4"}, {"pods", "10"}}).Info();
+  std::vector<PodInfoPtr> pods;
+  for (int i = 0; i < 5; ++i) {
+    pods.push_back(MakePod("p" + std::to_string(i)).Uid("u" + std::to_string(i))
+                       .Label("app", "a" + std::to_string(i)).Info());
+    node.AddPod(pods.back());
+  }
+  auto check = [&] {
+    ASSERT_EQ(node.pod_label_filters().size(), node.pods().size());
+    for (size_t i = 0; i < node.pods().size(); ++i) {
+      EXPECT_EQ(node.pod_label_filters()[i], node.pods()[i]->label_filter()) << i;
+    }
+  };
+  check();
+  EXPECT_TRUE(node.RemovePod(pods[1]));  // the last moves into its place
+  check();
+  EXPECT_TRUE(node.RemovePod("u4"));
+  check();
+  PodInfoPtr relabelled = MakePod("p2").Uid("u2").Label("app", "other").Info();
+  EXPECT_TRUE(node.ReplacePod(pods[2], relabelled));
+  check();
+  EXPECT_TRUE(node.RemovePod(node.pods().back()));
+  check();
+  EXPECT_EQ(node.pods().size(), 2u);
 }
 
 TEST(NodeInfoTest, RemovingOnePodKeepsAnotherPodsEqualPort) {

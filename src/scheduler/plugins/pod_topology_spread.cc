@@ -74,6 +74,8 @@ struct SpreadSelector {
   // The selector message it was parsed from, serialized deterministically: equal keys,
   // equal selectors (what the match counts are remembered by).
   std::string key;
+  // PodInfo::RequiredBits of the selector: what a matching pod's label filter must hold.
+  uint64_t bits = 0;
 
   bool Matches(const Labels& labels) const { return !nothing && selector.Matches(labels); }
 };
@@ -130,6 +132,7 @@ absl::StatusOr<SpreadSelector> ConstraintSelector(const v1::TopologySpreadConstr
   ORCH_ASSIGN_OR_RETURN(out.selector, api::LabelSelector::FromProto(merged));
   out.nothing = false;
   out.key = SelectorKey(merged);
+  out.bits = PodInfo::RequiredBits(out.selector);
   return out;
 }
 
@@ -161,13 +164,16 @@ bool NodeHasAllTopologyKeys(const NodeInfo& node, const Constraints& constraints
 }
 
 // Matching pods on a node for a constraint: same namespace as the incoming pod, not
-// terminating, labels selected.
+// terminating, labels selected. The pods' label filters rule out most without reading them.
 int64_t CountMatchingPods(const NodeInfo& node, const SpreadSelector& selector,
                           const std::string& ns) {
   if (selector.nothing) return 0;
+  const uint64_t need = selector.bits | PodInfo::NamespaceBits(ns);
+  const std::vector<uint64_t>& filters = node.pod_label_filters();
   int64_t count = 0;
-  for (const PodInfoPtr& p : node.pods()) {
-    const v1::Pod& pod = p->pod();
+  for (size_t i = 0; i < filters.size(); ++i) {
+    if ((filters[i] & need) != need) continue;
+    const v1::Pod& pod = node.pods()[i]->pod();
     if (pod.metadata().has_deletion_timestamp() || pod.metadata().namespace_() != ns) continue;
     if (selector.selector.Matches(pod.metadata().labels())) ++count;
   }
@@ -771,7 +777,9 @@ std::optional<SpreadSelector> PodTopologySpread::DefaultSelector(const v1::Pod& 
   }
   auto selector = api::LabelSelector::FromProto(merged);
   if (!selector.ok()) return std::nullopt;
-  return SpreadSelector{.nothing = false, .selector = *std::move(selector), .key = SelectorKey(merged)};
+  const uint64_t bits = PodInfo::RequiredBits(*selector);
+  return SpreadSelector{
+      .nothing = false, .selector = *std::move(selector), .key = SelectorKey(merged), .bits = bits};
 }
 
 Status PodTopologySpread::PreFilter(CycleState& state, const PodInfo& pod_info,
