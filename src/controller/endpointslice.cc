@@ -15,6 +15,7 @@
 #include "controller/watches.h"
 #include "fmt/format.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "orch/api/encoding.h"
 #include "orch/api/labels.h"
 #include "orch/api/selector.h"
 #include "orch/api/v1/core.pb.h"
@@ -114,16 +115,6 @@ google::protobuf::Map<std::string, std::string> SliceLabels(const v1::Service& s
   return labels;
 }
 
-bool SameMap(const google::protobuf::Map<std::string, std::string>& a,
-             const google::protobuf::Map<std::string, std::string>& b) {
-  if (a.size() != b.size()) return false;
-  for (const auto& [k, v] : a) {
-    auto it = b.find(k);
-    if (it == b.end() || it->second != v) return false;
-  }
-  return true;
-}
-
 // What the controller wrote last to one Service's slices: each slice's resourceVersion,
 // and the slices it deleted. The cache is current for the Service once it shows them.
 struct Written {
@@ -176,7 +167,7 @@ class EndpointSliceReconciler final : public Reconciler {
         const auto* old_service = static_cast<const v1::Service*>(event.old_obj);
         auto it = selected.find(name);
         if (it == selected.end() || old_service == nullptr ||
-            !SameMap(old_service->spec().selector(), service.spec().selector())) {
+            !api::SameStringMap(old_service->spec().selector(), service.spec().selector())) {
           Membership& m = selected[name];
           m.selector = api::LabelSelector::FromMap(service.spec().selector());
           m.pods.clear();
@@ -554,7 +545,7 @@ absl::Status EndpointSliceReconciler::Sync(const v1::Service& service,
       continue;
     }
     v1::EndpointSlice& slice = p.slice;
-    if (!SameMap(slice.metadata().labels(), labels)) {
+    if (!api::SameStringMap(slice.metadata().labels(), labels)) {
       p.changed = true;
       *slice.mutable_metadata()->mutable_labels() = labels;
     }

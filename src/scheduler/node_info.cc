@@ -411,7 +411,9 @@ absl::StatusOr<std::shared_ptr<const PodInfo>> PodInfo::Create(
   const api::v1::Pod& p = *info->pod_;
   const api::v1::PodSpec& spec = p.spec();
   info->label_filter_ = NamespaceBits(p.metadata().namespace_());
-  for (const auto& [key, value] : p.metadata().labels()) info->label_filter_ |= LabelBits(key, value);
+  for (const auto& [key, value] : p.metadata().labels()) {
+    info->label_filter_ |= LabelBits(key, value);
+  }
   ORCH_RETURN_IF_ERROR(PodRequests(spec, &info->requests_, &info->non_zero_requests_));
   info->host_ports_ = PodHostPorts(spec);
   if (spec.has_affinity()) {
