@@ -249,12 +249,8 @@ PodInfoPtr SchedulerCache::ConfirmOwnBind(const std::shared_ptr<const api::v1::P
       state.node != pod->spec().node_name()) {
     return nullptr;
   }
-  NodeInfo* node = MutableNode(state.node);
-  if (node == nullptr) return nullptr;
-  PodInfoPtr confirmed = PodInfo::Rebased(*state.pod, pod);
-  if (!node->ReplacePod(state.pod, confirmed)) return nullptr;
-  state.pod = confirmed;
-  state.Settle(/*assumed=*/false);
+  PodInfoPtr confirmed = HoldInPlace(state, pod);
+  if (confirmed != nullptr) state.Settle(/*assumed=*/false);
   return confirmed;
 }
 
@@ -273,12 +269,17 @@ PodInfoPtr SchedulerCache::UpdateStatusOnly(const std::shared_ptr<const api::v1:
       !api::SameMessage(held.spec(), pod->spec())) {
     return nullptr;
   }
+  return HoldInPlace(state, pod);
+}
+
+PodInfoPtr SchedulerCache::HoldInPlace(PodState& state,
+                                       const std::shared_ptr<const api::v1::Pod>& pod) {
   NodeInfo* node = MutableNode(state.node);
   if (node == nullptr) return nullptr;
-  PodInfoPtr updated = PodInfo::Rebased(*state.pod, pod);
-  if (!node->ReplacePod(state.pod, updated)) return nullptr;
-  state.pod = updated;
-  return updated;
+  PodInfoPtr rebased = PodInfo::Rebased(*state.pod, pod);
+  if (!node->ReplacePod(state.pod, rebased)) return nullptr;
+  state.pod = rebased;
+  return rebased;
 }
 
 void SchedulerCache::ForgetPod(std::string_view uid) {

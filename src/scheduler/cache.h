@@ -139,6 +139,10 @@ class SchedulerCache : public Snapshot {
     }
   };
 
+  // `pod`, a version of state.pod's pod that no plugin tells apart from it, in its place
+  // on the node (PodInfo::Rebased, NodeInfo::ReplacePod): the node's generation is kept.
+  // The new PodInfo, or nullptr when the node does not hold state.pod.
+  PodInfoPtr HoldInPlace(PodState& state, const std::shared_ptr<const api::v1::Pod>& pod);
   void Logged(const NodeInfo* node);
   void NoteHostname(const NodeInfo& info);
   void PlacePod(const PodState& state);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <functional>
 #include <utility>
 
@@ -252,13 +253,14 @@ PodInfoPtr* EntryOf(std::vector<PodInfoPtr>& pods, const PodInfo* pod) {
   return nullptr;
 }
 
-// Removes `pod` from `pods`, whose order does not matter; false if it is not there.
-bool RemovePodInfo(std::vector<PodInfoPtr>& pods, const PodInfo* pod) {
+// Removes `pod` from `pods`, whose order does not matter, by moving the last entry into
+// its place. Returns that place, or -1 if it is not there.
+ptrdiff_t RemovePodInfo(std::vector<PodInfoPtr>& pods, const PodInfo* pod) {
   PodInfoPtr* entry = EntryOf(pods, pod);
-  if (entry == nullptr) return false;
+  if (entry == nullptr) return -1;
   std::swap(*entry, pods.back());
   pods.pop_back();
-  return true;
+  return entry - pods.data();
 }
 
 }  // namespace
@@ -500,13 +502,9 @@ bool NodeInfo::RemovePod(std::string_view uid) {
 
 bool NodeInfo::RemovePod(const PodInfoPtr& held) {
   PodInfoPtr pod = held;  // `held` may be the very entry removed below
-  PodInfoPtr* entry = EntryOf(pods_, pod.get());
-  if (entry == nullptr) return false;
-  // As RemovePodInfo, with the filters beside.
-  const size_t at = static_cast<size_t>(entry - pods_.data());
-  std::swap(*entry, pods_.back());
-  pods_.pop_back();
-  pod_label_filters_[at] = pod_label_filters_.back();
+  const ptrdiff_t at = RemovePodInfo(pods_, pod.get());
+  if (at < 0) return false;
+  pod_label_filters_[static_cast<size_t>(at)] = pod_label_filters_.back();  // moved as pods_
   pod_label_filters_.pop_back();
   if (pod->has_affinity_terms()) {
     RemovePodInfo(pods_with_affinity_, pod.get());
