@@ -54,23 +54,26 @@ const std::string* Label(const google::protobuf::Map<std::string, std::string>& 
 
 class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_this<NodeAgentImpl> {
  public:
-  explicit NodeAgentImpl(NodeAgentOptions options) : options_(std::move(options)) {
-    context_.options = &options_;
-    context_.client = options_.client;
-    context_.executor = options_.executor;
-    context_.runtime = options_.runtime;
-    context_.host_ip = options_.internal_ip;
-    context_.allocatable = DesiredNode().status().allocatable();
+  explicit NodeAgentImpl(NodeAgentOptions options)
+      : context_(std::make_shared<AgentContext>()), options_(context_->options) {
+    options_ = std::move(options);
+    context_->client = options_.client;
+    context_->executor = options_.executor;
+    context_->runtime = options_.runtime;
+    context_->host_ip = options_.internal_ip;
+    context_->allocatable = DesiredNode().status().allocatable();
     if (options_.prober == nullptr) {
-      own_prober_ = runtime::NewProber(options_.runtime, options_.executor);
-      context_.prober = own_prober_.get();
+      context_->own_prober = runtime::NewProber(options_.runtime, options_.executor);
+      context_->prober = context_->own_prober.get();
     } else {
-      context_.prober = options_.prober;
+      context_->prober = options_.prober;
     }
     if (options_.events == nullptr) {
-      own_events_ = std::make_unique<client::EventRecorder>(options_.client, kNodeAgentComponent);
+      context_->own_events =
+          std::make_unique<client::EventRecorder>(options_.client, kNodeAgentComponent);
     }
-    context_.events = options_.events != nullptr ? options_.events : own_events_.get();
+    context_->events =
+        options_.events != nullptr ? options_.events : context_->own_events.get();
     if (options_.informers == nullptr && options_.pod_router == nullptr) {
       own_informers_ =
           std::make_unique<client::SharedInformerFactory>(options_.client, options_.executor);
@@ -123,7 +126,7 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
                                   {
                                     MutexLock lock(&mu_);
                                     if (stopped_) return;
-                                    context_.runtime_name =
+                                    context_->runtime_name =
                                         out.ok() ? out->runtime_name() : "unknown";
                                   }
                                   Relist();
@@ -138,7 +141,7 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
       MutexLock lock(&mu_);
       if (stopped_) return;
       stopped_ = true;
-      context_.stopped = true;
+      context_->stopped = true;
       for (TimerId* t : {&lease_timer_, &status_timer_, &relist_timer_}) {
         if (*t != 0) options_.executor->Cancel(*t);
         *t = 0;
@@ -162,8 +165,8 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
     MutexLock lock(&mu_);
     s.pods = static_cast<int64_t>(workers_.size());
     for (const auto& [uid, w] : workers_) s.running_containers += w->running_containers();
-    s.syncs = context_.syncs.load();
-    s.runtime_errors = context_.runtime_errors.load();
+    s.syncs = context_->syncs.load();
+    s.runtime_errors = context_->runtime_errors.load();
     s.adopted_containers = adopted_;
     return s;
   }
@@ -172,7 +175,7 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
   std::shared_ptr<PodWorker> WorkerFor(const std::string& uid) {
     MutexLock lock(&mu_);
     auto& w = workers_[uid];
-    if (w == nullptr) w = std::make_shared<PodWorker>(&context_, uid);
+    if (w == nullptr) w = std::make_shared<PodWorker>(context_, uid);
     return w;
   }
   std::shared_ptr<PodWorker> Existing(const std::string& uid) {
@@ -356,7 +359,7 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
                   if (sandboxes.ok() && containers.ok()) {
                     Deliver(generation, *sandboxes, *containers);
                   } else {
-                    ++context_.runtime_errors;
+                    ++context_->runtime_errors;
                     ScheduleRelist();
                   }
                 });
@@ -430,7 +433,7 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
     auto finish = [this, self = shared_from_this(), pending, adopting] {
       if (pending->fetch_sub(1) != 1) return;
       if (adopting) {
-        context_.adopted = true;
+        context_->adopted = true;
         std::vector<std::shared_ptr<PodWorker>> workers;
         {
           MutexLock lock(&mu_);
@@ -533,10 +536,8 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
     finish();
   }
 
-  NodeAgentOptions options_;
-  AgentContext context_;
-  std::unique_ptr<runtime::Prober> own_prober_;
-  std::unique_ptr<client::EventRecorder> own_events_;
+  const std::shared_ptr<AgentContext> context_;
+  NodeAgentOptions& options_;  // context_->options
   std::unique_ptr<client::SharedInformerFactory> own_informers_;
   std::optional<client::Informer<v1::Pod>> pods_;
   client::HandlerId handler_ = 0;

@@ -155,8 +155,8 @@ absl::Duration Backoff::Delay(const std::string& key) const {
 
 // ---------------------------------------------------------------- PodWorker
 
-PodWorker::PodWorker(AgentContext* context, std::string uid)
-    : context_(context), uid_(std::move(uid)) {}
+PodWorker::PodWorker(std::shared_ptr<AgentContext> context, std::string uid)
+    : context_(std::move(context)), uid_(std::move(uid)) {}
 
 PodWorker::~PodWorker() = default;
 
@@ -497,7 +497,7 @@ PodWorker::Action PodWorker::DecideTerminating(const v1::Pod* pod) {
 // Dead containers beyond the newest `dead_containers_per_container` of each name, and
 // sandboxes that are neither the newest nor holding a container.
 PodWorker::Action PodWorker::DecideGarbage() {
-  const int keep = std::max(0, context_->options->dead_containers_per_container);
+  const int keep = std::max(0, context_->options.dead_containers_per_container);
   std::map<std::string, std::vector<const ContainerRecord*>> dead;
   for (const ContainerRecord& c : view_.containers) {
     if (c.exited() && view_.Latest(c.name) != &c) dead[c.name].push_back(&c);
@@ -526,7 +526,7 @@ PodWorker::Action PodWorker::RunSandbox(const v1::Pod& pod) {
   const SandboxRecord* previous = view_.Sandbox();
   const uint32_t attempt = previous == nullptr ? 0 : previous->attempt + 1;
   cri::RunPodSandboxRequest request;
-  *request.mutable_config() = SandboxConfig(pod, attempt, context_->options->pod_log_directory);
+  *request.mutable_config() = SandboxConfig(pod, attempt, context_->options.pod_log_directory);
   return [this, self = shared_from_this(), request = std::move(request), attempt] {
     context_->runtime->RunPodSandbox(request, [this, self, attempt](
                                                   absl::StatusOr<cri::RunPodSandboxResponse> out) {
@@ -699,7 +699,7 @@ void PodWorker::Create(std::shared_ptr<const v1::Pod> pod, v1::Container c, uint
   (*config.mutable_labels())[kPodNamespaceLabel] = pod->metadata().namespace_();
   (*config.mutable_labels())[kPodUidLabel] = pod->metadata().uid();
   (*config.mutable_annotations())["io.kubernetes.container.restartCount"] = std::to_string(attempt);
-  if (!context_->options->pod_log_directory.empty()) {
+  if (!context_->options.pod_log_directory.empty()) {
     config.set_log_path(fmt::format("{}/{}.log", c.name(), attempt));
   }
   config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(
@@ -709,7 +709,7 @@ void PodWorker::Create(std::shared_ptr<const v1::Pod> pod, v1::Container c, uint
   config.set_stdin_once(c.stdin_once());
   // The sandbox's config is part of the request, as the kubelet sends it.
   *request.mutable_sandbox_config() =
-      SandboxConfig(*pod, sandbox.attempt, context_->options->pod_log_directory);
+      SandboxConfig(*pod, sandbox.attempt, context_->options.pod_log_directory);
   context_->runtime->CreateContainer(request, [this, self, pod, c, attempt, sandbox_id = sandbox.id,
                                                 pod_ip = sandbox.ip](
                                                   absl::StatusOr<cri::CreateContainerResponse> out) {

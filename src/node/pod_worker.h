@@ -32,14 +32,18 @@
 
 namespace orch::node::internal {
 
-// What the agent shares with its pod workers. Lives as long as the agent.
+// What the agent shares with its pod workers, owned by both (std::shared_ptr): a runtime
+// or probe callback that reaches a worker after the agent is gone still finds it, with the
+// prober and Event recorder the agent made for itself.
 struct AgentContext {
-  const NodeAgentOptions* options = nullptr;
+  NodeAgentOptions options;
   client::Client* client = nullptr;
   Executor* executor = nullptr;
   runtime::Runtime* runtime = nullptr;
   runtime::Prober* prober = nullptr;
   client::EventRecorder* events = nullptr;
+  std::unique_ptr<runtime::Prober> own_prober;         // when options.prober is null
+  std::unique_ptr<client::EventRecorder> own_events;  // when options.events is null
   std::string runtime_name;  // from the runtime's Version, before any worker runs
   std::string host_ip;
   // The node's allocatable as registered (orch's capacity is the same), set before any
@@ -76,7 +80,7 @@ class Backoff {
 
 class PodWorker : public std::enable_shared_from_this<PodWorker> {
  public:
-  PodWorker(AgentContext* context, std::string uid);
+  PodWorker(std::shared_ptr<AgentContext> context, std::string uid);
   ~PodWorker();
 
   // The pod's newest object; nullptr once it is gone from the store.
@@ -159,7 +163,7 @@ class PodWorker : public std::enable_shared_from_this<PodWorker> {
   absl::Time Now() const;
   void Event(std::string_view type, std::string_view reason, std::string message);
 
-  AgentContext* const context_;
+  const std::shared_ptr<AgentContext> context_;
   const std::string uid_;
   mutable Mutex mu_;
   std::shared_ptr<const api::v1::Pod> pod_ ABSL_GUARDED_BY(mu_);
