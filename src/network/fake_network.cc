@@ -15,31 +15,6 @@ std::string ServiceKey(std::string_view ns, std::string_view name) {
   return fmt::format("{}/{}", ns, name);
 }
 
-absl::Status ValidateRule(const ServiceRule& rule) {
-  const std::string key = ServiceKey(rule.ns, rule.name);
-  if (rule.name.empty()) return absl::InvalidArgumentError("service rule: name: Required value");
-  if (rule.cluster_ip != "None" && !ParseIPv4(rule.cluster_ip).has_value()) {
-    return absl::InvalidArgumentError(fmt::format(
-        "service {}: clusterIP: Invalid value: \"{}\": must be an IPv4 address or None", key,
-        rule.cluster_ip));
-  }
-  if (rule.session_affinity != "None" && rule.session_affinity != "ClientIP") {
-    return absl::InvalidArgumentError(fmt::format(
-        "service {}: sessionAffinity: Unsupported value: \"{}\": supported values: \"ClientIP\", "
-        "\"None\"",
-        key, rule.session_affinity));
-  }
-  for (size_t i = 0; i < rule.ports.size(); ++i) {
-    const ServicePortRule& p = rule.ports[i];
-    if (p.port < 1 || p.port > 65535 || p.node_port < 0 || p.node_port > 65535) {
-      return absl::InvalidArgumentError(fmt::format(
-          "service {}: ports[{}]: Invalid value: {}/{}: ports must be between 1 and 65535", key, i,
-          p.port, p.node_port));
-    }
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 FakeNetwork::FakeNetwork(FakeNetworkOptions options) : clock_(options.clock) {}
@@ -51,7 +26,7 @@ absl::Status FakeNetwork::AddNode(std::string_view node, std::string_view pod_ci
   if (nodes_.contains(node)) {
     return absl::AlreadyExistsError(fmt::format("node {} already has a pod range", node));
   }
-  nodes_[std::string(node)].pool = IPv4Pool(cidr);
+  nodes_.emplace(std::string(node), PodAddresses(cidr));
   return absl::OkStatus();
 }
 
@@ -67,31 +42,16 @@ absl::StatusOr<std::string> FakeNetwork::AssignPodAddress(std::string_view node,
   if (it == nodes_.end()) {
     return absl::NotFoundError(fmt::format("node {} has no pod range", node));
   }
-  NodeRange& range = it->second;
-  if (auto held = range.by_pod.find(pod_uid); held != range.by_pod.end()) return held->second;
-  const std::optional<uint32_t> ip = range.pool.Take();
-  if (!ip.has_value()) {
-    return absl::ResourceExhaustedError(
-        fmt::format("node {}: pod range {} is full", node, range.pool.cidr().ToString()));
-  }
-  std::string address = FormatIPv4(*ip);
-  range.by_pod[std::string(pod_uid)] = address;
-  return address;
+  return it->second.Assign(node, pod_uid);
 }
 
 void FakeNetwork::ReleasePodAddress(std::string_view node, std::string_view pod_uid) {
   MutexLock lock(&mu_);
-  auto it = nodes_.find(node);
-  if (it == nodes_.end()) return;
-  NodeRange& range = it->second;
-  auto held = range.by_pod.find(pod_uid);
-  if (held == range.by_pod.end()) return;
-  if (std::optional<uint32_t> ip = ParseIPv4(held->second)) range.pool.Give(*ip);
-  range.by_pod.erase(held);
+  if (auto it = nodes_.find(node); it != nodes_.end()) it->second.Release(pod_uid);
 }
 
 absl::Status FakeNetwork::SyncService(const ServiceRule& rule) {
-  ORCH_RETURN_IF_ERROR(ValidateRule(rule));
+  ORCH_RETURN_IF_ERROR(ValidateServiceRule(rule));
   MutexLock lock(&mu_);
   Programmed& programmed = services_[ServiceKey(rule.ns, rule.name)];
   if (programmed.rule == rule) return absl::OkStatus();
@@ -109,16 +69,7 @@ absl::Status FakeNetwork::DeleteService(std::string_view ns, std::string_view na
 absl::StatusOr<Connection> FakeNetwork::Pick(Programmed& service, size_t port_index,
                                              std::string_view client_ip) {
   const ServiceRule& rule = service.rule;
-  const std::vector<Backend>& all = rule.ports[port_index].backends;
-  std::vector<const Backend*> candidates;
-  for (const Backend& b : all) {
-    if (b.ready) candidates.push_back(&b);
-  }
-  if (candidates.empty()) {  // the terminating ones still serving, as kube-proxy falls back
-    for (const Backend& b : all) {
-      if (b.serving && b.terminating) candidates.push_back(&b);
-    }
-  }
+  const std::vector<const Backend*> candidates = CandidateBackends(rule.ports[port_index]);
   const std::string key = ServiceKey(rule.ns, rule.name);
   if (candidates.empty()) {
     return absl::UnavailableError(

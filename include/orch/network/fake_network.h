@@ -35,6 +35,7 @@
 #include "orch/base/ipv4.h"
 #include "orch/base/mutex.h"
 #include "orch/network/network.h"
+#include "orch/network/pod_addresses.h"
 
 namespace orch::network {
 
@@ -77,10 +78,6 @@ class FakeNetwork final : public Network {
   int64_t rule_changes() const;
 
  private:
-  struct NodeRange {
-    IPv4Pool pool;
-    std::map<std::string, std::string, std::less<>> by_pod;  // uid -> address
-  };
   struct Affinity {
     Backend backend;
     absl::Time last;
@@ -96,7 +93,7 @@ class FakeNetwork final : public Network {
 
   Clock* const clock_;
   mutable Mutex mu_;
-  std::map<std::string, NodeRange, std::less<>> nodes_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, PodAddresses, std::less<>> nodes_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Programmed, std::less<>> services_ ABSL_GUARDED_BY(mu_);  // "ns/name"
   int64_t rule_changes_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -60,6 +60,19 @@ struct ServiceRule {
   friend bool operator==(const ServiceRule&, const ServiceRule&) = default;
 };
 
+// Checks what every Network needs of a rule: a name, a cluster IP that is an IPv4 address
+// or "None", sessionAffinity None or ClientIP with a timeout of 1 to 86400 s, protocols
+// TCP, UDP or SCTP, ports 1 to 65535 (node port 0 for none), backends with IPv4 addresses
+// and ports 1 to 65535. kInvalidArgument naming the Service and the field, e.g.
+// `service default/web: ports[0].backends[2].address: Invalid value: "x": must be an IPv4
+// address`.
+absl::Status ValidateServiceRule(const ServiceRule& rule);
+
+// The backends a new connection to `port` may go to, in the rule's order: the ready ones;
+// when none is ready, the serving ones that are terminating (kube-proxy's fallback, so a
+// Service whose every pod is shutting down still answers while they drain); else none.
+std::vector<const Backend*> CandidateBackends(const ServicePortRule& port);
+
 class Network {
  public:
   virtual ~Network() = default;

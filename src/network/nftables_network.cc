@@ -1,0 +1,537 @@
+#include "orch/network/nftables_network.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "base/subprocess.h"
+#include "fmt/format.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "orch/base/status.h"
+
+namespace orch::network {
+
+namespace {
+
+// The table's fixed part: the maps every Service port is an element of, and the chains
+// that hook them into the kernel's paths.
+constexpr std::string_view kServiceIps = "service-ips";
+constexpr std::string_view kServiceNodePorts = "service-nodeports";
+constexpr std::string_view kNoEndpointServices = "no-endpoint-services";
+constexpr std::string_view kNoEndpointNodePorts = "no-endpoint-nodeports";
+constexpr std::string_view kRejectChain = "reject-chain";
+
+constexpr std::string_view kIpKey = "ipv4_addr . inet_proto . inet_service";
+constexpr std::string_view kPortKey = "inet_proto . inet_service";
+
+struct FixedChain {
+  std::string_view name;
+  std::string_view hook;  // "" for a chain that is only jumped to
+  std::vector<std::string_view> rules;  // "{mark}" stands for the masquerade mark
+};
+
+const std::vector<FixedChain>& FixedChains() {
+  static const auto* chains = new std::vector<FixedChain>{
+      {"nat-prerouting", "type nat hook prerouting priority -100", {"jump services"}},
+      {"nat-output", "type nat hook output priority -100", {"jump services"}},
+      {"nat-postrouting", "type nat hook postrouting priority 100", {"jump masquerading"}},
+      {"filter-input", "type filter hook input priority -10", {"ct state new jump endpoints-check"}},
+      {"filter-forward",
+       "type filter hook forward priority -10",
+       {"ct state new jump endpoints-check"}},
+      {"filter-output",
+       "type filter hook output priority -10",
+       {"ct state new jump endpoints-check"}},
+      {"services",
+       "",
+       {"ip daddr . meta l4proto . th dport vmap @service-ips",
+        "fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap "
+        "@service-nodeports"}},
+      {"endpoints-check",
+       "",
+       {"ip daddr . meta l4proto . th dport vmap @no-endpoint-services",
+        "fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap "
+        "@no-endpoint-nodeports"}},
+      {"mark-for-masquerade", "", {"meta mark set meta mark | {mark}"}},
+      {"masquerading",
+       "",
+       {"meta mark & {mark} == 0 return", "meta mark set meta mark ^ {mark}",
+        "masquerade fully-random"}},
+      {kRejectChain, "", {"reject"}},
+  };
+  return *chains;
+}
+
+const std::vector<std::pair<std::string_view, std::string_view>>& FixedMaps() {
+  static const auto* maps = new std::vector<std::pair<std::string_view, std::string_view>>{
+      {kServiceIps, kIpKey},
+      {kServiceNodePorts, kPortKey},
+      {kNoEndpointServices, kIpKey},
+      {kNoEndpointNodePorts, kPortKey},
+  };
+  return *maps;
+}
+
+std::string ServiceKey(std::string_view ns, std::string_view name) {
+  return fmt::format("{}/{}", ns, name);
+}
+
+// The Service ("ns/name") a chain or set of ours belongs to, from its name
+// ("service-NS/NAME/tcp/80", "endpoint-NS/NAME/tcp/80__10.64.0.2/8080"); "" for the fixed
+// part.
+std::string OwnerOf(std::string_view object) {
+  const size_t dash = object.find('-');
+  if (dash == std::string_view::npos) return "";
+  std::string_view rest = object.substr(dash + 1);
+  const size_t first = rest.find('/');
+  if (first == std::string_view::npos) return "";
+  const size_t second = rest.find('/', first + 1);
+  return std::string(rest.substr(0, second));
+}
+
+// What one Service wants in the table: its objects (chains, sets, elements) and the rules
+// of its chains.
+struct Plan {
+  std::set<std::string> chains;
+  std::map<std::string, int32_t> sets;  // affinity set -> timeout in seconds
+  std::map<std::string, std::set<std::string>> elements;  // map -> "KEY : VERDICT"
+  std::vector<std::pair<std::string, std::string>> rules;  // (chain, rule), in order
+  std::string comment;                                     // "ns/name"
+};
+
+Plan PlanFor(const ServiceRule& rule, const std::optional<IPv4Cidr>& cluster_cidr) {
+  Plan plan;
+  plan.comment = ServiceKey(rule.ns, rule.name);
+  if (rule.cluster_ip == "None") return plan;
+  const bool affinity = rule.session_affinity == "ClientIP";
+  for (const ServicePortRule& port : rule.ports) {
+    const std::string proto = absl::AsciiStrToLower(port.protocol);
+    const std::string base = fmt::format("{}/{}/{}/{}", rule.ns, rule.name, proto, port.port);
+    const std::string ip_key = fmt::format("{} . {} . {}", rule.cluster_ip, proto, port.port);
+    const std::string port_key = fmt::format("{} . {}", proto, port.node_port);
+    const std::vector<const Backend*> candidates = CandidateBackends(port);
+    if (candidates.empty()) {
+      const std::string reject = fmt::format(" : goto {}", kRejectChain);
+      plan.elements[std::string(kNoEndpointServices)].insert(ip_key + reject);
+      if (port.node_port != 0) {
+        plan.elements[std::string(kNoEndpointNodePorts)].insert(port_key + reject);
+      }
+      continue;
+    }
+    const std::string service = "service-" + base;
+    plan.chains.insert(service);
+    plan.elements[std::string(kServiceIps)].insert(fmt::format("{} : goto {}", ip_key, service));
+    plan.rules.emplace_back(service, cluster_cidr.has_value()
+                                         ? fmt::format("ip saddr != {} jump mark-for-masquerade",
+                                                       cluster_cidr->ToString())
+                                         : "jump mark-for-masquerade");
+    std::vector<std::string> targets;
+    for (const Backend* b : candidates) {
+      const std::string suffix = fmt::format("{}__{}/{}", base, b->address, b->port);
+      const std::string endpoint = "endpoint-" + suffix;
+      const std::string set = "affinity-" + suffix;
+      plan.chains.insert(endpoint);
+      targets.push_back(endpoint);
+      plan.rules.emplace_back(endpoint,
+                              fmt::format("ip saddr {} jump mark-for-masquerade", b->address));
+      if (affinity) {
+        plan.sets[set] = rule.affinity_timeout_seconds;
+        plan.rules.emplace_back(service, fmt::format("ip saddr @{} goto {}", set, endpoint));
+        plan.rules.emplace_back(endpoint, fmt::format("update @{} {{ ip saddr }}", set));
+      }
+      plan.rules.emplace_back(endpoint, fmt::format("meta l4proto {} dnat to {}:{}", proto,
+                                                    b->address, b->port));
+    }
+    if (targets.size() == 1) {
+      plan.rules.emplace_back(service, "goto " + targets[0]);
+    } else {
+      std::vector<std::string> arms;
+      for (size_t i = 0; i < targets.size(); ++i) {
+        arms.push_back(fmt::format("{} : goto {}", i, targets[i]));
+      }
+      plan.rules.emplace_back(service, fmt::format("numgen random mod {} vmap {{ {} }}",
+                                                   targets.size(), absl::StrJoin(arms, ", ")));
+    }
+    if (port.node_port != 0) {
+      const std::string external = "external-" + base;
+      plan.chains.insert(external);
+      plan.elements[std::string(kServiceNodePorts)].insert(
+          fmt::format("{} : goto {}", port_key, external));
+      plan.rules.emplace_back(external, "jump mark-for-masquerade");
+      plan.rules.emplace_back(external, "goto " + service);
+    }
+  }
+  return plan;
+}
+
+// "KEY : VERDICT" -> the element as `add element` writes it, with the Service's comment.
+std::string ElementToAdd(std::string_view element, std::string_view comment) {
+  const size_t colon = element.rfind(" : ");
+  return fmt::format("{} comment \"{}\"{}", element.substr(0, colon), comment,
+                     element.substr(colon));
+}
+
+// Writes the change from what the table holds for one Service (`held`, empty for none) to
+// what `plan` wants (nullptr: nothing). With `maps_flushed`, the maps were emptied earlier
+// in the same transaction, so no old element needs deleting.
+void AppendChange(std::string& out, std::string_view table, const std::set<std::string>& held_chains, const std::set<std::string>& held_sets,
+                  const std::map<std::string, std::set<std::string>>& held_elements,
+                  const Plan* plan, bool maps_flushed) {
+  static const Plan kNothing;
+  const Plan& want = plan != nullptr ? *plan : kNothing;
+  // 1. Old elements that go: `add` first, so the `delete` holds even if the element was
+  //    removed behind our back.
+  if (!maps_flushed) {
+    for (const auto& [map, elements] : held_elements) {
+      auto wanted = want.elements.find(map);
+      for (const std::string& e : elements) {
+        if (wanted != want.elements.end() && wanted->second.contains(e)) continue;
+        fmt::format_to(std::back_inserter(out), "add element ip {} {} {{ {} }}\n", table, map, e);
+        fmt::format_to(std::back_inserter(out), "delete element ip {} {} {{ {} }}\n", table, map,
+                       e.substr(0, e.rfind(" : ")));
+      }
+    }
+  }
+  // 2. Every chain held or wanted is emptied (an emptied chain references nothing), and the
+  //    wanted ones are made.
+  for (const std::string& chain : held_chains) {
+    fmt::format_to(std::back_inserter(out), "flush chain ip {} {}\n", table, chain);
+  }
+  for (const std::string& chain : want.chains) {
+    if (held_chains.contains(chain)) continue;
+    fmt::format_to(std::back_inserter(out), "add chain ip {} {}\n", table, chain);
+  }
+  for (const auto& [set, timeout] : want.sets) {
+    fmt::format_to(std::back_inserter(out),
+                   "add set ip {} {} {{ type ipv4_addr ; flags dynamic,timeout ; timeout {}s ; }}\n",
+                   table, set, timeout);
+  }
+  // 3. The wanted rules and elements.
+  for (const auto& [chain, rule] : want.rules) {
+    fmt::format_to(std::back_inserter(out), "add rule ip {} {} {}\n", table, chain, rule);
+  }
+  for (const auto& [map, elements] : want.elements) {
+    for (const std::string& e : elements) {
+      fmt::format_to(std::back_inserter(out), "add element ip {} {} {{ {} }}\n", table, map,
+                     ElementToAdd(e, want.comment));
+    }
+  }
+  // 4. What is no longer wanted goes, chains before the sets their rules updated.
+  for (const std::string& chain : held_chains) {
+    if (want.chains.contains(chain)) continue;
+    fmt::format_to(std::back_inserter(out), "delete chain ip {} {}\n", table, chain);
+  }
+  for (const std::string& set : held_sets) {
+    if (want.sets.contains(set)) continue;
+    fmt::format_to(std::back_inserter(out), "delete set ip {} {}\n", table, set);
+  }
+}
+
+// The fixed part, made where missing and its chains' rules rewritten; with `flush_maps`
+// the maps emptied too.
+std::string FixedPartOf(std::string_view table, uint32_t mark, bool flush_maps) {
+  std::string out = fmt::format("add table ip {}\n", table);
+  const std::string mark_text = fmt::format("{:#x}", mark);
+  for (const auto& [map, key] : FixedMaps()) {
+    fmt::format_to(std::back_inserter(out), "add map ip {} {} {{ type {} : verdict ; }}\n", table,
+                   map, key);
+    if (flush_maps) fmt::format_to(std::back_inserter(out), "flush map ip {} {}\n", table, map);
+  }
+  for (const FixedChain& chain : FixedChains()) {
+    if (chain.hook.empty()) {
+      fmt::format_to(std::back_inserter(out), "add chain ip {} {}\n", table, chain.name);
+    } else {
+      fmt::format_to(std::back_inserter(out), "add chain ip {} {} {{ {} ; policy accept ; }}\n",
+                     table, chain.name, chain.hook);
+    }
+    fmt::format_to(std::back_inserter(out), "flush chain ip {} {}\n", table, chain.name);
+  }
+  for (const FixedChain& chain : FixedChains()) {
+    for (std::string_view rule : chain.rules) {
+      std::string text(rule);
+      for (size_t at; (at = text.find("{mark}")) != std::string::npos;) {
+        text.replace(at, 6, mark_text);
+      }
+      fmt::format_to(std::back_inserter(out), "add rule ip {} {} {}\n", table, chain.name, text);
+    }
+  }
+  return out;
+}
+
+bool IsFixedChain(std::string_view name) {
+  return std::any_of(FixedChains().begin(), FixedChains().end(),
+                     [&](const FixedChain& c) { return c.name == name; });
+}
+
+// One element of `nft -j` output as "KEY : VERDICT", and its comment.
+std::pair<std::string, std::string> ParseElement(const google::protobuf::Value& elem) {
+  const auto& pair = elem.list_value().values();
+  if (pair.size() != 2) return {};
+  google::protobuf::Value key = pair[0];
+  std::string comment;
+  if (key.struct_value().fields().contains("elem")) {
+    const auto& fields = key.struct_value().fields().at("elem").struct_value().fields();
+    if (fields.contains("comment")) comment = fields.at("comment").string_value();
+    key = fields.contains("val") ? fields.at("val") : google::protobuf::Value();
+  }
+  std::vector<std::string> parts;
+  auto part = [&parts](const google::protobuf::Value& v) {
+    parts.push_back(v.has_number_value()
+                        ? fmt::format("{}", static_cast<int64_t>(v.number_value()))
+                        : v.string_value());
+  };
+  if (key.struct_value().fields().contains("concat")) {
+    for (const auto& v : key.struct_value().fields().at("concat").list_value().values()) part(v);
+  } else {
+    part(key);
+  }
+  const auto& verdict = pair[1].struct_value().fields();
+  std::string target;
+  for (std::string_view kind : {"goto", "jump"}) {
+    if (verdict.contains(std::string(kind))) {
+      target = fmt::format(
+          "{} {}", kind,
+          verdict.at(std::string(kind)).struct_value().fields().at("target").string_value());
+    }
+  }
+  if (target.empty()) return {};
+  return {fmt::format("{} : {}", absl::StrJoin(parts, " . "), target), comment};
+}
+
+}  // namespace
+
+NftablesNetwork::NftablesNetwork(NftablesNetworkOptions options) : options_(std::move(options)) {}
+
+absl::StatusOr<std::unique_ptr<NftablesNetwork>> NftablesNetwork::Create(
+    NftablesNetworkOptions options) {
+  const std::string& table = options.table;
+  if (table.empty() || table.size() > 64 || !absl::ascii_isalpha(table[0]) ||
+      !std::all_of(table.begin(), table.end(),
+                   [](char c) { return absl::ascii_isalnum(c) || c == '-' || c == '_'; })) {
+    return absl::InvalidArgumentError(fmt::format(
+        "nftables network: table: Invalid value: \"{}\": must be a letter followed by letters, "
+        "digits, '-' or '_' (at most 64)",
+        table));
+  }
+  if (options.masquerade_mark == 0 ||
+      (options.masquerade_mark & (options.masquerade_mark - 1)) != 0) {
+    return absl::InvalidArgumentError(fmt::format(
+        "nftables network: masqueradeMark: Invalid value: {:#x}: must be a single bit",
+        options.masquerade_mark));
+  }
+  std::optional<IPv4Cidr> cluster_cidr;
+  if (!options.cluster_cidr.empty()) {
+    ORCH_ASSIGN_OR_RETURN(cluster_cidr,
+                          ParseIPv4Cidr(options.cluster_cidr, "nftables network: clusterCIDR"));
+  }
+  std::optional<IPv4Cidr> pod_cidr;
+  if (!options.pod_cidr.empty()) {
+    ORCH_ASSIGN_OR_RETURN(pod_cidr,
+                          ParseIPv4Cidr(options.pod_cidr, "nftables network: podCIDR", 8, 30));
+    if (options.node_name.empty()) {
+      return absl::InvalidArgumentError(
+          "nftables network: nodeName: Required value: a pod range needs its node's name");
+    }
+  }
+  auto network = std::unique_ptr<NftablesNetwork>(new NftablesNetwork(std::move(options)));
+  network->cluster_cidr_ = cluster_cidr;
+  MutexLock lock(&network->mu_);
+  if (pod_cidr.has_value()) network->pod_addresses_.emplace(*pod_cidr);
+  if (absl::Status read = network->ReadTable(); !read.ok()) {
+    return absl::FailedPreconditionError(read.message());
+  }
+  if (absl::Status applied = network->Apply(network->FixedPart(false)); !applied.ok()) {
+    return absl::FailedPreconditionError(applied.message());
+  }
+  network->have_fixed_ = true;
+  return network;
+}
+
+std::string NftablesNetwork::FixedPart(bool flush_maps) const {
+  return FixedPartOf(options_.table, options_.masquerade_mark, flush_maps);
+}
+
+std::vector<std::string> NftablesNetwork::Command(std::vector<std::string> args) const {
+  std::vector<std::string> command;
+  if (!options_.netns.empty()) command = {"ip", "netns", "exec", options_.netns};
+  command.push_back(options_.nft);
+  command.insert(command.end(), args.begin(), args.end());
+  return command;
+}
+
+absl::Status NftablesNetwork::ReadTable() {
+  ORCH_ASSIGN_OR_RETURN(
+      internal::ProgramResult listed,
+      internal::RunProgram(Command({"-j", "list", "table", "ip", options_.table}), "",
+                           options_.timeout));
+  if (listed.exit_code != 0) {
+    if (absl::StrContains(listed.errors, "No such file or directory")) return absl::OkStatus();
+    return absl::InternalError(fmt::format("nft -j list table ip {}: {}", options_.table,
+                                           std::string(absl::StripAsciiWhitespace(listed.errors))));
+  }
+  google::protobuf::Value root;
+  if (!google::protobuf::util::JsonStringToMessage(listed.output, &root).ok()) {
+    return absl::InternalError(
+        fmt::format("nft -j list table ip {}: output is not JSON", options_.table));
+  }
+  for (const google::protobuf::Value& item :
+       root.struct_value().fields().at("nftables").list_value().values()) {
+    const auto& fields = item.struct_value().fields();
+    if (fields.contains("chain")) {
+      const std::string& name = fields.at("chain").struct_value().fields().at("name").string_value();
+      if (const std::string owner = OwnerOf(name); !owner.empty() && !IsFixedChain(name)) {
+        services_[owner].chains.insert(name);
+      }
+    } else if (fields.contains("set")) {
+      const std::string& name = fields.at("set").struct_value().fields().at("name").string_value();
+      if (const std::string owner = OwnerOf(name); !owner.empty()) services_[owner].sets.insert(name);
+    } else if (fields.contains("map")) {
+      const auto& map = fields.at("map").struct_value().fields();
+      const std::string& name = map.at("name").string_value();
+      if (!map.contains("elem")) continue;
+      for (const google::protobuf::Value& elem : map.at("elem").list_value().values()) {
+        auto [element, comment] = ParseElement(elem);
+        if (element.empty()) continue;
+        std::string owner = comment;
+        if (owner.empty()) owner = OwnerOf(element.substr(element.rfind(' ') + 1));
+        if (owner.empty()) continue;  // not ours to remove one by one: SyncAll flushes it
+        services_[owner].elements[name].insert(element);
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NftablesNetwork::Apply(const std::string& transaction) {
+  ++transactions_;
+  last_transaction_ = transaction;
+  ORCH_ASSIGN_OR_RETURN(internal::ProgramResult result,
+                        internal::RunProgram(Command({"-f", "-"}), transaction, options_.timeout));
+  if (result.exit_code != 0) {
+    return absl::InternalError(fmt::format("nft refused the transaction on table ip {}: {}",
+                                           options_.table,
+                                           std::string(absl::StripAsciiWhitespace(result.errors))));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> NftablesNetwork::AssignPodAddress(std::string_view node,
+                                                              std::string_view pod_uid) {
+  MutexLock lock(&mu_);
+  if (!pod_addresses_.has_value()) {
+    return absl::FailedPreconditionError(
+        "nftables network: no pod range (podCIDR) is set; pods take their address from the "
+        "runtime's CNI");
+  }
+  if (node != options_.node_name) {
+    return absl::NotFoundError(fmt::format("node {} has no pod range", node));
+  }
+  return pod_addresses_->Assign(node, pod_uid);
+}
+
+void NftablesNetwork::ReleasePodAddress(std::string_view node, std::string_view pod_uid) {
+  MutexLock lock(&mu_);
+  if (pod_addresses_.has_value() && node == options_.node_name) pod_addresses_->Release(pod_uid);
+}
+
+absl::Status NftablesNetwork::SyncService(const ServiceRule& rule) {
+  ORCH_RETURN_IF_ERROR(ValidateServiceRule(rule));
+  const Plan plan = PlanFor(rule, cluster_cidr_);
+  MutexLock lock(&mu_);
+  const std::string key = ServiceKey(rule.ns, rule.name);
+  Owned& held = services_[key];
+  std::string transaction = have_fixed_ ? "" : FixedPart(false);
+  AppendChange(transaction, options_.table, held.chains, held.sets, held.elements, &plan,
+               false);
+  const absl::Status applied = Apply(transaction);
+  if (!applied.ok()) {
+    if (held.chains.empty() && held.sets.empty() && held.elements.empty()) services_.erase(key);
+    return applied;
+  }
+  have_fixed_ = true;
+  held.chains = plan.chains;
+  held.sets.clear();
+  for (const auto& [set, timeout] : plan.sets) held.sets.insert(set);
+  held.elements = plan.elements;
+  return absl::OkStatus();
+}
+
+absl::Status NftablesNetwork::DeleteService(std::string_view ns, std::string_view name) {
+  MutexLock lock(&mu_);
+  auto it = services_.find(ServiceKey(ns, name));
+  if (it == services_.end()) return absl::OkStatus();
+  std::string transaction;
+  AppendChange(transaction, options_.table, it->second.chains, it->second.sets,
+               it->second.elements, nullptr, false);
+  ORCH_RETURN_IF_ERROR(Apply(transaction));
+  services_.erase(it);
+  return absl::OkStatus();
+}
+
+absl::Status NftablesNetwork::SyncAll(const std::vector<ServiceRule>& rules) {
+  std::map<std::string, Plan> plans;
+  for (const ServiceRule& rule : rules) {
+    ORCH_RETURN_IF_ERROR(ValidateServiceRule(rule));
+    plans[ServiceKey(rule.ns, rule.name)] = PlanFor(rule, cluster_cidr_);
+  }
+  MutexLock lock(&mu_);
+  std::string transaction = FixedPart(true);
+  static const std::set<std::string> kNone;
+  static const std::map<std::string, std::set<std::string>> kNoElements;
+  for (const auto& [key, held] : services_) {
+    auto plan = plans.find(key);
+    AppendChange(transaction, options_.table, held.chains, held.sets, kNoElements,
+                 plan != plans.end() ? &plan->second : nullptr, true);
+  }
+  for (const auto& [key, plan] : plans) {
+    if (services_.contains(key)) continue;
+    AppendChange(transaction, options_.table, kNone, kNone, kNoElements, &plan, true);
+  }
+  ORCH_RETURN_IF_ERROR(Apply(transaction));
+  have_fixed_ = true;
+  services_.clear();
+  for (auto& [key, plan] : plans) {
+    Owned& owned = services_[key];
+    owned.chains = std::move(plan.chains);
+    for (const auto& [set, timeout] : plan.sets) owned.sets.insert(set);
+    owned.elements = std::move(plan.elements);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NftablesNetwork::Cleanup() {
+  MutexLock lock(&mu_);
+  // `add` first, so the `delete` holds when there is no table.
+  ORCH_RETURN_IF_ERROR(Apply(fmt::format("add table ip {0}\ndelete table ip {0}\n",
+                                         options_.table)));
+  have_fixed_ = false;
+  services_.clear();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> NftablesNetwork::ListTable() const {
+  ORCH_ASSIGN_OR_RETURN(internal::ProgramResult listed,
+                        internal::RunProgram(Command({"list", "table", "ip", options_.table}), "",
+                                             options_.timeout));
+  if (listed.exit_code != 0) {
+    return absl::InternalError(fmt::format("nft list table ip {}: {}", options_.table,
+                                           std::string(absl::StripAsciiWhitespace(listed.errors))));
+  }
+  return listed.output;
+}
+
+int64_t NftablesNetwork::transactions() const {
+  MutexLock lock(&mu_);
+  return transactions_;
+}
+
+std::string NftablesNetwork::last_transaction() const {
+  MutexLock lock(&mu_);
+  return last_transaction_;
+}
+
+}  // namespace orch::network
