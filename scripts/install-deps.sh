@@ -22,6 +22,9 @@ packages=(
   # busybox-static, gcc and libc6-dev (a static pause binary) build the local test images
   # (scripts/build-test-images.sh), since no registry is reachable
   containerd runc containernetworking-plugins iproute2
+  # nft, which NftablesNetwork runs to program the kernel (its tests program network
+  # namespaces they make themselves)
+  nftables
   umoci busybox-static gcc libc6-dev
   # etcd 3.4, started on loopback by the EtcdStore tests (tests/support/etcd_fixture.h),
   # and openssl to make the certificates of its TLS test

@@ -66,6 +66,25 @@ absl::Status FakeNetwork::DeleteService(std::string_view ns, std::string_view na
   return absl::OkStatus();
 }
 
+absl::Status FakeNetwork::SyncAll(const std::vector<ServiceRule>& rules) {
+  for (const ServiceRule& rule : rules) ORCH_RETURN_IF_ERROR(ValidateServiceRule(rule));
+  MutexLock lock(&mu_);
+  std::map<std::string, Programmed, std::less<>> kept;
+  for (const ServiceRule& rule : rules) {
+    const std::string key = ServiceKey(rule.ns, rule.name);
+    auto held = services_.find(key);
+    Programmed& programmed = kept[key];
+    if (held != services_.end()) programmed = std::move(held->second);
+    if (held == services_.end() || !(programmed.rule == rule)) ++rule_changes_;
+    programmed.rule = rule;
+  }
+  for (const auto& [key, programmed] : services_) {
+    if (!kept.contains(key)) ++rule_changes_;
+  }
+  services_ = std::move(kept);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Connection> FakeNetwork::Pick(Programmed& service, size_t port_index,
                                              std::string_view client_ip) {
   const ServiceRule& rule = service.rule;

@@ -86,8 +86,23 @@ class ServiceProxyImpl final : public ServiceProxy {
     std::atomic<int64_t> syncs{0};
     std::atomic<int64_t> failures{0};
     bool stopped ABSL_GUARDED_BY(mu) = false;
+    // Until both informers have synced, changes wait for the one SyncAll that follows.
+    bool services_synced ABSL_GUARDED_BY(mu) = false;
+    bool slices_synced ABSL_GUARDED_BY(mu) = false;
+    bool all_synced ABSL_GUARDED_BY(mu) = false;
+    std::optional<TimerId> full_retry ABSL_GUARDED_BY(mu);
+    absl::Duration full_delay ABSL_GUARDED_BY(mu);
+    // Held from reading the listers until the network has the result, so that two syncs
+    // never reach the network in the opposite order of what they read.
+    Mutex sync_mu;
 
     void Sync(const std::string& ns, const std::string& name, std::shared_ptr<State> self);
+    void Synced(bool services, std::shared_ptr<State> self);
+    void SyncAll(std::shared_ptr<State> self);
+    std::optional<network::ServiceRule> Rule(const v1::Service& service);
+    // Counts the outcome; on an error returns the next retry delay (from `delay`).
+    std::optional<absl::Duration> Done(const absl::Status& status, absl::Duration& delay)
+        ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   };
 
   ServiceProxyImpl(std::shared_ptr<State> state, client::Informer<v1::Service> services,
@@ -101,6 +116,7 @@ class ServiceProxyImpl final : public ServiceProxy {
     state_->stopped = true;
     for (const auto& [key, timer] : state_->retries) state_->options.executor->Cancel(timer);
     state_->retries.clear();
+    if (state_->full_retry.has_value()) state_->options.executor->Cancel(*state_->full_retry);
   }
 
   void Install() {
@@ -111,7 +127,8 @@ class ServiceProxyImpl final : public ServiceProxy {
     service_handler_ = services_.AddEventHandler(
         {.on_add = on_service,
          .on_update = [on_service](const auto&, const auto& s) { on_service(s); },
-         .on_delete = on_service});
+         .on_delete = on_service,
+         .on_synced = [state] { state->Synced(/*services=*/true, state); }});
     auto on_slice = [state](const std::shared_ptr<const v1::EndpointSlice>& s) {
       auto it = s->metadata().labels().find(api::kLabelServiceName);
       if (it != s->metadata().labels().end()) {
@@ -125,7 +142,8 @@ class ServiceProxyImpl final : public ServiceProxy {
                on_slice(old_slice);
                on_slice(s);
              },
-         .on_delete = on_slice});
+         .on_delete = on_slice,
+         .on_synced = [state] { state->Synced(/*services=*/false, state); }});
   }
 
   int64_t syncs() const override { return state_->syncs.load(); }
@@ -139,38 +157,54 @@ class ServiceProxyImpl final : public ServiceProxy {
   client::HandlerId slice_handler_ = 0;
 };
 
+std::optional<network::ServiceRule> ServiceProxyImpl::State::Rule(const v1::Service& service) {
+  google::protobuf::Map<std::string, std::string> selector;
+  selector[api::kLabelServiceName] = service.metadata().name();
+  return RuleFor(service, slices.ListInNamespace(service.metadata().namespace_(),
+                                                 api::LabelSelector::FromMap(selector)));
+}
+
+std::optional<absl::Duration> ServiceProxyImpl::State::Done(const absl::Status& status,
+                                                            absl::Duration& delay) {
+  ++syncs;
+  if (status.ok()) {
+    delay = absl::ZeroDuration();
+    return std::nullopt;
+  }
+  ++failures;
+  if (stopped) return std::nullopt;
+  delay = delay == absl::ZeroDuration() ? options.retry_delay : std::min(2 * delay, kMaxRetryDelay);
+  return delay;
+}
+
 void ServiceProxyImpl::State::Sync(const std::string& ns, const std::string& name,
                                    std::shared_ptr<State> self) {
   const auto key = std::make_pair(ns, name);
   {
     MutexLock lock(&mu);
-    if (stopped) return;
+    if (stopped || !all_synced) return;
     if (auto it = retries.find(key); it != retries.end()) {
       options.executor->Cancel(it->second);
       retries.erase(it);
     }
   }
-  absl::StatusOr<std::shared_ptr<const v1::Service>> service = services.Get(ns, name);
-  std::optional<network::ServiceRule> rule;
-  if (service.ok()) {
-    google::protobuf::Map<std::string, std::string> selector;
-    selector[api::kLabelServiceName] = name;
-    rule = RuleFor(**service, slices.ListInNamespace(ns, api::LabelSelector::FromMap(selector)));
+  absl::Status status;
+  {
+    MutexLock sync_lock(&sync_mu);
+    absl::StatusOr<std::shared_ptr<const v1::Service>> service = services.Get(ns, name);
+    std::optional<network::ServiceRule> rule;
+    if (service.ok()) rule = Rule(**service);
+    status = rule.has_value() ? options.network->SyncService(*rule)
+                              : options.network->DeleteService(ns, name);
   }
-  const absl::Status status = rule.has_value() ? options.network->SyncService(*rule)
-                                               : options.network->DeleteService(ns, name);
-  ++syncs;
   MutexLock lock(&mu);
-  if (status.ok()) {
+  const std::optional<absl::Duration> retry = Done(status, delays[key]);
+  if (!retry.has_value()) {
     delays.erase(key);
     return;
   }
-  ++failures;
-  if (stopped) return;
-  absl::Duration& delay = delays[key];
-  delay = delay == absl::ZeroDuration() ? options.retry_delay : std::min(2 * delay, kMaxRetryDelay);
   std::weak_ptr<State> weak = self;
-  retries[key] = options.executor->PostAfter(delay, [weak, ns, name] {
+  retries[key] = options.executor->PostAfter(*retry, [weak, ns, name] {
     if (std::shared_ptr<State> state = weak.lock()) {
       {
         MutexLock lock(&state->mu);
@@ -178,6 +212,44 @@ void ServiceProxyImpl::State::Sync(const std::string& ns, const std::string& nam
       }
       state->Sync(ns, name, state);
     }
+  });
+}
+
+void ServiceProxyImpl::State::Synced(bool services_informer, std::shared_ptr<State> self) {
+  {
+    MutexLock lock(&mu);
+    (services_informer ? services_synced : slices_synced) = true;
+    if (!services_synced || !slices_synced || all_synced) return;
+  }
+  SyncAll(std::move(self));
+}
+
+void ServiceProxyImpl::State::SyncAll(std::shared_ptr<State> self) {
+  {
+    MutexLock lock(&mu);
+    if (stopped) return;
+    full_retry.reset();
+    // From here on changes sync one by one: what they change is already in the listers
+    // this reads, or comes after.
+    all_synced = true;
+  }
+  absl::Status status;
+  {
+    MutexLock sync_lock(&sync_mu);
+    std::vector<network::ServiceRule> rules;
+    for (const std::shared_ptr<const v1::Service>& service : services.List()) {
+      if (std::optional<network::ServiceRule> rule = Rule(*service)) {
+        rules.push_back(std::move(*rule));
+      }
+    }
+    status = options.network->SyncAll(rules);
+  }
+  MutexLock lock(&mu);
+  const std::optional<absl::Duration> retry = Done(status, full_delay);
+  if (!retry.has_value()) return;
+  std::weak_ptr<State> weak = self;
+  full_retry = options.executor->PostAfter(*retry, [weak] {
+    if (std::shared_ptr<State> state = weak.lock()) state->SyncAll(state);
   });
 }
 

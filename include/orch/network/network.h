@@ -3,9 +3,11 @@
 //      runtime brings its CNI address, which the node agent reports instead);
 //   2. programming each Service's cluster IP and ports to its ready endpoints, as
 //      kube-proxy does, updated as the endpoints change (ServiceProxy in
-//      orch/node/service_proxy.h calls SyncService and DeleteService from the Service and
-//      EndpointSlice informers).
-// Implementations: FakeNetwork (orch/network/fake_network.h), in-process.
+//      orch/node/service_proxy.h calls SyncAll once its informers have synced, then
+//      SyncService and DeleteService as Services and EndpointSlices change).
+// Implementations: FakeNetwork (orch/network/fake_network.h), in-process, for simulations
+// and tests; NftablesNetwork (orch/network/nftables_network.h), the Linux kernel's
+// nftables, for real nodes.
 //
 // Thread safety: implementations must accept calls from any thread. Ownership: the host
 // owns the Network and keeps it alive while a ServiceProxy or agent uses it. Errors:
@@ -89,6 +91,11 @@ class Network {
   virtual absl::Status SyncService(const ServiceRule& rule) = 0;
   // Removes the Service's rules; OK when there were none.
   virtual absl::Status DeleteService(std::string_view ns, std::string_view name) = 0;
+  // Programs exactly `rules`, each as SyncService would, and removes every other Service:
+  // the reconcile from scratch that ServiceProxy does once its view of the Services is
+  // complete (at start, and so after a restart of the host). All or nothing: on an error
+  // nothing changed.
+  virtual absl::Status SyncAll(const std::vector<ServiceRule>& rules) = 0;
 };
 
 }  // namespace orch::network

@@ -92,10 +92,8 @@ class NftablesNetwork final : public Network {
   void ReleasePodAddress(std::string_view node, std::string_view pod_uid) override;
   absl::Status SyncService(const ServiceRule& rule) override;
   absl::Status DeleteService(std::string_view ns, std::string_view name) override;
-  // Programs exactly `rules`: each as SyncService would, every other Service removed, and
-  // the fixed part rewritten, in one transaction. What a host calls when it (re)starts and
-  // its view of the Services is complete.
-  absl::Status SyncAll(const std::vector<ServiceRule>& rules);
+  // One transaction that also rewrites the fixed part.
+  absl::Status SyncAll(const std::vector<ServiceRule>& rules) override;
 
   // Deletes the table and everything in it; the network is empty afterwards (a later
   // SyncService adds the table again).

@@ -11,8 +11,11 @@
 //       {.informers = &informers, .network = &network, .executor = &executor}));
 //   informers.Start();
 //
-// A SyncService the Network refuses is tried again after retry_delay (doubling to 30 s)
-// until it is accepted or the Service changes again.
+// It waits until both informers have synced, then hands the Network every Service at once
+// (Network::SyncAll: after a restart of the host, what changed meanwhile is put right and
+// what went is removed), and from then on one Service per change. A sync the Network
+// refuses is tried again after retry_delay (doubling to 30 s) until it is accepted or the
+// Service changes again.
 //
 // Thread safety: Create and the destructor may be called from any thread; the proxy's
 // work runs in the informers' handlers and on `executor`. Ownership: the caller owns the
