@@ -129,26 +129,40 @@ Plan PlanFor(const ServiceRule& rule, const std::optional<IPv4Cidr>& cluster_cid
                                          ? fmt::format("ip saddr != {} jump mark-for-masquerade",
                                                        cluster_cidr->ToString())
                                          : "jump mark-for-masquerade");
-    std::vector<std::string> targets;
-    for (const Backend* b : candidates) {
-      const std::string suffix = fmt::format("{}__{}/{}", base, b->address, b->port);
-      const std::string endpoint = "endpoint-" + suffix;
-      const std::string set = "affinity-" + suffix;
-      plan.chains.insert(endpoint);
-      targets.push_back(endpoint);
-      plan.rules.emplace_back(endpoint,
-                              fmt::format("ip saddr {} jump mark-for-masquerade", b->address));
-      if (affinity) {
+    // Hairpin: an endpoint reaching its own Service may land on itself, and answers itself
+    // only through the node when masqueraded.
+    std::set<std::string> addresses;
+    for (const Backend* b : candidates) addresses.insert(b->address);
+    plan.rules.emplace_back(service, fmt::format("ip saddr {{ {} }} jump mark-for-masquerade",
+                                                 absl::StrJoin(addresses, ", ")));
+    if (!affinity) {
+      // The endpoint picked at random by one rule, with no chain per endpoint: a small
+      // transaction's cost grows with the chains nft must read back.
+      std::vector<std::string> arms;
+      for (size_t i = 0; i < candidates.size(); ++i) {
+        arms.push_back(fmt::format("{} : {} . {}", i, candidates[i]->address, candidates[i]->port));
+      }
+      plan.rules.emplace_back(
+          service, candidates.size() == 1
+                       ? fmt::format("meta l4proto {} dnat ip to {}:{}", proto,
+                                     candidates[0]->address, candidates[0]->port)
+                       : fmt::format("meta l4proto {} dnat ip to numgen random mod {} map {{ {} }}",
+                                     proto, candidates.size(), absl::StrJoin(arms, ", ")));
+    } else {
+      // ClientIP: a chain per endpoint, which records its clients in a set of its own.
+      std::vector<std::string> targets;
+      for (const Backend* b : candidates) {
+        const std::string suffix = fmt::format("{}__{}/{}", base, b->address, b->port);
+        const std::string endpoint = "endpoint-" + suffix;
+        const std::string set = "affinity-" + suffix;
+        plan.chains.insert(endpoint);
+        targets.push_back(endpoint);
         plan.sets[set] = rule.affinity_timeout_seconds;
         plan.rules.emplace_back(service, fmt::format("ip saddr @{} goto {}", set, endpoint));
         plan.rules.emplace_back(endpoint, fmt::format("update @{} {{ ip saddr }}", set));
+        plan.rules.emplace_back(endpoint, fmt::format("meta l4proto {} dnat to {}:{}", proto,
+                                                      b->address, b->port));
       }
-      plan.rules.emplace_back(endpoint, fmt::format("meta l4proto {} dnat to {}:{}", proto,
-                                                    b->address, b->port));
-    }
-    if (targets.size() == 1) {
-      plan.rules.emplace_back(service, "goto " + targets[0]);
-    } else {
       std::vector<std::string> arms;
       for (size_t i = 0; i < targets.size(); ++i) {
         arms.push_back(fmt::format("{} : goto {}", i, targets[i]));

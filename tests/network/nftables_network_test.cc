@@ -126,6 +126,12 @@ TEST_F(NftablesNetworkTest, ClusterIpGoesToTheReadyEndpointsOnly) {
   }
 }
 
+TEST_F(NftablesNetworkTest, APodReachesItselfThroughItsService) {
+  ASSERT_THAT(network_->SyncService(WebRule({ReadyBackend(pods_[0])})), IsOk());
+  EXPECT_THAT(Answers(pods_[0].netns, "10.96.0.10", 80, 3),
+              ElementsAre(std::pair<const std::string, int>("web-0", 3)));
+}
+
 TEST_F(NftablesNetworkTest, AServiceWithoutCandidatesRefusesAtOnceAndTerminatingOnesServe) {
   ASSERT_THAT(network_->SyncService(WebRule({ReadyBackend(pods_[0], false)}, 30080)), IsOk());
   const absl::Time start = absl::Now();
@@ -187,11 +193,15 @@ TEST_F(NftablesNetworkTest, ARemovedEndpointGetsNoNewConnectionButKeepsItsOpenOn
 }
 
 TEST_F(NftablesNetworkTest, ARestartKeepsTrafficFlowingAndSyncAllDropsWhatIsGone) {
-  ServiceRule api{.ns = "default", .name = "api", .cluster_ip = "10.96.0.20"};
-  api.ports.push_back({.name = "http", .port = 8000, .backends = {ReadyBackend(pods_[2])}});
+  auto other = [&](const std::string& name, const std::string& ip) {
+    ServiceRule rule{.ns = "default", .name = name, .cluster_ip = ip};
+    rule.ports.push_back({.name = "http", .port = 8000, .backends = {ReadyBackend(pods_[2])}});
+    return rule;
+  };
   ASSERT_THAT(network_->SyncService(WebRule({ReadyBackend(pods_[0]), ReadyBackend(pods_[1])})),
               IsOk());
-  ASSERT_THAT(network_->SyncService(api), IsOk());
+  ASSERT_THAT(network_->SyncService(other("api", "10.96.0.20")), IsOk());
+  ASSERT_THAT(network_->SyncService(other("db", "10.96.0.30")), IsOk());
 
   network_.reset();  // the host stops; the table stays
   EXPECT_THAT(Keys(Answers(bed_->node_netns(0), "10.96.0.10", 80, 12)),
@@ -201,19 +211,23 @@ TEST_F(NftablesNetworkTest, ARestartKeepsTrafficFlowingAndSyncAllDropsWhatIsGone
   EXPECT_THAT(Answers(bed_->node_netns(0), "10.96.0.20", 8000, 2),
               ElementsAre(std::pair<const std::string, int>("web-2", 2)));
 
-  // The restarted network knows what the table held: a sync removes web-0's chains.
-  ASSERT_THAT(network_->SyncService(WebRule({ReadyBackend(pods_[1])})), IsOk());
+  // The restarted network knows what the table holds: it can delete api alone.
+  ASSERT_THAT(network_->DeleteService("default", "api"), IsOk());
   EXPECT_THAT(network_->last_transaction(),
-              HasSubstr("delete chain ip orch endpoint-default/web/tcp/80__" + pods_[0].address));
-  // Service api is gone while the host was down: SyncAll removes it.
-  ASSERT_THAT(network_->SyncAll({WebRule({ReadyBackend(pods_[1])})}), IsOk());
+              HasSubstr("delete chain ip orch service-default/api/tcp/8000"));
   EXPECT_THAT(NetnsTestBed::HttpGet(bed_->node_netns(0), "10.96.0.20", 8000, absl::Seconds(1)),
+              Not(IsOk()));
+  EXPECT_THAT(Answers(bed_->node_netns(0), "10.96.0.30", 8000, 2),
+              ElementsAre(std::pair<const std::string, int>("web-2", 2)));
+  // Service db went while the host was down: SyncAll removes it, and changes web.
+  ASSERT_THAT(network_->SyncAll({WebRule({ReadyBackend(pods_[1])})}), IsOk());
+  EXPECT_THAT(NetnsTestBed::HttpGet(bed_->node_netns(0), "10.96.0.30", 8000, absl::Seconds(1)),
               Not(IsOk()));
   EXPECT_THAT(Answers(bed_->node_netns(0), "10.96.0.10", 80, 4),
               ElementsAre(std::pair<const std::string, int>("web-1", 4)));
   absl::StatusOr<std::string> table = network_->ListTable();
   ASSERT_THAT(table.status(), IsOk());
-  EXPECT_THAT(*table, Not(HasSubstr("default/api")));
+  EXPECT_THAT(*table, Not(HasSubstr("default/db")));
 }
 
 TEST_F(NftablesNetworkTest, ABadRuleChangesNothing) {

@@ -284,6 +284,9 @@ absl::StatusOr<PodHost> NetnsTestBed::AddPod(int node, const std::string& name, 
            {"ip", "-n", n, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns",
             pod.netns},
            {"ip", "-n", n, "link", "set", veth, "master", "cbr0", "up"},
+           // As a CNI bridge with hairpinMode: where br_netfilter makes the bridge itself
+           // DNAT, a pod's packet to its own Service goes back out the port it came in by.
+           {"ip", "-n", n, "link", "set", veth, "type", "bridge_slave", "hairpin", "on"},
            {"ip", "-n", pod.netns, "addr", "add", pod.address + "/24", "dev", "eth0"},
            {"ip", "-n", pod.netns, "link", "set", "eth0", "up"},
            {"ip", "-n", pod.netns, "route", "add", "default", "via",

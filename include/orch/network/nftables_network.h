@@ -12,14 +12,17 @@
 //   - map service-ips, ClusterIP . protocol . port -> the Service port's chain, and map
 //     service-nodeports, protocol . node port -> its external chain; chains nat-prerouting
 //     and nat-output look both up.
-//   - per Service port: chain service-NS/NAME/PROTO/PORT picks an endpoint at random among
-//     the candidates (the ready endpoints; when none is ready, the serving ones that are
-//     terminating, as kube-proxy falls back), each endpoint's chain DNATs to it.
-//   - sessionAffinity ClientIP: a set per endpoint remembers for the affinity timeout the
-//     clients it was picked for, and a client found in one goes to that endpoint again.
+//   - per Service port: chain service-NS/NAME/PROTO/PORT DNATs to an endpoint picked at
+//     random among the candidates (the ready endpoints; when none is ready, the serving
+//     ones that are terminating, as kube-proxy falls back), with one rule: no chain per
+//     endpoint, so a change costs little however many endpoints the table holds.
+//   - sessionAffinity ClientIP: a chain per endpoint, and a set per endpoint that
+//     remembers for the affinity timeout the clients it was picked for; a client found in
+//     one goes to that endpoint again.
 //   - masquerade (SNAT to the node's address) for traffic from outside `cluster_cidr` (all
-//     of it when `cluster_cidr` is empty), for every node-port connection, and for a pod
-//     reaching itself through its Service (hairpin), marked with `masquerade_mark`.
+//     of it when `cluster_cidr` is empty), for every node-port connection, and for an
+//     endpoint reaching its own Service (it may land on itself: hairpin), marked with
+//     `masquerade_mark`.
 //   - a Service port with no candidate endpoint rejects new connections (ICMP port
 //     unreachable: the client sees "connection refused" at once, not a timeout).
 //
