@@ -27,8 +27,13 @@ namespace {
 }
 
 void CheckExpectationReadsBack(const orch::sim::Expectation& e, absl::Duration run_until) {
-  const std::string text =
-      "expect: [" + e.text + "]\nrunUntil: " + absl::FormatDuration(run_until) + "\n";
+  // A `requests` expectation names a stream, which must be there.
+  const std::string traffic =
+      e.subject.kind == orch::sim::Subject::Kind::kRequests
+          ? "traffic: [{name: " + e.subject.stream + ", service: s, rate: 1}]\n"
+          : "";
+  const std::string text = traffic + "expect: [" + e.text +
+                           "]\nrunUntil: " + absl::FormatDuration(run_until) + "\n";
   absl::StatusOr<orch::sim::Scenario> again = orch::sim::ParseScenario(text, "again");
   if (!again.ok()) {
     Fail("an expectation's text does not parse", again.status().ToString() + "\n" + text);
@@ -39,6 +44,8 @@ void CheckExpectationReadsBack(const orch::sim::Expectation& e, absl::Duration r
       a.min_available != e.min_available || a.max_pods != e.max_pods || a.count != e.count ||
       a.min_count != e.min_count || a.max_count != e.max_count ||
       a.min_restarts != e.min_restarts || a.max_restarts != e.max_restarts ||
+      a.max_failed != e.max_failed || a.min_succeeded != e.min_succeeded ||
+      a.subject.stream != e.subject.stream ||
       a.subject.deployment.ToString() != e.subject.deployment.ToString() ||
       a.subject.selector.ToString() != e.subject.selector.ToString() ||
       a.subject.pod_namespace != e.subject.pod_namespace || a.subject.phase != e.subject.phase ||

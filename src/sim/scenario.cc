@@ -341,8 +341,8 @@ absl::StatusOr<std::shared_ptr<Node>> Detach(const Node& node, const std::string
 // ---------------------------------------------------------------------------------------
 // The scenario.
 
-constexpr std::string_view kTopKeys[] = {"seed",     "nodes",  "scheduler", "images",
-                                         "timeline", "expect", "runUntil",  "sampleEvery"};
+constexpr std::string_view kTopKeys[] = {"seed",    "nodes",  "scheduler", "images",     "timeline",
+                                         "traffic", "expect", "runUntil",  "sampleEvery"};
 constexpr std::string_view kGroupKeys[] = {"count", "namePrefix", "capacity", "labels",
                                            "taints"};
 constexpr std::string_view kImageKeys[] = {
@@ -357,13 +357,29 @@ constexpr std::string_view kTimelineKeys[] = {
     "at",       "apply",    "failNode", "recoverNode", "removeNode",     "addNodes",
     "setImage", "rollback", "scale",    "deletePod",   "crashContainer"};
 
+constexpr std::string_view kStreamKeys[] = {"name", "service", "port", "rate", "during"};
+
 // An expectation: a form, a subject, measures.
 constexpr std::string_view kExpectKeys[] = {
-    "at",           "during",  "within", "after",    "deployment", "pods",        "readyReplicas",
-    "minAvailable", "maxPods", "count",  "minCount", "maxCount",   "minRestarts", "maxRestarts"};
+    "at",       "during",        "within",       "after",     "deployment",  "pods",
+    "requests", "readyReplicas", "minAvailable", "maxPods",   "count",       "minCount",
+    "maxCount", "minRestarts",   "maxRestarts",  "maxFailed", "minSucceeded"};
 constexpr std::string_view kDeploymentMeasures[] = {"readyReplicas", "minAvailable", "maxPods"};
 constexpr std::string_view kPodMeasures[] = {"count", "minCount", "maxCount", "minRestarts",
                                              "maxRestarts"};
+constexpr std::string_view kRequestMeasures[] = {"maxFailed", "minSucceeded"};
+
+// The subjects, each with its measures and how a message names it.
+struct SubjectKind {
+  std::string_view key;
+  absl::Span<const std::string_view> measures;
+  std::string_view described;  // "a deployment"
+};
+constexpr SubjectKind kSubjects[] = {
+    {"deployment", kDeploymentMeasures, "a deployment"},
+    {"pods", kPodMeasures, "pods"},
+    {"requests", kRequestMeasures, "requests"},
+};
 constexpr std::string_view kPhases[] = {"Pending", "Running", "Succeeded", "Failed"};
 
 std::string JoinKeys(absl::Span<const std::string_view> keys) {
@@ -404,16 +420,26 @@ class Parser {
     }
     std::stable_sort(scenario.timeline.begin(), scenario.timeline.end(),
                      [](const Action& a, const Action& b) { return a.at < b.at; });
+    ORCH_ASSIGN_OR_RETURN(std::vector<const Node*> traffic, Items(top.Find("traffic"), "traffic"));
+    for (std::size_t i = 0; i < traffic.size(); ++i) {
+      RequestStream stream;
+      stream.path = api::Index("traffic", i);
+      ORCH_RETURN_IF_ERROR(Stream(*traffic[i], scenario.traffic, stream));
+      scenario.traffic.push_back(std::move(stream));
+    }
     ORCH_ASSIGN_OR_RETURN(std::vector<const Node*> expect, Items(top.Find("expect"), "expect"));
     for (std::size_t i = 0; i < expect.size(); ++i) {
       Expectation expectation;
       expectation.path = api::Index("expect", i);
-      ORCH_RETURN_IF_ERROR(ExpectEntry(*expect[i], expectation));
+      ORCH_RETURN_IF_ERROR(ExpectEntry(*expect[i], scenario.traffic, expectation));
       scenario.expect.push_back(std::move(expectation));
     }
     ORCH_RETURN_IF_ERROR(top.Required("runUntil", scenario.run_until));
     if (scenario.run_until <= absl::ZeroDuration()) {
       return Invalid("runUntil", "must be greater than 0");
+    }
+    for (RequestStream& stream : scenario.traffic) {
+      if (stream.until == absl::InfiniteDuration()) stream.until = scenario.run_until;
     }
     ORCH_RETURN_IF_ERROR(top.Optional("sampleEvery", scenario.sample_every));
     if (scenario.sample_every <= absl::ZeroDuration()) {
@@ -706,11 +732,62 @@ class Parser {
     return text;
   }
 
-  absl::Status ExpectEntry(const Node& node, Expectation& expectation) {
+  // A traffic stream. Without `during` it ends at runUntil, which the caller fills in for
+  // the InfiniteDuration left here (no duration written reads as infinite).
+  static absl::Status Stream(const Node& node, const std::vector<RequestStream>& before,
+                             RequestStream& stream) {
+    ORCH_ASSIGN_OR_RETURN(Fields fields, Fields::Of(node, stream.path, kStreamKeys));
+    ORCH_RETURN_IF_ERROR(fields.Required("name", stream.name));
+    ORCH_RETURN_IF_ERROR(CheckName(api::IsDNS1123Label, stream.name, fields.PathOf("name")));
+    for (const RequestStream& other : before) {
+      if (other.name == stream.name) {
+        return Invalid(fields.PathOf("name"),
+                       fmt::format("{} is {}'s name already", QuoteForMessage(stream.name),
+                                   other.path));
+      }
+    }
+    ORCH_RETURN_IF_ERROR(fields.Required("service", stream.service));
+    ORCH_RETURN_IF_ERROR(fields.Optional("port", stream.port));
+    if (stream.port && (*stream.port < 1 || *stream.port > 65535)) {
+      return Invalid(fields.PathOf("port"),
+                     fmt::format("must be from 1 to 65535, not {}", *stream.port));
+    }
+    ORCH_RETURN_IF_ERROR(Rate(fields, stream.rate));
+    if (!fields.Has("during")) {
+      stream.until = absl::InfiniteDuration();
+      return absl::OkStatus();
+    }
+    const std::string path = fields.PathOf("during");
+    ORCH_RETURN_IF_ERROR(Window(fields.Find("during"), path, stream.from, stream.until));
+    if (stream.until == stream.from) return Invalid(path, "is empty: it ends where it starts");
+    return absl::OkStatus();
+  }
+
+  // `rate`: requests per second, a number > 0 and at most kMaxRequestRate.
+  static absl::Status Rate(const Fields& fields, double& out) {
+    const Node* value = fields.Find("rate");
+    const std::string path = fields.PathOf("rate");
+    if (value == nullptr) return Invalid(path, "required");
+    const PlainValue number = Resolve(*value);
+    if (value->type != Node::Type::kScalar ||
+        (number.type != PlainValue::Type::kInt && number.type != PlainValue::Type::kFloat) ||
+        !std::isfinite(number.float_value) || number.float_value <= 0) {
+      return Expected(*value, path, "a number of requests per second greater than 0");
+    }
+    if (number.float_value > kMaxRequestRate) {
+      return Invalid(path, fmt::format("at most {} requests per second, not {}",
+                                       kMaxRequestRate, value->text));
+    }
+    out = number.float_value;
+    return absl::OkStatus();
+  }
+
+  absl::Status ExpectEntry(const Node& node, const std::vector<RequestStream>& traffic,
+                           Expectation& expectation) {
     ORCH_ASSIGN_OR_RETURN(Fields fields, Fields::Of(node, expectation.path, kExpectKeys));
     ORCH_RETURN_IF_ERROR(When(fields, expectation));
     ORCH_RETURN_IF_ERROR(Measures(fields, expectation));
-    ORCH_RETURN_IF_ERROR(Target(fields, expectation.subject));
+    ORCH_RETURN_IF_ERROR(Target(fields, traffic, expectation));
     std::string text;
     AppendFlow(node, text);
     expectation.text = std::move(text);
@@ -731,16 +808,8 @@ class Parser {
       expectation.until = expectation.at;
     } else if (fields.Has("during")) {
       expectation.when = Expectation::When::kDuring;
-      const std::string path = fields.PathOf("during");
-      const Node* during = fields.Find("during");
-      if (during == nullptr || during->type != Node::Type::kSequence ||
-          during->items.size() != 2) {
-        return Expected(during == nullptr ? *api::codec_internal::MakeNull() : *during, path,
-                        "a list [FROM, TO]");
-      }
-      ORCH_RETURN_IF_ERROR(Read(*during->items[0], api::Index(path, 0), expectation.at));
-      ORCH_RETURN_IF_ERROR(Read(*during->items[1], api::Index(path, 1), expectation.until));
-      if (expectation.until < expectation.at) return Invalid(path, "ends before it starts");
+      ORCH_RETURN_IF_ERROR(Window(fields.Find("during"), fields.PathOf("during"), expectation.at,
+                                  expectation.until));
     } else {
       expectation.when = Expectation::When::kWithin;
       absl::Duration within;
@@ -751,21 +820,38 @@ class Parser {
     return absl::OkStatus();
   }
 
+  // `during: [FROM, TO]`, FROM <= TO.
+  static absl::Status Window(const Node* during, const std::string& path, absl::Duration& from,
+                             absl::Duration& to) {
+    if (during == nullptr || during->type != Node::Type::kSequence || during->items.size() != 2) {
+      return Expected(during == nullptr ? *api::codec_internal::MakeNull() : *during, path,
+                      "a list [FROM, TO]");
+    }
+    ORCH_RETURN_IF_ERROR(Read(*during->items[0], api::Index(path, 0), from));
+    ORCH_RETURN_IF_ERROR(Read(*during->items[1], api::Index(path, 1), to));
+    if (to < from) return Invalid(path, "ends before it starts");
+    return absl::OkStatus();
+  }
+
   // What is measured: bounds that fit the subject's kind, at least one.
   static absl::Status Measures(const Fields& fields, Expectation& expectation) {
-    const bool deployment = fields.Has("deployment");
-    if (deployment == fields.Has("pods")) {
-      return Invalid(fields.path(), "needs exactly one of deployment and pods");
+    const SubjectKind* subject = nullptr;
+    int subjects = 0;
+    for (const SubjectKind& kind : kSubjects) {
+      if (!fields.Has(kind.key)) continue;
+      ++subjects;
+      subject = &kind;
     }
-    const auto measures = deployment ? absl::MakeConstSpan(kDeploymentMeasures)
-                                     : absl::MakeConstSpan(kPodMeasures);
-    const auto others = deployment ? absl::MakeConstSpan(kPodMeasures)
-                                   : absl::MakeConstSpan(kDeploymentMeasures);
-    for (std::string_view other : others) {
-      if (fields.Has(other)) {
-        return Invalid(fields.PathOf(other),
-                       deployment ? "applies to pods, not a deployment"
-                                  : "applies to a deployment, not pods");
+    if (subjects != 1) {
+      return Invalid(fields.path(), "needs exactly one of deployment, pods and requests");
+    }
+    for (const SubjectKind& other : kSubjects) {
+      if (&other == subject) continue;
+      for (std::string_view measure : other.measures) {
+        if (fields.Has(measure)) {
+          return Invalid(fields.PathOf(measure), fmt::format("applies to {}, not {}",
+                                                             other.described, subject->described));
+        }
       }
     }
     ORCH_RETURN_IF_ERROR(fields.Optional("readyReplicas", expectation.ready_replicas));
@@ -776,17 +862,35 @@ class Parser {
     ORCH_RETURN_IF_ERROR(fields.Optional("maxCount", expectation.max_count));
     ORCH_RETURN_IF_ERROR(fields.Optional("minRestarts", expectation.min_restarts));
     ORCH_RETURN_IF_ERROR(fields.Optional("maxRestarts", expectation.max_restarts));
+    ORCH_RETURN_IF_ERROR(fields.Optional("maxFailed", expectation.max_failed));
+    ORCH_RETURN_IF_ERROR(fields.Optional("minSucceeded", expectation.min_succeeded));
     // A measure written as null is absent, and then none may be left.
     for (const auto* bound : {&expectation.ready_replicas, &expectation.min_available,
                               &expectation.max_pods, &expectation.count, &expectation.min_count,
                               &expectation.max_count, &expectation.min_restarts,
-                              &expectation.max_restarts}) {
+                              &expectation.max_restarts, &expectation.max_failed,
+                              &expectation.min_succeeded}) {
       if (bound->has_value()) return absl::OkStatus();
     }
-    return Invalid(fields.path(), fmt::format("needs at least one of {}", JoinKeys(measures)));
+    return Invalid(fields.path(),
+                   fmt::format("needs at least one of {}", JoinKeys(subject->measures)));
   }
 
-  static absl::Status Target(const Fields& fields, Subject& subject) {
+  static absl::Status Target(const Fields& fields, const std::vector<RequestStream>& traffic,
+                             Expectation& expectation) {
+    Subject& subject = expectation.subject;
+    if (fields.Has("requests")) {
+      subject.kind = Subject::Kind::kRequests;
+      const std::string path = fields.PathOf("requests");
+      if (expectation.when != Expectation::When::kDuring) {
+        return Invalid(path, "only with during: requests are counted over a window");
+      }
+      ORCH_RETURN_IF_ERROR(fields.Required("requests", subject.stream));
+      for (const RequestStream& stream : traffic) {
+        if (stream.name == subject.stream) return absl::OkStatus();
+      }
+      return Invalid(path, fmt::format("no stream {} in traffic", QuoteForMessage(subject.stream)));
+    }
     if (fields.Has("deployment")) {
       subject.kind = Subject::Kind::kDeployment;
       return fields.Required("deployment", subject.deployment);
@@ -820,6 +924,9 @@ class Parser {
     };
     for (const Action& action : scenario.timeline) {
       ORCH_RETURN_IF_ERROR(check(action.at, action.path + ".at", "is"));
+    }
+    for (const RequestStream& stream : scenario.traffic) {
+      ORCH_RETURN_IF_ERROR(check(stream.until, stream.path + ".during", "ends at"));
     }
     for (const Expectation& e : scenario.expect) {
       switch (e.when) {

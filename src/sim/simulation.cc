@@ -19,6 +19,7 @@
 #include "orch/cluster.h"
 #include "orch/controller/deployment.h"
 #include "orch/controller/ownership.h"
+#include "orch/network/fake_network.h"
 
 namespace orch::sim {
 
@@ -82,14 +83,51 @@ bool RolloutComplete(const v1::Deployment& d) {
          s.replicas() == want && s.available_replicas() == want;
 }
 
-// What an expectation measures, at one moment.
+// The id a runtime knows a container by, from the pod status' "<runtime>://<id>".
+std::string_view RuntimeContainerId(std::string_view container_id) {
+  const size_t scheme = container_id.find("://");
+  return scheme == std::string_view::npos ? container_id : container_id.substr(scheme + 3);
+}
+
+// What an expectation measures, at one moment (or, for requests, over its window).
 struct Measure {
   int32_t ready = 0;
   int32_t available = 0;
   int32_t pods = 0;      // a Deployment's live pods
   int32_t count = 0;     // pods matching
   int32_t restarts = 0;  // their restarts
+  int64_t succeeded = 0;  // requests
+  int64_t failed = 0;
 };
+
+// Why a request failed (simulation.h gives the rule), in the order they are checked.
+enum class Failure { kNoService, kNoEndpoint, kPodGone, kNodeDown, kPodTerminating, kPodNotReady,
+                     kContainerNotReady };
+constexpr std::string_view kFailureNames[] = {"noService",      "noEndpoint",  "podGone",
+                                              "nodeDown",       "podTerminating", "podNotReady",
+                                              "containerNotReady"};
+
+// The reasons that occurred, with their counts, in the order of the rule.
+std::vector<std::pair<std::string_view, int64_t>> FailuresInOrder(const RequestCounts& counts) {
+  std::vector<std::pair<std::string_view, int64_t>> out;
+  for (std::string_view name : kFailureNames) {
+    auto it = counts.failures.find(std::string(name));
+    if (it != counts.failures.end()) out.emplace_back(name, it->second);
+  }
+  return out;
+}
+
+void Count(RequestCounts& counts, std::optional<Failure> failure, double at_seconds) {
+  ++counts.sent;
+  if (!failure.has_value()) {
+    ++counts.succeeded;
+    return;
+  }
+  ++counts.failed;
+  ++counts.failures[std::string(kFailureNames[static_cast<size_t>(*failure)])];
+  if (!counts.first_failure_seconds.has_value()) counts.first_failure_seconds = at_seconds;
+  counts.last_failure_seconds = at_seconds;
+}
 
 // Whether `m` meets every bound of `e`; `why` names the first bound that fails, or all
 // the measured values when it holds.
@@ -97,7 +135,7 @@ bool Meets(const Expectation& e, const Measure& m, std::string* why) {
   struct Bound {
     const std::optional<int32_t>& limit;
     const char* name;
-    int32_t value;
+    int64_t value;
     int kind;  // 0: ==, 1: >=, 2: <=
   };
   const Bound bounds[] = {
@@ -105,11 +143,13 @@ bool Meets(const Expectation& e, const Measure& m, std::string* why) {
       {e.max_pods, "pods", m.pods, 2},                 {e.count, "count", m.count, 0},
       {e.min_count, "count", m.count, 1},              {e.max_count, "count", m.count, 2},
       {e.min_restarts, "restarts", m.restarts, 1},     {e.max_restarts, "restarts", m.restarts, 2},
+      {e.max_failed, "failed", m.failed, 2},
+      {e.min_succeeded, "succeeded", m.succeeded, 1},
   };
   std::vector<std::string> seen;
   for (const Bound& b : bounds) {
     if (!b.limit.has_value()) continue;
-    const int32_t want = *b.limit;
+    const int64_t want = *b.limit;
     const bool ok = b.kind == 0 ? b.value == want : b.kind == 1 ? b.value >= want : b.value <= want;
     const std::string text = fmt::format("{} {}", b.name, b.value);
     if (!ok) {
@@ -135,6 +175,7 @@ class Run {
     ORCH_ASSIGN_OR_RETURN(auto sets, cluster_.informers().InformerFor<v1::ReplicaSet>());
     ORCH_ASSIGN_OR_RETURN(auto deployments, cluster_.informers().InformerFor<v1::Deployment>());
     pods_ = pods.lister();
+    ORCH_RETURN_IF_ERROR(StartTraffic());
     sets.AddEventHandler({.on_add = [this](const auto& rs) { OnReplicaSet(*rs); },
                           .on_update = [this](const auto&, const auto& rs) { OnReplicaSet(*rs); }});
     pods.AddEventHandler({
@@ -165,14 +206,18 @@ class Run {
     const absl::Time end = start_ + scenario_.run_until;
     const auto wall_start = std::chrono::steady_clock::now();
     auto last_progress = wall_start;
-    executor.RunUntilIdle();
-    while (executor.clock().Now() < end) {
-      executor.AdvanceTo(std::min(end, executor.clock().Now() + absl::Seconds(1)));
+    // A step ends at each request's instant, so that it is sent once that instant's work
+    // is done; otherwise every second.
+    for (absl::Time next = executor.clock().Now();;) {
+      executor.AdvanceTo(next);
+      SendDueRequests();
       const auto now = std::chrono::steady_clock::now();
       if (options_.progress && now - last_progress >= absl::ToChronoSeconds(options_.progress_every)) {
         last_progress = now;
         options_.progress(CurrentProgress());
       }
+      if (executor.clock().Now() >= end) break;
+      next = std::min({end, executor.clock().Now() + absl::Seconds(1), NextRequestAt()});
     }
     if (options_.progress) options_.progress(CurrentProgress());
     report_.wall_seconds =
@@ -182,6 +227,7 @@ class Run {
   Report Finish() {
     report_.virtual_seconds = SecondsNow();
     for (size_t i = 0; i < scenario_.expect.size(); ++i) {
+      if (scenario_.expect[i].subject.kind == Subject::Kind::kRequests) JudgeRequests(i);
       // A window that reaches past the run's end closes with it.
       if (results_[i].active) Close(i);
       const Expectation& e = scenario_.expect[i];
@@ -189,6 +235,9 @@ class Run {
                                       .text = e.text,
                                       .ok = results_[i].ok,
                                       .observed = results_[i].observed});
+    }
+    for (const StreamState& stream : streams_) {
+      report_.traffic[stream.spec->name] = {.service = stream.service, .requests = stream.counts};
     }
     for (auto& [key, d] : deployments_) {
       DeploymentReport& out = report_.deployments[key];
@@ -230,12 +279,22 @@ class Run {
     bool live = false;
     bool running = false;
   };
+  struct StreamState {
+    const RequestStream* spec = nullptr;
+    std::string service;    // "ns/name:port" or "ns/name"
+    std::string client_ip;
+    int64_t next = 0;       // the next request's number
+    absl::Time next_at;     // and its instant; InfiniteFuture when the stream is done
+    RequestCounts counts;
+    std::vector<size_t> expectations;  // indices of the `requests` expectations on it
+  };
   struct ExpectationState {
     bool active = false;
     bool ok = false;
     bool failed = false;  // during: a moment that did not meet it
     std::string observed;
     std::string last;  // during/within: the last measure's description
+    RequestCounts requests;  // a `requests` expectation: those sent in its window
   };
 
   void After(absl::Duration at, Task task) {
@@ -390,6 +449,7 @@ class Run {
 
   void ScheduleExpectation(size_t i) {
     const Expectation& e = scenario_.expect[i];
+    if (e.subject.kind == Subject::Kind::kRequests) return;  // counted as requests are sent
     switch (e.when) {
       case Expectation::When::kAt:
         After(e.at, [this, i] {
@@ -449,6 +509,114 @@ class Run {
     for (size_t i = 0; i < results_.size(); ++i) {
       if (results_[i].active) Check(i);
     }
+  }
+
+  // --- traffic --------------------------------------------------------------------------
+
+  absl::Status StartTraffic() {
+    if (scenario_.traffic.empty()) return absl::OkStatus();
+    if (cluster_.fake_network() == nullptr) {
+      // RunScenario's cluster always has its own.
+      return absl::InternalError(
+          fmt::format("{}: traffic: the cluster has no FakeNetwork", scenario_.source));
+    }
+    ORCH_ASSIGN_OR_RETURN(auto services, cluster_.informers().InformerFor<v1::Service>());
+    services_ = services.lister();
+    for (size_t i = 0; i < scenario_.traffic.size(); ++i) {
+      const RequestStream& spec = scenario_.traffic[i];
+      StreamState& stream = streams_.emplace_back();
+      stream.spec = &spec;
+      stream.service = spec.port.has_value()
+                           ? fmt::format("{}:{}", spec.service.ToString(), *spec.port)
+                           : spec.service.ToString();
+      stream.client_ip = fmt::format("198.18.{}.{}", (i + 1) / 256, (i + 1) % 256);
+      stream.next_at = start_ + spec.from;
+      for (size_t e = 0; e < scenario_.expect.size(); ++e) {
+        const Subject& subject = scenario_.expect[e].subject;
+        if (subject.kind == Subject::Kind::kRequests && subject.stream == spec.name) {
+          stream.expectations.push_back(e);
+        }
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Time NextRequestAt() const {
+    absl::Time next = absl::InfiniteFuture();
+    for (const StreamState& stream : streams_) next = std::min(next, stream.next_at);
+    return next;
+  }
+
+  // Sends every request due by now, stream by stream in file order.
+  void SendDueRequests() {
+    const absl::Time now = cluster_.Now();
+    for (StreamState& stream : streams_) {
+      while (stream.next_at <= now) {
+        const absl::Duration at = stream.next_at - start_;
+        const std::optional<Failure> failure = Send(stream);
+        Count(stream.counts, failure, absl::ToDoubleSeconds(at));
+        for (size_t e : stream.expectations) {
+          const Expectation& expectation = scenario_.expect[e];
+          if (expectation.at <= at && at <= expectation.until) {
+            Count(results_[e].requests, failure, absl::ToDoubleSeconds(at));
+          }
+        }
+        const RequestStream& spec = *stream.spec;
+        const absl::Duration next = spec.from + ++stream.next * (absl::Seconds(1) / spec.rate);
+        stream.next_at = next < spec.until ? start_ + next : absl::InfiniteFuture();
+      }
+    }
+  }
+
+  // One request of `stream`: why it failed, or nullopt when it reached a pod able to serve.
+  std::optional<Failure> Send(const StreamState& stream) {
+    const ObjectName& name = stream.spec->service;
+    absl::StatusOr<std::shared_ptr<const v1::Service>> service =
+        services_->Get(name.namespace_, name.name);
+    if (!service.ok()) return Failure::kNoService;
+    const v1::ServiceSpec& spec = (*service)->spec();
+    if (spec.cluster_ip().empty() || spec.cluster_ip() == "None") return Failure::kNoService;
+    if (!stream.spec->port.has_value() && spec.ports().empty()) return Failure::kNoService;
+    const int32_t port = stream.spec->port.has_value() ? *stream.spec->port : spec.ports(0).port();
+    absl::StatusOr<network::Connection> connection =
+        cluster_.fake_network()->Connect(stream.client_ip, spec.cluster_ip(), port);
+    if (!connection.ok()) {
+      return absl::IsUnavailable(connection.status()) ? Failure::kNoEndpoint : Failure::kNoService;
+    }
+    return BackendFails(connection->backend);
+  }
+
+  // Whether the pod behind `backend` can serve now, by the cluster's own state.
+  std::optional<Failure> BackendFails(const network::Backend& backend) {
+    const size_t slash = backend.pod.find('/');
+    if (slash == std::string::npos) return Failure::kPodGone;
+    absl::StatusOr<std::shared_ptr<const v1::Pod>> found =
+        pods_->Get(std::string_view(backend.pod).substr(0, slash),
+                   std::string_view(backend.pod).substr(slash + 1));
+    if (!found.ok() || (*found)->status().pod_ip() != backend.address) return Failure::kPodGone;
+    const v1::Pod& pod = **found;
+    runtime::FakeRuntime* runtime = pod.spec().node_name().empty()
+                                        ? nullptr
+                                        : cluster_.FakeRuntimeOf(pod.spec().node_name());
+    if (runtime == nullptr) return Failure::kNodeDown;  // failed or removed
+    if (Terminating(pod)) return Failure::kPodTerminating;
+    if (!HasCondition(pod, "Ready")) return Failure::kPodNotReady;
+    if (pod.status().container_statuses().empty()) return Failure::kContainerNotReady;
+    for (const v1::ContainerStatus& c : pod.status().container_statuses()) {
+      if (!runtime->Ready(RuntimeContainerId(c.container_id()))) return Failure::kContainerNotReady;
+    }
+    return std::nullopt;
+  }
+
+  // A `requests` expectation, once its window has closed (or the run ended).
+  void JudgeRequests(size_t i) {
+    const Expectation& e = scenario_.expect[i];
+    ExpectationState& r = results_[i];
+    const RequestCounts& counts = r.requests;
+    std::string why;
+    r.ok = Meets(e, {.succeeded = counts.succeeded, .failed = counts.failed}, &why);
+    r.observed = fmt::format("{} from {} to {}: {}", r.ok ? "held" : why, At(e.at), At(e.until),
+                             counts.Summary());
   }
 
   // --- actions --------------------------------------------------------------------------
@@ -552,11 +720,7 @@ class Run {
           if (fake == nullptr) continue;
           for (const v1::ContainerStatus& c : pod->status().container_statuses()) {
             if (c.name() != a.container || !c.state().has_running()) continue;
-            const std::string& id = c.container_id();
-            const size_t scheme = id.find("://");
-            if (fake->KillContainer(scheme == std::string::npos ? id : id.substr(scheme + 3),
-                                    a.exit_code)
-                    .ok()) {
+            if (fake->KillContainer(RuntimeContainerId(c.container_id()), a.exit_code).ok()) {
               ++crashed;
             }
           }
@@ -576,6 +740,8 @@ class Run {
   Cluster& cluster_;
   const absl::Time start_;
   std::optional<client::Lister<v1::Pod>> pods_;  // set by Start
+  std::optional<client::Lister<v1::Service>> services_;  // set by Start, with traffic
+  std::vector<StreamState> streams_;
   Report report_;
   std::map<std::string, DeploymentState> deployments_;
   std::map<std::string, std::string> rs_owner_;  // ReplicaSet -> its Deployment
@@ -587,6 +753,20 @@ class Run {
 };
 
 }  // namespace
+
+std::string RequestCounts::Summary() const {
+  std::string text = fmt::format("sent {}, succeeded {}, failed {}", sent, succeeded, failed);
+  std::vector<std::string> reasons;
+  for (const auto& [name, n] : FailuresInOrder(*this)) {
+    reasons.push_back(fmt::format("{} {}", name, n));
+  }
+  if (!reasons.empty()) text += fmt::format(" ({})", fmt::join(reasons, ", "));
+  if (first_failure_seconds.has_value()) {
+    text += fmt::format("; failures from {} to {}", At(absl::Seconds(*first_failure_seconds)),
+                        At(absl::Seconds(*last_failure_seconds)));
+  }
+  return text;
+}
 
 bool Report::ok() const {
   for (const ExpectationResult& e : expectations) {
@@ -649,6 +829,24 @@ std::string Report::ToJson() const {
       "\"unschedulable\": {}, \"preemptions\": {}}},\n",
       Number(scheduling.latency_p50_ms), Number(scheduling.latency_p99_ms), scheduling.attempts,
       scheduling.unschedulable, scheduling.preemptions);
+  out += "  \"traffic\": {";
+  first = true;
+  for (const auto& [name, t] : traffic) {
+    const RequestCounts& r = t.requests;
+    std::vector<std::string> failures;
+    for (const auto& [reason, n] : FailuresInOrder(r)) {
+      failures.push_back(fmt::format("{}: {}", JsonQuote(reason), n));
+    }
+    const auto seconds = [](const std::optional<double>& s) { return s ? Number(*s) : "null"; };
+    out += fmt::format(
+        "{}\n    {}: {{\"service\": {}, \"sent\": {}, \"succeeded\": {}, \"failed\": {}, "
+        "\"failures\": {{{}}}, \"firstFailureSeconds\": {}, \"lastFailureSeconds\": {}}}",
+        first ? "" : ",", JsonQuote(name), JsonQuote(t.service), r.sent, r.succeeded, r.failed,
+        fmt::join(failures, ", "), seconds(r.first_failure_seconds),
+        seconds(r.last_failure_seconds));
+    first = false;
+  }
+  out += traffic.empty() ? "},\n" : "\n  },\n";
   std::vector<std::string> seconds;
   for (double s : series_seconds) seconds.push_back(Number(s));
   out += fmt::format("  \"series\": {{\n    \"seconds\": [{}],\n    \"ready\": {{", fmt::join(seconds, ", "));

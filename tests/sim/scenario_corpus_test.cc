@@ -31,8 +31,12 @@ std::vector<std::filesystem::path> CorpusFiles() {
 
 // An expectation's text, read back as an expectation, is the same expectation.
 void ExpectReadsBack(const Expectation& e, absl::Duration run_until) {
-  const std::string text =
-      "expect: [" + e.text + "]\nrunUntil: " + absl::FormatDuration(run_until) + "\n";
+  // A `requests` expectation names a stream, which must be there.
+  const std::string traffic = e.subject.kind == Subject::Kind::kRequests
+                                  ? "traffic: [{name: " + e.subject.stream + ", service: s, rate: 1}]\n"
+                                  : "";
+  const std::string text = traffic + "expect: [" + e.text +
+                           "]\nrunUntil: " + absl::FormatDuration(run_until) + "\n";
   SCOPED_TRACE(text);
   ORCH_ASSERT_OK_AND_ASSIGN(Scenario again, ParseScenario(text, "again"));
   ASSERT_EQ(again.expect.size(), 1u);
@@ -47,6 +51,9 @@ void ExpectReadsBack(const Expectation& e, absl::Duration run_until) {
   EXPECT_EQ(a.ready_replicas, e.ready_replicas);
   EXPECT_EQ(a.count, e.count);
   EXPECT_EQ(a.max_restarts, e.max_restarts);
+  EXPECT_EQ(a.subject.stream, e.subject.stream);
+  EXPECT_EQ(a.max_failed, e.max_failed);
+  EXPECT_EQ(a.min_succeeded, e.min_succeeded);
 }
 
 TEST(ScenarioCorpusTest, EveryInputParsesOrFailsCleanly) {

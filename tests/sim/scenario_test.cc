@@ -384,7 +384,8 @@ TEST_F(ScenarioTest, ReferenceExampleParses) {
   ASSERT_NE(end, std::string::npos);
   ORCH_ASSERT_OK_AND_ASSIGN(Scenario s, Parse(doc.substr(start + 8, end - start - 8)));
   EXPECT_EQ(s.timeline.size(), 9u);
-  EXPECT_EQ(s.expect.size(), 4u);
+  EXPECT_EQ(s.traffic.size(), 1u);
+  EXPECT_EQ(s.expect.size(), 5u);
 }
 
 // ---- errors: each names the source and the field path.
@@ -575,10 +576,120 @@ TEST_F(ScenarioTest, ExpectationErrors) {
             "test.yaml: expect[0]: needs at least one of count, minCount, maxCount, "
             "minRestarts, maxRestarts");
   EXPECT_EQ(error("{at: 1s, deployment: web, pods: {}, maxPods: 1}"),
-            "test.yaml: expect[0]: needs exactly one of deployment and pods");
+            "test.yaml: expect[0]: needs exactly one of deployment, pods and requests");
   EXPECT_EQ(error("{at: 1s, pods: {phase: Lost}, count: 1}"),
             "test.yaml: expect[0].pods.phase: unsupported value \"Lost\": supported values: "
             "Pending, Running, Succeeded, Failed");
+}
+
+TEST_F(ScenarioTest, TrafficStreamsAndRequestExpectations) {
+  ORCH_ASSERT_OK_AND_ASSIGN(Scenario s, Parse(R"yaml(
+traffic:
+  - {name: web, service: shop/web, port: 8080, rate: 12.5, during: [30s, 2m]}
+  - {name: api, service: api, rate: 1}
+expect:
+  - {during: [1m, 2m], requests: web, maxFailed: 0, minSucceeded: 700}
+  - {requests: api, during: [0s, 5m], maxFailed: 3}
+runUntil: 5m
+)yaml"));
+  ASSERT_EQ(s.traffic.size(), 2u);
+  const RequestStream& web = s.traffic[0];
+  EXPECT_EQ(web.name, "web");
+  EXPECT_EQ(web.service.ToString(), "shop/web");
+  EXPECT_EQ(web.port, 8080);
+  EXPECT_EQ(web.rate, 12.5);
+  EXPECT_EQ(web.from, absl::Seconds(30));
+  EXPECT_EQ(web.until, absl::Minutes(2));
+  EXPECT_EQ(web.path, "traffic[0]");
+  // Defaults: the Service's first port, the whole run.
+  const RequestStream& api = s.traffic[1];
+  EXPECT_EQ(api.service.ToString(), "default/api");
+  EXPECT_FALSE(api.port.has_value());
+  EXPECT_EQ(api.rate, 1);
+  EXPECT_EQ(api.from, absl::ZeroDuration());
+  EXPECT_EQ(api.until, absl::Minutes(5));
+
+  ASSERT_EQ(s.expect.size(), 2u);
+  const Expectation& e = s.expect[0];
+  EXPECT_EQ(e.when, Expectation::When::kDuring);
+  EXPECT_EQ(e.at, absl::Minutes(1));
+  EXPECT_EQ(e.until, absl::Minutes(2));
+  EXPECT_EQ(e.subject.kind, Subject::Kind::kRequests);
+  EXPECT_EQ(e.subject.stream, "web");
+  EXPECT_EQ(e.max_failed, 0);
+  EXPECT_EQ(e.min_succeeded, 700);
+  EXPECT_EQ(e.text, "{during: [1m, 2m], requests: web, maxFailed: 0, minSucceeded: 700}");
+  EXPECT_EQ(s.expect[1].subject.stream, "api");
+  EXPECT_EQ(s.expect[1].max_failed, 3);
+  EXPECT_FALSE(s.expect[1].min_succeeded.has_value());
+}
+
+TEST_F(ScenarioTest, TrafficErrors) {
+  const auto stream = [&](std::string_view entry) {
+    return Error("traffic: [" + std::string(entry) + "]\nrunUntil: 1m\n");
+  };
+  EXPECT_EQ(stream("{service: web, rate: 1}"), "test.yaml: traffic[0].name: required");
+  EXPECT_THAT(stream("{name: Web, service: web, rate: 1}"),
+              ::testing::StartsWith("test.yaml: traffic[0].name: invalid value \"Web\": a lowercase "
+                                    "RFC 1123 label must consist of"));
+  EXPECT_EQ(stream("{name: web, service: web, rate: 1}, {name: web, service: api, rate: 1}"),
+            "test.yaml: traffic[1].name: \"web\" is traffic[0]'s name already");
+  EXPECT_EQ(stream("{name: web, rate: 1}"), "test.yaml: traffic[0].service: required");
+  EXPECT_THAT(stream("{name: web, service: a/b/c, rate: 1}"),
+              HasSubstr("test.yaml: traffic[0].service: invalid value \"b/c\""));
+  EXPECT_EQ(stream("{name: web, service: web, port: 0, rate: 1}"),
+            "test.yaml: traffic[0].port: must be from 1 to 65535, not 0");
+  EXPECT_EQ(stream("{name: web, service: web, port: 65536, rate: 1}"),
+            "test.yaml: traffic[0].port: must be from 1 to 65535, not 65536");
+  EXPECT_EQ(stream("{name: web, service: web, port: http, rate: 1}"),
+            "test.yaml: traffic[0].port: must be a non-negative integer, not \"http\"");
+  EXPECT_EQ(stream("{name: web, service: web}"), "test.yaml: traffic[0].rate: required");
+  EXPECT_EQ(stream("{name: web, service: web, rate: 0}"),
+            "test.yaml: traffic[0].rate: must be a number of requests per second greater than "
+            "0, not 0");
+  EXPECT_EQ(stream("{name: web, service: web, rate: -2.5}"),
+            "test.yaml: traffic[0].rate: must be a number of requests per second greater than "
+            "0, not -2.5");
+  EXPECT_EQ(stream("{name: web, service: web, rate: \"10\"}"),
+            "test.yaml: traffic[0].rate: must be a number of requests per second greater than "
+            "0, not \"10\"");
+  EXPECT_EQ(stream("{name: web, service: web, rate: 5000}"),
+            "test.yaml: traffic[0].rate: at most 1000 requests per second, not 5000");
+  EXPECT_EQ(stream("{name: web, service: web, rate: 1, during: [20s, 10s]}"),
+            "test.yaml: traffic[0].during: ends before it starts");
+  EXPECT_EQ(stream("{name: web, service: web, rate: 1, during: [10s, 10s]}"),
+            "test.yaml: traffic[0].during: is empty: it ends where it starts");
+  EXPECT_EQ(stream("{name: web, service: web, rate: 1, during: 10s}"),
+            "test.yaml: traffic[0].during: must be a list [FROM, TO], not \"10s\"");
+  EXPECT_EQ(stream("{name: web, service: web, rate: 1, during: [0s, 2m]}"),
+            "test.yaml: traffic[0].during: ends at 2m, after runUntil (1m)");
+  EXPECT_EQ(stream("{name: web, service: web, rate: 1, rps: 1}"),
+            "test.yaml: traffic[0].rps: unknown field");
+  EXPECT_EQ(Error("traffic: {name: web}\nrunUntil: 1m\n"),
+            "test.yaml: traffic: must be a list, not a mapping");
+
+  const auto expect = [&](std::string_view entry) {
+    return Error("traffic: [{name: web, service: web, rate: 1}]\nexpect: [" + std::string(entry) +
+                 "]\nrunUntil: 1m\n");
+  };
+  EXPECT_EQ(expect("{at: 10s, requests: web, maxFailed: 0}"),
+            "test.yaml: expect[0].requests: only with during: requests are counted over a window");
+  EXPECT_EQ(expect("{within: 10s, after: 5s, requests: web, maxFailed: 0}"),
+            "test.yaml: expect[0].requests: only with during: requests are counted over a window");
+  EXPECT_EQ(expect("{during: [0s, 1m], requests: webb, maxFailed: 0}"),
+            "test.yaml: expect[0].requests: no stream \"webb\" in traffic");
+  EXPECT_EQ(expect("{during: [0s, 1m], requests: web}"),
+            "test.yaml: expect[0]: needs at least one of maxFailed, minSucceeded");
+  EXPECT_EQ(expect("{during: [0s, 1m], requests: web, maxFailed: ~}"),
+            "test.yaml: expect[0]: needs at least one of maxFailed, minSucceeded");
+  EXPECT_EQ(expect("{during: [0s, 1m], requests: web, maxFailed: -1}"),
+            "test.yaml: expect[0].maxFailed: must be a non-negative integer, not -1");
+  EXPECT_EQ(expect("{during: [0s, 1m], requests: web, count: 1}"),
+            "test.yaml: expect[0].count: applies to pods, not requests");
+  EXPECT_EQ(expect("{during: [0s, 1m], deployment: web, maxFailed: 0}"),
+            "test.yaml: expect[0].maxFailed: applies to requests, not a deployment");
+  EXPECT_EQ(expect("{during: [0s, 1m], requests: web, pods: {}, maxFailed: 0}"),
+            "test.yaml: expect[0]: needs exactly one of deployment, pods and requests");
 }
 
 TEST_F(ScenarioTest, MalformedInput) {

@@ -2,10 +2,11 @@
 //
 //   orch-sim run SCENARIO.yaml [--seed N] [--report FILE|-] [--csv DIR]
 //
-// Prints one line per expectation and a verdict; --report writes the JSON report to FILE
-// ("-": to stdout, instead of the lines); --csv writes DIR/ready.csv, the ready pods of
-// each Deployment over time. On a terminal, progress (virtual time reached, pods running)
-// is shown on stderr as the run goes; on a pipe, nothing is.
+// Prints one line per expectation, one per traffic stream (its requests sent, succeeded and
+// failed) and a verdict; --report writes the JSON report to FILE ("-": to stdout, instead
+// of the lines); --csv writes DIR/ready.csv, the ready pods of each Deployment over time.
+// On a terminal, progress (virtual time reached, pods running) is shown on stderr as the
+// run goes; on a pipe, nothing is.
 //
 // Exit codes: 0 every expectation held, 1 one failed (or an action failed), 2 a bad
 // scenario or bad arguments (the error names the file and the field).
@@ -151,6 +152,10 @@ int Run(const std::vector<std::string>& args) {
   } else {
     for (const orch::sim::ExpectationResult& e : report->expectations) {
       std::cout << (e.ok ? "ok     " : "FAILED ") << e.path << " " << e.text << ": " << e.observed
+                << "\n";
+    }
+    for (const auto& [name, t] : report->traffic) {
+      std::cout << "traffic " << name << " to " << t.service << ": " << t.requests.Summary()
                 << "\n";
     }
     for (const orch::sim::ActionResult& a : report->actions) {

@@ -83,14 +83,32 @@ struct Action {
   int32_t exit_code = 1;
 };
 
+// One stream of requests (an entry of `traffic:`): `rate` requests per second of virtual
+// time to a Service's cluster IP and port, the first at `from`, then one every 1/rate
+// until `until` (excluded), each from the stream's own client address. RunScenario says
+// when one fails.
+struct RequestStream {
+  std::string name;  // a DNS label, unique in the scenario; what expectations name
+  ObjectName service;
+  std::optional<int32_t> port;  // the Service's port; unset: its first port
+  double rate = 0;              // > 0, at most kMaxRequestRate
+  absl::Duration from;          // `during: [FROM, TO]`; default [0s, runUntil]
+  absl::Duration until;
+  std::string path;  // "traffic[0]"
+};
+// A stream sends at most this many requests per second (each is an event of the run).
+inline constexpr double kMaxRequestRate = 1000;
+
 // What is checked about the cluster.
 struct Subject {
   enum class Kind {
     kDeployment,  // deployment: NS/NAME
     kPods,        // pods: {selector, namespace, phase, node, ready}
+    kRequests,    // requests: STREAM (a name in `traffic:`); only with `during`
   };
   Kind kind = Kind::kDeployment;
   ObjectName deployment;
+  std::string stream;  // kRequests
   // kPods: pods of `pod_namespace` ("" = every namespace) matching all that is set.
   api::LabelSelector selector;
   std::string pod_namespace = "default";
@@ -103,13 +121,14 @@ struct Subject {
 //   at: T                 the measure holds at virtual time T
 //   during: [A, B]        it holds at every moment from A to B (sampled at every change)
 //   within: D, after: T   it holds at some moment in [T, T + D]
-// and what it measures (deployments: every bound given must hold; pods: count and/or
-// restarts):
+// and what it measures (every bound given must hold):
 //   readyReplicas: N      status.readyReplicas == N
 //   minAvailable: N       status.availableReplicas >= N
 //   maxPods: N            the Deployment's pods (live, not terminating) <= N
 //   count: N, minCount: N, maxCount: N     how many pods match
 //   minRestarts: N, maxRestarts: N         their containers' restarts, summed
+//   maxFailed: N, minSucceeded: N          of the stream's requests sent from A to B
+//                                          (both included)
 struct Expectation {
   enum class When { kAt, kDuring, kWithin };
   When when = When::kAt;
@@ -124,6 +143,8 @@ struct Expectation {
   std::optional<int32_t> max_count;
   std::optional<int32_t> min_restarts;
   std::optional<int32_t> max_restarts;
+  std::optional<int32_t> max_failed;
+  std::optional<int32_t> min_succeeded;
   std::string path;  // "expect[2]"
   // The expectation as one line of flow YAML, as written (keys in the file's order):
   // "{within: 30s, after: 850s, deployment: default/web, readyReplicas: 10}".
@@ -140,6 +161,7 @@ struct Scenario {
   // exitCode, readinessFails, livenessFailsAfterSeconds, ignoreSigterm, stopSeconds.
   std::map<std::string, runtime::FakeImage> images;
   std::vector<Action> timeline;  // sorted by `at` (stable: file order among equals)
+  std::vector<RequestStream> traffic;  // in file order
   std::vector<Expectation> expect;
   absl::Duration run_until;      // `runUntil`; REQUIRED, > 0, >= every time named
   // `sampleEvery` (default 10s): the report's time series step.

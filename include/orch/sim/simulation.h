@@ -13,7 +13,30 @@
 // action runs at its virtual time; expectations are checked as their form says (`at` at
 // that instant, before the actions of the same instant; `during` at its start and at every
 // change of what it measures until its end; `within` at every change until it first holds
-// or its window closes). The run stops at runUntil.
+// or its window closes; a `requests` one over the requests sent in its window). The run
+// stops at runUntil.
+//
+// Traffic. Each stream of `traffic:` sends its requests at their virtual instants, each
+// once all the work due at that instant has run: a request sees the cluster as that
+// instant leaves it. A request is the cluster's FakeNetwork::Connect from the stream's
+// client address (198.18.0.1 for the first stream, 198.18.0.2 for the second, ...) to the
+// Service's cluster IP and port, so it goes where the programmed rules send it. It fails
+// for the first of these reasons that applies, and succeeds otherwise:
+//   noService          the Service is not in the cluster's cache, has no cluster IP or no
+//                      such port, or no rule listens there (Connect: kNotFound)
+//   noEndpoint         the rule has no candidate backend (Connect: kUnavailable)
+//   podGone            the backend's pod is not in the pod cache, or no longer has the
+//                      backend's address
+//   nodeDown           the pod's node is failed or removed: the simulation's own record,
+//                      not the Node's status (which lags by the node monitor's grace period)
+//   podTerminating     the pod is being deleted (metadata.deletionTimestamp is set)
+//   podNotReady        the pod's Ready condition is not True
+//   containerNotReady  a container in the pod's status is not running on the node's
+//                      runtime, or would fail its readiness check there (FakeRuntime::Ready)
+// The backend's recorded `ready` flag is not consulted: the count is of the requests the
+// rules, lagging the cluster, sent where nothing could serve them. Pods and Services are
+// read from the cluster's informer caches, which by then hold every write of the instant;
+// each check is a lookup (no store read, no copy).
 //
 // Determinism. The same scenario and seed give the same report, byte for byte, except
 // `wallSeconds`: the cluster runs on one thread in virtual time, and the report is written
@@ -89,6 +112,25 @@ struct DeploymentReport {
   std::vector<Rollout> rollouts;  // its creation's, then one per template change
 };
 
+// Requests of a traffic stream: all of them, or those of one expectation's window.
+struct RequestCounts {
+  int64_t sent = 0;
+  int64_t succeeded = 0;
+  int64_t failed = 0;
+  std::map<std::string, int64_t> failures;  // by reason ("nodeDown"), those that occurred
+  std::optional<double> first_failure_seconds;  // virtual time of the first failure
+  std::optional<double> last_failure_seconds;
+
+  // "sent 700, succeeded 655, failed 45 (nodeDown 40, podGone 5); failures from 1m0.1s to
+  // 1m44.5s" (the reasons in the order of the rule above).
+  std::string Summary() const;
+};
+
+struct TrafficReport {
+  std::string service;  // "ns/name:port" as the stream names it ("ns/name" without a port)
+  RequestCounts requests;
+};
+
 struct Report {
   uint64_t seed = 0;
   std::string scenario;   // its source
@@ -111,6 +153,7 @@ struct Report {
     int64_t unschedulable = 0;
     int64_t preemptions = 0;  // cycles that made room by preempting
   } scheduling;
+  std::map<std::string, TrafficReport> traffic;  // by stream name
   // Ready pods per Deployment every sampleEvery, from 0 to runUntil.
   std::vector<double> series_seconds;
   std::map<std::string, std::vector<int32_t>> series_ready;  // by "ns/name"
