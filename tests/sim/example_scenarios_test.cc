@@ -2,7 +2,8 @@
 // behaviour it is there for in the report's figures: node loss and eviction after the
 // default and a custom tolerationSeconds, a broken rollout held within maxSurge and
 // maxUnavailable and rolled back, crash-loop back-off, scaling during a rollout, and
-// preemption by a higher-priority Deployment. Each also gives the same report, byte for
+// preemption by a higher-priority Deployment, and requests that fail only while a lost
+// node's endpoints linger. Each also gives the same report, byte for
 // byte, when run again with its seed.
 #include <filesystem>
 #include <fstream>
@@ -59,7 +60,8 @@ TEST(ExampleScenariosTest, EveryExampleIsRunHere) {
   }
   EXPECT_THAT(scenarios, ::testing::ElementsAre("crash-loop.yaml", "eviction-toleration.yaml",
                                                 "node-loss.yaml", "preemption.yaml",
-                                                "rolling-update.yaml", "scale-during-rollout.yaml"));
+                                                "rolling-update.yaml", "scale-during-rollout.yaml",
+                                                "traffic.yaml"));
 }
 
 TEST(ExampleScenariosTest, NodeLossEvictsAfterTheDefaultToleration) {
@@ -114,6 +116,23 @@ TEST(ExampleScenariosTest, AHigherPriorityDeploymentPreempts) {
   EXPECT_EQ(report.pods.pending_at_end, 3);
   EXPECT_GE(report.scheduling.unschedulable, 3);
   EXPECT_GE(report.scheduling.preemptions, 1);
+}
+
+TEST(ExampleScenariosTest, TrafficLosesNothingInTheRolloutAndOnlyTheLagOfTheNodeLoss) {
+  const Report report = RunExample("traffic.yaml");
+  const DeploymentReport& web = report.deployments.at("default/web");
+  ASSERT_EQ(web.rollouts.size(), 2u);
+  ASSERT_TRUE(web.rollouts[1].complete_seconds.has_value());
+  EXPECT_LT(*web.rollouts[1].complete_seconds, 200);  // inside the window that lost nothing
+  // 10 a second from 30 s to 700 s; node-2's two pods of six get one request in three
+  // from its loss at 300 s until the node lifecycle controller marks it, 45 s later.
+  const RequestCounts& requests = report.traffic.at("web").requests;
+  EXPECT_EQ(requests.sent, 6700);
+  EXPECT_EQ(requests.failed, 150);
+  EXPECT_THAT(requests.failures, ::testing::ElementsAre(::testing::Pair("nodeDown", 150)));
+  EXPECT_EQ(requests.first_failure_seconds, 300.4);
+  EXPECT_EQ(requests.last_failure_seconds, 344.9);
+  EXPECT_EQ(report.pods.evictions, 2);
 }
 
 }  // namespace
