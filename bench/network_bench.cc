@@ -84,6 +84,10 @@ class TeeNetwork final : public Network {
     ORCH_RETURN_IF_ERROR(kernel_->DeleteService(ns, name));
     return fake_->DeleteService(ns, name);
   }
+  absl::Status SyncServices(const ServiceChanges& changes) override {
+    ORCH_RETURN_IF_ERROR(kernel_->SyncServices(changes));
+    return fake_->SyncServices(changes);
+  }
   absl::Status SyncAll(const std::vector<ServiceRule>& rules) override {
     ORCH_RETURN_IF_ERROR(kernel_->SyncAll(rules));
     return fake_->SyncAll(rules);

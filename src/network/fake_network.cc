@@ -66,6 +66,13 @@ absl::Status FakeNetwork::DeleteService(std::string_view ns, std::string_view na
   return absl::OkStatus();
 }
 
+absl::Status FakeNetwork::SyncServices(const ServiceChanges& changes) {
+  for (const ServiceRule& rule : changes.synced) ORCH_RETURN_IF_ERROR(ValidateServiceRule(rule));
+  for (const ServiceRule& rule : changes.synced) ORCH_RETURN_IF_ERROR(SyncService(rule));
+  for (const auto& [ns, name] : changes.deleted) ORCH_RETURN_IF_ERROR(DeleteService(ns, name));
+  return absl::OkStatus();
+}
+
 absl::Status FakeNetwork::SyncAll(const std::vector<ServiceRule>& rules) {
   for (const ServiceRule& rule : rules) ORCH_RETURN_IF_ERROR(ValidateServiceRule(rule));
   MutexLock lock(&mu_);

@@ -182,6 +182,15 @@ Plan PlanFor(const ServiceRule& rule, const std::optional<IPv4Cidr>& cluster_cid
   return plan;
 }
 
+// Records that the table now holds what `plan` wanted (Owned is NftablesNetwork's).
+template <typename Owned>
+void Hold(Owned& owned, Plan plan) {
+  owned.chains = std::move(plan.chains);
+  owned.sets.clear();
+  for (const auto& [set, timeout] : plan.sets) owned.sets.insert(set);
+  owned.elements = std::move(plan.elements);
+}
+
 // "KEY : VERDICT" -> the element as `add element` writes it, with the Service's comment.
 std::string ElementToAdd(std::string_view element, std::string_view comment) {
   const size_t colon = element.rfind(" : ");
@@ -453,36 +462,43 @@ void NftablesNetwork::ReleasePodAddress(std::string_view node, std::string_view 
 }
 
 absl::Status NftablesNetwork::SyncService(const ServiceRule& rule) {
-  ORCH_RETURN_IF_ERROR(ValidateServiceRule(rule));
-  const Plan plan = PlanFor(rule, cluster_cidr_);
-  MutexLock lock(&mu_);
-  const std::string key = ServiceKey(rule.ns, rule.name);
-  Owned& held = services_[key];
-  std::string transaction = have_fixed_ ? "" : FixedPart(false);
-  AppendChange(transaction, options_.table, held.chains, held.sets, held.elements, &plan,
-               false);
-  const absl::Status applied = Apply(transaction);
-  if (!applied.ok()) {
-    if (held.chains.empty() && held.sets.empty() && held.elements.empty()) services_.erase(key);
-    return applied;
-  }
-  have_fixed_ = true;
-  held.chains = plan.chains;
-  held.sets.clear();
-  for (const auto& [set, timeout] : plan.sets) held.sets.insert(set);
-  held.elements = plan.elements;
-  return absl::OkStatus();
+  return SyncServices({.synced = {rule}});
 }
 
 absl::Status NftablesNetwork::DeleteService(std::string_view ns, std::string_view name) {
+  return SyncServices({.deleted = {{std::string(ns), std::string(name)}}});
+}
+
+absl::Status NftablesNetwork::SyncServices(const ServiceChanges& changes) {
+  // Later changes of one Service win, a sync or a delete alike.
+  std::map<std::string, std::optional<Plan>> plans;
+  for (const ServiceRule& rule : changes.synced) {
+    ORCH_RETURN_IF_ERROR(ValidateServiceRule(rule));
+    plans[ServiceKey(rule.ns, rule.name)] = PlanFor(rule, cluster_cidr_);
+  }
+  for (const auto& [ns, name] : changes.deleted) plans[ServiceKey(ns, name)] = std::nullopt;
   MutexLock lock(&mu_);
-  auto it = services_.find(ServiceKey(ns, name));
-  if (it == services_.end()) return absl::OkStatus();
-  std::string transaction;
-  AppendChange(transaction, options_.table, it->second.chains, it->second.sets,
-               it->second.elements, nullptr, false);
+  static const Owned kNothing;
+  std::string transaction = have_fixed_ ? "" : FixedPart(false);
+  bool changed = false;
+  for (const auto& [key, plan] : plans) {
+    auto held = services_.find(key);
+    if (held == services_.end() && !plan.has_value()) continue;  // nothing to delete
+    const Owned& owned = held != services_.end() ? held->second : kNothing;
+    AppendChange(transaction, options_.table, owned.chains, owned.sets, owned.elements,
+                 plan.has_value() ? &*plan : nullptr, false);
+    changed = true;
+  }
+  if (!changed) return absl::OkStatus();
   ORCH_RETURN_IF_ERROR(Apply(transaction));
-  services_.erase(it);
+  have_fixed_ = true;
+  for (auto& [key, plan] : plans) {
+    if (!plan.has_value()) {
+      services_.erase(key);
+      continue;
+    }
+    Hold(services_[key], std::move(*plan));
+  }
   return absl::OkStatus();
 }
 
@@ -508,12 +524,7 @@ absl::Status NftablesNetwork::SyncAll(const std::vector<ServiceRule>& rules) {
   ORCH_RETURN_IF_ERROR(Apply(transaction));
   have_fixed_ = true;
   services_.clear();
-  for (auto& [key, plan] : plans) {
-    Owned& owned = services_[key];
-    owned.chains = std::move(plan.chains);
-    for (const auto& [set, timeout] : plan.sets) owned.sets.insert(set);
-    owned.elements = std::move(plan.elements);
-  }
+  for (auto& [key, plan] : plans) Hold(services_[key], std::move(plan));
   return absl::OkStatus();
 }
 

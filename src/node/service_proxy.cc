@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -72,6 +73,8 @@ std::optional<network::ServiceRule> RuleFor(
 
 class ServiceProxyImpl final : public ServiceProxy {
  public:
+  using Key = std::pair<std::string, std::string>;  // (namespace, name)
+
   struct State {
     State(ServiceProxyOptions options, client::Lister<v1::Service> services,
           client::Lister<v1::EndpointSlice> slices)
@@ -81,12 +84,16 @@ class ServiceProxyImpl final : public ServiceProxy {
     client::Lister<v1::Service> services;
     client::Lister<v1::EndpointSlice> slices;
     Mutex mu;
-    std::map<std::pair<std::string, std::string>, TimerId> retries ABSL_GUARDED_BY(mu);
-    std::map<std::pair<std::string, std::string>, absl::Duration> delays ABSL_GUARDED_BY(mu);
+    // Services changed since the last flush, and whether a flush is posted.
+    std::set<Key> dirty ABSL_GUARDED_BY(mu);
+    bool flush_posted ABSL_GUARDED_BY(mu) = false;
+    // A Service the network refused waits for its retry (or its next change).
+    std::map<Key, TimerId> retries ABSL_GUARDED_BY(mu);
+    std::map<Key, absl::Duration> delays ABSL_GUARDED_BY(mu);
     std::atomic<int64_t> syncs{0};
     std::atomic<int64_t> failures{0};
     bool stopped ABSL_GUARDED_BY(mu) = false;
-    // Until both informers have synced, changes wait for the one SyncAll that follows.
+    // Until both informers have synced (and SyncAll has succeeded), changes wait for it.
     bool services_synced ABSL_GUARDED_BY(mu) = false;
     bool slices_synced ABSL_GUARDED_BY(mu) = false;
     bool all_synced ABSL_GUARDED_BY(mu) = false;
@@ -96,9 +103,13 @@ class ServiceProxyImpl final : public ServiceProxy {
     // never reach the network in the opposite order of what they read.
     Mutex sync_mu;
 
-    void Sync(const std::string& ns, const std::string& name, std::shared_ptr<State> self);
-    void Synced(bool services, std::shared_ptr<State> self);
-    void SyncAll(std::shared_ptr<State> self);
+    void Changed(const Key& key, const std::shared_ptr<State>& self);
+    void PostFlush(const std::shared_ptr<State>& self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+    void Flush(const std::shared_ptr<State>& self);
+    void Synced(bool services, const std::shared_ptr<State>& self);
+    void SyncAll(const std::shared_ptr<State>& self);
+    // The change that puts `keys` right: a rule per Service to program, the rest deleted.
+    network::ServiceChanges ChangesFor(const std::vector<Key>& keys);
     std::optional<network::ServiceRule> Rule(const v1::Service& service);
     // Counts the outcome; on an error returns the next retry delay (from `delay`).
     std::optional<absl::Duration> Done(const absl::Status& status, absl::Duration& delay)
@@ -122,7 +133,7 @@ class ServiceProxyImpl final : public ServiceProxy {
   void Install() {
     std::shared_ptr<State> state = state_;
     auto on_service = [state](const std::shared_ptr<const v1::Service>& s) {
-      state->Sync(s->metadata().namespace_(), s->metadata().name(), state);
+      state->Changed({s->metadata().namespace_(), s->metadata().name()}, state);
     };
     service_handler_ = services_.AddEventHandler(
         {.on_add = on_service,
@@ -132,7 +143,7 @@ class ServiceProxyImpl final : public ServiceProxy {
     auto on_slice = [state](const std::shared_ptr<const v1::EndpointSlice>& s) {
       auto it = s->metadata().labels().find(api::kLabelServiceName);
       if (it != s->metadata().labels().end()) {
-        state->Sync(s->metadata().namespace_(), it->second, state);
+        state->Changed({s->metadata().namespace_(), it->second}, state);
       }
     };
     slice_handler_ = slices_.AddEventHandler(
@@ -177,61 +188,102 @@ std::optional<absl::Duration> ServiceProxyImpl::State::Done(const absl::Status& 
   return delay;
 }
 
-void ServiceProxyImpl::State::Sync(const std::string& ns, const std::string& name,
-                                   std::shared_ptr<State> self) {
-  const auto key = std::make_pair(ns, name);
-  {
-    MutexLock lock(&mu);
-    if (stopped || !all_synced) return;
-    if (auto it = retries.find(key); it != retries.end()) {
-      options.executor->Cancel(it->second);
-      retries.erase(it);
-    }
-  }
-  absl::Status status;
-  {
-    MutexLock sync_lock(&sync_mu);
-    absl::StatusOr<std::shared_ptr<const v1::Service>> service = services.Get(ns, name);
-    std::optional<network::ServiceRule> rule;
-    if (service.ok()) rule = Rule(**service);
-    status = rule.has_value() ? options.network->SyncService(*rule)
-                              : options.network->DeleteService(ns, name);
-  }
+void ServiceProxyImpl::State::Changed(const Key& key, const std::shared_ptr<State>& self) {
   MutexLock lock(&mu);
-  const std::optional<absl::Duration> retry = Done(status, delays[key]);
-  if (!retry.has_value()) {
-    delays.erase(key);
-    return;
+  if (stopped) return;
+  if (auto it = retries.find(key); it != retries.end()) {
+    options.executor->Cancel(it->second);
+    retries.erase(it);
   }
+  dirty.insert(key);
+  if (all_synced) PostFlush(self);
+}
+
+void ServiceProxyImpl::State::PostFlush(const std::shared_ptr<State>& self) {
+  if (flush_posted) return;
+  flush_posted = true;
   std::weak_ptr<State> weak = self;
-  retries[key] = options.executor->PostAfter(*retry, [weak, ns, name] {
-    if (std::shared_ptr<State> state = weak.lock()) {
-      {
-        MutexLock lock(&state->mu);
-        state->retries.erase({ns, name});
-      }
-      state->Sync(ns, name, state);
-    }
+  options.executor->Post([weak] {
+    if (std::shared_ptr<State> state = weak.lock()) state->Flush(state);
   });
 }
 
-void ServiceProxyImpl::State::Synced(bool services_informer, std::shared_ptr<State> self) {
+network::ServiceChanges ServiceProxyImpl::State::ChangesFor(const std::vector<Key>& keys) {
+  network::ServiceChanges changes;
+  for (const auto& [ns, name] : keys) {
+    absl::StatusOr<std::shared_ptr<const v1::Service>> service = services.Get(ns, name);
+    std::optional<network::ServiceRule> rule;
+    if (service.ok()) rule = Rule(**service);
+    if (rule.has_value()) {
+      changes.synced.push_back(std::move(*rule));
+    } else {
+      changes.deleted.emplace_back(ns, name);
+    }
+  }
+  return changes;
+}
+
+void ServiceProxyImpl::State::Flush(const std::shared_ptr<State>& self) {
+  std::vector<Key> keys;
+  {
+    MutexLock lock(&mu);
+    flush_posted = false;
+    if (stopped || !all_synced) return;
+    keys.assign(dirty.begin(), dirty.end());
+    dirty.clear();
+  }
+  if (keys.empty()) return;
+  // The changes that came together go in one call; when the network refuses it, each
+  // Service on its own, so that one it cannot take holds up no other.
+  std::vector<std::pair<Key, absl::Status>> outcomes;
+  {
+    MutexLock sync_lock(&sync_mu);
+    absl::Status status = options.network->SyncServices(ChangesFor(keys));
+    if (status.ok() || keys.size() == 1) {
+      for (const Key& key : keys) outcomes.emplace_back(key, status);
+    } else {
+      for (const Key& key : keys) {
+        outcomes.emplace_back(key, options.network->SyncServices(ChangesFor({key})));
+      }
+    }
+  }
+  MutexLock lock(&mu);
+  for (const auto& [key, status] : outcomes) {
+    const std::optional<absl::Duration> retry = Done(status, delays[key]);
+    if (!retry.has_value()) {
+      delays.erase(key);
+      continue;
+    }
+    std::weak_ptr<State> weak = self;
+    retries[key] = options.executor->PostAfter(*retry, [weak, key] {
+      if (std::shared_ptr<State> state = weak.lock()) {
+        {
+          MutexLock lock(&state->mu);
+          state->retries.erase(key);
+        }
+        state->Changed(key, state);
+      }
+    });
+  }
+}
+
+void ServiceProxyImpl::State::Synced(bool services_informer, const std::shared_ptr<State>& self) {
   {
     MutexLock lock(&mu);
     (services_informer ? services_synced : slices_synced) = true;
     if (!services_synced || !slices_synced || all_synced) return;
   }
-  SyncAll(std::move(self));
+  SyncAll(self);
 }
 
-void ServiceProxyImpl::State::SyncAll(std::shared_ptr<State> self) {
+void ServiceProxyImpl::State::SyncAll(const std::shared_ptr<State>& self) {
   {
     MutexLock lock(&mu);
     if (stopped) return;
     full_retry.reset();
-    // From here on changes sync one by one: what they change is already in the listers
-    // this reads, or comes after.
+    // Every change so far is in the listers this reads; later ones are flushed after.
     all_synced = true;
+    dirty.clear();
   }
   absl::Status status;
   {
@@ -246,7 +298,11 @@ void ServiceProxyImpl::State::SyncAll(std::shared_ptr<State> self) {
   }
   MutexLock lock(&mu);
   const std::optional<absl::Duration> retry = Done(status, full_delay);
-  if (!retry.has_value()) return;
+  if (!status.ok()) all_synced = false;  // changes wait for the retry, which covers them
+  if (!retry.has_value()) {
+    if (status.ok() && !dirty.empty()) PostFlush(self);
+    return;
+  }
   std::weak_ptr<State> weak = self;
   full_retry = options.executor->PostAfter(*retry, [weak] {
     if (std::shared_ptr<State> state = weak.lock()) state->SyncAll(state);

@@ -63,6 +63,7 @@ class FakeNetwork final : public Network {
   void ReleasePodAddress(std::string_view node, std::string_view pod_uid) override;
   absl::Status SyncService(const ServiceRule& rule) override;
   absl::Status DeleteService(std::string_view ns, std::string_view name) override;
+  absl::Status SyncServices(const ServiceChanges& changes) override;
   absl::Status SyncAll(const std::vector<ServiceRule>& rules) override;
 
   // A connection from `client_ip` to a Service's cluster IP and port.

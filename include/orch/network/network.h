@@ -4,7 +4,7 @@
 //   2. programming each Service's cluster IP and ports to its ready endpoints, as
 //      kube-proxy does, updated as the endpoints change (ServiceProxy in
 //      orch/node/service_proxy.h calls SyncAll once its informers have synced, then
-//      SyncService and DeleteService as Services and EndpointSlices change).
+//      SyncServices with the Services that changed together).
 // Implementations: FakeNetwork (orch/network/fake_network.h), in-process, for simulations
 // and tests; NftablesNetwork (orch/network/nftables_network.h), the Linux kernel's
 // nftables, for real nodes.
@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -62,6 +63,13 @@ struct ServiceRule {
   friend bool operator==(const ServiceRule&, const ServiceRule&) = default;
 };
 
+// A batch of changes, applied together: Services to program (each replacing what was
+// programmed for it) and Services to remove, as (namespace, name).
+struct ServiceChanges {
+  std::vector<ServiceRule> synced;
+  std::vector<std::pair<std::string, std::string>> deleted;
+};
+
 // Checks what every Network needs of a rule: a name, a cluster IP that is an IPv4 address
 // or "None", sessionAffinity None or ClientIP with a timeout of 1 to 86400 s, protocols
 // TCP, UDP or SCTP, ports 1 to 65535 (node port 0 for none), backends with IPv4 addresses
@@ -91,6 +99,9 @@ class Network {
   virtual absl::Status SyncService(const ServiceRule& rule) = 0;
   // Removes the Service's rules; OK when there were none.
   virtual absl::Status DeleteService(std::string_view ns, std::string_view name) = 0;
+  // Both of the above for many Services at once, all or nothing: on an error nothing
+  // changed. What ServiceProxy calls with the changes that came together.
+  virtual absl::Status SyncServices(const ServiceChanges& changes) = 0;
   // Programs exactly `rules`, each as SyncService would, and removes every other Service:
   // the reconcile from scratch that ServiceProxy does once its view of the Services is
   // complete (at start, and so after a restart of the host). All or nothing: on an error

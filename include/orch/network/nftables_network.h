@@ -95,6 +95,7 @@ class NftablesNetwork final : public Network {
   void ReleasePodAddress(std::string_view node, std::string_view pod_uid) override;
   absl::Status SyncService(const ServiceRule& rule) override;
   absl::Status DeleteService(std::string_view ns, std::string_view name) override;
+  absl::Status SyncServices(const ServiceChanges& changes) override;
   // One transaction that also rewrites the fixed part.
   absl::Status SyncAll(const std::vector<ServiceRule>& rules) override;
 

@@ -13,9 +13,12 @@
 //
 // It waits until both informers have synced, then hands the Network every Service at once
 // (Network::SyncAll: after a restart of the host, what changed meanwhile is put right and
-// what went is removed), and from then on one Service per change. A sync the Network
-// refuses is tried again after retry_delay (doubling to 30 s) until it is accepted or the
-// Service changes again.
+// what went is removed). From then on a change marks its Service, and one task on
+// `executor` hands the Network every Service marked since the last (Network::
+// SyncServices): changes that come together (an informer's batch of events) cost one
+// call, which matters where a call is a kernel transaction. When the Network refuses a
+// batch, each Service is tried on its own; one refused is tried again after retry_delay
+// (doubling to 30 s) until it is accepted or the Service changes again.
 //
 // Thread safety: Create and the destructor may be called from any thread; the proxy's
 // work runs in the informers' handlers and on `executor`. Ownership: the caller owns the
@@ -50,7 +53,8 @@ class ServiceProxy {
   ServiceProxy(const ServiceProxy&) = delete;
   ServiceProxy& operator=(const ServiceProxy&) = delete;
 
-  // Calls of Network::SyncService and DeleteService so far, and refusals among them.
+  // Calls of Network::SyncAll and SyncServices so far (a batch that is refused and tried
+  // Service by Service counts each Service), and refusals among them.
   virtual int64_t syncs() const = 0;
   virtual int64_t failures() const = 0;
 
