@@ -39,7 +39,9 @@ const std::vector<FixedChain>& FixedChains() {
       {"nat-prerouting", "type nat hook prerouting priority -100", {"jump services"}},
       {"nat-output", "type nat hook output priority -100", {"jump services"}},
       {"nat-postrouting", "type nat hook postrouting priority 100", {"jump masquerading"}},
-      {"filter-input", "type filter hook input priority -10", {"ct state new jump endpoints-check"}},
+      {"filter-input",
+       "type filter hook input priority -10",
+       {"ct state new jump endpoints-check"}},
       {"filter-forward",
        "type filter hook forward priority -10",
        {"ct state new jump endpoints-check"}},
@@ -201,7 +203,8 @@ std::string ElementToAdd(std::string_view element, std::string_view comment) {
 // Writes the change from what the table holds for one Service (`held`, empty for none) to
 // what `plan` wants (nullptr: nothing). With `maps_flushed`, the maps were emptied earlier
 // in the same transaction, so no old element needs deleting.
-void AppendChange(std::string& out, std::string_view table, const std::set<std::string>& held_chains, const std::set<std::string>& held_sets,
+void AppendChange(std::string& out, std::string_view table,
+                  const std::set<std::string>& held_chains, const std::set<std::string>& held_sets,
                   const std::map<std::string, std::set<std::string>>& held_elements,
                   const Plan* plan, bool maps_flushed) {
   static const Plan kNothing;
@@ -230,7 +233,8 @@ void AppendChange(std::string& out, std::string_view table, const std::set<std::
   }
   for (const auto& [set, timeout] : want.sets) {
     fmt::format_to(std::back_inserter(out),
-                   "add set ip {} {} {{ type ipv4_addr ; flags dynamic,timeout ; timeout {}s ; }}\n",
+                   "add set ip {} {} {{ type ipv4_addr ; flags dynamic,timeout ; "
+                   "timeout {}s ; }}\n",
                    table, set, timeout);
   }
   // 3. The wanted rules and elements.
@@ -405,13 +409,16 @@ absl::Status NftablesNetwork::ReadTable() {
        root.struct_value().fields().at("nftables").list_value().values()) {
     const auto& fields = item.struct_value().fields();
     if (fields.contains("chain")) {
-      const std::string& name = fields.at("chain").struct_value().fields().at("name").string_value();
+      const std::string& name =
+          fields.at("chain").struct_value().fields().at("name").string_value();
       if (const std::string owner = OwnerOf(name); !owner.empty() && !IsFixedChain(name)) {
         services_[owner].chains.insert(name);
       }
     } else if (fields.contains("set")) {
       const std::string& name = fields.at("set").struct_value().fields().at("name").string_value();
-      if (const std::string owner = OwnerOf(name); !owner.empty()) services_[owner].sets.insert(name);
+      if (const std::string owner = OwnerOf(name); !owner.empty()) {
+        services_[owner].sets.insert(name);
+      }
     } else if (fields.contains("map")) {
       const auto& map = fields.at("map").struct_value().fields();
       const std::string& name = map.at("name").string_value();

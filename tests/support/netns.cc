@@ -103,7 +103,8 @@ absl::StatusOr<std::unique_ptr<HttpResponder>> HttpResponder::Start(const std::s
       ::listen(*fd, 64) != 0) {
     const std::string error = std::strerror(errno);
     ::close(*fd);
-    return absl::InternalError(fmt::format("listen on {}:{} in {}: {}", address, port, netns, error));
+    return absl::InternalError(
+        fmt::format("listen on {}:{} in {}: {}", address, port, netns, error));
   }
   const int stop = ::eventfd(0, EFD_CLOEXEC);
   return std::unique_ptr<HttpResponder>(new HttpResponder(*fd, stop, std::move(body)));
