@@ -508,10 +508,12 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
         cri::PodSandboxStatusRequest request;
         request.set_pod_sandbox_id(sandbox.id);
         options_.runtime->PodSandboxStatus(
-            request, [this, shared, i, deliver](absl::StatusOr<cri::PodSandboxStatusResponse> out) {
+            request,
+            [this, shared, i, deliver, pod_uid = uid](
+                absl::StatusOr<cri::PodSandboxStatusResponse> out) {
               if (out.ok()) {
                 SandboxRecord& sandbox = shared->sandboxes[i];
-                sandbox.ip = out->status().network().ip();
+                sandbox.ip = context_->PodAddress(out->status().network().ip(), pod_uid);
                 MutexLock lock(&mu_);
                 sandbox_ips_[sandbox.id] = sandbox.ip;
               }
@@ -531,7 +533,14 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
     }
     {
       MutexLock lock(&mu_);
-      absl::erase_if(workers_, [](const auto& entry) { return entry.second->Finished(); });
+      absl::erase_if(workers_, [this](const auto& entry) {
+        if (!entry.second->Finished()) return false;
+        // Nothing of the pod is left: its address goes back.
+        if (options_.network != nullptr) {
+          options_.network->ReleasePodAddress(options_.node_name, entry.second->uid());
+        }
+        return true;
+      });
     }
     finish();
   }

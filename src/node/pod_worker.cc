@@ -129,6 +129,16 @@ cri::PodSandboxConfig SandboxConfig(const v1::Pod& pod, uint32_t attempt,
 
 // ---------------------------------------------------------------- Backoff
 
+std::string AgentContext::PodAddress(const std::string& runtime_ip, const std::string& uid) {
+  if (!runtime_ip.empty() || options.network == nullptr) return runtime_ip;
+  absl::StatusOr<std::string> address = options.network->AssignPodAddress(options.node_name, uid);
+  if (!address.ok()) {
+    ++runtime_errors;
+    return "";
+  }
+  return *address;
+}
+
 std::optional<absl::Time> Backoff::HeldUntil(const std::string& key, absl::Time failed_at,
                                              absl::Time now) const {
   auto it = entries_.find(key);
@@ -553,7 +563,7 @@ PodWorker::Action PodWorker::RunSandbox(const v1::Pod& pod) {
               if (st.ok()) {
                 record.state = st->status().state();
                 record.created_at = st->status().created_at();
-                record.ip = st->status().network().ip();
+                record.ip = context_->PodAddress(st->status().network().ip(), uid_);
               }
               known_since_[id] = generation_ + 1;
               view_.sandboxes.push_back(std::move(record));

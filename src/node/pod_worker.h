@@ -55,6 +55,11 @@ struct AgentContext {
   // Set once a relist after the pods were listed has handed every worker what the
   // runtime holds: before that a worker cannot tell "not made yet" from "not seen yet".
   std::atomic<bool> adopted{false};
+
+  // The address of pod `uid` whose sandbox the runtime reports at `runtime_ip`: that one,
+  // or, when it is empty, the one options.network holds for the pod ("" without a network
+  // or when it refuses).
+  std::string PodAddress(const std::string& runtime_ip, const std::string& uid);
 };
 
 // Kubernetes' CrashLoopBackOff and image pull backoff: the first retry is at once, then

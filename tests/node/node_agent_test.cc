@@ -1,6 +1,7 @@
 #include "orch/node/node_agent.h"
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "orch/base/executor.h"
 #include "orch/client/client.h"
 #include "orch/client/informer.h"
+#include "orch/network/fake_network.h"
 #include "orch/node/pod_router.h"
 #include "orch/runtime/fake_runtime.h"
 #include "orch/store/memory_store.h"
@@ -283,6 +285,34 @@ TEST_F(NodeAgentTest, GracefulDeletionWaitsForTheContainersBeforeTheObjectGoes) 
   Run(absl::Seconds(2));
   EXPECT_EQ(runtime_->stats().sandboxes, 0);
   EXPECT_EQ(runtime_->stats().containers, 0);
+}
+
+TEST_F(NodeAgentTest, PodsTakeTheNetworksAddressWhereTheRuntimeGivesNone) {
+  runtime_ = std::make_unique<FakeRuntime>(runtime::FakeRuntimeOptions{.executor = &executor_});
+  network::FakeNetwork network({.clock = &executor_.clock()});
+  ASSERT_THAT(network.AddNode(kNode, "10.64.7.0/24"), IsOk());
+  NodeAgentOptions options = Options();
+  options.network = &network;
+  ORCH_ASSERT_OK_AND_ASSIGN(agent_, NodeAgent::Create(options));
+  ASSERT_THAT(agent_->Start(), IsOk());
+  Create(MakePod("web", {"web:1"}));
+  Create(MakePod("api", {"web:1"}));
+  Run(absl::Seconds(3));
+  const v1::Pod web = Get("web");
+  const v1::Pod api = Get("api");
+  EXPECT_EQ(std::set<std::string>({web.status().pod_ip(), api.status().pod_ip()}),
+            std::set<std::string>({"10.64.7.2", "10.64.7.3"}));
+  // The pod keeps its address: asking again for it gives the same.
+  EXPECT_EQ(network.AssignPodAddress(kNode, web.metadata().uid()).value(), web.status().pod_ip());
+
+  // Once nothing of web is left, its address goes back and the next pod takes it.
+  ASSERT_THAT(client_->Delete<v1::Pod>("default", "web"), IsOk());
+  Run(absl::Seconds(40));
+  ASSERT_THAT(client_->Get<v1::Pod>("default", "web"), StatusIs(absl::StatusCode::kNotFound));
+  Create(MakePod("db", {"web:1"}));
+  Run(absl::Seconds(3));
+  EXPECT_EQ(Get("db").status().pod_ip(), web.status().pod_ip());
+  EXPECT_EQ(agent_->stats().runtime_errors, 0);
 }
 
 TEST_F(NodeAgentTest, ARestartedAgentAdoptsWhatRunsAndRemovesOrphans) {

@@ -25,7 +25,8 @@
 // On a VirtualExecutor with a FakeRuntime it is deterministic.
 //
 // Thread safety: Start, Stop and stats may be called from any thread. Ownership: the
-// client, executor, runtime, prober, informers and pod router must outlive the agent; Stop
+// client, executor, runtime, prober, informers, network and pod router must outlive the
+// agent; Stop
 // (or the destructor) waits for no runtime call: stop the agent before destroying the
 // runtime.
 // Errors: Create returns kInvalidArgument for missing or bad options (naming the field);
@@ -48,6 +49,7 @@
 #include "orch/client/client.h"
 #include "orch/client/events.h"
 #include "orch/client/informer.h"
+#include "orch/network/network.h"
 #include "orch/node/pod_router.h"
 #include "orch/runtime/prober.h"
 #include "orch/runtime/runtime.h"
@@ -85,6 +87,12 @@ struct NodeAgentOptions {
   std::map<std::string, std::string> labels;  // plus kubernetes.io/hostname, kubernetes.io/os
   std::vector<api::v1::Taint> taints;          // registered with the node
   std::string internal_ip;                     // the node's InternalIP address (and pods' hostIP)
+  // Pod addresses where the runtime gives none (a FakeRuntime without a pod range): the
+  // agent asks this Network for one per pod (AssignPodAddress(node_name, pod uid)), keeps
+  // it while the pod lives, and gives it back once nothing of the pod is left. nullptr:
+  // pods have the runtime's address or none. A refusal (no range, range full) leaves the
+  // pod without an address and counts among the agent's runtime errors.
+  network::Network* network = nullptr;
 
   // Heartbeats: the Lease is this long and renewed every quarter of it; the Ready
   // condition is posted at least this often even when nothing changed.
