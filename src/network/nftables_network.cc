@@ -289,21 +289,23 @@ std::string FixedPartOf(std::string_view table, uint32_t mark, bool flush_maps) 
   return out;
 }
 
-bool IsFixedChain(std::string_view name) {
-  return std::any_of(FixedChains().begin(), FixedChains().end(),
-                     [&](const FixedChain& c) { return c.name == name; });
+// `value`'s field `name`, or an empty value: nft's JSON is read without trusting its shape.
+const google::protobuf::Value& Field(const google::protobuf::Value& value, const char* name) {
+  static const google::protobuf::Value kEmpty;
+  const auto& fields = value.struct_value().fields();
+  auto it = fields.find(name);
+  return it != fields.end() ? it->second : kEmpty;
 }
 
 // One element of `nft -j` output as "KEY : VERDICT", and its comment.
 std::pair<std::string, std::string> ParseElement(const google::protobuf::Value& elem) {
   const auto& pair = elem.list_value().values();
   if (pair.size() != 2) return {};
-  google::protobuf::Value key = pair[0];
+  const google::protobuf::Value* key = &pair[0];
   std::string comment;
-  if (key.struct_value().fields().contains("elem")) {
-    const auto& fields = key.struct_value().fields().at("elem").struct_value().fields();
-    if (fields.contains("comment")) comment = fields.at("comment").string_value();
-    key = fields.contains("val") ? fields.at("val") : google::protobuf::Value();
+  if (const google::protobuf::Value& wrapped = Field(*key, "elem"); wrapped.has_struct_value()) {
+    comment = Field(wrapped, "comment").string_value();
+    key = &Field(wrapped, "val");
   }
   std::vector<std::string> parts;
   auto part = [&parts](const google::protobuf::Value& v) {
@@ -311,19 +313,15 @@ std::pair<std::string, std::string> ParseElement(const google::protobuf::Value& 
                         ? fmt::format("{}", static_cast<int64_t>(v.number_value()))
                         : v.string_value());
   };
-  if (key.struct_value().fields().contains("concat")) {
-    for (const auto& v : key.struct_value().fields().at("concat").list_value().values()) part(v);
+  if (const google::protobuf::Value& concat = Field(*key, "concat"); concat.has_list_value()) {
+    for (const auto& v : concat.list_value().values()) part(v);
   } else {
-    part(key);
+    part(*key);
   }
-  const auto& verdict = pair[1].struct_value().fields();
   std::string target;
-  for (std::string_view kind : {"goto", "jump"}) {
-    if (verdict.contains(std::string(kind))) {
-      target = fmt::format(
-          "{} {}", kind,
-          verdict.at(std::string(kind)).struct_value().fields().at("target").string_value());
-    }
+  for (const char* kind : {"goto", "jump"}) {
+    const std::string& chain = Field(Field(pair[1], kind), "target").string_value();
+    if (!chain.empty()) target = fmt::format("{} {}", kind, chain);
   }
   if (target.empty()) return {};
   return {fmt::format("{} : {}", absl::StrJoin(parts, " . "), target), comment};
@@ -397,39 +395,34 @@ absl::Status NftablesNetwork::ReadTable() {
                            options_.timeout));
   if (listed.exit_code != 0) {
     if (absl::StrContains(listed.errors, "No such file or directory")) return absl::OkStatus();
-    return absl::InternalError(fmt::format("nft -j list table ip {}: {}", options_.table,
-                                           std::string(absl::StripAsciiWhitespace(listed.errors))));
+    return absl::InternalError(
+        fmt::format("nft -j list table ip {}: {}", options_.table,
+                    std::string(absl::StripAsciiWhitespace(listed.errors))));
   }
   google::protobuf::Value root;
   if (!google::protobuf::util::JsonStringToMessage(listed.output, &root).ok()) {
     return absl::InternalError(
         fmt::format("nft -j list table ip {}: output is not JSON", options_.table));
   }
-  for (const google::protobuf::Value& item :
-       root.struct_value().fields().at("nftables").list_value().values()) {
-    const auto& fields = item.struct_value().fields();
-    if (fields.contains("chain")) {
-      const std::string& name =
-          fields.at("chain").struct_value().fields().at("name").string_value();
-      if (const std::string owner = OwnerOf(name); !owner.empty() && !IsFixedChain(name)) {
+  for (const google::protobuf::Value& item : Field(root, "nftables").list_value().values()) {
+    if (const std::string& name = Field(Field(item, "chain"), "name").string_value();
+        !name.empty()) {
+      // The fixed part's chains have no owner.
+      if (const std::string owner = OwnerOf(name); !owner.empty()) {
         services_[owner].chains.insert(name);
       }
-    } else if (fields.contains("set")) {
-      const std::string& name = fields.at("set").struct_value().fields().at("name").string_value();
-      if (const std::string owner = OwnerOf(name); !owner.empty()) {
-        services_[owner].sets.insert(name);
-      }
-    } else if (fields.contains("map")) {
-      const auto& map = fields.at("map").struct_value().fields();
-      const std::string& name = map.at("name").string_value();
-      if (!map.contains("elem")) continue;
-      for (const google::protobuf::Value& elem : map.at("elem").list_value().values()) {
+    } else if (const std::string& set = Field(Field(item, "set"), "name").string_value();
+               !set.empty()) {
+      if (const std::string owner = OwnerOf(set); !owner.empty()) services_[owner].sets.insert(set);
+    } else if (const google::protobuf::Value& map = Field(item, "map"); map.has_struct_value()) {
+      const std::string& map_name = Field(map, "name").string_value();
+      for (const google::protobuf::Value& elem : Field(map, "elem").list_value().values()) {
         auto [element, comment] = ParseElement(elem);
         if (element.empty()) continue;
         std::string owner = comment;
         if (owner.empty()) owner = OwnerOf(element.substr(element.rfind(' ') + 1));
         if (owner.empty()) continue;  // not ours to remove one by one: SyncAll flushes it
-        services_[owner].elements[name].insert(element);
+        services_[owner].elements[map_name].insert(element);
       }
     }
   }
