@@ -255,7 +255,7 @@ void ServiceProxyImpl::State::Flush(const std::shared_ptr<State>& self) {
       continue;
     }
     std::weak_ptr<State> weak = self;
-    retries[key] = options.executor->PostAfter(*retry, [weak, key] {
+    retries[key] = options.executor->PostAfter(*retry, [weak, key = key] {
       if (std::shared_ptr<State> state = weak.lock()) {
         {
           MutexLock lock(&state->mu);
