@@ -229,7 +229,9 @@ void AppendChange(std::string& out, std::string_view table,
   }
   for (const std::string& chain : want.chains) {
     if (held_chains.contains(chain)) continue;
-    fmt::format_to(std::back_inserter(out), "add chain ip {} {}\n", table, chain);
+    // Emptied too: a chain of that name the table held unbeknown to us gets no duplicates.
+    fmt::format_to(std::back_inserter(out), "add chain ip {0} {1}\nflush chain ip {0} {1}\n",
+                   table, chain);
   }
   for (const auto& [set, timeout] : want.sets) {
     fmt::format_to(std::back_inserter(out),
