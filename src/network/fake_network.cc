@@ -1,6 +1,7 @@
 #include "orch/network/fake_network.h"
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -8,14 +9,6 @@
 #include "orch/base/status.h"
 
 namespace orch::network {
-
-namespace {
-
-std::string ServiceKey(std::string_view ns, std::string_view name) {
-  return fmt::format("{}/{}", ns, name);
-}
-
-}  // namespace
 
 FakeNetwork::FakeNetwork(FakeNetworkOptions options) : clock_(options.clock) {}
 
@@ -50,45 +43,49 @@ void FakeNetwork::ReleasePodAddress(std::string_view node, std::string_view pod_
   if (auto it = nodes_.find(node); it != nodes_.end()) it->second.Release(pod_uid);
 }
 
+void FakeNetwork::Program(const ServiceRule& rule) {
+  Programmed& programmed = services_[ServiceName(rule.ns, rule.name)];
+  if (programmed.rule == rule) return;
+  programmed.rule = rule;
+  ++rule_changes_;
+}
+
+void FakeNetwork::Forget(const std::string& key) {
+  if (services_.erase(key) > 0) ++rule_changes_;
+}
+
 absl::Status FakeNetwork::SyncService(const ServiceRule& rule) {
   ORCH_RETURN_IF_ERROR(ValidateServiceRule(rule));
   MutexLock lock(&mu_);
-  Programmed& programmed = services_[ServiceKey(rule.ns, rule.name)];
-  if (programmed.rule == rule) return absl::OkStatus();
-  programmed.rule = rule;
-  ++rule_changes_;
+  Program(rule);
   return absl::OkStatus();
 }
 
 absl::Status FakeNetwork::DeleteService(std::string_view ns, std::string_view name) {
   MutexLock lock(&mu_);
-  if (services_.erase(ServiceKey(ns, name)) > 0) ++rule_changes_;
+  Forget(ServiceName(ns, name));
   return absl::OkStatus();
 }
 
 absl::Status FakeNetwork::SyncServices(const ServiceChanges& changes) {
   for (const ServiceRule& rule : changes.synced) ORCH_RETURN_IF_ERROR(ValidateServiceRule(rule));
-  for (const ServiceRule& rule : changes.synced) ORCH_RETURN_IF_ERROR(SyncService(rule));
-  for (const auto& [ns, name] : changes.deleted) ORCH_RETURN_IF_ERROR(DeleteService(ns, name));
+  MutexLock lock(&mu_);
+  for (const ServiceRule& rule : changes.synced) Program(rule);
+  for (const auto& [ns, name] : changes.deleted) Forget(ServiceName(ns, name));
   return absl::OkStatus();
 }
 
 absl::Status FakeNetwork::SyncAll(const std::vector<ServiceRule>& rules) {
   for (const ServiceRule& rule : rules) ORCH_RETURN_IF_ERROR(ValidateServiceRule(rule));
   MutexLock lock(&mu_);
-  std::map<std::string, Programmed, std::less<>> kept;
-  for (const ServiceRule& rule : rules) {
-    const std::string key = ServiceKey(rule.ns, rule.name);
-    auto held = services_.find(key);
-    Programmed& programmed = kept[key];
-    if (held != services_.end()) programmed = std::move(held->second);
-    if (held == services_.end() || !(programmed.rule == rule)) ++rule_changes_;
-    programmed.rule = rule;
-  }
+  std::set<std::string> wanted;
+  for (const ServiceRule& rule : rules) wanted.insert(ServiceName(rule.ns, rule.name));
+  std::vector<std::string> gone;
   for (const auto& [key, programmed] : services_) {
-    if (!kept.contains(key)) ++rule_changes_;
+    if (!wanted.contains(key)) gone.push_back(key);
   }
-  services_ = std::move(kept);
+  for (const std::string& key : gone) Forget(key);
+  for (const ServiceRule& rule : rules) Program(rule);
   return absl::OkStatus();
 }
 
@@ -96,7 +93,7 @@ absl::StatusOr<Connection> FakeNetwork::Pick(Programmed& service, size_t port_in
                                              std::string_view client_ip) {
   const ServiceRule& rule = service.rule;
   const std::vector<const Backend*> candidates = CandidateBackends(rule.ports[port_index]);
-  const std::string key = ServiceKey(rule.ns, rule.name);
+  const std::string key = ServiceName(rule.ns, rule.name);
   if (candidates.empty()) {
     return absl::UnavailableError(
         fmt::format("no endpoints available for service \"{}\"", key));
@@ -153,7 +150,7 @@ absl::StatusOr<Connection> FakeNetwork::ConnectNodePort(std::string_view client_
 
 std::optional<ServiceRule> FakeNetwork::Rule(std::string_view ns, std::string_view name) const {
   MutexLock lock(&mu_);
-  auto it = services_.find(ServiceKey(ns, name));
+  auto it = services_.find(ServiceName(ns, name));
   if (it == services_.end()) return std::nullopt;
   return it->second.rule;
 }

@@ -18,8 +18,12 @@ absl::Status PortRangeError(std::string_view service, std::string_view field, in
 
 }  // namespace
 
+std::string ServiceName(std::string_view ns, std::string_view name) {
+  return fmt::format("{}/{}", ns, name);
+}
+
 absl::Status ValidateServiceRule(const ServiceRule& rule) {
-  const std::string key = fmt::format("{}/{}", rule.ns, rule.name);
+  const std::string key = ServiceName(rule.ns, rule.name);
   if (rule.name.empty()) return absl::InvalidArgumentError("service rule: name: Required value");
   if (rule.cluster_ip != "None" && !ParseIPv4(rule.cluster_ip).has_value()) {
     return absl::InvalidArgumentError(fmt::format(

@@ -78,10 +78,6 @@ const std::vector<std::pair<std::string_view, std::string_view>>& FixedMaps() {
   return *maps;
 }
 
-std::string ServiceKey(std::string_view ns, std::string_view name) {
-  return fmt::format("{}/{}", ns, name);
-}
-
 // The Service ("ns/name") a chain or set of ours belongs to, from its name
 // ("service-NS/NAME/tcp/80", "endpoint-NS/NAME/tcp/80__10.64.0.2/8080"); "" for the fixed
 // part.
@@ -97,17 +93,20 @@ std::string OwnerOf(std::string_view object) {
 
 // What one Service wants in the table: its objects (chains, sets, elements) and the rules
 // of its chains.
+using Objects = internal::NftablesObjects;
+
 struct Plan {
-  std::set<std::string> chains;
-  std::map<std::string, int32_t> sets;  // affinity set -> timeout in seconds
-  std::map<std::string, std::set<std::string>> elements;  // map -> "KEY : VERDICT"
+  Objects objects;
   std::vector<std::pair<std::string, std::string>> rules;  // (chain, rule), in order
   std::string comment;                                     // "ns/name"
 };
+// What a change wants, by Service ("ns/name"): a plan, or nullopt for nothing left.
+using Plans = std::map<std::string, std::optional<Plan>>;
 
 Plan PlanFor(const ServiceRule& rule, const std::optional<IPv4Cidr>& cluster_cidr) {
   Plan plan;
-  plan.comment = ServiceKey(rule.ns, rule.name);
+  Objects& objects = plan.objects;
+  plan.comment = ServiceName(rule.ns, rule.name);
   if (rule.cluster_ip == "None") return plan;
   const bool affinity = rule.session_affinity == "ClientIP";
   for (const ServicePortRule& port : rule.ports) {
@@ -118,15 +117,15 @@ Plan PlanFor(const ServiceRule& rule, const std::optional<IPv4Cidr>& cluster_cid
     const std::vector<const Backend*> candidates = CandidateBackends(port);
     if (candidates.empty()) {
       const std::string reject = fmt::format(" : goto {}", kRejectChain);
-      plan.elements[std::string(kNoEndpointServices)].insert(ip_key + reject);
+      objects.elements[std::string(kNoEndpointServices)].insert(ip_key + reject);
       if (port.node_port != 0) {
-        plan.elements[std::string(kNoEndpointNodePorts)].insert(port_key + reject);
+        objects.elements[std::string(kNoEndpointNodePorts)].insert(port_key + reject);
       }
       continue;
     }
     const std::string service = "service-" + base;
-    plan.chains.insert(service);
-    plan.elements[std::string(kServiceIps)].insert(fmt::format("{} : goto {}", ip_key, service));
+    objects.chains.insert(service);
+    objects.elements[std::string(kServiceIps)].insert(fmt::format("{} : goto {}", ip_key, service));
     plan.rules.emplace_back(service, cluster_cidr.has_value()
                                          ? fmt::format("ip saddr != {} jump mark-for-masquerade",
                                                        cluster_cidr->ToString())
@@ -157,9 +156,9 @@ Plan PlanFor(const ServiceRule& rule, const std::optional<IPv4Cidr>& cluster_cid
         const std::string suffix = fmt::format("{}__{}/{}", base, b->address, b->port);
         const std::string endpoint = "endpoint-" + suffix;
         const std::string set = "affinity-" + suffix;
-        plan.chains.insert(endpoint);
+        objects.chains.insert(endpoint);
         targets.push_back(endpoint);
-        plan.sets[set] = rule.affinity_timeout_seconds;
+        objects.sets[set] = rule.affinity_timeout_seconds;
         plan.rules.emplace_back(service, fmt::format("ip saddr @{} goto {}", set, endpoint));
         plan.rules.emplace_back(endpoint, fmt::format("update @{} {{ ip saddr }}", set));
         plan.rules.emplace_back(endpoint, fmt::format("meta l4proto {} dnat to {}:{}", proto,
@@ -174,23 +173,14 @@ Plan PlanFor(const ServiceRule& rule, const std::optional<IPv4Cidr>& cluster_cid
     }
     if (port.node_port != 0) {
       const std::string external = "external-" + base;
-      plan.chains.insert(external);
-      plan.elements[std::string(kServiceNodePorts)].insert(
+      objects.chains.insert(external);
+      objects.elements[std::string(kServiceNodePorts)].insert(
           fmt::format("{} : goto {}", port_key, external));
       plan.rules.emplace_back(external, "jump mark-for-masquerade");
       plan.rules.emplace_back(external, "goto " + service);
     }
   }
   return plan;
-}
-
-// Records that the table now holds what `plan` wanted (Owned is NftablesNetwork's).
-template <typename Owned>
-void Hold(Owned& owned, Plan plan) {
-  owned.chains = std::move(plan.chains);
-  owned.sets.clear();
-  for (const auto& [set, timeout] : plan.sets) owned.sets.insert(set);
-  owned.elements = std::move(plan.elements);
 }
 
 // "KEY : VERDICT" -> the element as `add element` writes it, with the Service's comment.
@@ -200,19 +190,18 @@ std::string ElementToAdd(std::string_view element, std::string_view comment) {
                      element.substr(colon));
 }
 
-// Writes the change from what the table holds for one Service (`held`, empty for none) to
-// what `plan` wants (nullptr: nothing). With `maps_flushed`, the maps were emptied earlier
-// in the same transaction, so no old element needs deleting.
-void AppendChange(std::string& out, std::string_view table,
-                  const std::set<std::string>& held_chains, const std::set<std::string>& held_sets,
-                  const std::map<std::string, std::set<std::string>>& held_elements,
+// Writes the change from what the table holds for one Service (`held`) to what `plan`
+// wants (nullptr: nothing). With `maps_flushed`, the maps were emptied earlier in the same
+// transaction, so no old element needs deleting.
+void AppendChange(std::string& out, std::string_view table, const Objects& held,
                   const Plan* plan, bool maps_flushed) {
   static const Plan kNothing;
-  const Plan& want = plan != nullptr ? *plan : kNothing;
+  const Plan& want_plan = plan != nullptr ? *plan : kNothing;
+  const Objects& want = want_plan.objects;
   // 1. Old elements that go: `add` first, so the `delete` holds even if the element was
   //    removed behind our back.
   if (!maps_flushed) {
-    for (const auto& [map, elements] : held_elements) {
+    for (const auto& [map, elements] : held.elements) {
       auto wanted = want.elements.find(map);
       for (const std::string& e : elements) {
         if (wanted != want.elements.end() && wanted->second.contains(e)) continue;
@@ -224,11 +213,11 @@ void AppendChange(std::string& out, std::string_view table,
   }
   // 2. Every chain held or wanted is emptied (an emptied chain references nothing), and the
   //    wanted ones are made.
-  for (const std::string& chain : held_chains) {
+  for (const std::string& chain : held.chains) {
     fmt::format_to(std::back_inserter(out), "flush chain ip {} {}\n", table, chain);
   }
   for (const std::string& chain : want.chains) {
-    if (held_chains.contains(chain)) continue;
+    if (held.chains.contains(chain)) continue;
     // Emptied too: a chain of that name the table held unbeknown to us gets no duplicates.
     fmt::format_to(std::back_inserter(out), "add chain ip {0} {1}\nflush chain ip {0} {1}\n",
                    table, chain);
@@ -240,23 +229,61 @@ void AppendChange(std::string& out, std::string_view table,
                    table, set, timeout);
   }
   // 3. The wanted rules and elements.
-  for (const auto& [chain, rule] : want.rules) {
+  for (const auto& [chain, rule] : want_plan.rules) {
     fmt::format_to(std::back_inserter(out), "add rule ip {} {} {}\n", table, chain, rule);
   }
   for (const auto& [map, elements] : want.elements) {
     for (const std::string& e : elements) {
       fmt::format_to(std::back_inserter(out), "add element ip {} {} {{ {} }}\n", table, map,
-                     ElementToAdd(e, want.comment));
+                     ElementToAdd(e, want_plan.comment));
     }
   }
   // 4. What is no longer wanted goes, chains before the sets their rules updated.
-  for (const std::string& chain : held_chains) {
+  for (const std::string& chain : held.chains) {
     if (want.chains.contains(chain)) continue;
     fmt::format_to(std::back_inserter(out), "delete chain ip {} {}\n", table, chain);
   }
-  for (const std::string& set : held_sets) {
+  for (const auto& [set, timeout] : held.sets) {
     if (want.sets.contains(set)) continue;
     fmt::format_to(std::back_inserter(out), "delete set ip {} {}\n", table, set);
+  }
+}
+
+// The plans of `rules`, checked first: kInvalidArgument for the first bad one.
+absl::StatusOr<Plans> PlansFor(const std::vector<ServiceRule>& rules,
+                               const std::optional<IPv4Cidr>& cluster_cidr) {
+  Plans plans;
+  for (const ServiceRule& rule : rules) {
+    ORCH_RETURN_IF_ERROR(ValidateServiceRule(rule));
+    plans[ServiceName(rule.ns, rule.name)] = PlanFor(rule, cluster_cidr);
+  }
+  return plans;
+}
+
+// The transaction from `held` to `plans` (Services not in `plans` stay as they are); ""
+// when there is nothing to do.
+std::string Transaction(std::string_view table,
+                        const std::map<std::string, Objects, std::less<>>& held,
+                        const Plans& plans, bool maps_flushed) {
+  static const Objects kNone;
+  std::string out;
+  for (const auto& [key, plan] : plans) {
+    auto it = held.find(key);
+    if (it == held.end() && !plan.has_value()) continue;  // nothing to delete
+    AppendChange(out, table, it != held.end() ? it->second : kNone,
+                 plan.has_value() ? &*plan : nullptr, maps_flushed);
+  }
+  return out;
+}
+
+// Records that the table now holds what `plans` wanted.
+void Record(std::map<std::string, Objects, std::less<>>& held, Plans plans) {
+  for (auto& [key, plan] : plans) {
+    if (plan.has_value()) {
+      held[key] = std::move(plan->objects);
+    } else {
+      held.erase(key);
+    }
   }
 }
 
@@ -281,11 +308,8 @@ std::string FixedPartOf(std::string_view table, uint32_t mark, bool flush_maps) 
   }
   for (const FixedChain& chain : FixedChains()) {
     for (std::string_view rule : chain.rules) {
-      std::string text(rule);
-      for (size_t at; (at = text.find("{mark}")) != std::string::npos;) {
-        text.replace(at, 6, mark_text);
-      }
-      fmt::format_to(std::back_inserter(out), "add rule ip {} {} {}\n", table, chain.name, text);
+      fmt::format_to(std::back_inserter(out), "add rule ip {} {} {}\n", table, chain.name,
+                     fmt::format(fmt::runtime(rule), fmt::arg("mark", mark_text)));
     }
   }
   return out;
@@ -382,27 +406,33 @@ std::string NftablesNetwork::FixedPart(bool flush_maps) const {
   return FixedPartOf(options_.table, options_.masquerade_mark, flush_maps);
 }
 
-std::vector<std::string> NftablesNetwork::Command(std::vector<std::string> args) const {
+absl::StatusOr<std::string> NftablesNetwork::Nft(std::vector<std::string> args,
+                                                  std::string_view input) const {
   std::vector<std::string> command;
   if (!options_.netns.empty()) command = {"ip", "netns", "exec", options_.netns};
   command.push_back(options_.nft);
   command.insert(command.end(), args.begin(), args.end());
-  return command;
+  ORCH_ASSIGN_OR_RETURN(internal::ProgramResult result,
+                        internal::RunProgram(command, input, options_.timeout));
+  if (result.exit_code != 0) {
+    return absl::InternalError(fmt::format("nft {} (table ip {}): {}", absl::StrJoin(args, " "),
+                                           options_.table,
+                                           std::string(absl::StripAsciiWhitespace(result.errors))));
+  }
+  return std::move(result.output);
 }
 
 absl::Status NftablesNetwork::ReadTable() {
-  ORCH_ASSIGN_OR_RETURN(
-      internal::ProgramResult listed,
-      internal::RunProgram(Command({"-j", "list", "table", "ip", options_.table}), "",
-                           options_.timeout));
-  if (listed.exit_code != 0) {
-    if (absl::StrContains(listed.errors, "No such file or directory")) return absl::OkStatus();
-    return absl::InternalError(
-        fmt::format("nft -j list table ip {}: {}", options_.table,
-                    std::string(absl::StripAsciiWhitespace(listed.errors))));
+  absl::StatusOr<std::string> listed = Nft({"-j", "list", "table", "ip", options_.table}, "");
+  if (!listed.ok()) {
+    // No table yet: nothing held.
+    if (absl::StrContains(listed.status().message(), "No such file or directory")) {
+      return absl::OkStatus();
+    }
+    return listed.status();
   }
   google::protobuf::Value root;
-  if (!google::protobuf::util::JsonStringToMessage(listed.output, &root).ok()) {
+  if (!google::protobuf::util::JsonStringToMessage(*listed, &root).ok()) {
     return absl::InternalError(
         fmt::format("nft -j list table ip {}: output is not JSON", options_.table));
   }
@@ -415,7 +445,7 @@ absl::Status NftablesNetwork::ReadTable() {
       }
     } else if (const std::string& set = Field(Field(item, "set"), "name").string_value();
                !set.empty()) {
-      if (const std::string owner = OwnerOf(set); !owner.empty()) services_[owner].sets.insert(set);
+      if (const std::string owner = OwnerOf(set); !owner.empty()) services_[owner].sets[set] = 0;
     } else if (const google::protobuf::Value& map = Field(item, "map"); map.has_struct_value()) {
       const std::string& map_name = Field(map, "name").string_value();
       for (const google::protobuf::Value& elem : Field(map, "elem").list_value().values()) {
@@ -434,14 +464,7 @@ absl::Status NftablesNetwork::ReadTable() {
 absl::Status NftablesNetwork::Apply(const std::string& transaction) {
   ++transactions_;
   last_transaction_ = transaction;
-  ORCH_ASSIGN_OR_RETURN(internal::ProgramResult result,
-                        internal::RunProgram(Command({"-f", "-"}), transaction, options_.timeout));
-  if (result.exit_code != 0) {
-    return absl::InternalError(fmt::format("nft refused the transaction on table ip {}: {}",
-                                           options_.table,
-                                           std::string(absl::StripAsciiWhitespace(result.errors))));
-  }
-  return absl::OkStatus();
+  return Nft({"-f", "-"}, transaction).status();
 }
 
 absl::StatusOr<std::string> NftablesNetwork::AssignPodAddress(std::string_view node,
@@ -473,60 +496,25 @@ absl::Status NftablesNetwork::DeleteService(std::string_view ns, std::string_vie
 
 absl::Status NftablesNetwork::SyncServices(const ServiceChanges& changes) {
   // Later changes of one Service win, a sync or a delete alike.
-  std::map<std::string, std::optional<Plan>> plans;
-  for (const ServiceRule& rule : changes.synced) {
-    ORCH_RETURN_IF_ERROR(ValidateServiceRule(rule));
-    plans[ServiceKey(rule.ns, rule.name)] = PlanFor(rule, cluster_cidr_);
-  }
-  for (const auto& [ns, name] : changes.deleted) plans[ServiceKey(ns, name)] = std::nullopt;
+  ORCH_ASSIGN_OR_RETURN(Plans plans, PlansFor(changes.synced, cluster_cidr_));
+  for (const auto& [ns, name] : changes.deleted) plans[ServiceName(ns, name)] = std::nullopt;
   MutexLock lock(&mu_);
-  static const Owned kNothing;
-  std::string transaction = have_fixed_ ? "" : FixedPart(false);
-  bool changed = false;
-  for (const auto& [key, plan] : plans) {
-    auto held = services_.find(key);
-    if (held == services_.end() && !plan.has_value()) continue;  // nothing to delete
-    const Owned& owned = held != services_.end() ? held->second : kNothing;
-    AppendChange(transaction, options_.table, owned.chains, owned.sets, owned.elements,
-                 plan.has_value() ? &*plan : nullptr, false);
-    changed = true;
-  }
-  if (!changed) return absl::OkStatus();
-  ORCH_RETURN_IF_ERROR(Apply(transaction));
+  const std::string change = Transaction(options_.table, services_, plans, false);
+  if (change.empty()) return absl::OkStatus();
+  ORCH_RETURN_IF_ERROR(Apply(have_fixed_ ? change : FixedPart(false) + change));
   have_fixed_ = true;
-  for (auto& [key, plan] : plans) {
-    if (!plan.has_value()) {
-      services_.erase(key);
-      continue;
-    }
-    Hold(services_[key], std::move(*plan));
-  }
+  Record(services_, std::move(plans));
   return absl::OkStatus();
 }
 
 absl::Status NftablesNetwork::SyncAll(const std::vector<ServiceRule>& rules) {
-  std::map<std::string, Plan> plans;
-  for (const ServiceRule& rule : rules) {
-    ORCH_RETURN_IF_ERROR(ValidateServiceRule(rule));
-    plans[ServiceKey(rule.ns, rule.name)] = PlanFor(rule, cluster_cidr_);
-  }
+  ORCH_ASSIGN_OR_RETURN(Plans plans, PlansFor(rules, cluster_cidr_));
   MutexLock lock(&mu_);
-  std::string transaction = FixedPart(true);
-  static const std::set<std::string> kNone;
-  static const std::map<std::string, std::set<std::string>> kNoElements;
-  for (const auto& [key, held] : services_) {
-    auto plan = plans.find(key);
-    AppendChange(transaction, options_.table, held.chains, held.sets, kNoElements,
-                 plan != plans.end() ? &plan->second : nullptr, true);
-  }
-  for (const auto& [key, plan] : plans) {
-    if (services_.contains(key)) continue;
-    AppendChange(transaction, options_.table, kNone, kNone, kNoElements, &plan, true);
-  }
-  ORCH_RETURN_IF_ERROR(Apply(transaction));
+  for (const auto& [key, held] : services_) plans.try_emplace(key, std::nullopt);  // they go
+  ORCH_RETURN_IF_ERROR(
+      Apply(FixedPart(true) + Transaction(options_.table, services_, plans, true)));
   have_fixed_ = true;
-  services_.clear();
-  for (auto& [key, plan] : plans) Hold(services_[key], std::move(plan));
+  Record(services_, std::move(plans));
   return absl::OkStatus();
 }
 
@@ -541,14 +529,7 @@ absl::Status NftablesNetwork::Cleanup() {
 }
 
 absl::StatusOr<std::string> NftablesNetwork::ListTable() const {
-  ORCH_ASSIGN_OR_RETURN(internal::ProgramResult listed,
-                        internal::RunProgram(Command({"list", "table", "ip", options_.table}), "",
-                                             options_.timeout));
-  if (listed.exit_code != 0) {
-    return absl::InternalError(fmt::format("nft list table ip {}: {}", options_.table,
-                                           std::string(absl::StripAsciiWhitespace(listed.errors))));
-  }
-  return listed.output;
+  return Nft({"list", "table", "ip", options_.table}, "");
 }
 
 int64_t NftablesNetwork::transactions() const {

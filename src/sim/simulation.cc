@@ -553,12 +553,14 @@ class Run {
     for (StreamState& stream : streams_) {
       while (stream.next_at <= now) {
         const absl::Duration at = stream.next_at - start_;
+        const double at_seconds = absl::ToDoubleSeconds(at);
         const std::optional<Failure> failure = Send(stream);
-        Count(stream.counts, failure, absl::ToDoubleSeconds(at));
+        // Counted for the stream, and for each `requests` expectation whose window holds it.
+        Count(stream.counts, failure, at_seconds);
         for (size_t e : stream.expectations) {
           const Expectation& expectation = scenario_.expect[e];
           if (expectation.at <= at && at <= expectation.until) {
-            Count(results_[e].requests, failure, absl::ToDoubleSeconds(at));
+            Count(results_[e].requests, failure, at_seconds);
           }
         }
         const RequestStream& spec = *stream.spec;

@@ -90,6 +90,9 @@ class FakeNetwork final : public Network {
     std::map<std::string, Affinity> affinity;         // by "<port index>/<client ip>"
   };
 
+  // Programs `rule` (counted when it changes), or forgets Service `key` ("ns/name").
+  void Program(const ServiceRule& rule) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Forget(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Connection> Pick(Programmed& service, size_t port_index,
                                   std::string_view client_ip) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

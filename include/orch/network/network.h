@@ -63,6 +63,9 @@ struct ServiceRule {
   friend bool operator==(const ServiceRule&, const ServiceRule&) = default;
 };
 
+// "namespace/name": how a Service is named in keys and messages.
+std::string ServiceName(std::string_view ns, std::string_view name);
+
 // A batch of changes, applied together: Services to program (each replacing what was
 // programmed for it) and Services to remove, as (namespace, name).
 struct ServiceChanges {

@@ -84,6 +84,23 @@ struct NftablesNetworkOptions {
   absl::Duration timeout = absl::Seconds(30);  // for one nft run
 };
 
+}  // namespace orch::network
+
+namespace orch::internal {
+
+// What an NftablesNetwork's table holds for one Service: its chains, its affinity sets
+// (with their timeouts in seconds; 0 when read back from the table) and its elements of
+// each map ("KEY : VERDICT").
+struct NftablesObjects {
+  std::set<std::string> chains;
+  std::map<std::string, int32_t> sets;
+  std::map<std::string, std::set<std::string>> elements;
+};
+
+}  // namespace orch::internal
+
+namespace orch::network {
+
 class NftablesNetwork final : public Network {
  public:
   // Checks the options, reads the table as it is (keeping what it holds) and adds what is
@@ -110,23 +127,19 @@ class NftablesNetwork final : public Network {
   std::string last_transaction() const;
 
  private:
-  // What the table holds for one Service: its chains and sets, and its map elements.
-  struct Owned {
-    std::set<std::string> chains;
-    std::set<std::string> sets;
-    std::map<std::string, std::set<std::string>> elements;  // map -> "KEY : VERDICT"
-  };
-
   explicit NftablesNetwork(NftablesNetworkOptions options);
   absl::Status ReadTable() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Apply(const std::string& transaction) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::vector<std::string> Command(std::vector<std::string> args) const;
+  // Runs nft with `args` (in options_.netns) and `input`: its output, or kInternal naming
+  // the command and quoting nft's errors.
+  absl::StatusOr<std::string> Nft(std::vector<std::string> args, std::string_view input) const;
   std::string FixedPart(bool flush_maps) const;
 
   const NftablesNetworkOptions options_;
   std::optional<IPv4Cidr> cluster_cidr_;
   mutable Mutex mu_;
-  std::map<std::string, Owned, std::less<>> services_ ABSL_GUARDED_BY(mu_);  // by "ns/name"
+  // By "ns/name".
+  std::map<std::string, internal::NftablesObjects, std::less<>> services_ ABSL_GUARDED_BY(mu_);
   std::optional<PodAddresses> pod_addresses_ ABSL_GUARDED_BY(mu_);
   bool have_fixed_ ABSL_GUARDED_BY(mu_) = false;  // the fixed part is in the table
   int64_t transactions_ ABSL_GUARDED_BY(mu_) = 0;
