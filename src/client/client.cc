@@ -242,8 +242,19 @@ std::string Client::NewUid() {
   }
   hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
   lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // RFC 4122 variant
-  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", hi >> 32, (hi >> 16) & 0xffff,
-                     hi & 0xffff, lo >> 48, lo & 0xffffffffffffULL);
+  // xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx, written digit by digit (a Create makes one).
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string uid(36, '-');
+  size_t at = 0;
+  for (int nibble = 15; nibble >= 0; --nibble) {
+    if (at == 8 || at == 13) ++at;
+    uid[at++] = kHex[(hi >> (4 * nibble)) & 0xf];
+  }
+  for (int nibble = 15; nibble >= 0; --nibble) {
+    if (at == 18 || at == 23) ++at;
+    uid[at++] = kHex[(lo >> (4 * nibble)) & 0xf];
+  }
+  return uid;
 }
 
 std::string Client::NewNameSuffix() {

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "orch/api/time.h"
 #include "client/object.h"
 #include "fmt/format.h"
@@ -28,8 +29,11 @@ absl::Status EventRecorder::Record(const google::protobuf::Message& object,
   }
   const std::string ns = meta->namespace_().empty() ? "default" : meta->namespace_();
   const std::string kind = internal::KindField(object);
-  std::string key = fmt::format("{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}", kind, ns,
-                                meta->name(), meta->uid(), type, reason, message);
+  std::string key(kind);
+  for (std::string_view part : {std::string_view(ns), std::string_view(meta->name()),
+                                std::string_view(meta->uid()), type, reason, message}) {
+    key.append(1, '\x1f').append(part);
+  }
   const absl::Time now = client_->clock()->Now();
 
   MutexLock lock(&mu_);
@@ -80,7 +84,7 @@ absl::Status EventRecorder::Record(const google::protobuf::Message& object,
   absl::Status created;
   for (int attempt = 0; attempt < 8; ++attempt) {
     const uint64_t unique = static_cast<uint64_t>(absl::ToUnixNanos(now)) + sequence_++;
-    event.mutable_metadata()->set_name(fmt::format("{}.{:x}", meta->name(), unique));
+    event.mutable_metadata()->set_name(absl::StrCat(meta->name(), ".", absl::Hex(unique)));
     created = client_->CreateObject(&event);
     if (!absl::IsAlreadyExists(created)) break;
   }

@@ -4,6 +4,7 @@
 #include <memory>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "fmt/format.h"
 #include "orch/api/encoding.h"
 #include "orch/base/mutex.h"
@@ -39,7 +40,7 @@ const std::string& SchedulerNameOf(const api::v1::Pod& pod) {
   return pod.spec().scheduler_name().empty() ? *kDefault : pod.spec().scheduler_name();
 }
 
-std::string PodKey(const PodInfo& pod) { return fmt::format("{}/{}", pod.namespace_(), pod.name()); }
+std::string PodKey(const PodInfo& pod) { return absl::StrCat(pod.namespace_(), "/", pod.name()); }
 
 // Which node changes a pod waiting for a node event may care about (Kubernetes'
 // nodeSchedulingPropertiesChange); 0 for none (a heartbeat).
@@ -609,7 +610,7 @@ void Core::Bind(std::shared_ptr<Binding> binding) {
   if (options_.record_events) {
     (void)binding->profile->event_recorder()->Record(
         pod.pod(), client::kEventNormal, "Scheduled",
-        fmt::format("Successfully assigned {} to {}", PodKey(pod), binding->node));
+        absl::StrCat("Successfully assigned ", PodKey(pod), " to ", binding->node));
   }
 }
 
