@@ -281,14 +281,38 @@ absl::Status Algorithm::ScoreNodes(Profile& profile, CycleState& state, const Po
       if (!status.ok()) return PluginError(status.WithPlugin(plugin.name));
       for (size_t i = 0; i < n; ++i) raw[i] = custom[i].score;
     }
-    for (size_t i = 0; i < n; ++i) {
-      const int64_t score = NormalizedScore(normalization, raw[i], extremes.max, extremes.min);
-      if (score < kMinNodeScore || score > kMaxNodeScore) {
-        return InvalidScoreError(plugin.name, score);
+    // One loop per rule, so that the rule is not chosen again for every node.
+    const auto add = [&](auto normalized) -> absl::Status {
+      for (size_t i = 0; i < n; ++i) {
+        const int64_t score = normalized(raw[i]);
+        if (score < kMinNodeScore || score > kMaxNodeScore) {
+          return InvalidScoreError(plugin.name, score);
+        }
+        (*totals)[i] += score * plugin.weight;
+        if (details != nullptr) (*details)[i].plugin_scores[p] = score;
       }
-      (*totals)[i] += score * plugin.weight;
-      if (details != nullptr) (*details)[i].plugin_scores[p] = score;
+      return absl::OkStatus();
+    };
+    absl::Status added;
+    switch (normalization) {
+      case Normalization::kDefault:
+        added = add(
+            [&](int64_t score) { return DefaultNormalizedScore(false, score, extremes.max); });
+        break;
+      case Normalization::kDefaultReverse:
+        added = add(
+            [&](int64_t score) { return DefaultNormalizedScore(true, score, extremes.max); });
+        break;
+      case Normalization::kMinMaxReverse:
+        added = add([&](int64_t score) {
+          return MinMaxReverseNormalizedScore(score, extremes.min, extremes.max);
+        });
+        break;
+      default:  // kNone, and kCustom normalized above
+        added = add([](int64_t score) { return score; });
+        break;
     }
+    if (!added.ok()) return added;
   }
   if (!extenders_.empty()) {
     const absl::flat_hash_map<std::string, int64_t> added =

@@ -55,6 +55,12 @@ int64_t BalancedScore(Amounts requested, Amounts allocatable) {
   return static_cast<int64_t>((1 - std_dev) * static_cast<double>(kMaxNodeScore));
 }
 
+// BalancedScore as a type of its own rather than a function pointer, so that
+// ResourceAllocation's loop over the nodes inlines it.
+constexpr auto kBalancedScore = [](Amounts requested, Amounts allocatable) {
+  return BalancedScore(requested, allocatable);
+};
+
 bool RequestsNothing(const ResourceAmounts& requests) {
   for (int64_t r : requests) {
     if (r != 0) return false;
@@ -83,11 +89,11 @@ class BalancedAllocation final : public PreScorePlugin, public ScorePlugin {
                int64_t* score) const override {
     const PreScoreState* s = state.Read<PreScoreState>(kPreScoreStateKey);
     if (s != nullptr) {
-      *score = allocation_.Score(node, s->pod_requests, BalancedScore);
+      *score = allocation_.Score(node, s->pod_requests, kBalancedScore);
       return Status();
     }
     ResourceAmounts requests = allocation_.PodRequests(pod);
-    *score = RequestsNothing(requests) ? 0 : allocation_.Score(node, requests, BalancedScore);
+    *score = RequestsNothing(requests) ? 0 : allocation_.Score(node, requests, kBalancedScore);
     return Status();
   }
 
@@ -95,7 +101,7 @@ class BalancedAllocation final : public PreScorePlugin, public ScorePlugin {
                     absl::Span<int64_t> scores) const override {
     const PreScoreState* s = state.Read<PreScoreState>(kPreScoreStateKey);
     if (s != nullptr) {
-      allocation_.ScoreNodes(nodes, s->pod_requests, scores, BalancedScore);
+      allocation_.ScoreNodes(nodes, s->pod_requests, scores, kBalancedScore);
       return Status();
     }
     return ScorePlugin::ScoreNodes(state, pod, nodes, scores);

@@ -46,10 +46,12 @@ bool IsExtendedResourceName(std::string_view name) {
          !name.starts_with("requests.");
 }
 
-// The pod's scalar requests the Filter checks (not zero, not ignored), computed once per
-// pod.
+// The pod's scalar requests the Filter checks (not zero, not ignored), by name.
+using Scalars = std::vector<std::pair<const std::string*, int64_t>>;
+
+// Scalars, computed once per pod.
 struct PreFilterState final : CycleState::Data {
-  std::vector<std::pair<const std::string*, int64_t>> scalars;
+  Scalars scalars;
   std::unique_ptr<Data> Clone() const override { return std::make_unique<PreFilterState>(*this); }
 };
 
@@ -93,10 +95,11 @@ class WeightedMean {
   int64_t operator()(Amounts requested, Amounts allocatable) const {
     int64_t node_score = 0;
     int64_t weight_sum = 0;
+    const int64_t* weights = weights_.data();
     for (size_t i = 0; i < requested.size(); ++i) {
       if (allocatable[i] == 0) continue;
-      node_score += PerResource(requested[i], allocatable[i]) * weights_[i];
-      weight_sum += weights_[i];
+      node_score += PerResource(requested[i], allocatable[i]) * weights[i];
+      weight_sum += weights[i];
     }
     if (weight_sum == all_weights_) return node_score >> shift_;
     return weight_sum == 0 ? 0 : node_score / weight_sum;
@@ -201,8 +204,10 @@ class NodeResourcesFit final : public PreFilterPlugin,
                      NodeFailures& failed) const override {
     const PreFilterState* s = state.Read<PreFilterState>(kPreFilterStateKey);
     if (s == nullptr) return FilterPlugin::FilterNodes(state, pod, nodes, failed);
-    return KeepFeasible(nodes, failed,
-                        [&](const NodeInfo& node) { return Fits(pod, s->scalars, node); });
+    return KeepFeasible(
+        nodes, failed,
+        [&](const NodeInfo& node) { return !Shortfall::Of(pod, s->scalars, node).any(); },
+        [&](const NodeInfo& node) { return Fits(pod, s->scalars, node); });
   }
 
   Status PreScore(CycleState& state, const PodInfo& pod,
@@ -244,44 +249,60 @@ class NodeResourcesFit final : public PreFilterPlugin,
     return ignored_groups_.contains(name.substr(0, name.find('/')));
   }
 
-  std::vector<std::pair<const std::string*, int64_t>> CheckedScalars(const PodInfo& pod) const {
-    std::vector<std::pair<const std::string*, int64_t>> scalars;
+  Scalars CheckedScalars(const PodInfo& pod) const {
+    Scalars scalars;
     for (const auto& [name, amount] : pod.requests().scalar) {
       if (amount != 0 && !Ignored(name)) scalars.emplace_back(&name, amount);
     }
     return scalars;
   }
 
+  // What the node lacks for the pod, resource by resource.
+  struct Shortfall {
+    bool pods = false;
+    bool cpu = false;
+    bool memory = false;
+    bool storage = false;
+    bool scalar = false;
+    bool any() const { return pods || cpu || memory || storage || scalar; }
+
+    static Shortfall Of(const PodInfo& pod, const Scalars& scalars, const NodeInfo& node) {
+      const Resources& want = pod.requests();
+      const Resources& alloc = node.allocatable();
+      const Resources& used = node.requested();
+      Shortfall s;
+      s.pods = static_cast<int64_t>(node.pods().size()) + 1 > alloc.pods;
+      s.cpu = want.milli_cpu > 0 && want.milli_cpu > alloc.milli_cpu - used.milli_cpu;
+      s.memory = want.memory > 0 && want.memory > alloc.memory - used.memory;
+      s.storage = want.ephemeral_storage > 0 &&
+                  want.ephemeral_storage > alloc.ephemeral_storage - used.ephemeral_storage;
+      for (const auto& [name, amount] : scalars) {
+        if (amount > ScalarOf(alloc, *name) - ScalarOf(used, *name)) s.scalar = true;
+      }
+      return s;
+    }
+  };
+
   // Kubernetes' fitsRequest. Success allocates nothing; reasons are built on failure only.
-  static Status Fits(const PodInfo& pod,
-                     const std::vector<std::pair<const std::string*, int64_t>>& scalars,
-                     const NodeInfo& node) {
+  static Status Fits(const PodInfo& pod, const Scalars& scalars, const NodeInfo& node) {
+    const Shortfall short_of = Shortfall::Of(pod, scalars, node);
+    if (!short_of.any()) return Status();
+
     const Resources& want = pod.requests();
     const Resources& alloc = node.allocatable();
     const Resources& used = node.requested();
-    const bool too_many_pods = static_cast<int64_t>(node.pods().size()) + 1 > alloc.pods;
-    const bool cpu = want.milli_cpu > 0 && want.milli_cpu > alloc.milli_cpu - used.milli_cpu;
-    const bool memory = want.memory > 0 && want.memory > alloc.memory - used.memory;
-    const bool storage = want.ephemeral_storage > 0 &&
-                         want.ephemeral_storage > alloc.ephemeral_storage - used.ephemeral_storage;
-    bool scalar_short = false;
-    for (const auto& [name, amount] : scalars) {
-      if (amount > ScalarOf(alloc, *name) - ScalarOf(used, *name)) scalar_short = true;
-    }
-    if (!too_many_pods && !cpu && !memory && !storage && !scalar_short) return Status();
-
     std::vector<std::string> reasons;
     bool unresolvable = false;
-    if (too_many_pods) reasons.emplace_back("Too many pods");
-    if (cpu) {
+    if (short_of.pods) reasons.emplace_back("Too many pods");
+    if (short_of.cpu) {
       reasons.emplace_back("Insufficient cpu");
       unresolvable |= want.milli_cpu > alloc.milli_cpu;
     }
-    if (memory) {
+    if (short_of.memory) {
       reasons.emplace_back("Insufficient memory");
       unresolvable |= want.memory > alloc.memory;
     }
-    if (storage) {
+    if (short_of.storage) {
       reasons.emplace_back("Insufficient ephemeral-storage");
       unresolvable |= want.ephemeral_storage > alloc.ephemeral_storage;
     }

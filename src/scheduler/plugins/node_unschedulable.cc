@@ -23,8 +23,9 @@ class NodeUnschedulable final : public FilterPlugin, public EnqueueExtensions {
 
   Status FilterNodes(CycleState& state, const PodInfo& pod, std::vector<const NodeInfo*>& nodes,
                      NodeFailures& failed) const override {
-    return KeepFeasible(nodes, failed,
-                        [&](const NodeInfo& node) { return Filter(state, pod, node); });
+    return KeepFeasible(
+        nodes, failed, [](const NodeInfo& node) { return !node.unschedulable(); },
+        [&](const NodeInfo& node) { return Filter(state, pod, node); });
   }
 
   // A node added, or one whose spec.unschedulable changed (Kubernetes counts that as a

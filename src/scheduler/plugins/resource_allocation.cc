@@ -63,19 +63,12 @@ ResourceAmounts ResourceAllocation::PodRequests(const PodInfo& pod) const {
   return amounts;
 }
 
-void ResourceAllocation::NodeAmounts(const NodeInfo& node, const ResourceAmounts& pod_requests,
-                                 int64_t* node_requested, int64_t* node_allocatable) const {
+void ResourceAllocation::NodeAmounts(const NodeInfo& node, Amounts pod_requests,
+                                     int64_t* node_requested, int64_t* node_allocatable) const {
   const Resources& allocatable = node.allocatable();
   // cpu and memory as scheduled pods requested them, or with the non-zero defaults;
   // everything else as requested.
   const Resources& requested = use_requested_ ? node.requested() : node.non_zero_requested();
-  if (cpu_memory_) {  // the default resources: no switch per resource
-    node_allocatable[0] = allocatable.milli_cpu;
-    node_allocatable[1] = allocatable.memory;
-    node_requested[0] = allocatable.milli_cpu == 0 ? 0 : requested.milli_cpu + pod_requests[0];
-    node_requested[1] = allocatable.memory == 0 ? 0 : requested.memory + pod_requests[1];
-    return;
-  }
   for (size_t i = 0; i < resources_.size(); ++i) {
     const int64_t pod = pod_requests[i];
     int64_t alloc = 0;

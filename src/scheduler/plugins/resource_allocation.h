@@ -58,12 +58,28 @@ class ResourceAllocation {
   template <typename Scorer>
   void ScoreNodes(absl::Span<const NodeInfo* const> nodes, const ResourceAmounts& pod_requests,
                   absl::Span<int64_t> scores, const Scorer& scorer) const {
-    // Inline for up to four resources (the usual case): scoring allocates nothing then.
-    ResourceAmounts requested(resources_.size());
-    ResourceAmounts allocatable(resources_.size());
+    const Amounts pod(pod_requests);
+    if (cpu_memory_) {
+      // The default resources: two amounts each, in a loop the compiler unrolls.
+      int64_t node_requested[2];
+      int64_t node_allocatable[2];
+      for (size_t i = 0; i < nodes.size(); ++i) {
+        CpuMemoryAmounts(*nodes[i], pod, node_requested, node_allocatable);
+        scores[i] = scorer(Amounts(node_requested, 2), Amounts(node_allocatable, 2));
+      }
+      return;
+    }
+    // Inline for up to four resources: scoring allocates nothing then. Plain pointers,
+    // read once: the loop writes through them, so the compiler could not keep a vector's
+    // own pointer in a register across nodes.
+    const size_t n = resources_.size();
+    ResourceAmounts requested(n);
+    ResourceAmounts allocatable(n);
+    int64_t* const node_requested = requested.data();
+    int64_t* const node_allocatable = allocatable.data();
     for (size_t i = 0; i < nodes.size(); ++i) {
-      NodeAmounts(*nodes[i], pod_requests, requested.data(), allocatable.data());
-      scores[i] = scorer(Amounts(requested), Amounts(allocatable));
+      NodeAmounts(*nodes[i], pod, node_requested, node_allocatable);
+      scores[i] = scorer(Amounts(node_requested, n), Amounts(node_allocatable, n));
     }
   }
 
@@ -72,8 +88,19 @@ class ResourceAllocation {
 
   // The node's requested amounts (with the pod's added) and allocatable amounts, one per
   // scored resource, into arrays of resources().size().
-  void NodeAmounts(const NodeInfo& node, const ResourceAmounts& pod_requests,
-                   int64_t* node_requested, int64_t* node_allocatable) const;
+  void NodeAmounts(const NodeInfo& node, Amounts pod_requests, int64_t* node_requested,
+                   int64_t* node_allocatable) const;
+  // The same for the default resources, cpu then memory (cpu_memory_), as scheduled pods
+  // requested them or with the non-zero defaults.
+  void CpuMemoryAmounts(const NodeInfo& node, Amounts pod_requests, int64_t* node_requested,
+                        int64_t* node_allocatable) const {
+    const Resources& allocatable = node.allocatable();
+    const Resources& requested = use_requested_ ? node.requested() : node.non_zero_requested();
+    node_allocatable[0] = allocatable.milli_cpu;
+    node_allocatable[1] = allocatable.memory;
+    node_requested[0] = allocatable.milli_cpu == 0 ? 0 : requested.milli_cpu + pod_requests[0];
+    node_requested[1] = allocatable.memory == 0 ? 0 : requested.memory + pod_requests[1];
+  }
 
   std::vector<ScoredResource> resources_;
   std::vector<Kind> kinds_;  // of each resource, so that scoring compares no names

@@ -53,8 +53,9 @@ class TaintToleration final : public FilterPlugin,
 
   Status FilterNodes(CycleState& state, const PodInfo& pod, std::vector<const NodeInfo*>& nodes,
                      NodeFailures& failed) const override {
-    return KeepFeasible(nodes, failed,
-                        [&](const NodeInfo& node) { return Filter(state, pod, node); });
+    return KeepFeasible(
+        nodes, failed, [](const NodeInfo& node) { return !node.has_taints(); },
+        [&](const NodeInfo& node) { return Filter(state, pod, node); });
   }
 
   Status PreScore(CycleState& state, const PodInfo& pod,
