@@ -281,6 +281,18 @@ absl::Status Algorithm::ScoreNodes(Profile& profile, CycleState& state, const Po
       if (!status.ok()) return PluginError(status.WithPlugin(plugin.name));
       for (size_t i = 0; i < n; ++i) raw[i] = custom[i].score;
     }
+    // A plugin that scored every node 0 (no node has what it looks for: taints, images)
+    // adds one and the same normalized score to every total.
+    if (std::all_of(raw.begin(), raw.end(), [](int64_t score) { return score == 0; })) {
+      const int64_t score = NormalizedScore(normalization, 0, extremes.max, extremes.min);
+      if (score != 0) {
+        for (int64_t& total : *totals) total += score * plugin.weight;
+      }
+      if (details != nullptr) {
+        for (NodeScoreDetail& detail : *details) detail.plugin_scores[p] = score;
+      }
+      continue;
+    }
     // One loop per rule, so that the rule is not chosen again for every node.
     const auto add = [&](auto normalized) -> absl::Status {
       for (size_t i = 0; i < n; ++i) {

@@ -92,7 +92,7 @@ class WeightedMean {
       while ((int64_t{1} << shift_) < total) ++shift_;
     }
   }
-  int64_t operator()(Amounts requested, Amounts allocatable) const {
+  [[gnu::always_inline]] int64_t operator()(Amounts requested, Amounts allocatable) const {
     int64_t node_score = 0;
     int64_t weight_sum = 0;
     const int64_t* weights = weights_.data();
@@ -141,7 +141,7 @@ class RequestedToCapacityRatio {
       : shape_(std::move(shape)) {
     for (const ScoredResource& r : resources) weights_.push_back(r.weight);
   }
-  int64_t operator()(Amounts requested, Amounts allocatable) const {
+  [[gnu::always_inline]] int64_t operator()(Amounts requested, Amounts allocatable) const {
     int64_t node_score = 0;
     int64_t weight_sum = 0;
     for (size_t i = 0; i < requested.size(); ++i) {
