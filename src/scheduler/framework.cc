@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 #include "absl/strings/str_join.h"
 #include "fmt/format.h"
@@ -59,19 +60,24 @@ absl::Status Status::ToAbsl() const {
 
 template <typename Fn>
 bool PluginNameSet::AnyOf(Fn fn) const {
-  const std::string_view all(names_.data(), names_.size());
-  for (size_t start = 0; start < all.size();) {
-    const size_t end = all.find('\0', start);
-    if (fn(all.substr(start, end - start))) return true;
-    start = end + 1;
+  const char* at = names_.data();
+  const char* const end = at + names_.size();
+  while (at < end) {
+    uint32_t length = 0;
+    std::memcpy(&length, at, sizeof length);
+    at += sizeof length;
+    if (fn(std::string_view(at, length))) return true;
+    at += length;
   }
   return false;
 }
 
 void PluginNameSet::insert(std::string_view name) {
   if (contains(name)) return;
+  const auto length = static_cast<uint32_t>(name.size());
+  const char* bytes = reinterpret_cast<const char*>(&length);
+  names_.insert(names_.end(), bytes, bytes + sizeof length);
   names_.insert(names_.end(), name.begin(), name.end());
-  names_.push_back('\0');
 }
 
 bool PluginNameSet::contains(std::string_view name) const {
@@ -79,7 +85,9 @@ bool PluginNameSet::contains(std::string_view name) const {
 }
 
 size_t PluginNameSet::size() const {
-  return static_cast<size_t>(std::count(names_.begin(), names_.end(), '\0'));
+  size_t count = 0;
+  AnyOf([&count](std::string_view) { return ++count, false; });
+  return count;
 }
 
 bool operator==(const PluginNameSet& a, const PluginNameSet& b) {

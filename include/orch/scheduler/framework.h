@@ -142,8 +142,8 @@ class Status {
 // are the plugin's own (by convention "PreFilter" + plugin name). Preemption clones it to
 // try what-ifs. Not thread-safe: one cycle, one thread.
 // A few plugin names, kept in place: a profile's worth takes no allocation (a scheduler
-// fills one per cycle). Insertion order is kept; equality ignores it. Names are plugin
-// names (no NUL character). Not thread-safe; a value type.
+// fills one per cycle, and reads it for every plugin it runs). Insertion order is kept;
+// equality ignores it. Not thread-safe; a value type.
 class PluginNameSet {
  public:
   // Adds `name` unless present.
@@ -158,7 +158,9 @@ class PluginNameSet {
   template <typename Fn>
   bool AnyOf(Fn fn) const;
 
-  absl::InlinedVector<char, 96> names_;  // each name followed by a NUL
+  // Each name after its length (4 bytes, native order), so that a lookup compares the
+  // lengths and reads only the names as long as the one it looks for.
+  absl::InlinedVector<char, 96> names_;
 };
 
 class CycleState {
