@@ -1169,15 +1169,28 @@ void ValidateTaints(const v1::NodeSpec& spec, std::string_view path, FieldErrors
 // ---------------------------------------------------------------------------------------
 // Paths and errors.
 
+// Paths are built for every field validated, errors or not: by plain appends, sized once.
 std::string Child(std::string_view path, std::string_view name) {
   if (path.empty()) return std::string(name);
-  return fmt::format("{}.{}", path, name);
+  std::string child;
+  child.reserve(path.size() + 1 + name.size());
+  child.append(path).append(1, '.').append(name);
+  return child;
 }
 
-std::string Index(std::string_view path, int index) { return fmt::format("{}[{}]", path, index); }
+std::string Index(std::string_view path, int index) {
+  const std::string number = std::to_string(index);
+  std::string item;
+  item.reserve(path.size() + number.size() + 2);
+  item.append(path).append(1, '[').append(number).append(1, ']');
+  return item;
+}
 
 std::string Key(std::string_view path, std::string_view key) {
-  return fmt::format("{}[{}]", path, key);
+  std::string item;
+  item.reserve(path.size() + key.size() + 2);
+  item.append(path).append(1, '[').append(key).append(1, ']');
+  return item;
 }
 
 void FieldErrors::Invalid(std::string_view path, std::string_view value,
