@@ -242,7 +242,8 @@ std::string Client::NewUid() {
   }
   hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
   lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // RFC 4122 variant
-  // xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx, written digit by digit (a Create makes one).
+  // Canonical text: 32 hex digits in groups of 8-4-4-4-12, hi's 16 then lo's, the version
+  // and variant bits set above; written digit by digit (every Create makes one).
   static constexpr char kHex[] = "0123456789abcdef";
   std::string uid(36, '-');
   size_t at = 0;
