@@ -430,7 +430,7 @@ absl::Status Client::ExistingObjectError(const api::Kind& kind, const std::strin
       fmt::format("object is being deleted: {}", std::string(exists.message())));
 }
 
-absl::Status Client::CreateObject(Message* object) {
+absl::Status Client::CreateObject(Message* object, Share share) {
   ORCH_ASSIGN_OR_RETURN(const api::Kind* kind, KindOf(*object->GetDescriptor()));
   const bool generate = Meta(*object)->name().empty();
   // A generated name that is taken is drawn again, from the caller's object: defaulting
@@ -449,10 +449,16 @@ absl::Status Client::CreateObject(Message* object) {
     }
     api::v1::ObjectMeta* meta = MutableMeta(object);
     const std::string key = store::ObjectKey(kind->plural, meta->namespace_(), meta->name());
-    absl::StatusOr<int64_t> revision = store_->Create(key, internal::Encode(object));
+    const store::SharedBytes bytes(internal::Encode(object));
+    absl::StatusOr<int64_t> revision = store_->Create(key, bytes);
     if (!revision.ok()) ReleaseReservations(reserved);
     if (revision.ok()) {
       meta->set_resource_version(std::to_string(*revision));
+      if (share == Share::kDecoded) {
+        std::unique_ptr<Message> copy(object->New());
+        copy->CopyFrom(*object);
+        internal::ShareDecoded(bytes, *revision, std::move(copy));
+      }
       return absl::OkStatus();
     }
     if (revision.status().code() != absl::StatusCode::kAlreadyExists) return revision.status();
@@ -528,16 +534,15 @@ absl::StatusOr<std::string> Client::Bind(const api::v1::Pod& pod, std::string_vi
     return absl::InvalidArgumentError(fmt::format("target.name: Invalid value: \"{}\": {}",
                                                   node_name, fmt::join(problems, "; ")));
   }
-  // The bound copy only lives to be encoded (a scheduler binds thousands of pods a second).
-  internal::ScratchArena arena;
-  auto* bound = arena.Create<api::v1::Pod>();
+  // Once written, the bound copy goes to this process's pod informers in place of a decode.
+  auto bound = std::make_unique<api::v1::Pod>();
   ORCH_ASSIGN_OR_RETURN(std::optional<int64_t> expected,
                         internal::ParseResourceVersion("metadata.resourceVersion",
                                                        pod.metadata().resource_version()));
   if (expected.has_value()) {
     *bound = pod;
   } else {  // no revision to compare against: bind what is stored now
-    ORCH_RETURN_IF_ERROR(GetObject(target.ns, target.name, bound));
+    ORCH_RETURN_IF_ERROR(GetObject(target.ns, target.name, bound.get()));
     ORCH_ASSIGN_OR_RETURN(expected, internal::ParseResourceVersion(
                                         "metadata.resourceVersion",
                                         bound->metadata().resource_version()));
@@ -561,12 +566,14 @@ absl::StatusOr<std::string> Client::Bind(const api::v1::Pod& pod, std::string_vi
     scheduled->clear_message();
     *scheduled->mutable_last_transition_time() = api::MetaTime(clock_->Now());
   }
-  absl::StatusOr<int64_t> written = store_->Update(target.key, internal::Encode(bound), *expected);
+  const store::SharedBytes bytes(internal::Encode(bound.get()));
+  absl::StatusOr<int64_t> written = store_->Update(target.key, bytes, *expected);
   if (!written.ok()) {
     if (absl::IsNotFound(written.status())) return internal::NotFoundError(*kind, target.name);
     if (absl::IsAborted(written.status())) return internal::ConflictError(*kind, target.name);
     return written.status();
   }
+  internal::ShareDecoded(bytes, *written, std::move(bound));
   return std::to_string(*written);
 }
 
@@ -613,8 +620,8 @@ absl::Status Client::UpdateImpl(Message* object, UpdateMode mode) {
     }
     // The encoding is what gets written: the same bytes as stored mean nothing changed (no
     // write, no event). Encodings are deterministic, so equal objects give equal bytes.
-    std::string bytes = internal::Encode(next.get());
-    if (bytes == kv->value.str()) {
+    const store::SharedBytes shared(internal::Encode(next.get()));
+    if (shared == kv->value) {
       object->CopyFrom(*current);
       return absl::OkStatus();
     }
@@ -630,12 +637,13 @@ absl::Status Client::UpdateImpl(Message* object, UpdateMode mode) {
       absl::StatusOr<store::KeyValue> gone = store_->Delete(target.key, kv->mod_revision);
       written = gone.ok() ? absl::StatusOr<int64_t>(gone->mod_revision) : gone.status();
     } else {
-      written = store_->Update(target.key, std::move(bytes), kv->mod_revision);
+      written = store_->Update(target.key, shared, kv->mod_revision);
     }
     if (written.ok()) {
       ReleaseServiceAddresses(*current, finish_delete ? nullptr : next.get());
       MutableMeta(next.get())->set_resource_version(std::to_string(*written));
       object->CopyFrom(*next);
+      if (!finish_delete) internal::ShareDecoded(shared, *written, std::move(next));
       return absl::OkStatus();
     }
     ReleaseReservations(reserved);
@@ -715,10 +723,13 @@ absl::Status Client::DeleteObject(const Descriptor& type, std::string_view ns,
       case DeletePlan::Action::kDelete:
         written = store_->Delete(target.key, kv->mod_revision).status();
         break;
-      case DeletePlan::Action::kUpdate:
-        written = store_->Update(target.key, internal::Encode(plan.next.get()), kv->mod_revision)
-                      .status();
+      case DeletePlan::Action::kUpdate: {
+        const store::SharedBytes bytes(internal::Encode(plan.next.get()));
+        absl::StatusOr<int64_t> revision = store_->Update(target.key, bytes, kv->mod_revision);
+        if (revision.ok()) internal::ShareDecoded(bytes, *revision, std::move(plan.next));
+        written = revision.status();
         break;
+      }
     }
     if (written.ok()) {
       if (plan.action == DeletePlan::Action::kDelete) ReleaseServiceAddresses(*current, nullptr);

@@ -85,7 +85,7 @@ absl::Status EventRecorder::Record(const google::protobuf::Message& object,
   for (int attempt = 0; attempt < 8; ++attempt) {
     const uint64_t unique = static_cast<uint64_t>(absl::ToUnixNanos(now)) + sequence_++;
     event.mutable_metadata()->set_name(absl::StrCat(meta->name(), ".", absl::Hex(unique)));
-    created = client_->CreateObject(&event);
+    created = client_->CreateObject(&event, Client::Share::kBytesOnly);
     if (!absl::IsAlreadyExists(created)) break;
   }
   if (!created.ok()) return created;

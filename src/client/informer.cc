@@ -445,8 +445,8 @@ void InformerImpl::Call(const std::shared_ptr<Handler>& handler, Change change,
 
 absl::StatusOr<ObjectPtr> InformerImpl::DecodeObject(const store::KeyValue& kv,
                                                      int64_t revision) const {
-  std::shared_ptr<Message> obj(kind_->prototype->New());
-  ORCH_RETURN_IF_ERROR(Decode(kv, revision, obj.get()));
+  ORCH_ASSIGN_OR_RETURN(std::unique_ptr<Message> obj,
+                        DecodeShared(kv, revision, *kind_->prototype));
   return ObjectPtr(std::move(obj));
 }
 

@@ -4,6 +4,7 @@
 
 #include "fmt/format.h"
 #include "orch/api/encoding.h"
+#include "orch/base/status.h"
 #include "google/protobuf/descriptor.h"
 
 namespace orch::client::internal {
@@ -81,6 +82,26 @@ absl::Status Decode(const store::KeyValue& kv, int64_t revision, Message* out) {
     meta->set_resource_version(std::to_string(revision));
   }
   return absl::OkStatus();
+}
+
+void ShareDecoded(const store::SharedBytes& bytes, int64_t revision,
+                  std::unique_ptr<Message> object) {
+  if (api::v1::ObjectMeta* meta = MutableMeta(object.get())) {
+    meta->set_resource_version(std::to_string(revision));
+  }
+  bytes.AttachDecoded(std::move(object));
+}
+
+absl::StatusOr<std::unique_ptr<Message>> DecodeShared(const store::KeyValue& kv,
+                                                      int64_t revision, const Message& prototype) {
+  if (std::unique_ptr<Message> shared = kv.value.TakeDecoded();
+      shared != nullptr && shared->GetDescriptor() == prototype.GetDescriptor()) {
+    const api::v1::ObjectMeta* meta = Meta(*shared);
+    if (meta == nullptr || meta->resource_version() == std::to_string(revision)) return shared;
+  }
+  std::unique_ptr<Message> out(prototype.New());
+  ORCH_RETURN_IF_ERROR(Decode(kv, revision, out.get()));
+  return out;
 }
 
 std::string CacheKey(std::string_view ns, std::string_view name) {

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,6 +72,18 @@ class ScratchArena {
 // Parses a stored value into `*out` and sets its resourceVersion to `revision`.
 // kDataLoss when the bytes do not parse.
 absl::Status Decode(const store::KeyValue& kv, int64_t revision, google::protobuf::Message* out);
+
+// Hands a written object to this process's readers of the store (see store::SharedBytes'
+// decoded form): `object` is what `bytes` were encoded from, with its resourceVersion set
+// here to `revision`, the write's. The first DecodeShared of those bytes at that revision
+// takes it instead of parsing them.
+void ShareDecoded(const store::SharedBytes& bytes, int64_t revision,
+                  std::unique_ptr<google::protobuf::Message> object);
+
+// As Decode, into a new message of `prototype`'s type: the object a writer shared for
+// these bytes when it was written at `revision` and is of that type, else a parse.
+absl::StatusOr<std::unique_ptr<google::protobuf::Message>> DecodeShared(
+    const store::KeyValue& kv, int64_t revision, const google::protobuf::Message& prototype);
 
 // "ns/name", or "name" for cluster-scoped objects: the informer cache key.
 std::string CacheKey(std::string_view ns, std::string_view name);

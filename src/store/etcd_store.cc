@@ -289,7 +289,7 @@ class EtcdStoreImpl final : public EtcdStore {
 
   // ------------------------------------------------------------------ KV
 
-  absl::StatusOr<int64_t> Create(std::string_view key, std::string_view value,
+  absl::StatusOr<int64_t> Create(std::string_view key, SharedBytes value,
                                  LeaseId lease) override {
     ORCH_RETURN_IF_ERROR(CheckKey(key));
     ORCH_ASSIGN_OR_RETURN(pb::TxnResponse response,
@@ -300,7 +300,7 @@ class EtcdStoreImpl final : public EtcdStore {
     return response.header().revision();
   }
 
-  absl::StatusOr<int64_t> Update(std::string_view key, std::string_view value,
+  absl::StatusOr<int64_t> Update(std::string_view key, SharedBytes value,
                                  int64_t expected_revision, LeaseId lease) override {
     ORCH_RETURN_IF_ERROR(CheckKey(key));
     ORCH_RETURN_IF_ERROR(CheckRevisionArgument(expected_revision, "expected_revision"));

@@ -103,8 +103,12 @@ absl::Status BadSnapshot(std::string_view why) {
 // The fields of each kind, in order; false on malformed input.
 bool ReadMutationFields(Reader& in, Mutation& m) {
   switch (m.kind) {
-    case Mutation::Kind::kPut:
-      return in.String(&m.key) && in.String(&m.value) && in.Int(&m.lease);
+    case Mutation::Kind::kPut: {
+      std::string value;
+      if (!in.String(&m.key) || !in.String(&value) || !in.Int(&m.lease)) return false;
+      m.value = std::move(value);
+      return true;
+    }
     case Mutation::Kind::kDelete:
       return in.String(&m.key);
     case Mutation::Kind::kGrantLease:

@@ -271,11 +271,11 @@ class MemoryStoreImpl final : public MemoryStore {
     Deliver(wakeups);
   }
 
-  absl::StatusOr<int64_t> Create(std::string_view key, std::string_view value,
+  absl::StatusOr<int64_t> Create(std::string_view key, SharedBytes value,
                                  LeaseId lease) override {
     ORCH_RETURN_IF_ERROR(CheckKey(key));
     ExpireLeases();
-    PreparedMutation put = Prepare(Mutation::Put(std::string(key), std::string(value), lease));
+    PreparedMutation put = Prepare(Mutation::Put(std::string(key), std::move(value), lease));
     int64_t revision = 0;
     ORCH_RETURN_IF_ERROR(Write([&](WriteScope& write) -> absl::Status {
       const StoreState& state = write.state();
@@ -291,12 +291,12 @@ class MemoryStoreImpl final : public MemoryStore {
     return revision;
   }
 
-  absl::StatusOr<int64_t> Update(std::string_view key, std::string_view value,
+  absl::StatusOr<int64_t> Update(std::string_view key, SharedBytes value,
                                  int64_t expected_revision, LeaseId lease) override {
     ORCH_RETURN_IF_ERROR(CheckKey(key));
     ORCH_RETURN_IF_ERROR(CheckRevisionArgument(expected_revision, "expected_revision"));
     ExpireLeases();
-    PreparedMutation put = Prepare(Mutation::Put(std::string(key), std::string(value), lease));
+    PreparedMutation put = Prepare(Mutation::Put(std::string(key), std::move(value), lease));
     int64_t revision = 0;
     ORCH_RETURN_IF_ERROR(Write([&](WriteScope& write) -> absl::Status {
       const StoreState& state = write.state();

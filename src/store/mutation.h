@@ -36,12 +36,12 @@ struct Mutation {
 
   Kind kind = Kind::kPut;
   std::string key;        // kPut, kDelete
-  std::string value;      // kPut
+  SharedBytes value;      // kPut: the writer's bytes, shared (no copy)
   LeaseId lease = 0;      // kPut, kGrantLease, kKeepAlive, kRevokeLease
   int64_t ttl_nanos = 0;  // kGrantLease
   int64_t revision = 0;   // kCompact
 
-  static Mutation Put(std::string key, std::string value, LeaseId lease) {
+  static Mutation Put(std::string key, SharedBytes value, LeaseId lease) {
     Mutation m;
     m.kind = Kind::kPut;
     m.key = std::move(key);

@@ -9,6 +9,33 @@ const std::string& SharedBytes::Empty() {
   return *empty;
 }
 
+namespace {
+
+// SharedBytes::Blob::decoded once a reader has looked: attaching is too late.
+google::protobuf::Message* const kTaken = reinterpret_cast<google::protobuf::Message*>(
+    alignof(google::protobuf::Message));
+
+}  // namespace
+
+SharedBytes::Blob::~Blob() {
+  google::protobuf::Message* left = decoded.load(std::memory_order_acquire);
+  if (left != kTaken) delete left;
+}
+
+void SharedBytes::AttachDecoded(std::unique_ptr<google::protobuf::Message> decoded) const {
+  if (blob_ == nullptr) return;
+  google::protobuf::Message* expected = nullptr;
+  if (blob_->decoded.compare_exchange_strong(expected, decoded.get(), std::memory_order_acq_rel)) {
+    decoded.release();  // the blob owns it now
+  }
+}
+
+std::unique_ptr<google::protobuf::Message> SharedBytes::TakeDecoded() const {
+  if (blob_ == nullptr) return nullptr;
+  google::protobuf::Message* taken = blob_->decoded.exchange(kTaken, std::memory_order_acq_rel);
+  return std::unique_ptr<google::protobuf::Message>(taken == kTaken ? nullptr : taken);
+}
+
 std::ostream& operator<<(std::ostream& os, const SharedBytes& bytes) { return os << bytes.str(); }
 
 }  // namespace orch::store

@@ -112,7 +112,7 @@ void StoreState::Apply(Mutation m, const Clock& clock, ReadyCursors* ready) {
   }
 }
 
-void StoreState::Put(std::string key, std::string value, LeaseId lease, ReadyCursors* ready) {
+void StoreState::Put(std::string key, SharedBytes value, LeaseId lease, ReadyCursors* ready) {
   KeyHistory* history = FindMutable(key);
   if (history == nullptr) {
     KeyHistory::Ptr owned = KeyHistory::Create(key);

@@ -214,7 +214,7 @@ class StoreState {
   };
 
   KeyHistory* FindMutable(std::string_view key);
-  void Put(std::string key, std::string value, LeaseId lease, ReadyCursors* ready);
+  void Put(std::string key, SharedBytes value, LeaseId lease, ReadyCursors* ready);
   void Delete(std::string_view key, ReadyCursors* ready);
   void Erase(KeyHistory* key);
   void RevokeLease(LeaseId id, ReadyCursors* ready);

@@ -197,12 +197,12 @@ void FaultStore::Forget(FaultyWatcher* watcher) {
   watchers_.erase(std::remove(watchers_.begin(), watchers_.end(), watcher), watchers_.end());
 }
 
-absl::StatusOr<int64_t> FaultStore::Create(std::string_view key, std::string_view value,
+absl::StatusOr<int64_t> FaultStore::Create(std::string_view key, store::SharedBytes value,
                                            store::LeaseId lease) {
   return Forward(Op::kCreate, key, [&] { return StoreWrapper::Create(key, value, lease); });
 }
 
-absl::StatusOr<int64_t> FaultStore::Update(std::string_view key, std::string_view value,
+absl::StatusOr<int64_t> FaultStore::Update(std::string_view key, store::SharedBytes value,
                                            int64_t expected_revision, store::LeaseId lease) {
   return Forward(Op::kUpdate, key,
                  [&] { return StoreWrapper::Update(key, value, expected_revision, lease); });

@@ -10,6 +10,8 @@
 #include "orch/api/v1/scheduling.pb.h"
 #include "orch/store/keys.h"
 #include "google/protobuf/text_format.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "orch/client/events.h"
 #include "support/status_matchers.h"
 
 namespace orch::client::testing {
@@ -35,7 +37,7 @@ std::vector<std::string> Names(const ObjectList<T>& list) {
 class CreateRefusingStore : public store::StoreWrapper {
  public:
   CreateRefusingStore(store::Store* target, int refuse) : StoreWrapper(target), refuse_(refuse) {}
-  absl::StatusOr<int64_t> Create(std::string_view key, std::string_view value,
+  absl::StatusOr<int64_t> Create(std::string_view key, store::SharedBytes value,
                                  store::LeaseId lease) override {
     keys.emplace_back(key);
     if (refuse_-- > 0) return absl::AlreadyExistsError("taken");
@@ -764,6 +766,42 @@ TEST_F(ClientTest, UntypedCoreWorksOnAnyKindsMessage) {
 }
 
 // ---------------------------------------------------------------- pods/binding
+
+// Every write hands this process's first reader of its bytes (an informer) the object
+// written (store::SharedBytes' decoded form): exactly what decoding the stored bytes gives.
+TEST_F(ClientTest, WritesShareTheObjectTheirBytesDecodeTo) {
+  const std::string key = store::ObjectKey("pods", "default", "p");
+  auto expect_shared = [&](const std::string& write) {
+    ORCH_ASSERT_OK_AND_ASSIGN(store::KeyValue kv, store_->Get(key));
+    std::unique_ptr<google::protobuf::Message> shared = kv.value.TakeDecoded();
+    ASSERT_NE(shared, nullptr) << write;
+    ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod decoded, client_->Get<v1::Pod>("default", "p"));
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*shared, decoded))
+        << write << ": shared " << shared->ShortDebugString() << "\ndecoded "
+        << decoded.ShortDebugString();
+    EXPECT_EQ(kv.value.TakeDecoded(), nullptr) << write << ": taken once";
+  };
+  ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod pod, client_->Create(MakePod("p")));
+  expect_shared("create");
+  (*pod.mutable_metadata()->mutable_labels())["tier"] = "front";
+  ORCH_ASSERT_OK_AND_ASSIGN(pod, client_->Update(pod));
+  expect_shared("update");
+  pod.mutable_status()->set_message("waiting for a node");
+  ORCH_ASSERT_OK_AND_ASSIGN(pod, client_->UpdateStatus(pod));
+  expect_shared("update status");
+  ORCH_ASSERT_OK(client_->Bind(pod, "node-1").status());
+  expect_shared("bind");
+  ORCH_ASSERT_OK(client_->Delete<v1::Pod>("default", "p"));  // bound: graceful, an update
+  expect_shared("graceful delete");
+
+  // Events keep their bytes only: nobody in the process watches them as a rule.
+  EventRecorder recorder(client_.get(), "test");
+  ORCH_ASSERT_OK(recorder.Record(pod, "Normal", "Tested", "shared or not"));
+  ORCH_ASSERT_OK_AND_ASSIGN(store::ListResult events,
+                            store_->List(store::ResourcePrefix("events")));
+  ASSERT_EQ(events.items.size(), 1u);
+  EXPECT_EQ(events.items[0].value.TakeDecoded(), nullptr);
+}
 
 TEST_F(ClientTest, BindSetsNodeNameAndPodScheduledWithACompareAndSwap) {
   ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod pod, client_->Create(MakePod("web")));

@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "orch/base/mutex.h"
+#include "orch/store/keys.h"
 #include "support/status_matchers.h"
 
 namespace orch::client::testing {
@@ -280,6 +281,49 @@ TEST_F(InformerTest, ListerReadsTheCache) {
   EXPECT_THAT(names(lister.ListInNamespace("nope")), IsEmpty());
   ORCH_ASSERT_OK_AND_ASSIGN(auto in_other, lister.ByIndex(kNamespaceIndex, "other"));
   EXPECT_THAT(names(in_other), ElementsAre("c"));
+}
+
+// A writer's object attached to the stored bytes (store::SharedBytes' decoded form) is what
+// the cache holds, without a decode; one of another revision or type is parsed around.
+TEST_F(InformerTest, TheCacheHoldsTheWritersObjectWhenItMatchesTheRevision) {
+  Informer<v1::Pod> pods = Pods();
+  factory_->Start();
+  executor_.RunUntilIdle();
+  auto write = [&](const std::string& name, std::unique_ptr<google::protobuf::Message> attach,
+                   int64_t stamp_offset) -> const google::protobuf::Message* {
+    std::string bytes;
+    EXPECT_TRUE(MakePod(name).SerializeToString(&bytes));
+    const store::SharedBytes shared(std::move(bytes));
+    absl::StatusOr<int64_t> revision =
+        store_->Create(store::ObjectKey("pods", "default", name), shared);
+    EXPECT_THAT(revision, IsOk());
+    api::MutableObjectMetaOf(attach.get())
+        ->set_resource_version(std::to_string(revision.value_or(0) + stamp_offset));
+    const google::protobuf::Message* attached = attach.get();
+    shared.AttachDecoded(std::move(attach));
+    return attached;
+  };
+  auto impostor = [](const std::string& name) {
+    auto pod = std::make_unique<v1::Pod>(MakePod(name));
+    (*pod->mutable_metadata()->mutable_labels())["app"] = "impostor";
+    return pod;
+  };
+
+  const google::protobuf::Message* same =
+      write("same", std::make_unique<v1::Pod>(MakePod("same")), 0);
+  write("stale", impostor("stale"), -1);
+  auto node = std::make_unique<v1::Node>(MakeNode("other-type"));
+  node->mutable_metadata()->set_namespace_("default");
+  write("other-type", std::move(node), 0);
+  executor_.RunUntilIdle();
+
+  ORCH_ASSERT_OK_AND_ASSIGN(auto got_same, pods.lister().Get("default", "same"));
+  EXPECT_EQ(got_same.get(), same);
+  for (const char* name : {"stale", "other-type"}) {
+    ORCH_ASSERT_OK_AND_ASSIGN(auto got, pods.lister().Get("default", name));
+    EXPECT_EQ(got->metadata().labels().at("app"), "web") << name;
+    EXPECT_EQ(got->metadata().resource_version(), Rv(name)) << name;
+  }
 }
 
 TEST_F(InformerTest, CustomIndexersFollowChanges) {

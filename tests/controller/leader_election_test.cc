@@ -117,7 +117,7 @@ class InstanceStore : public store::StoreWrapper {
     }
     return kv;
   }
-  absl::StatusOr<int64_t> Update(std::string_view key, std::string_view value,
+  absl::StatusOr<int64_t> Update(std::string_view key, store::SharedBytes value,
                                  int64_t expected_revision, store::LeaseId lease = 0) override {
     if (fail_updates) return absl::UnavailableError("injected: store unavailable");
     if (before_update) std::exchange(before_update, nullptr)();

@@ -21,7 +21,7 @@ namespace v1 = ::orch::api::v1;
 class LeaseCutStore : public store::StoreWrapper {
  public:
   using StoreWrapper::StoreWrapper;
-  absl::StatusOr<int64_t> Update(std::string_view key, std::string_view value, int64_t expected,
+  absl::StatusOr<int64_t> Update(std::string_view key, store::SharedBytes value, int64_t expected,
                                  store::LeaseId lease) override {
     if (cut && key.rfind("/registry/leases/", 0) == 0) return absl::UnavailableError("cut off");
     return StoreWrapper::Update(key, value, expected, lease);

@@ -8,6 +8,7 @@
 #include "fmt/format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "orch/api/v1/meta.pb.h"
 #include "orch/base/executor.h"
 #include "orch/store/keys.h"
 #include "store/store_conformance.h"
@@ -196,6 +197,42 @@ TEST(MemoryStoreTest, WatchersShareOneEventObject) {
   ASSERT_EQ(from_a.size(), 1u);
   ASSERT_EQ(from_b.size(), 1u);
   EXPECT_EQ(from_a[0].get(), from_b[0].get());
+}
+
+// The bytes a writer hands over are the ones readers get (no copy), and the decoded form
+// it attaches goes to the first reader that takes it, once.
+TEST(MemoryStoreTest, ReadersGetTheWritersBytesAndItsDecodedFormOnce) {
+  auto store = Open({});
+  ORCH_ASSERT_OK_AND_ASSIGN(auto watcher, store->Watch(""));
+  const SharedBytes bytes(std::string("\x0a\x02v1"));  // ObjectHeader{api_version: "v1"}
+  ORCH_ASSERT_OK(store->Create(PodKey(1), bytes));
+  auto decoded = std::make_unique<api::v1::ObjectHeader>();
+  decoded->set_api_version("v1");
+  const google::protobuf::Message* attached = decoded.get();
+  bytes.AttachDecoded(std::move(decoded));
+
+  std::vector<EventPtr> events;
+  ORCH_ASSERT_OK(watcher->Poll(&events));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]->kv.value.data(), bytes.data());
+  ORCH_ASSERT_OK_AND_ASSIGN(KeyValue got, store->Get(PodKey(1)));
+  std::unique_ptr<google::protobuf::Message> taken = got.value.TakeDecoded();
+  EXPECT_EQ(taken.get(), attached);
+  EXPECT_EQ(events[0]->kv.value.TakeDecoded(), nullptr);  // taken already
+
+  // A reader that looked before the writer attached parsed the bytes itself: attaching
+  // afterwards keeps nothing alive for nobody.
+  const SharedBytes late(std::string("\x0a\x02v2"));
+  ORCH_ASSERT_OK(store->Update(PodKey(1), late, 0));
+  ORCH_ASSERT_OK_AND_ASSIGN(KeyValue now, store->Get(PodKey(1)));
+  EXPECT_EQ(now.value.TakeDecoded(), nullptr);
+  late.AttachDecoded(std::make_unique<api::v1::ObjectHeader>());
+  EXPECT_EQ(now.value.TakeDecoded(), nullptr);
+
+  // Empty bytes have nothing to carry it.
+  const SharedBytes empty;
+  empty.AttachDecoded(std::make_unique<api::v1::ObjectHeader>());
+  EXPECT_EQ(empty.TakeDecoded(), nullptr);
 }
 
 TEST(MemoryStoreTest, CompactionReleasesWhatOnlyHistoryHeld) {

@@ -201,7 +201,12 @@ class Client {
                                        std::string_view ns, const ListOptions& options,
                                        absl::FunctionRef<google::protobuf::Message*()> append);
   // In place: on success `*object` holds the stored object; on error it is unspecified.
-  absl::Status CreateObject(google::protobuf::Message* object);
+  // Every write of this client hands the object written to the first informer of this
+  // process that sees it, which then skips decoding it (store::SharedBytes' decoded form);
+  // for Create that is a copy of `*object`. kBytesOnly skips that copy: for an object
+  // nobody watches (an Event), which a MemoryStore would otherwise keep alive twice.
+  enum class Share { kDecoded, kBytesOnly };
+  absl::Status CreateObject(google::protobuf::Message* object, Share share = Share::kDecoded);
   absl::Status UpdateObject(google::protobuf::Message* object);
   absl::Status UpdateObjectStatus(google::protobuf::Message* object);
   absl::Status DeleteObject(const google::protobuf::Descriptor& type, std::string_view ns,

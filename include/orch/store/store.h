@@ -26,6 +26,7 @@
 #ifndef ORCH_STORE_STORE_H_
 #define ORCH_STORE_STORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
@@ -51,25 +52,43 @@ using LeaseId = int64_t;
 // every watcher and every old-revision read hand out the bytes the store holds instead of
 // copying a ~1 KB object each time. The bytes never change while any copy lives.
 //
-// Thread safety: a SharedBytes may be copied and read from any number of threads at once.
+// The decoded form. A writer in this process may attach the message it encoded these
+// bytes from (AttachDecoded), after its write succeeded; the first reader that wants the
+// message takes it (TakeDecoded) instead of parsing the bytes. That is how an informer on a
+// MemoryStore skips one decode per write made through a Client of the same process. Stores
+// never read it: EtcdStore drops it with the bytes it sends, and values read back from etcd
+// have none. What the message holds beyond the parse of the bytes is the attaching layer's
+// contract with the taking one (orch's Client sets metadata.resourceVersion to the write's
+// revision, and its readers check that before using it); the taker must check.
+//
+// Thread safety: a SharedBytes may be copied and read from any number of threads at once;
+// AttachDecoded and TakeDecoded may race with each other and with reads (the message
+// changes hands atomically, taken at most once).
 class SharedBytes {
  public:
   SharedBytes() = default;
   // Takes the bytes over (no copy when `bytes` is an rvalue).
   SharedBytes(std::string bytes)  // NOLINT(google-explicit-constructor): a value type
-      : bytes_(bytes.empty() ? nullptr : std::make_shared<const std::string>(std::move(bytes))) {}
+      : blob_(bytes.empty() ? nullptr : std::make_shared<const Blob>(std::move(bytes))) {}
   SharedBytes(std::string_view bytes) : SharedBytes(std::string(bytes)) {}  // NOLINT
   SharedBytes(const char* bytes) : SharedBytes(std::string(bytes)) {}       // NOLINT
 
   // The bytes; valid while this SharedBytes (or a copy of it) lives.
-  const std::string& str() const { return bytes_ ? *bytes_ : Empty(); }
+  const std::string& str() const { return blob_ ? blob_->bytes : Empty(); }
   operator std::string_view() const { return str(); }  // NOLINT: reads like a string
   const char* data() const { return str().data(); }
-  size_t size() const { return bytes_ ? bytes_->size() : 0; }
+  size_t size() const { return blob_ ? blob_->bytes.size() : 0; }
   bool empty() const { return size() == 0; }
 
+  // Gives `decoded` to the first TakeDecoded of these bytes (through any copy of this
+  // SharedBytes). Dropped when a message was attached before, when a TakeDecoded came
+  // first (that reader parsed; nobody would take it), or when the bytes are empty.
+  void AttachDecoded(std::unique_ptr<google::protobuf::Message> decoded) const;
+  // The attached message, once: null if none was attached or another reader took it.
+  std::unique_ptr<google::protobuf::Message> TakeDecoded() const;
+
   friend bool operator==(const SharedBytes& a, const SharedBytes& b) {
-    return a.bytes_ == b.bytes_ || a.str() == b.str();
+    return a.blob_ == b.blob_ || a.str() == b.str();
   }
   friend bool operator==(const SharedBytes& a, std::string_view b) { return a.str() == b; }
   friend bool operator==(const SharedBytes& a, const std::string& b) { return a.str() == b; }
@@ -77,8 +96,17 @@ class SharedBytes {
   friend std::ostream& operator<<(std::ostream& os, const SharedBytes& bytes);
 
  private:
+  struct Blob {
+    explicit Blob(std::string b) : bytes(std::move(b)) {}
+    Blob(const Blob&) = delete;
+    Blob& operator=(const Blob&) = delete;
+    ~Blob();
+    const std::string bytes;
+    // Owned; nullptr until attached, kTaken once a reader looked.
+    mutable std::atomic<google::protobuf::Message*> decoded{nullptr};
+  };
   static const std::string& Empty();
-  std::shared_ptr<const std::string> bytes_;
+  std::shared_ptr<const Blob> blob_;
 };
 
 struct KeyValue {
@@ -176,13 +204,13 @@ class Store {
 
   // Creates `key`. Returns the new revision (the object's resourceVersion).
   // kAlreadyExists if the key exists. `lease` (if non-zero) must be a live lease.
-  virtual absl::StatusOr<int64_t> Create(std::string_view key, std::string_view value,
+  virtual absl::StatusOr<int64_t> Create(std::string_view key, SharedBytes value,
                                          LeaseId lease = 0) = 0;
 
   // Replaces the value of an existing key. If `expected_revision` is non-zero it must
   // equal the key's mod_revision, else kAborted. Returns the new revision. The key's lease
   // becomes `lease`: 0 detaches it from any lease, as etcd's put does.
-  virtual absl::StatusOr<int64_t> Update(std::string_view key, std::string_view value,
+  virtual absl::StatusOr<int64_t> Update(std::string_view key, SharedBytes value,
                                          int64_t expected_revision, LeaseId lease = 0) = 0;
 
   // Deletes an existing key, with the same precondition as Update. Returns the deleted
@@ -229,13 +257,13 @@ class StoreWrapper : public Store {
   // `target` must outlive the wrapper.
   explicit StoreWrapper(Store* target) : target_(target) {}
 
-  absl::StatusOr<int64_t> Create(std::string_view key, std::string_view value,
+  absl::StatusOr<int64_t> Create(std::string_view key, SharedBytes value,
                                  LeaseId lease = 0) override {
-    return target_->Create(key, value, lease);
+    return target_->Create(key, std::move(value), lease);
   }
-  absl::StatusOr<int64_t> Update(std::string_view key, std::string_view value,
+  absl::StatusOr<int64_t> Update(std::string_view key, SharedBytes value,
                                  int64_t expected_revision, LeaseId lease = 0) override {
-    return target_->Update(key, value, expected_revision, lease);
+    return target_->Update(key, std::move(value), expected_revision, lease);
   }
   absl::StatusOr<KeyValue> Delete(std::string_view key, int64_t expected_revision = 0) override {
     return target_->Delete(key, expected_revision);

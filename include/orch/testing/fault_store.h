@@ -97,9 +97,9 @@ class FaultStore : public store::StoreWrapper {
   // Calls refused by an injected fault, of any kind.
   int Injected() const;
 
-  absl::StatusOr<int64_t> Create(std::string_view key, std::string_view value,
+  absl::StatusOr<int64_t> Create(std::string_view key, store::SharedBytes value,
                                  store::LeaseId lease = 0) override;
-  absl::StatusOr<int64_t> Update(std::string_view key, std::string_view value,
+  absl::StatusOr<int64_t> Update(std::string_view key, store::SharedBytes value,
                                  int64_t expected_revision, store::LeaseId lease = 0) override;
   absl::StatusOr<store::KeyValue> Delete(std::string_view key,
                                          int64_t expected_revision = 0) override;
