@@ -13,15 +13,15 @@ namespace queue_internal {
 
 // ------------------------------------------------------------------ IndexedHeap
 
-template <typename Less>
-void IndexedHeap<Less>::Place(size_t i, Entry* e) {
-  items_[i] = e;
-  e->heap_index = i;
+template <typename Order>
+void IndexedHeap<Order>::Place(size_t i, const HeapItem& item) {
+  items_[i] = item;
+  item.entry->heap_index = i;
 }
 
-template <typename Less>
-void IndexedHeap<Less>::Push(Entry* e) {
-  items_.push_back(e);
+template <typename Order>
+void IndexedHeap<Order>::Push(Entry* e) {
+  items_.push_back(order_.Item(e));
   e->heap_index = items_.size() - 1;
   SiftUp(items_.size() - 1);
 }
@@ -29,9 +29,9 @@ void IndexedHeap<Less>::Push(Entry* e) {
 // Floyd's bottom-up deletion: the hole at the root sinks along the smaller children to a
 // leaf (one comparison per level), then the last item, usually among the largest, rises
 // into it from there.
-template <typename Less>
-void IndexedHeap<Less>::PopTop() {
-  Entry* last = items_.back();
+template <typename Order>
+void IndexedHeap<Order>::PopTop() {
+  const HeapItem last = items_.back();
   items_.pop_back();
   if (items_.empty()) return;
   const size_t n = items_.size();
@@ -39,7 +39,7 @@ void IndexedHeap<Less>::PopTop() {
   while (true) {
     size_t child = 2 * hole + 1;
     if (child >= n) break;
-    if (child + 1 < n && less_(items_[child + 1], items_[child])) ++child;
+    if (child + 1 < n && order_(items_[child + 1], items_[child])) ++child;
     Place(hole, items_[child]);
     hole = child;
   }
@@ -47,61 +47,83 @@ void IndexedHeap<Less>::PopTop() {
   SiftUp(hole);
 }
 
-template <typename Less>
-void IndexedHeap<Less>::Remove(Entry* e) {
+template <typename Order>
+void IndexedHeap<Order>::Remove(Entry* e) {
   const size_t i = e->heap_index;
-  Entry* last = items_.back();
+  const HeapItem last = items_.back();
   items_.pop_back();
   if (i < items_.size()) {
     Place(i, last);
-    Fix(last);
+    SiftUp(i);
+    SiftDown(last.entry->heap_index);
   }
 }
 
-template <typename Less>
-void IndexedHeap<Less>::Fix(Entry* e) {
+template <typename Order>
+void IndexedHeap<Order>::Fix(Entry* e) {
+  items_[e->heap_index] = order_.Item(e);
   SiftUp(e->heap_index);
   SiftDown(e->heap_index);
 }
 
-template <typename Less>
-void IndexedHeap<Less>::SiftUp(size_t i) {
-  Entry* e = items_[i];
+template <typename Order>
+void IndexedHeap<Order>::SiftUp(size_t i) {
+  const HeapItem item = items_[i];
   while (i > 0) {
     const size_t parent = (i - 1) / 2;
-    if (!less_(e, items_[parent])) break;
+    if (!order_(item, items_[parent])) break;
     Place(i, items_[parent]);
     i = parent;
   }
-  Place(i, e);
+  Place(i, item);
 }
 
-template <typename Less>
-void IndexedHeap<Less>::SiftDown(size_t i) {
-  Entry* e = items_[i];
+template <typename Order>
+void IndexedHeap<Order>::SiftDown(size_t i) {
+  const HeapItem item = items_[i];
   const size_t n = items_.size();
   while (true) {
     size_t child = 2 * i + 1;
     if (child >= n) break;
-    if (child + 1 < n && less_(items_[child + 1], items_[child])) ++child;
-    if (!less_(items_[child], e)) break;
+    if (child + 1 < n && order_(items_[child + 1], items_[child])) ++child;
+    if (!order_(items_[child], item)) break;
     Place(i, items_[child]);
     i = child;
   }
-  Place(i, e);
+  Place(i, item);
+}
+
+namespace {
+
+bool KeyLess(const HeapItem& a, const HeapItem& b) {
+  if (a.key.major != b.key.major) return a.key.major < b.key.major;
+  if (a.key.minor != b.key.minor) return a.key.minor < b.key.minor;
+  return a.seq < b.seq;
+}
+
+}  // namespace
+
+HeapItem ActiveOrder::Item(Entry* e) const {
+  HeapItem item{.seq = e->seq, .entry = e};
+  item.keyed = sort->SortKey(e->info, &item.key);
+  return item;
 }
 
 // Ties (equal for the sort plugin, or equal expiry) come out in the order they went in, so
 // that a simulation is the same on every run.
-bool ActiveOrder::operator()(const Entry* a, const Entry* b) const {
-  if (sort->Less(a->info, b->info)) return true;
-  if (sort->Less(b->info, a->info)) return false;
-  return a->seq < b->seq;
+bool ActiveOrder::operator()(const HeapItem& a, const HeapItem& b) const {
+  if (a.keyed && b.keyed) return KeyLess(a, b);
+  if (sort->Less(a.entry->info, b.entry->info)) return true;
+  if (sort->Less(b.entry->info, a.entry->info)) return false;
+  return a.seq < b.seq;
 }
 
-bool BackoffOrder::operator()(const Entry* a, const Entry* b) const {
-  if (a->backoff_expiry != b->backoff_expiry) return a->backoff_expiry < b->backoff_expiry;
-  return a->seq < b->seq;
+HeapItem BackoffOrder::Item(Entry* e) const {
+  return HeapItem{.key = {.minor = e->backoff_expiry}, .seq = e->seq, .keyed = true, .entry = e};
+}
+
+bool BackoffOrder::operator()(const HeapItem& a, const HeapItem& b) const {
+  return KeyLess(a, b);
 }
 
 // ------------------------------------------------------------------ EntryList
@@ -143,6 +165,7 @@ void EntryList<kLinks>::Remove(Entry* e) {
 namespace {
 
 using queue_internal::Entry;
+using queue_internal::HeapItem;
 using queue_internal::Where;
 
 // Debian's Abseil does not take std::string_view for its string keys.
@@ -712,8 +735,8 @@ std::vector<PodInfoPtr> SchedulingQueue::PendingPods() const {
   ReaderMutexLock lock(&mu_);
   std::vector<PodInfoPtr> pods;
   pods.reserve(active_.size() + backoff_.size() + unschedulable_.size());
-  for (const Entry* e : active_.items()) pods.push_back(e->info.pod);
-  for (const Entry* e : backoff_.items()) pods.push_back(e->info.pod);
+  for (const HeapItem& item : active_.items()) pods.push_back(item.entry->info.pod);
+  for (const HeapItem& item : backoff_.items()) pods.push_back(item.entry->info.pod);
   for (const Entry* e = unschedulable_.front(); e != nullptr;
        e = decltype(unschedulable_)::Next(e)) {
     pods.push_back(e->info.pod);

@@ -123,37 +123,51 @@ struct Entry {
   Links affinity_links;
 };
 
+// One place in a heap: the entry, and its sort key when the order has one, held inline so
+// that reordering the heap reads no entry.
+struct HeapItem {
+  QueueSortKey key;
+  uint64_t seq = 0;    // the entry's, for ties
+  bool keyed = false;  // `key` is set
+  Entry* entry = nullptr;
+};
+
 // A binary heap of entries that keeps each entry's position in it, so that any entry can be
-// removed or re-sorted in O(log n). Less(a, b): a comes out first.
-template <typename Less>
+// removed or re-sorted in O(log n). Order::Item(e) makes an entry's item; Order(a, b): a
+// comes out first.
+template <typename Order>
 class IndexedHeap {
  public:
-  explicit IndexedHeap(Less less) : less_(less) {}
+  explicit IndexedHeap(Order order) : order_(order) {}
   void Push(Entry* e);
-  Entry* Top() const { return items_.empty() ? nullptr : items_.front(); }
+  Entry* Top() const { return items_.empty() ? nullptr : items_.front().entry; }
   // Removes Top() with about half the comparisons of Remove(Top()).
   void PopTop();
   void Remove(Entry* e);
   // Restores the order after `e`'s sort key changed.
   void Fix(Entry* e);
   size_t size() const { return items_.size(); }
-  const std::vector<Entry*>& items() const { return items_; }
+  const std::vector<HeapItem>& items() const { return items_; }
 
  private:
-  void Place(size_t i, Entry* e);
+  void Place(size_t i, const HeapItem& item);
   void SiftUp(size_t i);
   void SiftDown(size_t i);
 
-  Less less_;
-  std::vector<Entry*> items_;
+  Order order_;
+  std::vector<HeapItem> items_;
 };
 
+// The QueueSort plugin's order, by key when it gives keys; ties first in, first out.
 struct ActiveOrder {
   const QueueSortPlugin* sort;
-  bool operator()(const Entry* a, const Entry* b) const;
+  HeapItem Item(Entry* e) const;
+  bool operator()(const HeapItem& a, const HeapItem& b) const;
 };
+// Backoff expiry; ties first in, first out.
 struct BackoffOrder {
-  bool operator()(const Entry* a, const Entry* b) const;
+  HeapItem Item(Entry* e) const;
+  bool operator()(const HeapItem& a, const HeapItem& b) const;
 };
 
 // An intrusive doubly linked list through one Links member of Entry: insertion-ordered,

@@ -14,6 +14,11 @@ class PrioritySort final : public QueueSortPlugin {
     const int32_t pb = b.pod->priority();
     return pa > pb || (pa == pb && a.timestamp < b.timestamp);
   }
+  bool SortKey(const QueuedPodInfo& info, QueueSortKey* key) const override {
+    key->major = -static_cast<int64_t>(info.pod->priority());
+    key->minor = info.timestamp;
+    return true;
+  }
 };
 
 }  // namespace
