@@ -430,6 +430,20 @@ absl::Status Client::ExistingObjectError(const api::Kind& kind, const std::strin
       fmt::format("object is being deleted: {}", std::string(exists.message())));
 }
 
+void Client::ShareDecoded(Write write, const store::SharedBytes& bytes, int64_t revision,
+                          std::unique_ptr<Message> object) {
+  internal::ShareDecoded(bytes, revision, std::move(object));
+  const size_t limit = write == Write::kCreate ? kMaxWaitingCreated : kMaxWaitingUpdated;
+  MutexLock lock(&shared_mu_);
+  std::deque<store::SharedBytes>& waiting = waiting_[static_cast<int>(write)];
+  while (!waiting.empty() && !waiting.front().HoldsDecoded()) waiting.pop_front();
+  if (waiting.size() >= limit) {
+    waiting.front().TakeDecoded();  // its reader decodes instead
+    waiting.pop_front();
+  }
+  waiting.push_back(bytes);
+}
+
 absl::Status Client::CreateObject(Message* object, Share share) {
   ORCH_ASSIGN_OR_RETURN(const api::Kind* kind, KindOf(*object->GetDescriptor()));
   const bool generate = Meta(*object)->name().empty();
@@ -457,7 +471,7 @@ absl::Status Client::CreateObject(Message* object, Share share) {
       if (share == Share::kDecoded) {
         std::unique_ptr<Message> copy(object->New());
         copy->CopyFrom(*object);
-        internal::ShareDecoded(bytes, *revision, std::move(copy));
+        ShareDecoded(Write::kCreate, bytes, *revision, std::move(copy));
       }
       return absl::OkStatus();
     }
@@ -573,7 +587,7 @@ absl::StatusOr<std::string> Client::Bind(const api::v1::Pod& pod, std::string_vi
     if (absl::IsAborted(written.status())) return internal::ConflictError(*kind, target.name);
     return written.status();
   }
-  internal::ShareDecoded(bytes, *written, std::move(bound));
+  ShareDecoded(Write::kUpdate, bytes, *written, std::move(bound));
   return std::to_string(*written);
 }
 
@@ -643,7 +657,7 @@ absl::Status Client::UpdateImpl(Message* object, UpdateMode mode) {
       ReleaseServiceAddresses(*current, finish_delete ? nullptr : next.get());
       MutableMeta(next.get())->set_resource_version(std::to_string(*written));
       object->CopyFrom(*next);
-      if (!finish_delete) internal::ShareDecoded(shared, *written, std::move(next));
+      if (!finish_delete) ShareDecoded(Write::kUpdate, shared, *written, std::move(next));
       return absl::OkStatus();
     }
     ReleaseReservations(reserved);
@@ -726,7 +740,9 @@ absl::Status Client::DeleteObject(const Descriptor& type, std::string_view ns,
       case DeletePlan::Action::kUpdate: {
         const store::SharedBytes bytes(internal::Encode(plan.next.get()));
         absl::StatusOr<int64_t> revision = store_->Update(target.key, bytes, kv->mod_revision);
-        if (revision.ok()) internal::ShareDecoded(bytes, *revision, std::move(plan.next));
+        if (revision.ok()) {
+          ShareDecoded(Write::kUpdate, bytes, *revision, std::move(plan.next));
+        }
         written = revision.status();
         break;
       }

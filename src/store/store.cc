@@ -30,6 +30,12 @@ void SharedBytes::AttachDecoded(std::unique_ptr<google::protobuf::Message> decod
   }
 }
 
+bool SharedBytes::HoldsDecoded() const {
+  if (blob_ == nullptr) return false;
+  google::protobuf::Message* held = blob_->decoded.load(std::memory_order_relaxed);
+  return held != nullptr && held != kTaken;
+}
+
 std::unique_ptr<google::protobuf::Message> SharedBytes::TakeDecoded() const {
   if (blob_ == nullptr) return nullptr;
   google::protobuf::Message* taken = blob_->decoded.exchange(kTaken, std::memory_order_acq_rel);

@@ -803,6 +803,26 @@ TEST_F(ClientTest, WritesShareTheObjectTheirBytesDecodeTo) {
   EXPECT_EQ(events.items[0].value.TakeDecoded(), nullptr);
 }
 
+// Objects nobody takes are memory: past kMaxWaitingUpdated updates, the oldest waiting
+// object is taken back (its reader would decode), the newest still waits.
+TEST_F(ClientTest, AtMostSoManyUpdatedObjectsWaitForAReader) {
+  const std::string key = store::ObjectKey("pods", "default", "p");
+  ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod pod, client_->Create(MakePod("p")));
+  std::vector<int64_t> revisions;
+  for (size_t i = 0; i <= Client::kMaxWaitingUpdated; ++i) {
+    (*pod.mutable_metadata()->mutable_labels())["n"] = std::to_string(i);
+    ORCH_ASSERT_OK_AND_ASSIGN(pod, client_->Update(pod));
+    revisions.push_back(Revision());
+  }
+  auto holds = [&](int64_t revision) {
+    absl::StatusOr<store::KeyValue> kv = store_->Get(key, revision);
+    return kv.ok() && kv->value.HoldsDecoded();
+  };
+  EXPECT_FALSE(holds(revisions.front()));
+  EXPECT_TRUE(holds(revisions[1]));
+  EXPECT_TRUE(holds(revisions.back()));
+}
+
 TEST_F(ClientTest, BindSetsNodeNameAndPodScheduledWithACompareAndSwap) {
   ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod pod, client_->Create(MakePod("web")));
   ORCH_ASSERT_OK_AND_ASSIGN(std::string version, client_->Bind(pod, "node-1"));

@@ -52,6 +52,7 @@
 #define ORCH_CLIENT_CLIENT_H_
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <random>
 #include <string>
@@ -202,10 +203,16 @@ class Client {
                                        absl::FunctionRef<google::protobuf::Message*()> append);
   // In place: on success `*object` holds the stored object; on error it is unspecified.
   // Every write of this client hands the object written to the first informer of this
-  // process that sees it, which then skips decoding it (store::SharedBytes' decoded form);
+  // process that reads it, which then skips decoding it (store::SharedBytes' decoded form);
   // for Create that is a copy of `*object`. kBytesOnly skips that copy: for an object
-  // nobody watches (an Event), which a MemoryStore would otherwise keep alive twice.
+  // nobody watches (an Event). An object no informer has taken yet is extra memory: an
+  // updated one sits beside the version the informer still holds, a created one is what
+  // the informer will hold anyway, unless nobody watches its kind. So a client keeps at
+  // most kMaxWaitingUpdated updated and kMaxWaitingCreated created objects waiting, and
+  // takes the oldest back beyond that: its reader decodes.
   enum class Share { kDecoded, kBytesOnly };
+  static constexpr size_t kMaxWaitingUpdated = 1024;
+  static constexpr size_t kMaxWaitingCreated = 16384;
   absl::Status CreateObject(google::protobuf::Message* object, Share share = Share::kDecoded);
   absl::Status UpdateObject(google::protobuf::Message* object);
   absl::Status UpdateObjectStatus(google::protobuf::Message* object);
@@ -276,6 +283,12 @@ class Client {
   void ReleaseServiceAddresses(const google::protobuf::Message& before,
                                const google::protobuf::Message* after);
 
+  // Attaches `object` (the written object) to `bytes` for this process's first reader; see
+  // CreateObject.
+  enum class Write { kCreate, kUpdate };
+  void ShareDecoded(Write write, const store::SharedBytes& bytes, int64_t revision,
+                    std::unique_ptr<google::protobuf::Message> object);
+
   store::Store* const store_;
   const api::Scheme* const scheme_;
   Clock* const clock_;
@@ -285,6 +298,9 @@ class Client {
   IPv4Cidr service_ips_ ABSL_GUARDED_BY(ranges_mu_);
   int32_t node_port_min_ ABSL_GUARDED_BY(ranges_mu_) = 30000;
   int32_t node_port_max_ ABSL_GUARDED_BY(ranges_mu_) = 32767;
+  Mutex shared_mu_;
+  // Per Write: the bytes written since the oldest whose object may still wait for a reader.
+  std::deque<store::SharedBytes> waiting_[2] ABSL_GUARDED_BY(shared_mu_);
 };
 
 // ---------------------------------------------------------------- implementation

@@ -86,6 +86,8 @@ class SharedBytes {
   void AttachDecoded(std::unique_ptr<google::protobuf::Message> decoded) const;
   // The attached message, once: null if none was attached or another reader took it.
   std::unique_ptr<google::protobuf::Message> TakeDecoded() const;
+  // Whether a message is attached and not taken yet.
+  bool HoldsDecoded() const;
 
   friend bool operator==(const SharedBytes& a, const SharedBytes& b) {
     return a.blob_ == b.blob_ || a.str() == b.str();
