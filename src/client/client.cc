@@ -432,7 +432,10 @@ absl::Status Client::ExistingObjectError(const api::Kind& kind, const std::strin
 
 void Client::ShareDecoded(Write write, const store::SharedBytes& bytes, int64_t revision,
                           std::unique_ptr<Message> object) {
-  internal::ShareDecoded(bytes, revision, std::move(object));
+  if (api::v1::ObjectMeta* meta = MutableMeta(object.get())) {
+    meta->set_resource_version(std::to_string(revision));
+  }
+  bytes.AttachDecoded(std::move(object));
   const size_t limit = write == Write::kCreate ? kMaxWaitingCreated : kMaxWaitingUpdated;
   MutexLock lock(&shared_mu_);
   std::deque<store::SharedBytes>& waiting = waiting_[static_cast<int>(write)];
@@ -634,8 +637,8 @@ absl::Status Client::UpdateImpl(Message* object, UpdateMode mode) {
     }
     // The encoding is what gets written: the same bytes as stored mean nothing changed (no
     // write, no event). Encodings are deterministic, so equal objects give equal bytes.
-    const store::SharedBytes shared(internal::Encode(next.get()));
-    if (shared == kv->value) {
+    const store::SharedBytes bytes(internal::Encode(next.get()));
+    if (bytes == kv->value) {
       object->CopyFrom(*current);
       return absl::OkStatus();
     }
@@ -651,13 +654,13 @@ absl::Status Client::UpdateImpl(Message* object, UpdateMode mode) {
       absl::StatusOr<store::KeyValue> gone = store_->Delete(target.key, kv->mod_revision);
       written = gone.ok() ? absl::StatusOr<int64_t>(gone->mod_revision) : gone.status();
     } else {
-      written = store_->Update(target.key, shared, kv->mod_revision);
+      written = store_->Update(target.key, bytes, kv->mod_revision);
     }
     if (written.ok()) {
       ReleaseServiceAddresses(*current, finish_delete ? nullptr : next.get());
       MutableMeta(next.get())->set_resource_version(std::to_string(*written));
       object->CopyFrom(*next);
-      if (!finish_delete) ShareDecoded(Write::kUpdate, shared, *written, std::move(next));
+      if (!finish_delete) ShareDecoded(Write::kUpdate, bytes, *written, std::move(next));
       return absl::OkStatus();
     }
     ReleaseReservations(reserved);

@@ -84,14 +84,6 @@ absl::Status Decode(const store::KeyValue& kv, int64_t revision, Message* out) {
   return absl::OkStatus();
 }
 
-void ShareDecoded(const store::SharedBytes& bytes, int64_t revision,
-                  std::unique_ptr<Message> object) {
-  if (api::v1::ObjectMeta* meta = MutableMeta(object.get())) {
-    meta->set_resource_version(std::to_string(revision));
-  }
-  bytes.AttachDecoded(std::move(object));
-}
-
 absl::StatusOr<std::unique_ptr<Message>> DecodeShared(const store::KeyValue& kv,
                                                       int64_t revision, const Message& prototype) {
   if (std::unique_ptr<Message> shared = kv.value.TakeDecoded();

@@ -73,15 +73,9 @@ class ScratchArena {
 // kDataLoss when the bytes do not parse.
 absl::Status Decode(const store::KeyValue& kv, int64_t revision, google::protobuf::Message* out);
 
-// Hands a written object to this process's readers of the store (see store::SharedBytes'
-// decoded form): `object` is what `bytes` were encoded from, with its resourceVersion set
-// here to `revision`, the write's. The first DecodeShared of those bytes at that revision
-// takes it instead of parsing them.
-void ShareDecoded(const store::SharedBytes& bytes, int64_t revision,
-                  std::unique_ptr<google::protobuf::Message> object);
-
-// As Decode, into a new message of `prototype`'s type: the object a writer shared for
-// these bytes when it was written at `revision` and is of that type, else a parse.
+// As Decode, into a new message of `prototype`'s type: the object the writer attached to
+// these bytes (store::SharedBytes' decoded form, Client::ShareDecoded) when it is of that
+// type and stamped with `revision`, else a parse.
 absl::StatusOr<std::unique_ptr<google::protobuf::Message>> DecodeShared(
     const store::KeyValue& kv, int64_t revision, const google::protobuf::Message& prototype);
 

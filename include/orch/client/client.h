@@ -283,8 +283,8 @@ class Client {
   void ReleaseServiceAddresses(const google::protobuf::Message& before,
                                const google::protobuf::Message* after);
 
-  // Attaches `object` (the written object) to `bytes` for this process's first reader; see
-  // CreateObject.
+  // Attaches `object`, the object written as `bytes`, stamped with the write's `revision`,
+  // for this process's first reader of those bytes (see CreateObject).
   enum class Write { kCreate, kUpdate };
   void ShareDecoded(Write write, const store::SharedBytes& bytes, int64_t revision,
                     std::unique_ptr<google::protobuf::Message> object);
