@@ -43,8 +43,8 @@ std::string KindField(const google::protobuf::Message& object);
 // mod_revision is the resourceVersion). `*object` is left as it was.
 std::string Encode(google::protobuf::Message* object);
 
-// An arena in the caller's frame, for a message that only lives to be encoded (a bound
-// pod, an Event): its fields take no allocation of their own, unless it outgrows the
+// An arena in the caller's frame, for a message that only lives to be encoded (an Event
+// nobody watches): its fields take no allocation of their own, unless it outgrows the
 // buffer. Not movable; the messages it makes die with it.
 class ScratchArena {
  public:
