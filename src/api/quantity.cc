@@ -203,6 +203,28 @@ std::string Int128ToString(int128 value) {
 
 int128 Abs(int128 v) { return v < 0 ? -v : v; }
 
+// Nearly every quantity a manifest holds ("100m", "500Mi", "4") is a whole number of at
+// most 18 digits whose suffix scales it to whole nano-units: its value in integers, no digit
+// strings. False (nothing set) for anything else, which the general path takes.
+bool ScaleWholeNumber(const Parts& parts, const SuffixMeaning& meaning, int128& nanos) {
+  if (!parts.denom.empty() || parts.num.size() > 18) return false;
+  uint64_t value = 0;
+  for (char c : parts.num) value = value * 10 + static_cast<uint64_t>(c - '0');
+  if (meaning.base == 2) {  // exponents 10 to 60; beyond 2^63-1 units the cap applies
+    if (value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) >> meaning.exponent) {
+      return false;
+    }
+    nanos = static_cast<int128>(value << meaning.exponent) * kNanosPerUnit;
+    return true;
+  }
+  const int64_t exp10 = meaning.exponent + 9;  // below 10^18 * 10^18: no overflow
+  if (exp10 < 0 || exp10 > 18) return false;
+  int128 scale = 1;
+  for (int64_t i = 0; i < exp10; ++i) scale *= 10;
+  nanos = static_cast<int128>(value) * scale;
+  return true;
+}
+
 // The quotient of nanos / divisor rounded away from zero, saturated to int64.
 int64_t DivideAwayFromZero(int128 nanos, int128 divisor) {
   int128 q = nanos / divisor;
@@ -261,6 +283,10 @@ absl::StatusOr<Quantity> Quantity::Parse(std::string_view text) {
   }
   SuffixMeaning meaning;
   if (!InterpretSuffix(parts.suffix, meaning)) return InvalidQuantity(text, kSuffixMessage);
+  if (int128 nanos = 0; ScaleWholeNumber(parts, meaning, nanos)) {
+    // A binary quantity here is zero or at least 1Ki: its format stands.
+    return Quantity(parts.negative ? -nanos : nanos, meaning.format);
+  }
 
   // The number as significant digits times a power of ten.
   std::string digits(parts.num);

@@ -5,6 +5,7 @@
 #include <ostream>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -336,6 +337,37 @@ TEST(QuantityTest, RandomInputsNeverCrashAndRoundTrip) {
     EXPECT_EQ(again->ToString(), q->ToString()) << text;
   }
   EXPECT_GT(accepted, 100);
+}
+
+// Whole numbers take a shortcut (integers, no digit strings); the same value written with a
+// fraction (".0") takes the general path. Both give the same value and format, at every
+// suffix and across the edges where the shortcut hands over (19 digits, the binary cap,
+// decimal exponents outside 10^-9..10^9).
+TEST(QuantityTest, WholeNumbersParseAsTheirFractionalForm) {
+  std::mt19937_64 rng(20261205);
+  const std::vector<std::string> suffixes = {"",   "n",  "u",  "m",  "k",   "M",   "G",  "T",
+                                             "P",  "E",  "Ki", "Mi", "Gi",  "Ti",  "Pi", "Ei",
+                                             "e3", "e9", "e-3", "e-9", "e-12", "e10", "E18"};
+  std::uniform_int_distribution<int> digits(1, 20);
+  std::uniform_int_distribution<int> digit(0, 9);
+  int compared = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string number;
+    for (int n = digits(rng); n > 0; --n) number.push_back(static_cast<char>('0' + digit(rng)));
+    const std::string sign = i % 3 == 0 ? "-" : (i % 3 == 1 ? "+" : "");
+    const std::string& suffix = suffixes[static_cast<size_t>(i) % suffixes.size()];
+    absl::StatusOr<Quantity> whole = Quantity::Parse(sign + number + suffix);
+    absl::StatusOr<Quantity> general = Quantity::Parse(sign + number + ".0" + suffix);
+    ASSERT_EQ(whole.ok(), general.ok()) << sign << number << suffix;
+    if (!whole.ok()) continue;
+    ++compared;
+    EXPECT_EQ(*whole, *general) << sign << number << suffix;
+    EXPECT_EQ(whole->format(), general->format()) << sign << number << suffix;
+    EXPECT_EQ(whole->ToString(), general->ToString()) << sign << number << suffix;
+  }
+  EXPECT_GT(compared, 15000);
+  EXPECT_EQ(Q("9223372036854775807Ki").ToString(), Q("9223372036854775807.0Ki").ToString());
+  EXPECT_EQ(Q("8388607Ei").ToString(), Q("8388607.0Ei").ToString());
 }
 
 }  // namespace
