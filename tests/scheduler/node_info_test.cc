@@ -16,6 +16,7 @@ namespace {
 using ::orch::scheduler::testing::FillResources;
 using ::orch::scheduler::testing::MakeNode;
 using ::orch::scheduler::testing::MakePod;
+using ::orch::scheduler::testing::PodBuilder;
 using ::orch::scheduler::testing::ResourceList;
 using ::orch::testing::IsOk;
 using ::orch::testing::StatusIs;
@@ -249,6 +250,28 @@ TEST(PodInfoTest, BadQuantityNamesTheField) {
   EXPECT_THAT(PodInfo::Create(MakePod("p").Overhead({{"cpu", "abc"}}).Ptr()),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("spec.overhead[cpu]")));
   EXPECT_THAT(PodInfo::Create(nullptr), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// Equal signatures mean equal Filter and Score results, so the signature tells apart
+// everything but the pod's name and nodeName: namespace, each label, the spec.
+TEST(PodInfoTest, SchedulingSignatureSeparatesWhatPlacementReads) {
+  const auto signature = [](const PodBuilder& b) { return b.Info()->scheduling_signature(); };
+  const auto base = [] { return MakePod("a").Label("app", "web").Req({{"cpu", "1"}}); };
+  EXPECT_EQ(signature(base()), signature(MakePod("b").Label("app", "web").Req({{"cpu", "1"}})));
+  // Label order never matters; where a key ends and its value begins always does.
+  EXPECT_EQ(signature(MakePod("a").Label("x", "1").Label("y", "2")),
+            signature(MakePod("a").Label("y", "2").Label("x", "1")));
+  EXPECT_NE(signature(MakePod("a").Label("ab", "c")), signature(MakePod("a").Label("a", "bc")));
+  EXPECT_NE(signature(MakePod("a").Label("a", "")), signature(MakePod("a")));
+  EXPECT_NE(signature(base()), signature(base().Namespace("other")));
+  EXPECT_NE(signature(base()), signature(base().Label("tier", "front")));
+  EXPECT_NE(signature(base()), signature(base().Req({{"memory", "1Gi"}})));
+  // A bound pod's signature is its pending form's.
+  api::v1::Pod bound = base().Obj();
+  bound.mutable_spec()->set_node_name("n1");
+  ORCH_ASSERT_OK_AND_ASSIGN(PodInfoPtr info,
+                            PodInfo::Create(std::make_shared<const api::v1::Pod>(bound)));
+  EXPECT_EQ(info->scheduling_signature(), signature(base()));
 }
 
 TEST(PodInfoTest, HostPortsOnlyThoseAskingForOneWithDefaults) {
