@@ -1,9 +1,12 @@
 #include "orch/client/events.h"
 
+#include <iterator>
+#include <numeric>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "orch/api/time.h"
+#include "orch/base/status.h"
 #include "client/object.h"
 #include "fmt/format.h"
 #include "orch/api/v1/core.pb.h"
@@ -27,13 +30,16 @@ absl::Status EventRecorder::Record(const google::protobuf::Message& object,
     return absl::InvalidArgumentError(
         fmt::format("event about a {}: not an object", object.GetDescriptor()->full_name()));
   }
-  const std::string ns = meta->namespace_().empty() ? "default" : meta->namespace_();
-  const std::string kind = internal::KindField(object);
-  std::string key(kind);
-  for (std::string_view part : {std::string_view(ns), std::string_view(meta->name()),
-                                std::string_view(meta->uid()), type, reason, message}) {
-    key.append(1, '\x1f').append(part);
-  }
+  ORCH_ASSIGN_OR_RETURN(const api::Kind* kind, client_->KindOf(*object.GetDescriptor()));
+  const std::string_view ns =
+      meta->namespace_().empty() ? std::string_view("default") : meta->namespace_();
+  const std::string_view parts[] = {ns,   meta->name(), meta->uid(),
+                                    type, reason,       message};
+  std::string key(kind->kind);
+  key.reserve(key.size() + std::size(parts) +
+              std::accumulate(std::begin(parts), std::end(parts), size_t{0},
+                              [](size_t n, std::string_view part) { return n + part.size(); }));
+  for (std::string_view part : parts) key.append(1, '\x1f').append(part);
   const absl::Time now = client_->clock()->Now();
 
   MutexLock lock(&mu_);
@@ -60,13 +66,13 @@ absl::Status EventRecorder::Record(const google::protobuf::Message& object,
   api::v1::Event& event = *arena.Create<api::v1::Event>();
   event.set_api_version("v1");
   event.set_kind("Event");
-  event.mutable_metadata()->set_namespace_(ns);
+  event.mutable_metadata()->set_namespace_(std::string(ns));
   api::v1::ObjectReference& ref = *event.mutable_involved_object();
-  ref.set_kind(kind);
+  ref.set_kind(kind->kind);
   ref.set_namespace_(meta->namespace_());
   ref.set_name(meta->name());
   ref.set_uid(meta->uid());
-  ref.set_api_version(internal::ApiVersionField(object));
+  ref.set_api_version(kind->api_version());
   ref.set_resource_version(meta->resource_version());
   event.set_reason(std::string(reason));
   event.set_message(std::string(message));
@@ -92,7 +98,7 @@ absl::Status EventRecorder::Record(const google::protobuf::Message& object,
 
   auto [entry, inserted] = seen_.try_emplace(std::move(key));
   if (!inserted) lru_.erase(entry->second.lru);  // remembered, but past the window
-  entry->second = Seen{ns, event.metadata().name(), 1, now, {}};
+  entry->second = Seen{std::string(ns), event.metadata().name(), 1, now, {}};
   lru_.push_front(&entry->first);  // node_hash_map: the key stays where it is
   entry->second.lru = lru_.begin();
   while (seen_.size() > kMaxRemembered) {

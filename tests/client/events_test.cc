@@ -63,6 +63,22 @@ TEST_F(EventRecorderTest, WritesAnEventAboutTheObject) {
   EXPECT_EQ(e.count(), 1);
 }
 
+// The involved object's kind and apiVersion come from the Scheme, not from the object's own
+// type fields (which an object built in code often leaves empty).
+TEST_F(EventRecorderTest, TheReferenceNamesTheKindEvenWhenTheObjectDoesNot) {
+  api::v1::Pod bare = pod_;
+  bare.clear_api_version();
+  bare.clear_kind();
+  ASSERT_TRUE(Record(kEventWarning, "FailedMount", "volume missing").ok());
+  ASSERT_TRUE(recorder_->Record(bare, kEventNormal, "Pulled", "image present").ok());
+  std::vector<api::v1::Event> events = Events();
+  ASSERT_EQ(events.size(), 2u);
+  for (const api::v1::Event& e : events) {
+    EXPECT_EQ(e.involved_object().kind(), "Pod") << e.reason();
+    EXPECT_EQ(e.involved_object().api_version(), "v1") << e.reason();
+  }
+}
+
 TEST_F(EventRecorderTest, TheSameEventWithinTenMinutesBumpsTheCount) {
   ASSERT_TRUE(Record(kEventWarning, "BackOff", "Back-off restarting").ok());
   executor_.AdvanceBy(absl::Minutes(9));
