@@ -72,15 +72,25 @@ bool PluginNameSet::AnyOf(Fn fn) const {
   return false;
 }
 
+uint64_t PluginNameSet::Bit(std::string_view name) {
+  const size_t size = name.size();
+  const unsigned char first = size == 0 ? 0 : static_cast<unsigned char>(name.front());
+  const unsigned char last = size == 0 ? 0 : static_cast<unsigned char>(name.back());
+  return uint64_t{1} << ((size * 7 + first * 3 + last) & 63);
+}
+
 void PluginNameSet::insert(std::string_view name) {
   if (contains(name)) return;
   const auto length = static_cast<uint32_t>(name.size());
-  const char* bytes = reinterpret_cast<const char*>(&length);
-  names_.insert(names_.end(), bytes, bytes + sizeof length);
-  names_.insert(names_.end(), name.begin(), name.end());
+  const size_t at = names_.size();
+  names_.resize(at + sizeof length + name.size());
+  std::memcpy(names_.data() + at, &length, sizeof length);
+  if (!name.empty()) std::memcpy(names_.data() + at + sizeof length, name.data(), name.size());
+  bits_ |= Bit(name);
 }
 
 bool PluginNameSet::contains(std::string_view name) const {
+  if ((bits_ & Bit(name)) == 0) return false;  // most lookups: a name that is not here
   return AnyOf([name](std::string_view n) { return n == name; });
 }
 

@@ -211,7 +211,7 @@ class Client {
   // most kMaxWaitingUpdated updated and kMaxWaitingCreated created objects waiting, and
   // takes the oldest back beyond that: its reader decodes.
   enum class Share { kDecoded, kBytesOnly };
-  static constexpr size_t kMaxWaitingUpdated = 1024;
+  static constexpr size_t kMaxWaitingUpdated = 4096;
   static constexpr size_t kMaxWaitingCreated = 16384;
   absl::Status CreateObject(google::protobuf::Message* object, Share share = Share::kDecoded);
   absl::Status UpdateObject(google::protobuf::Message* object);

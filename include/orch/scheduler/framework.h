@@ -158,9 +158,14 @@ class PluginNameSet {
   template <typename Fn>
   bool AnyOf(Fn fn) const;
 
+  // One of 64 bits for a name (from its length and first and last letters): a lookup of
+  // a name whose bit is clear ends there.
+  static uint64_t Bit(std::string_view name);
+
   // Each name after its length (4 bytes, native order), so that a lookup compares the
   // lengths and reads only the names as long as the one it looks for.
   absl::InlinedVector<char, 96> names_;
+  uint64_t bits_ = 0;  // the bits of the names held
 };
 
 class CycleState {
