@@ -35,8 +35,10 @@ class EventRecorder {
   EventRecorder& operator=(const EventRecorder&) = delete;
 
   // Records an Event in `object`'s namespace (default for cluster-scoped objects).
-  // `object` is a message of a kind of the client's Scheme. `type` is kEventNormal or
-  // kEventWarning. Errors are the client's.
+  // `object` is a message of a kind of the client's Scheme (kInvalidArgument otherwise);
+  // involvedObject names it with the kind and apiVersion the Scheme gives its type, so
+  // an object whose own type fields are empty is named all the same. `type` is
+  // kEventNormal or kEventWarning. Other errors are the client's.
   absl::Status Record(const google::protobuf::Message& object, std::string_view type,
                       std::string_view reason, std::string_view message);
 
