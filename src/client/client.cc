@@ -57,7 +57,8 @@ void CopyStatus(const Message& from, Message* to) {
   if (status == nullptr) return;
   const auto* reflection = to->GetReflection();
   if (from.GetReflection()->HasField(from, status)) {
-    reflection->MutableMessage(to, status)->CopyFrom(from.GetReflection()->GetMessage(from, status));
+    internal::CopyObject(from.GetReflection()->GetMessage(from, status),
+                         reflection->MutableMessage(to, status));
   } else {
     reflection->ClearField(to, status);
   }
@@ -455,10 +456,10 @@ absl::Status Client::CreateObject(Message* object, Share share) {
   std::unique_ptr<Message> original;
   if (generate) {
     original.reset(object->New());
-    original->CopyFrom(*object);
+    internal::CopyObject(*object, original.get());
   }
   for (int attempt = 1;; ++attempt) {
-    if (attempt > 1) object->CopyFrom(*original);
+    if (attempt > 1) internal::CopyObject(*original, object);
     ORCH_RETURN_IF_ERROR(PrepareCreate(*kind, object));
     std::vector<std::string> reserved;
     if (auto* service = google::protobuf::DynamicCastToGenerated<api::v1::Service>(object)) {
@@ -473,7 +474,7 @@ absl::Status Client::CreateObject(Message* object, Share share) {
       meta->set_resource_version(std::to_string(*revision));
       if (share == Share::kDecoded) {
         std::unique_ptr<Message> copy(object->New());
-        copy->CopyFrom(*object);
+        internal::CopyObject(*object, copy.get());
         ShareDecoded(Write::kCreate, bytes, *revision, std::move(copy));
       }
       return absl::OkStatus();
@@ -621,9 +622,9 @@ absl::Status Client::UpdateImpl(Message* object, UpdateMode mode) {
     }
     ORCH_RETURN_IF_ERROR(internal::Decode(*kv, kv->mod_revision, current.get()));
     if (mode == UpdateMode::kMain) {
-      next->CopyFrom(*object);
+      internal::CopyObject(*object, next.get());
     } else {
-      next->CopyFrom(*current);
+      internal::CopyObject(*current, next.get());
       CopyStatus(*object, next.get());
     }
     ORCH_RETURN_IF_ERROR(PrepareUpdate(*kind, *current, mode, next.get()));
@@ -639,7 +640,7 @@ absl::Status Client::UpdateImpl(Message* object, UpdateMode mode) {
     // write, no event). Encodings are deterministic, so equal objects give equal bytes.
     const store::SharedBytes bytes(internal::Encode(next.get()));
     if (bytes == kv->value) {
-      object->CopyFrom(*current);
+      internal::CopyObject(*current, object);
       return absl::OkStatus();
     }
 
@@ -659,7 +660,7 @@ absl::Status Client::UpdateImpl(Message* object, UpdateMode mode) {
     if (written.ok()) {
       ReleaseServiceAddresses(*current, finish_delete ? nullptr : next.get());
       MutableMeta(next.get())->set_resource_version(std::to_string(*written));
-      object->CopyFrom(*next);
+      internal::CopyObject(*next, object);
       if (!finish_delete) ShareDecoded(Write::kUpdate, bytes, *written, std::move(next));
       return absl::OkStatus();
     }
@@ -679,7 +680,7 @@ Client::DeletePlan Client::PlanDelete(const api::Kind& kind, const Message& curr
                                       const DeleteOptions& options) const {
   DeletePlan plan;
   plan.next.reset(current.New());
-  plan.next->CopyFrom(current);
+  internal::CopyObject(current, plan.next.get());
   api::v1::ObjectMeta* meta = MutableMeta(plan.next.get());
   const int64_t grace = GracePeriod(current, options);
   const absl::Time now = clock_->Now();

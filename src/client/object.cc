@@ -62,6 +62,11 @@ std::string ApiVersionField(const Message& object) {
 
 std::string KindField(const Message& object) { return GetStringField(object, kKindField); }
 
+void CopyObject(const Message& from, Message* to) {
+  to->Clear();
+  to->MergeFrom(from);
+}
+
 std::string Encode(Message* object) {
   api::v1::ObjectMeta* meta = MutableMeta(object);
   std::string resource_version;

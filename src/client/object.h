@@ -39,6 +39,12 @@ void SetTypeFields(const api::Kind& kind, google::protobuf::Message* object);
 std::string ApiVersionField(const google::protobuf::Message& object);
 std::string KindField(const google::protobuf::Message& object);
 
+// Makes *to a copy of `from`, a message of the same type. Message::CopyFrom first walks
+// both messages to check that `from` is not part of *to (protobuf's guard against a
+// programmer error, which costs more than the copy itself); the objects copied here are
+// whole messages of their own.
+void CopyObject(const google::protobuf::Message& from, google::protobuf::Message* to);
+
 // The bytes stored for an object: deterministic, without resourceVersion (the store's
 // mod_revision is the resourceVersion). `*object` is left as it was.
 std::string Encode(google::protobuf::Message* object);
