@@ -952,7 +952,7 @@ void PodWorker::WriteStatus(const v1::Pod& pod, const PodView& view) {
                                                    pod.metadata().namespace_(), pod.metadata().name()));
         if (current.metadata().uid() != pod.metadata().uid()) return absl::OkStatus();
         *current.mutable_status() = ComputePodStatus(current, view, context);
-        return context_->client->UpdateStatus(current).status();
+        return context_->client->UpdateObjectStatus(&current);  // in place: no copy back
       },
       client::Sleeper::None());
   MutexLock lock(&mu_);
