@@ -852,6 +852,41 @@ spec:
   EXPECT_TRUE(pre_filter_->PreFilter(state, *InfoOf(owned), &result).IsSkip());
 }
 
+// Parsed default selectors are remembered by their content: pods of different ReplicaSets
+// keep their own selector, and asking again gives the same answer.
+TEST_F(DefaultConstraintsTest, EachReplicaSetsPodsSpreadByTheirOwnSelector) {
+  for (const std::string app : {"web", "db"}) {
+    auto rs = ObjectFromYaml<api::v1::ReplicaSet>(
+        "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: " + app +
+        ", namespace: default}\nspec:\n  selector: {matchLabels: {app: " + app +
+        "}}\n  template:\n    metadata: {labels: {app: " + app +
+        "}}\n    spec: {containers: [{name: c, image: busybox}]}\n");
+    ASSERT_THAT(client_->Create(rs).status(), IsOk());
+  }
+  StartPlugin(R"({"defaultingType": "List", "defaultConstraints": [
+      {"maxSkew": 1, "topologyKey": "node", "whenUnsatisfiable": "DoNotSchedule"}]})");
+  SetCluster({MakeNode("node-a").Label("node", "node-a"), MakeNode("node-b").Label("node", "node-b")},
+             {MakePod("p-a1").Node("node-a").Label("app", "web").Info(),
+              MakePod("p-b1").Node("node-b").Label("app", "db").Info(),
+              MakePod("p-b2").Node("node-b").Label("app", "db").Info()});
+  auto owned_by = [](const std::string& app) {
+    api::v1::Pod pod = MakePod("p-" + app).Label("app", app).Obj();
+    api::v1::OwnerReference* ref = pod.mutable_metadata()->add_owner_references();
+    ref->set_api_version("apps/v1");
+    ref->set_kind("ReplicaSet");
+    ref->set_name(app);
+    ref->set_uid(app + "-uid");
+    ref->set_controller(true);
+    return pod;
+  };
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(RunFilter(*InfoOf(owned_by("web"))),
+              (StringMap{{"node-a", kSkew}, {"node-b", kFits}})) << round;
+    EXPECT_EQ(RunFilter(*InfoOf(owned_by("db"))),
+              (StringMap{{"node-a", kFits}, {"node-b", kSkew}})) << round;
+  }
+}
+
 // ------------------------------------------------------------------ args
 
 TEST(PodTopologySpreadArgsTest, RejectsInvalidArgs) {

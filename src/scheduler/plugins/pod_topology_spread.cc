@@ -690,6 +690,10 @@ class PodTopologySpread final : public PreFilterPlugin,
                                                       std::string_view action) const;
   // The selector of the Services and the ReplicaSet that select the pod (empty if none).
   std::optional<SpreadSelector> DefaultSelector(const v1::Pod& pod) const;
+  // `proto` parsed (nullopt when invalid), `key` its SelectorKey. Remembered: the pods of
+  // one ReplicaSet parse their default selector once, not twice a cycle each.
+  std::optional<api::LabelSelector> ParseRemembered(const v1::LabelSelector& proto,
+                                                    const std::string& key) const;
 
   Status UpdateWithPod(CycleState& state, const PodInfo& pod, const PodInfo& other,
                        const NodeInfo& node, int64_t delta) const;
@@ -711,6 +715,10 @@ class PodTopologySpread final : public PreFilterPlugin,
   Tallies filter_tallies_{8};
   Tallies score_tallies_{256};
   DomainMemo domains_;
+  // ParseRemembered's selectors by key; cleared when it holds kMaxParsed.
+  static constexpr size_t kMaxParsed = 4096;
+  mutable Mutex parsed_mu_;
+  mutable StringMap<std::optional<api::LabelSelector>> parsed_ ABSL_GUARDED_BY(parsed_mu_);
 };
 
 absl::StatusOr<Constraints> PodTopologySpread::GetConstraints(const v1::Pod& pod,
@@ -761,7 +769,7 @@ std::optional<SpreadSelector> PodTopologySpread::DefaultSelector(const v1::Pod& 
     auto rs = replica_sets_->Get(ns, controller->name());
     if (rs.ok() && (*rs)->spec().has_selector()) {
       const v1::LabelSelector& rs_selector = (*rs)->spec().selector();
-      if (api::LabelSelector::FromProto(rs_selector).ok()) {
+      if (ParseRemembered(rs_selector, SelectorKey(rs_selector)).has_value()) {
         for (const auto& [key, value] : rs_selector.match_labels()) {
           AddEqualityRequirement(merged, key, value);
         }
@@ -775,11 +783,27 @@ std::optional<SpreadSelector> PodTopologySpread::DefaultSelector(const v1::Pod& 
   if (merged.match_labels().empty() && merged.match_expressions().empty()) {
     return SpreadSelector{.nothing = false};
   }
-  auto selector = api::LabelSelector::FromProto(merged);
-  if (!selector.ok()) return std::nullopt;
+  std::string key = SelectorKey(merged);
+  std::optional<api::LabelSelector> selector = ParseRemembered(merged, key);
+  if (!selector.has_value()) return std::nullopt;
   const uint64_t bits = PodInfo::RequiredBits(*selector);
   return SpreadSelector{
-      .nothing = false, .selector = *std::move(selector), .key = SelectorKey(merged), .bits = bits};
+      .nothing = false, .selector = *std::move(selector), .key = std::move(key), .bits = bits};
+}
+
+std::optional<api::LabelSelector> PodTopologySpread::ParseRemembered(
+    const v1::LabelSelector& proto, const std::string& key) const {
+  {
+    MutexLock lock(&parsed_mu_);
+    if (auto it = parsed_.find(key); it != parsed_.end()) return it->second;
+  }
+  absl::StatusOr<api::LabelSelector> parsed = api::LabelSelector::FromProto(proto);
+  std::optional<api::LabelSelector> result;
+  if (parsed.ok()) result = *std::move(parsed);
+  MutexLock lock(&parsed_mu_);
+  if (parsed_.size() >= kMaxParsed) parsed_.clear();
+  parsed_.try_emplace(key, result);
+  return result;
 }
 
 Status PodTopologySpread::PreFilter(CycleState& state, const PodInfo& pod_info,
