@@ -1471,9 +1471,16 @@ void ValidateObjectMeta(const v1::ObjectMeta& metadata, bool namespaced,
   } else if (!metadata.namespace_().empty()) {
     errors.Forbidden(Child(path, "namespace"), "not allowed on this type");
   }
-  ValidateNonNegative(metadata.generation(), Child(path, "generation"), errors);
-  ValidateLabels(metadata.labels(), Child(path, "labels"), errors);
-  ValidateAnnotations(metadata.annotations(), Child(path, "annotations"), errors);
+  // Paths are built only where there is something to check (most objects have no
+  // annotations or owners, and a generation that is not negative).
+  if (metadata.generation() < 0) {
+    ValidateNonNegative(metadata.generation(), Child(path, "generation"), errors);
+  }
+  if (!metadata.labels().empty()) ValidateLabels(metadata.labels(), Child(path, "labels"), errors);
+  if (!metadata.annotations().empty()) {
+    ValidateAnnotations(metadata.annotations(), Child(path, "annotations"), errors);
+  }
+  if (metadata.owner_references().empty() && metadata.finalizers().empty()) return;
 
   const std::string owners_path = Child(path, "ownerReferences");
   std::vector<std::string> controllers;
