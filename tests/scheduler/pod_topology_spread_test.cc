@@ -865,7 +865,8 @@ TEST_F(DefaultConstraintsTest, EachReplicaSetsPodsSpreadByTheirOwnSelector) {
   }
   StartPlugin(R"({"defaultingType": "List", "defaultConstraints": [
       {"maxSkew": 1, "topologyKey": "node", "whenUnsatisfiable": "DoNotSchedule"}]})");
-  SetCluster({MakeNode("node-a").Label("node", "node-a"), MakeNode("node-b").Label("node", "node-b")},
+  SetCluster({MakeNode("node-a").Label("node", "node-a"),
+              MakeNode("node-b").Label("node", "node-b")},
              {MakePod("p-a1").Node("node-a").Label("app", "web").Info(),
               MakePod("p-b1").Node("node-b").Label("app", "db").Info(),
               MakePod("p-b2").Node("node-b").Label("app", "db").Info()});
