@@ -124,6 +124,23 @@ struct FakeRuntime::State : std::enable_shared_from_this<State> {
     });
   }
 
+  // Delivers what `read` finds when the call completes, after the call delay. The calls
+  // that only look (statuses, lists) answer so, as a runtime replies with what it holds
+  // when it replies: no copy of a record waits on the executor meanwhile (a simulation's
+  // thousands of nodes relisting in one instant would hold all of theirs at once).
+  template <typename T>
+  void RespondWith(Callback<T> done, std::function<absl::StatusOr<T>(State&)> read) {
+    absl::Duration delay;
+    {
+      MutexLock lock(&mu);
+      delay = call_delay;
+    }
+    executor->PostAfter(delay, [weak = weak_from_this(), done = std::move(done),
+                                read = std::move(read)]() mutable {
+      if (std::shared_ptr<State> self = weak.lock()) done(read(*self));
+    });
+  }
+
   // The common gate of every call: counts it, and refuses it while unavailable.
   absl::Status Admit() {
     MutexLock lock(&mu);
@@ -408,51 +425,53 @@ void FakeRuntime::RemovePodSandbox(const cri::RemovePodSandboxRequest& request,
 void FakeRuntime::PodSandboxStatus(const cri::PodSandboxStatusRequest& request,
                                    Callback<cri::PodSandboxStatusResponse> done) {
   if (absl::Status s = state_->Admit(); !s.ok()) return state_->Respond(std::move(done), {s});
-  absl::StatusOr<cri::PodSandboxStatusResponse> out;
-  {
-    MutexLock lock(&state_->mu);
-    auto it = state_->sandboxes.find(request.pod_sandbox_id());
-    if (it == state_->sandboxes.end()) {
-      out = absl::NotFoundError(
-          fmt::format("an error occurred when try to find sandbox \"{}\": not found",
-                      request.pod_sandbox_id()));
-    } else {
-      cri::PodSandboxStatus& s = *out.emplace().mutable_status();
-      s.set_id(it->first);
-      *s.mutable_metadata() = it->second.config.metadata();
-      s.set_state(it->second.state);
-      s.set_created_at(it->second.created_at);
-      if (it->second.state == cri::SANDBOX_READY) s.mutable_network()->set_ip(it->second.ip);
-      it->second.tags.CopyTo(s.mutable_labels(), s.mutable_annotations());
-      s.set_runtime_handler(it->second.runtime_handler);
-    }
-  }
-  state_->Respond(std::move(done), std::move(out));
+  state_->RespondWith<cri::PodSandboxStatusResponse>(
+      std::move(done),
+      [id = request.pod_sandbox_id()](State& state)
+          -> absl::StatusOr<cri::PodSandboxStatusResponse> {
+        MutexLock lock(&state.mu);
+        auto it = state.sandboxes.find(id);
+        if (it == state.sandboxes.end()) {
+          return absl::NotFoundError(fmt::format(
+              "an error occurred when try to find sandbox \"{}\": not found", id));
+        }
+        cri::PodSandboxStatusResponse out;
+        cri::PodSandboxStatus& s = *out.mutable_status();
+        s.set_id(it->first);
+        *s.mutable_metadata() = it->second.config.metadata();
+        s.set_state(it->second.state);
+        s.set_created_at(it->second.created_at);
+        if (it->second.state == cri::SANDBOX_READY) s.mutable_network()->set_ip(it->second.ip);
+        it->second.tags.CopyTo(s.mutable_labels(), s.mutable_annotations());
+        s.set_runtime_handler(it->second.runtime_handler);
+        return out;
+      });
 }
 
 void FakeRuntime::ListPodSandbox(const cri::ListPodSandboxRequest& request,
                                  Callback<cri::ListPodSandboxResponse> done) {
   if (absl::Status s = state_->Admit(); !s.ok()) return state_->Respond(std::move(done), {s});
-  const cri::PodSandboxFilter& f = request.filter();
-  cri::ListPodSandboxResponse out;
-  {
-    MutexLock lock(&state_->mu);
-    for (const auto& [id, sb] : state_->sandboxes) {
-      if (!f.id().empty() && f.id() != id) continue;
-      if (f.has_state() && f.state().state() != sb.state) continue;
-      if (!sb.tags.Matches(f.label_selector())) continue;
-      cri::PodSandbox* item = out.add_items();
-      item->set_id(id);
-      *item->mutable_metadata() = sb.config.metadata();
-      item->set_state(sb.state);
-      item->set_created_at(sb.created_at);
-      sb.tags.CopyTo(item->mutable_labels(), item->mutable_annotations());
-      item->set_runtime_handler(sb.runtime_handler);
-    }
-  }
-  std::sort(out.mutable_items()->begin(), out.mutable_items()->end(),
-            [](const auto& a, const auto& b) { return a.id() < b.id(); });
-  state_->Respond(std::move(done), {std::move(out)});
+  state_->RespondWith<cri::ListPodSandboxResponse>(
+      std::move(done),
+      [f = request.filter()](State& state) -> absl::StatusOr<cri::ListPodSandboxResponse> {
+        cri::ListPodSandboxResponse out;
+        MutexLock lock(&state.mu);
+        for (const auto& [id, sb] : state.sandboxes) {
+          if (!f.id().empty() && f.id() != id) continue;
+          if (f.has_state() && f.state().state() != sb.state) continue;
+          if (!sb.tags.Matches(f.label_selector())) continue;
+          cri::PodSandbox* item = out.add_items();
+          item->set_id(id);
+          *item->mutable_metadata() = sb.config.metadata();
+          item->set_state(sb.state);
+          item->set_created_at(sb.created_at);
+          sb.tags.CopyTo(item->mutable_labels(), item->mutable_annotations());
+          item->set_runtime_handler(sb.runtime_handler);
+        }
+        std::sort(out.mutable_items()->begin(), out.mutable_items()->end(),
+                  [](const auto& a, const auto& b) { return a.id() < b.id(); });
+        return out;
+      });
 }
 
 // ---------------------------------------------------------------- containers
@@ -588,46 +607,48 @@ void FakeRuntime::RemoveContainer(const cri::RemoveContainerRequest& request,
 void FakeRuntime::ListContainers(const cri::ListContainersRequest& request,
                                  Callback<cri::ListContainersResponse> done) {
   if (absl::Status s = state_->Admit(); !s.ok()) return state_->Respond(std::move(done), {s});
-  const cri::ContainerFilter& f = request.filter();
-  cri::ListContainersResponse out;
-  {
-    MutexLock lock(&state_->mu);
-    for (const auto& [id, c] : state_->containers) {
-      if (!f.id().empty() && f.id() != id) continue;
-      if (!f.pod_sandbox_id().empty() && f.pod_sandbox_id() != c.sandbox_id) continue;
-      if (f.has_state() && f.state().state() != c.state) continue;
-      if (!c.tags.Matches(f.label_selector())) continue;
-      cri::Container* item = out.add_containers();
-      item->set_id(id);
-      item->set_pod_sandbox_id(c.sandbox_id);
-      *item->mutable_metadata() = c.config.metadata();
-      *item->mutable_image() = c.config.image();
-      item->set_image_ref(c.config.image().image());
-      item->set_state(c.state);
-      item->set_created_at(c.created_at);
-      c.tags.CopyTo(item->mutable_labels(), item->mutable_annotations());
-    }
-  }
-  std::sort(out.mutable_containers()->begin(), out.mutable_containers()->end(),
-            [](const auto& a, const auto& b) { return a.id() < b.id(); });
-  state_->Respond(std::move(done), {std::move(out)});
+  state_->RespondWith<cri::ListContainersResponse>(
+      std::move(done),
+      [f = request.filter()](State& state) -> absl::StatusOr<cri::ListContainersResponse> {
+        cri::ListContainersResponse out;
+        MutexLock lock(&state.mu);
+        for (const auto& [id, c] : state.containers) {
+          if (!f.id().empty() && f.id() != id) continue;
+          if (!f.pod_sandbox_id().empty() && f.pod_sandbox_id() != c.sandbox_id) continue;
+          if (f.has_state() && f.state().state() != c.state) continue;
+          if (!c.tags.Matches(f.label_selector())) continue;
+          cri::Container* item = out.add_containers();
+          item->set_id(id);
+          item->set_pod_sandbox_id(c.sandbox_id);
+          *item->mutable_metadata() = c.config.metadata();
+          *item->mutable_image() = c.config.image();
+          item->set_image_ref(c.config.image().image());
+          item->set_state(c.state);
+          item->set_created_at(c.created_at);
+          c.tags.CopyTo(item->mutable_labels(), item->mutable_annotations());
+        }
+        std::sort(out.mutable_containers()->begin(), out.mutable_containers()->end(),
+                  [](const auto& a, const auto& b) { return a.id() < b.id(); });
+        return out;
+      });
 }
 
 void FakeRuntime::ContainerStatus(const cri::ContainerStatusRequest& request,
                                   Callback<cri::ContainerStatusResponse> done) {
   if (absl::Status s = state_->Admit(); !s.ok()) return state_->Respond(std::move(done), {s});
-  absl::StatusOr<cri::ContainerStatusResponse> out;
-  {
-    MutexLock lock(&state_->mu);
-    auto it = state_->containers.find(request.container_id());
-    if (it == state_->containers.end()) {
-      out = absl::NotFoundError(fmt::format(
-          "an error occurred when try to find container \"{}\": not found", request.container_id()));
-    } else {
-      *out.emplace().mutable_status() = state_->StatusOf(it->first, it->second);
-    }
-  }
-  state_->Respond(std::move(done), std::move(out));
+  state_->RespondWith<cri::ContainerStatusResponse>(
+      std::move(done),
+      [id = request.container_id()](State& state) -> absl::StatusOr<cri::ContainerStatusResponse> {
+        MutexLock lock(&state.mu);
+        auto it = state.containers.find(id);
+        if (it == state.containers.end()) {
+          return absl::NotFoundError(fmt::format(
+              "an error occurred when try to find container \"{}\": not found", id));
+        }
+        cri::ContainerStatusResponse out;
+        *out.mutable_status() = state.StatusOf(it->first, it->second);
+        return out;
+      });
 }
 
 void FakeRuntime::ExecSync(const cri::ExecSyncRequest& request,

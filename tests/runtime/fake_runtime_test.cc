@@ -281,6 +281,44 @@ TEST_F(FakeRuntimeTest, TheRuntimeItselfCanBeUnavailableOrSlow) {
   EXPECT_EQ(Now() - before, absl::Milliseconds(250));
 }
 
+TEST_F(FakeRuntimeTest, ReadsAnswerWithWhatTheRuntimeHoldsWhenTheyComplete) {
+  const std::string id = Running("web:1");
+  const std::string gone = RunSandbox("gone");
+  runtime_.SetCallDelay(absl::Milliseconds(250));
+  std::optional<absl::StatusOr<cri::ContainerStatusResponse>> status;
+  std::optional<absl::StatusOr<cri::ListContainersResponse>> running;
+  std::optional<absl::StatusOr<cri::PodSandboxStatusResponse>> sandbox;
+  cri::ContainerStatusRequest status_request;
+  status_request.set_container_id(id);
+  runtime_.ContainerStatus(status_request, [&](auto r) { status = std::move(r); });
+  cri::ListContainersRequest list;
+  list.mutable_filter()->mutable_state()->set_state(cri::CONTAINER_RUNNING);
+  runtime_.ListContainers(list, [&](auto r) { running = std::move(r); });
+  cri::PodSandboxStatusRequest sandbox_request;
+  sandbox_request.set_pod_sandbox_id(gone);
+  runtime_.PodSandboxStatus(sandbox_request, [&](auto r) { sandbox = std::move(r); });
+
+  // Before the answers are due, the container dies and the sandbox is removed.
+  ASSERT_THAT(runtime_.KillContainer(id, 137), IsOk());
+  cri::RemovePodSandboxRequest remove;
+  remove.set_pod_sandbox_id(gone);
+  bool removed = false;
+  runtime_.RemovePodSandbox(remove, [&](auto r) { removed = r.ok(); });
+  executor_.RunUntilIdle();
+  EXPECT_FALSE(status.has_value()) << "answered before the call delay";
+  executor_.RunNextTimer();
+  executor_.RunUntilIdle();
+
+  ASSERT_TRUE(status.has_value() && running.has_value() && sandbox.has_value());
+  EXPECT_TRUE(removed);
+  ASSERT_THAT(status->status(), IsOk());
+  EXPECT_EQ((*status)->status().state(), cri::CONTAINER_EXITED);
+  EXPECT_EQ((*status)->status().exit_code(), 137);
+  ASSERT_THAT(running->status(), IsOk());
+  EXPECT_EQ((*running)->containers_size(), 0);
+  EXPECT_THAT(sandbox->status(), StatusIs(absl::StatusCode::kNotFound, HasSubstr(gone)));
+}
+
 TEST_F(FakeRuntimeTest, RemovingASandboxTakesItsContainers) {
   const std::string sandbox = RunSandbox("a");
   ASSERT_THAT(Pull("web:1"), IsOk());

@@ -23,7 +23,9 @@
 // layer assigns one).
 //
 // Thread safety: every method may be called from any thread. Callbacks run on the
-// executor (after the configured call delay, if any). Ownership: the executor must
+// executor (after the configured call delay, if any). The calls that only read (the
+// status and list calls) answer with what the runtime holds when they complete, as a
+// runtime replies; the others act when called. Ownership: the executor must
 // outlive the runtime. Calls still pending when it is destroyed never complete (what is
 // already posted to the executor holds only a weak reference to its state).
 // Errors: as Runtime says; kUnavailable "fake runtime is unavailable" while made so.
