@@ -340,9 +340,9 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
   // ---- relist: what the runtime holds, handed to the pods' workers
 
   // What one relist found, grouped by pod. The runtime's callbacks build it from its list
-  // answers, so that only these records wait for the executor: thousands of nodes relist in
-  // the same instant, and their whole answers (every item's labels and annotations) waiting
-  // at once were a tenth of a large simulation's peak memory.
+  // answers, so that only these records wait for the executor: a simulation's nodes relist
+  // in the same instant, and their whole answers (every item's labels and annotations)
+  // waiting at once were a tenth of a 500-node simulation's peak memory.
   struct Listed {
     struct Pod {
       std::vector<SandboxRecord> sandboxes;
