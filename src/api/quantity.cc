@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -203,26 +204,30 @@ std::string Int128ToString(int128 value) {
 
 int128 Abs(int128 v) { return v < 0 ? -v : v; }
 
+// 10^n, for 0 <= n <= 38.
+int128 PowerOfTen(int64_t n) {
+  int128 power = 1;
+  for (int64_t i = 0; i < n; ++i) power *= 10;
+  return power;
+}
+
 // Nearly every quantity a manifest holds ("100m", "500Mi", "4") is a whole number of at
-// most 18 digits whose suffix scales it to whole nano-units: its value in integers, no digit
-// strings. False (nothing set) for anything else, which the general path takes.
-bool ScaleWholeNumber(const Parts& parts, const SuffixMeaning& meaning, int128& nanos) {
-  if (!parts.denom.empty() || parts.num.size() > 18) return false;
+// most 18 digits whose suffix scales it to whole nano-units: its magnitude in nano-units,
+// computed in integers, no digit strings. nullopt for anything else, which the general
+// path takes.
+std::optional<int128> ScaleWholeNumber(const Parts& parts, const SuffixMeaning& meaning) {
+  if (!parts.denom.empty() || parts.num.size() > 18) return std::nullopt;
   uint64_t value = 0;
   for (char c : parts.num) value = value * 10 + static_cast<uint64_t>(c - '0');
   if (meaning.base == 2) {  // exponents 10 to 60; beyond 2^63-1 units the cap applies
     if (value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) >> meaning.exponent) {
-      return false;
+      return std::nullopt;
     }
-    nanos = static_cast<int128>(value << meaning.exponent) * kNanosPerUnit;
-    return true;
+    return static_cast<int128>(value << meaning.exponent) * kNanosPerUnit;
   }
   const int64_t exp10 = meaning.exponent + 9;  // below 10^18 * 10^18: no overflow
-  if (exp10 < 0 || exp10 > 18) return false;
-  int128 scale = 1;
-  for (int64_t i = 0; i < exp10; ++i) scale *= 10;
-  nanos = static_cast<int128>(value) * scale;
-  return true;
+  if (exp10 < 0 || exp10 > 18) return std::nullopt;
+  return static_cast<int128>(value) * PowerOfTen(exp10);
 }
 
 // The quotient of nanos / divisor rounded away from zero, saturated to int64.
@@ -283,9 +288,9 @@ absl::StatusOr<Quantity> Quantity::Parse(std::string_view text) {
   }
   SuffixMeaning meaning;
   if (!InterpretSuffix(parts.suffix, meaning)) return InvalidQuantity(text, kSuffixMessage);
-  if (int128 nanos = 0; ScaleWholeNumber(parts, meaning, nanos)) {
+  if (std::optional<int128> nanos = ScaleWholeNumber(parts, meaning)) {
     // A binary quantity here is zero or at least 1Ki: its format stands.
-    return Quantity(parts.negative ? -nanos : nanos, meaning.format);
+    return Quantity(parts.negative ? -*nanos : *nanos, meaning.format);
   }
 
   // The number as significant digits times a power of ten.
@@ -374,8 +379,7 @@ Quantity& Quantity::Sub(const Quantity& other) {
 
 bool Quantity::RoundUp(int exponent) {
   exponent = std::clamp(exponent, -9, 29);
-  int128 step = 1;
-  for (int i = -9; i < exponent; ++i) step *= 10;
+  const int128 step = PowerOfTen(exponent + 9);
   const int128 remainder = nanos_ % step;
   if (remainder == 0) return true;
   const int128 truncated = nanos_ - remainder;

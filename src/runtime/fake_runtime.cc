@@ -51,6 +51,12 @@ struct Tags {
   }
 };
 
+// The status calls' answer for an id the runtime does not hold, as containerd words it.
+absl::Status StatusNotFound(std::string_view what, std::string_view id) {
+  return absl::NotFoundError(
+      fmt::format("an error occurred when try to find {} \"{}\": not found", what, id));
+}
+
 // What the status and list calls report of a sandbox, and CreateContainer reads (the log
 // directory), but for the labels and annotations (Tags).
 cri::PodSandboxConfig KeptSandboxConfig(const cri::PodSandboxConfig& config) {
@@ -432,8 +438,7 @@ void FakeRuntime::PodSandboxStatus(const cri::PodSandboxStatusRequest& request,
         MutexLock lock(&state.mu);
         auto it = state.sandboxes.find(id);
         if (it == state.sandboxes.end()) {
-          return absl::NotFoundError(fmt::format(
-              "an error occurred when try to find sandbox \"{}\": not found", id));
+          return StatusNotFound("sandbox", id);
         }
         cri::PodSandboxStatusResponse out;
         cri::PodSandboxStatus& s = *out.mutable_status();
@@ -642,8 +647,7 @@ void FakeRuntime::ContainerStatus(const cri::ContainerStatusRequest& request,
         MutexLock lock(&state.mu);
         auto it = state.containers.find(id);
         if (it == state.containers.end()) {
-          return absl::NotFoundError(fmt::format(
-              "an error occurred when try to find container \"{}\": not found", id));
+          return StatusNotFound("container", id);
         }
         cri::ContainerStatusResponse out;
         *out.mutable_status() = state.StatusOf(it->first, it->second);
