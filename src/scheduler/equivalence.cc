@@ -12,6 +12,76 @@ namespace {
 
 constexpr size_t kMaxSeenOnce = 4096;
 
+// A set of node indices kept in order, in chunks of at most kMaxChunk: adding or removing
+// one moves the rest of its chunk, not the rest of the set (the best bucket of a large
+// cluster holds thousands of nodes, and every bind moves one out of it).
+class OrderedNodes {
+ public:
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+
+  // REQUIRES: i is not in the set.
+  void Insert(int32_t i) {
+    ++size_;
+    if (chunks_.empty()) {
+      chunks_.push_back({i});
+      return;
+    }
+    auto chunk = ChunkFor(i);
+    if (chunk == chunks_.end()) --chunk;  // beyond every chunk's last: the last takes it
+    chunk->insert(std::lower_bound(chunk->begin(), chunk->end(), i), i);
+    if (chunk->size() > kMaxChunk) {
+      std::vector<int32_t> upper(chunk->begin() + kMaxChunk / 2, chunk->end());
+      chunk->resize(kMaxChunk / 2);
+      chunks_.insert(chunk + 1, std::move(upper));
+    }
+  }
+  // REQUIRES: i is in the set.
+  void Erase(int32_t i) {
+    auto chunk = ChunkFor(i);
+    chunk->erase(std::lower_bound(chunk->begin(), chunk->end(), i));
+    --size_;
+    if (chunk->empty()) chunks_.erase(chunk);
+  }
+  // The k-th smallest; REQUIRES: k < size().
+  int32_t Nth(size_t k) const {
+    for (const std::vector<int32_t>& chunk : chunks_) {
+      if (k < chunk.size()) return chunk[k];
+      k -= chunk.size();
+    }
+    return -1;  // unreachable under the precondition
+  }
+  template <typename Pred>
+  size_t CountIf(Pred pred) const {
+    size_t n = 0;
+    for (const std::vector<int32_t>& chunk : chunks_) {
+      n += static_cast<size_t>(std::count_if(chunk.begin(), chunk.end(), pred));
+    }
+    return n;
+  }
+  // The first member in order for which pred holds; -1 if none.
+  template <typename Pred>
+  int32_t FindIf(Pred pred) const {
+    for (const std::vector<int32_t>& chunk : chunks_) {
+      auto it = std::find_if(chunk.begin(), chunk.end(), pred);
+      if (it != chunk.end()) return *it;
+    }
+    return -1;
+  }
+
+ private:
+  static constexpr size_t kMaxChunk = 256;
+
+  // The first chunk whose last member is not below i.
+  std::vector<std::vector<int32_t>>::iterator ChunkFor(int32_t i) {
+    return std::lower_bound(chunks_.begin(), chunks_.end(), i,
+                            [](const std::vector<int32_t>& c, int32_t v) { return c.back() < v; });
+  }
+
+  std::vector<std::vector<int32_t>> chunks_;
+  size_t size_ = 0;
+};
+
 }  // namespace
 
 struct EquivalenceCache::Class {
@@ -51,7 +121,7 @@ struct EquivalenceCache::Class {
   bool scores_valid = false;
 
   // Scored nodes by total, each bucket in node order.
-  std::map<int64_t, std::vector<int32_t>> buckets;
+  std::map<int64_t, OrderedNodes> buckets;
 
   // The domain-local Filter plugin, when there is one (`feasible` and `failure` then hold
   // the other plugins' verdicts).
@@ -110,14 +180,10 @@ struct EquivalenceCache::Class {
 
   void Unbucket(int32_t i) {
     auto it = buckets.find(total[static_cast<size_t>(i)]);
-    auto& members = it->second;
-    members.erase(std::lower_bound(members.begin(), members.end(), i));
-    if (members.empty()) buckets.erase(it);
+    it->second.Erase(i);
+    if (it->second.empty()) buckets.erase(it);
   }
-  void Bucket(int32_t i) {
-    auto& members = buckets[total[static_cast<size_t>(i)]];
-    members.insert(std::lower_bound(members.begin(), members.end(), i), i);
-  }
+  void Bucket(int32_t i) { buckets[total[static_cast<size_t>(i)]].Insert(i); }
 };
 
 EquivalenceCache::EquivalenceCache(size_t max_classes) : max_classes_(max_classes) {}
@@ -391,16 +457,13 @@ absl::Status EquivalenceCache::Schedule(Profile& profile, CycleState& state, con
   }
   auto passes = [&](int32_t i) { return all_domains_pass || c->Feasible(static_cast<size_t>(i)); };
   for (auto bucket = c->buckets.rbegin(); bucket != c->buckets.rend(); ++bucket) {
-    const std::vector<int32_t>& members = bucket->second;
-    const size_t passing = all_domains_pass
-                               ? members.size()
-                               : static_cast<size_t>(std::count_if(members.begin(), members.end(), passes));
+    const OrderedNodes& members = bucket->second;
+    const size_t passing = all_domains_pass ? members.size() : members.CountIf(passes);
     if (passing == 0) continue;
     size_t pick = PickTie(rng, passing);
     const int32_t chosen =
-        all_domains_pass ? members[pick]
-                         : *std::find_if(members.begin(), members.end(),
-                                         [&](int32_t i) { return passes(i) && pick-- == 0; });
+        all_domains_pass ? members.Nth(pick)
+                         : members.FindIf([&](int32_t i) { return passes(i) && pick-- == 0; });
     result->node = nodes[static_cast<size_t>(chosen)]->name();
     break;
   }
