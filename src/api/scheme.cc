@@ -203,6 +203,24 @@ struct BuiltinMeta {
            ...);
     return meta;
   }
+  static TypeFieldsView TypeFields(const google::protobuf::Message& object) {
+    const std::type_info* type = &typeid(object);
+    TypeFieldsView view;
+    (void)((type == &typeid(Kinds) &&
+            (view = {&static_cast<const Kinds&>(object).api_version(),
+                     &static_cast<const Kinds&>(object).kind()},
+             true)) ||
+           ...);
+    return view;
+  }
+  static bool SetTypeFields(google::protobuf::Message* object, std::string_view api_version,
+                            std::string_view kind) {
+    const std::type_info* type = &typeid(*object);
+    return ((type == &typeid(Kinds) &&
+             (static_cast<Kinds*>(object)->mutable_api_version()->assign(api_version),
+              static_cast<Kinds*>(object)->mutable_kind()->assign(kind), true)) ||
+            ...);
+  }
 };
 using Builtins = BuiltinMeta<v1::Pod, v1::Event, v1::Node, v1::ReplicaSet, v1::Deployment,
                              v1::EndpointSlice, v1::Service, v1::Lease, v1::Namespace,
@@ -224,6 +242,15 @@ v1::ObjectMeta* MutableObjectMetaOf(google::protobuf::Message* object) {
   if (field == nullptr) return nullptr;
   return google::protobuf::DynamicCastToGenerated<v1::ObjectMeta>(
       object->GetReflection()->MutableMessage(object, field));
+}
+
+TypeFieldsView BuiltinTypeFields(const google::protobuf::Message& object) {
+  return Builtins::TypeFields(object);
+}
+
+bool SetBuiltinTypeFields(google::protobuf::Message* object, std::string_view api_version,
+                          std::string_view kind) {
+  return Builtins::SetTypeFields(object, api_version, kind);
 }
 
 }  // namespace orch::api

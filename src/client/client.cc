@@ -234,7 +234,7 @@ absl::StatusOr<Client::Target> Client::Resolve(const Descriptor& type, std::stri
 
 // ---------------------------------------------------------------- ids
 
-std::string Client::NewUid() {
+void Client::NewUid(std::string* uid) {
   uint64_t hi, lo;
   {
     MutexLock lock(&rng_mu_);
@@ -246,17 +246,16 @@ std::string Client::NewUid() {
   // Canonical text: 32 hex digits in groups of 8-4-4-4-12, hi's 16 then lo's, the version
   // and variant bits set above; written digit by digit (every Create makes one).
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string uid(36, '-');
+  uid->assign(36, '-');
   size_t at = 0;
   for (int nibble = 15; nibble >= 0; --nibble) {
     if (at == 8 || at == 13) ++at;
-    uid[at++] = kHex[(hi >> (4 * nibble)) & 0xf];
+    (*uid)[at++] = kHex[(hi >> (4 * nibble)) & 0xf];
   }
   for (int nibble = 15; nibble >= 0; --nibble) {
     if (at == 18 || at == 23) ++at;
-    uid[at++] = kHex[(lo >> (4 * nibble)) & 0xf];
+    (*uid)[at++] = kHex[(lo >> (4 * nibble)) & 0xf];
   }
-  return uid;
 }
 
 std::string Client::NewNameSuffix() {
@@ -338,7 +337,7 @@ absl::Status Client::PrepareCreate(const api::Kind& kind, Message* object) {
     meta->set_name(meta->generate_name().substr(0, kMaxGenerateNameBase) + NewNameSuffix());
   }
   ORCH_RETURN_IF_ERROR(internal::ValidateName("metadata.name", meta->name()));
-  meta->set_uid(NewUid());
+  NewUid(meta->mutable_uid());
   *meta->mutable_creation_timestamp() = api::MetaTime(clock_->Now());
   meta->set_generation(1);
   meta->clear_deletion_timestamp();

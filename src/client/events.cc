@@ -62,23 +62,24 @@ absl::Status EventRecorder::Record(const google::protobuf::Message& object,
     seen_.erase(it);
   }
 
-  internal::ScratchArena arena;
-  api::v1::Event& event = *arena.Create<api::v1::Event>();
-  event.set_api_version("v1");
-  event.set_kind("Event");
-  event.mutable_metadata()->set_namespace_(std::string(ns));
+  // Written into the recorder's own Event, whose strings and messages keep their
+  // capacity from one Event to the next.
+  api::v1::Event& event = scratch_;
+  event.Clear();
+  // Assigned in place: the scratch Event's strings keep their buffers.
+  event.mutable_metadata()->mutable_namespace_()->assign(ns);
   api::v1::ObjectReference& ref = *event.mutable_involved_object();
-  ref.set_kind(kind->kind);
-  ref.set_namespace_(meta->namespace_());
-  ref.set_name(meta->name());
-  ref.set_uid(meta->uid());
-  ref.set_api_version(kind->api_version());
-  ref.set_resource_version(meta->resource_version());
-  event.set_reason(std::string(reason));
-  event.set_message(std::string(message));
-  event.set_type(std::string(type));
-  event.mutable_source()->set_component(component_);
-  event.set_reporting_component(component_);
+  ref.mutable_kind()->assign(kind->kind);
+  ref.mutable_namespace_()->assign(meta->namespace_());
+  ref.mutable_name()->assign(meta->name());
+  ref.mutable_uid()->assign(meta->uid());
+  ref.mutable_api_version()->assign(kind->api_version());
+  ref.mutable_resource_version()->assign(meta->resource_version());
+  event.mutable_reason()->assign(reason);
+  event.mutable_message()->assign(message);
+  event.mutable_type()->assign(type);
+  event.mutable_source()->mutable_component()->assign(component_);
+  event.mutable_reporting_component()->assign(component_);
   *event.mutable_first_timestamp() = api::MetaTime(now);
   *event.mutable_last_timestamp() = api::MetaTime(now);
   *event.mutable_event_time() = api::MicroTime(now);
@@ -90,7 +91,9 @@ absl::Status EventRecorder::Record(const google::protobuf::Message& object,
   absl::Status created;
   for (int attempt = 0; attempt < 8; ++attempt) {
     const uint64_t unique = static_cast<uint64_t>(absl::ToUnixNanos(now)) + sequence_++;
-    event.mutable_metadata()->set_name(absl::StrCat(meta->name(), ".", absl::Hex(unique)));
+    std::string& name = *event.mutable_metadata()->mutable_name();
+    name.assign(meta->name()).append(".");
+    absl::StrAppend(&name, absl::Hex(unique));
     created = client_->CreateObject(&event, Client::Share::kBytesOnly);
     if (!absl::IsAlreadyExists(created)) break;
   }

@@ -46,6 +46,7 @@ const FieldDescriptor* StatusField(const Descriptor& type) {
 }
 
 void SetTypeFields(const api::Kind& kind, Message* object) {
+  if (api::SetBuiltinTypeFields(object, kind.api_version(), kind.kind)) return;
   const Descriptor& type = *object->GetDescriptor();
   const auto* reflection = object->GetReflection();
   if (const FieldDescriptor* f = StringField(type, kApiVersionField)) {
@@ -57,10 +58,16 @@ void SetTypeFields(const api::Kind& kind, Message* object) {
 }
 
 std::string ApiVersionField(const Message& object) {
+  const api::TypeFieldsView builtin = api::BuiltinTypeFields(object);
+  if (builtin.api_version != nullptr) return *builtin.api_version;
   return GetStringField(object, kApiVersionField);
 }
 
-std::string KindField(const Message& object) { return GetStringField(object, kKindField); }
+std::string KindField(const Message& object) {
+  const api::TypeFieldsView builtin = api::BuiltinTypeFields(object);
+  if (builtin.kind != nullptr) return *builtin.kind;
+  return GetStringField(object, kKindField);
+}
 
 void CopyObject(const Message& from, Message* to) {
   to->Clear();

@@ -13,7 +13,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "google/protobuf/arena.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/message.h"
 #include "orch/api/scheme.h"
@@ -48,32 +47,6 @@ void CopyObject(const google::protobuf::Message& from, google::protobuf::Message
 // The bytes stored for an object: deterministic, without resourceVersion (the store's
 // mod_revision is the resourceVersion). `*object` is left as it was.
 std::string Encode(google::protobuf::Message* object);
-
-// An arena in the caller's frame, for a message that only lives to be encoded (an Event
-// nobody watches): its fields take no allocation of their own, unless it outgrows the
-// buffer. Not movable; the messages it makes die with it.
-class ScratchArena {
- public:
-  ScratchArena() : arena_(Options(buffer_)) {}
-  ScratchArena(const ScratchArena&) = delete;
-  ScratchArena& operator=(const ScratchArena&) = delete;
-
-  template <typename T>
-  T* Create() {
-    return google::protobuf::Arena::CreateMessage<T>(&arena_);
-  }
-
- private:
-  static google::protobuf::ArenaOptions Options(char* buffer) {
-    google::protobuf::ArenaOptions options;
-    options.initial_block = buffer;
-    options.initial_block_size = kBufferSize;
-    return options;
-  }
-  static constexpr size_t kBufferSize = 8192;
-  alignas(std::max_align_t) char buffer_[kBufferSize];
-  google::protobuf::Arena arena_;
-};
 
 // Parses a stored value into `*out` and sets its resourceVersion to `revision`.
 // kDataLoss when the bytes do not parse.

@@ -82,6 +82,17 @@ class Scheme {
 const v1::ObjectMeta* ObjectMetaOf(const google::protobuf::Message& object);
 v1::ObjectMeta* MutableObjectMetaOf(google::protobuf::Message* object);
 
+// apiVersion and kind (fields 1 and 2) of a message of a built-in kind, read and written
+// without reflection (every write checks and sets them). Null pointers, and false, for a
+// message of any other type: reflection serves those.
+struct TypeFieldsView {
+  const std::string* api_version = nullptr;
+  const std::string* kind = nullptr;
+};
+TypeFieldsView BuiltinTypeFields(const google::protobuf::Message& object);
+bool SetBuiltinTypeFields(google::protobuf::Message* object, std::string_view api_version,
+                          std::string_view kind);
+
 }  // namespace orch::api
 
 #endif  // ORCH_API_SCHEME_H_

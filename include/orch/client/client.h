@@ -266,7 +266,7 @@ class Client {
                              UpdateMode mode, google::protobuf::Message* next) const;
   DeletePlan PlanDelete(const api::Kind& kind, const google::protobuf::Message& current,
                         const DeleteOptions& options) const;
-  std::string NewUid();
+  void NewUid(std::string* uid);  // written in place: a scratch object keeps its buffer
   std::string NewNameSuffix();
   uint64_t Random();
   // Service allocation (services.cc): fills what `service` needs, reserving it; returns

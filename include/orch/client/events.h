@@ -59,6 +59,7 @@ class EventRecorder {
   absl::node_hash_map<std::string, Seen> seen_ ABSL_GUARDED_BY(mu_);
   std::list<const std::string*> lru_ ABSL_GUARDED_BY(mu_);
   uint64_t sequence_ ABSL_GUARDED_BY(mu_) = 0;
+  api::v1::Event scratch_ ABSL_GUARDED_BY(mu_);  // the Event being written
 };
 
 }  // namespace orch::client
