@@ -734,7 +734,14 @@ absl::StatusOr<Constraints> PodTopologySpread::BuildDefaultConstraints(
     const v1::Pod& pod, std::string_view action) const {
   // The selector first: a pod that no Service or ReplicaSet selects (most, in a what-if or
   // a benchmark) costs no parsing.
-  if (default_constraints_.empty()) return Constraints{};
+  // Nor for an action no default constraint takes (Filter's, under the system defaults,
+  // which all say ScheduleAnyway).
+  if (std::none_of(default_constraints_.begin(), default_constraints_.end(),
+                   [action](const v1::TopologySpreadConstraint& c) {
+                     return c.when_unsatisfiable() == action;
+                   })) {
+    return Constraints{};
+  }
   std::optional<SpreadSelector> selector = DefaultSelector(pod);
   if (!selector.has_value() || selector->selector.empty()) return Constraints{};
   ORCH_ASSIGN_OR_RETURN(Constraints constraints,
