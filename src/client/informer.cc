@@ -91,6 +91,8 @@ class InformerImpl final : public InformerCore,
   void OnWatchFailed(const absl::Status& status);
   void RelistLater();
   void Apply(Change change, const std::string& key, ObjectPtr old_obj, ObjectPtr new_obj);
+  // Caches `obj` under `key` (and indexes it); returns the object it replaces, if any.
+  ObjectPtr Put(const std::string& key, const ObjectPtr& obj);
   void Deliver(Change change, const ObjectPtr& old_obj, const ObjectPtr& new_obj);
   void Call(const std::shared_ptr<Handler>& handler, Change change, const ObjectPtr& old_obj,
             const ObjectPtr& new_obj);
@@ -334,16 +336,17 @@ bool InformerImpl::PollWatch() {
 
 void InformerImpl::ApplyEvent(const store::Event& event) {
   const std::string key = KeyOf(event.kv.key);
+  if (event.type == store::Event::Type::kPut) {
+    absl::StatusOr<ObjectPtr> obj = DecodeObject(event.kv, event.kv.mod_revision);
+    if (!obj.ok()) return;  // a corrupt value: nothing a handler could use
+    const ObjectPtr cached = Put(key, *obj);
+    Deliver(cached ? Change::kUpdate : Change::kAdd, cached, *obj);
+    return;
+  }
   ObjectPtr cached;
   {
     ReaderMutexLock lock(&mu_);
     if (auto it = objects_.find(key); it != objects_.end()) cached = it->second;
-  }
-  if (event.type == store::Event::Type::kPut) {
-    absl::StatusOr<ObjectPtr> obj = DecodeObject(event.kv, event.kv.mod_revision);
-    if (!obj.ok()) return;  // a corrupt value: nothing a handler could use
-    Apply(cached ? Change::kUpdate : Change::kAdd, key, cached, *std::move(obj));
-    return;
   }
   if (cached == nullptr) return;  // never seen: nothing to delete
   ObjectPtr final_state = cached;
@@ -390,17 +393,22 @@ void InformerImpl::RelistLater() {
 // Updates the cache (and indexes), then tells the handlers.
 void InformerImpl::Apply(Change change, const std::string& key, ObjectPtr old_obj,
                          ObjectPtr new_obj) {
-  {
+  if (change == Change::kDelete) {
     MutexLock lock(&mu_);
-    if (change == Change::kDelete) {
-      objects_.erase(key);
-      Reindex(key, old_obj.get(), nullptr);
-    } else {
-      objects_[key] = new_obj;
-      Reindex(key, old_obj.get(), new_obj);
-    }
+    objects_.erase(key);
+    Reindex(key, old_obj.get(), nullptr);
+  } else {
+    Put(key, new_obj);
   }
   Deliver(change, old_obj, new_obj);
+}
+
+ObjectPtr InformerImpl::Put(const std::string& key, const ObjectPtr& obj) {
+  MutexLock lock(&mu_);
+  auto [it, inserted] = objects_.try_emplace(key);  // one search finds and stores
+  ObjectPtr previous = std::exchange(it->second, obj);
+  Reindex(key, previous.get(), obj);
+  return previous;
 }
 
 void InformerImpl::Deliver(Change change, const ObjectPtr& old_obj, const ObjectPtr& new_obj) {
