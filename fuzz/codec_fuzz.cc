@@ -3,7 +3,9 @@
 // Properties checked on every input:
 //   - DecodeManifests never crashes, hangs or trips a sanitizer, whatever the bytes;
 //   - whatever decodes also encodes, as YAML and as JSON, and decoding that text again
-//     (with the same options, so defaulting must be idempotent) gives an equal message.
+//     (with the same options, so defaulting must be idempotent) gives an equal message;
+//   - whatever decodes can be stored: the Client's check of its encoding
+//     (client/string_check.h) finds every string UTF-8, and the encoding parses back.
 // A violated property aborts, which libFuzzer reports as a crash with the input saved.
 // Inputs are decoded twice: with defaulting and validation (what hosts do) and without
 // (so that invalid-but-well-typed objects reach the encoder too).
@@ -11,11 +13,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <string_view>
 
+#include "client/string_check.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "orch/api/codec.h"
+#include "orch/api/encoding.h"
 #include "orch/api/scheme.h"
 
 namespace {
@@ -40,11 +45,25 @@ void CheckReDecodes(const google::protobuf::Message& object, const std::string& 
   }
 }
 
+void CheckStorable(const google::protobuf::Message& object) {
+  using orch::client::internal::StringCheck;
+  static const StringCheck* const check = new StringCheck(orch::api::Scheme::Builtin());
+  const std::string bytes = orch::api::DeterministicBytes(object);
+  if (check->Walk(*object.GetDescriptor(), bytes) != StringCheck::Strings::kValid) {
+    Fail("the store's check refuses a decoded object", object.DebugString());
+  }
+  std::unique_ptr<google::protobuf::Message> parsed(object.New());
+  if (!parsed->ParseFromString(bytes)) {
+    Fail("a decoded object's encoding does not parse", object.DebugString());
+  }
+}
+
 void DecodeAndRoundTrip(std::string_view input, const DecodeOptions& options) {
   auto objects =
       orch::api::DecodeManifests(input, "fuzz", orch::api::Scheme::Builtin(), options);
   if (!objects.ok()) return;
   for (const auto& decoded : *objects) {
+    CheckStorable(*decoded.object);
     auto yaml = orch::api::EncodeYaml(*decoded.object);
     if (!yaml.ok()) Fail("decoded object does not encode as YAML", yaml.status().ToString());
     CheckReDecodes(*decoded.object, *yaml, options);

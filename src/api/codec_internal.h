@@ -21,6 +21,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "api/utf8.h"
 #include "google/protobuf/message.h"
 
 namespace YAML {
@@ -110,7 +111,7 @@ std::string QuoteForMessage(std::string_view text);
 // A number's text for a message, cut short if long.
 std::string AbbreviateNumber(std::string_view text);
 
-bool IsValidUtf8(std::string_view text);
+using internal::IsValidUtf8;
 
 // RFC 3339 ("2024-01-02T15:04:05Z", "2024-01-02T17:04:05.5+02:00") to seconds and nanos
 // since the Unix epoch. nullopt unless the text is valid and within years 0001-9999 UTC.

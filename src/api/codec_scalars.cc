@@ -1,5 +1,5 @@
 // Scalar rules shared by the codec's reader and writers: YAML 1.1 typing of plain scalars
-// (as go-yaml, which Kubernetes uses), RFC 3339 times, UTF-8, and message quoting.
+// (as go-yaml, which Kubernetes uses), RFC 3339 times, and message quoting.
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -309,41 +309,6 @@ std::string DescribeNode(const Node& node) {
     case PlainValue::Type::kString: break;
   }
   return "string " + QuoteForMessage(node.text);
-}
-
-bool IsValidUtf8(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    int length;
-    uint32_t code_point;
-    if ((c & 0xE0) == 0xC0) {
-      length = 2, code_point = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      length = 3, code_point = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      length = 4, code_point = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + length > text.size()) return false;
-    for (int k = 1; k < length; ++k) {
-      unsigned char continuation = static_cast<unsigned char>(text[i + k]);
-      if ((continuation & 0xC0) != 0x80) return false;
-      code_point = (code_point << 6) | (continuation & 0x3F);
-    }
-    static constexpr uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (code_point < kMinForLength[length] || code_point > 0x10FFFF ||
-        (code_point >= 0xD800 && code_point <= 0xDFFF)) {
-      return false;
-    }
-    i += length;
-  }
-  return true;
 }
 
 std::optional<TimestampValue> ParseRfc3339(std::string_view text) {

@@ -74,12 +74,14 @@ void CopyObject(const Message& from, Message* to) {
   to->MergeFrom(from);
 }
 
-std::string Encode(Message* object) {
+absl::StatusOr<std::string> Encode(const StringCheck& strings, Message* object) {
   api::v1::ObjectMeta* meta = MutableMeta(object);
   std::string resource_version;
   if (meta != nullptr) resource_version = std::exchange(*meta->mutable_resource_version(), "");
   std::string bytes = api::DeterministicBytes(*object);
+  absl::Status checked = strings.Check(*object, bytes);
   if (meta != nullptr) *meta->mutable_resource_version() = std::move(resource_version);
+  if (!checked.ok()) return checked;
   return bytes;
 }
 

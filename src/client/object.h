@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/message.h"
+#include "client/string_check.h"
 #include "orch/api/scheme.h"
 #include "orch/api/v1/meta.pb.h"
 #include "orch/store/store.h"
@@ -45,8 +46,10 @@ std::string KindField(const google::protobuf::Message& object);
 void CopyObject(const google::protobuf::Message& from, google::protobuf::Message* to);
 
 // The bytes stored for an object: deterministic, without resourceVersion (the store's
-// mod_revision is the resourceVersion). `*object` is left as it was.
-std::string Encode(google::protobuf::Message* object);
+// mod_revision is the resourceVersion). `*object` is left as it was. kInvalidArgument,
+// naming the field, when a string field is not UTF-8: bytes no reader could parse
+// (StringCheck::Check).
+absl::StatusOr<std::string> Encode(const StringCheck& strings, google::protobuf::Message* object);
 
 // Parses a stored value into `*out` and sets its resourceVersion to `revision`.
 // kDataLoss when the bytes do not parse.

@@ -1,12 +1,15 @@
 #include "orch/client/client.h"
 
+#include <functional>
 #include <regex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "fixture.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "orch/api/v1/discovery.pb.h"
 #include "orch/api/v1/scheduling.pb.h"
 #include "orch/store/keys.h"
 #include "google/protobuf/text_format.h"
@@ -509,6 +512,127 @@ TEST_F(ClientTest, UpdateValidatesTheResult) {
   EXPECT_THAT(client_->Update(d),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("spec.replicas")));
   EXPECT_EQ(Revision(), before);
+}
+
+// ---------------------------------------------------------------- UTF-8
+
+// Protobuf writes any bytes into a string field but will not parse a string that is not
+// UTF-8: such an object would be stored and then never read again.
+constexpr char kNotUtf8[] = "\xff\xfe";
+
+TEST_F(ClientTest, CreateRefusesStringsThatAreNotUtf8AndWritesNothing) {
+  struct Case {
+    std::string path;
+    std::function<void(v1::Pod&)> spoil;
+  };
+  const std::vector<Case> cases = {
+      {"metadata.annotations[a]",
+       [](v1::Pod& p) { (*p.mutable_metadata()->mutable_annotations())["a"] = kNotUtf8; }},
+      {"spec.containers[0].args[1]",
+       [](v1::Pod& p) {
+         p.mutable_spec()->mutable_containers(0)->add_args("--ok");
+         p.mutable_spec()->mutable_containers(0)->add_args(std::string("--bad=") + kNotUtf8);
+       }},
+      {"spec.containers[0].env[0].value",
+       [](v1::Pod& p) {
+         v1::EnvVar& env = *p.mutable_spec()->mutable_containers(0)->add_env();
+         env.set_name("GREETING");
+         env.set_value(kNotUtf8);
+       }},
+      {"spec.containers[0].workingDir",
+       [](v1::Pod& p) { p.mutable_spec()->mutable_containers(0)->set_working_dir(kNotUtf8); }},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.path);
+    v1::Pod pod = MakePod("p");
+    c.spoil(pod);
+    const int64_t before = Revision();
+    EXPECT_THAT(client_->Create(pod),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         c.path + ": Invalid value: must be valid UTF-8"));
+    EXPECT_EQ(Revision(), before);
+    EXPECT_THAT(client_->Get<v1::Pod>("default", "p"), StatusIs(absl::StatusCode::kNotFound));
+  }
+}
+
+TEST_F(ClientTest, AMapKeyThatIsNotUtf8IsNamedWithItsBytesEscaped) {
+  v1::EndpointSlice slice;
+  slice.mutable_metadata()->set_name("web");
+  slice.set_address_type("IPv4");
+  v1::Endpoint& endpoint = *slice.add_endpoints();
+  endpoint.add_addresses("10.0.0.1");
+  (*endpoint.mutable_deprecated_topology())[std::string("zone-") + kNotUtf8] = "a";
+  const int64_t before = Revision();
+  EXPECT_THAT(client_->Create(slice),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "endpoints[0].deprecatedTopology[zone-\\xff\\xfe]: Invalid value: must be "
+                       "valid UTF-8"));
+  EXPECT_EQ(Revision(), before);
+}
+
+TEST_F(ClientTest, UpdateRefusesStringsThatAreNotUtf8AndWritesNothing) {
+  ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod pod, client_->Create(MakePod("p")));
+  (*pod.mutable_metadata()->mutable_annotations())["note"] = kNotUtf8;
+  const int64_t before = Revision();
+  EXPECT_THAT(client_->Update(pod),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "metadata.annotations[note]: Invalid value: must be valid UTF-8"));
+  EXPECT_EQ(Revision(), before);
+  ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod stored, client_->Get<v1::Pod>("default", "p"));
+  EXPECT_THAT(stored.metadata().annotations(), IsEmpty());
+}
+
+TEST_F(ClientTest, UpdateStatusRefusesStringsThatAreNotUtf8AndWritesNothing) {
+  ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod pod, client_->Create(MakePod("p")));
+  pod.mutable_status()->set_message(kNotUtf8);
+  const int64_t before = Revision();
+  EXPECT_THAT(client_->UpdateStatus(pod),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "status.message: Invalid value: must be valid UTF-8"));
+  pod.mutable_status()->clear_message();
+  v1::PodCondition& condition = *pod.mutable_status()->add_conditions();
+  condition.set_type("Ready");
+  condition.set_status("False");
+  condition.set_reason(kNotUtf8);
+  EXPECT_THAT(client_->UpdateStatus(pod),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "status.conditions[0].reason: Invalid value: must be valid UTF-8"));
+  EXPECT_EQ(Revision(), before);
+  EXPECT_EQ(client_->Get<v1::Pod>("default", "p")->status().message(), "");
+}
+
+TEST_F(ClientTest, BindRefusesAPodWhoseStringsAreNotUtf8AndWritesNothing) {
+  // Bind writes the caller's copy of the pod (compared by revision), so what the caller
+  // changed in it is written too.
+  ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod pod, client_->Create(MakePod("p")));
+  v1::Pod spoiled = pod;
+  (*spoiled.mutable_metadata()->mutable_annotations())["a"] = kNotUtf8;
+  const int64_t before = Revision();
+  EXPECT_THAT(client_->Bind(spoiled, "node-1").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "metadata.annotations[a]: Invalid value: must be valid UTF-8"));
+  EXPECT_EQ(Revision(), before);
+  ORCH_ASSERT_OK(client_->Bind(pod, "node-1").status());
+  EXPECT_EQ(client_->Get<v1::Pod>("default", "p")->spec().node_name(), "node-1");
+}
+
+TEST_F(ClientTest, MultiByteUtf8IsWrittenAndReadBack) {
+  v1::Pod pod = MakePod("p");
+  (*pod.mutable_metadata()->mutable_annotations())["greeting"] = "héllo";
+  (*pod.mutable_metadata()->mutable_annotations())["mixed"] = "a\u00e9\u65e5\U0001F600z";
+  pod.mutable_spec()->mutable_containers(0)->add_args("日本");
+  pod.mutable_spec()->mutable_containers(0)->add_args("\U0001F680 \U0010FFFF \uFFFD");
+  ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod created, client_->Create(pod));
+  created.mutable_status()->set_message("démarré \U0001F44D");
+  ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod updated, client_->UpdateStatus(created));
+  ORCH_ASSERT_OK_AND_ASSIGN(std::string version, client_->Bind(updated, "node-1"));
+  ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod stored, client_->Get<v1::Pod>("default", "p"));
+  EXPECT_EQ(stored.metadata().resource_version(), version);
+  EXPECT_EQ(stored.metadata().annotations().at("greeting"), "héllo");
+  EXPECT_EQ(stored.metadata().annotations().at("mixed"), "a\u00e9\u65e5\U0001F600z");
+  EXPECT_THAT(stored.spec().containers(0).args(),
+              ElementsAre("日本", "\U0001F680 \U0010FFFF \uFFFD"));
+  EXPECT_EQ(stored.status().message(), "démarré \U0001F44D");
 }
 
 // ---------------------------------------------------------------- finalizers

@@ -200,6 +200,23 @@ TEST_F(ServiceAllocationTest, AFailedCreateLeavesNoReservation) {
   EXPECT_EQ(Reservations().size(), 2u);
 }
 
+TEST_F(ServiceAllocationTest, AWriteRefusedForItsStringsLeavesNoReservation) {
+  // Addresses are reserved before the object is encoded, and its strings checked.
+  v1::Service service = MakeService("web", "NodePort");
+  (*service.mutable_metadata()->mutable_annotations())["a"] = "\xff";
+  EXPECT_THAT(client_->Create(service),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "metadata.annotations[a]: Invalid value: must be valid UTF-8"));
+  EXPECT_THAT(Reservations(), IsEmpty());
+  ORCH_ASSERT_OK_AND_ASSIGN(v1::Service created, client_->Create(MakeService("web")));
+  ASSERT_EQ(Reservations().size(), 1u);  // its cluster IP
+  v1::Service update = created;
+  update.mutable_spec()->set_type("NodePort");
+  (*update.mutable_metadata()->mutable_annotations())["a"] = "\xff";
+  EXPECT_THAT(client_->Update(update), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(Reservations().size(), 1u);
+}
+
 TEST_F(ServiceAllocationTest, AReservationLeftBehindIsFreeAfterAMinute) {
   // A writer that stopped between reserving 10.0.0.4 and creating its Service.
   ASSERT_THAT(store_->Create("/registry/ranges/serviceips/10.0.0.4",

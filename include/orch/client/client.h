@@ -31,6 +31,9 @@
 //           the "foregroundDeletion"/"orphan" finalizer) get deletionTimestamp and stay;
 //           a Pod bound to a node and not terminal gets deletionTimestamp = now + grace and
 //           stays until deleted with grace 0 (the node agent's job); anything else goes.
+//   Strings every write refuses an object with a string field that is not valid UTF-8,
+//           at any depth: protobuf would store it and then not parse it back
+//           ("metadata.annotations[a]: Invalid value: must be valid UTF-8").
 //
 // Errors (absl::Status; messages shaped as Kubernetes'):
 //   kInvalidArgument   bad input, naming the field path ("metadata.name: Required value:
@@ -53,6 +56,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -76,6 +80,10 @@
 #include "orch/store/store.h"
 
 namespace orch::client {
+
+namespace internal {
+class StringCheck;  // the UTF-8 check of every write (src/client/string_check.h)
+}  // namespace internal
 
 // The namespace an empty namespace means for namespaced kinds (except in List, where it
 // means every namespace).
@@ -149,6 +157,7 @@ class Client {
   // `seed` drives uids and generated names: two Clients with the same seed, given the
   // same calls in the same order, produce the same objects.
   Client(store::Store* store, const api::Scheme* scheme, Clock* clock, uint64_t seed = 1);
+  ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
@@ -292,6 +301,7 @@ class Client {
   store::Store* const store_;
   const api::Scheme* const scheme_;
   Clock* const clock_;
+  const std::unique_ptr<const internal::StringCheck> strings_;  // of the Scheme's kinds
   Mutex rng_mu_;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(rng_mu_);
   Mutex ranges_mu_;

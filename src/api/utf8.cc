@@ -1,0 +1,72 @@
+#include "api/utf8.h"
+
+#include <bit>
+#include <cstdint>
+#include <cstring>
+
+namespace orch::api::internal {
+namespace {
+
+constexpr uint64_t kHighBits = 0x8080808080808080ULL;
+
+bool IsContinuation(unsigned char c) { return (c & 0xC0) == 0x80; }
+
+// The length of the well-formed sequence at `p` (whose lead byte is not ASCII), or 0. The
+// second byte's range depends on the lead byte: that is what excludes overlong forms,
+// surrogates and code points above U+10FFFF.
+size_t MultiByteLength(const unsigned char* p, const unsigned char* end) {
+  const unsigned char lead = *p;
+  size_t length;
+  unsigned char low = 0x80, high = 0xBF;  // the second byte's range
+  if (lead < 0xC2) {
+    return 0;  // a continuation byte, or the lead of an overlong 2-byte form
+  } else if (lead < 0xE0) {
+    length = 2;
+  } else if (lead < 0xF0) {
+    length = 3;
+    if (lead == 0xE0) low = 0xA0;   // overlong below U+0800
+    if (lead == 0xED) high = 0x9F;  // surrogates
+  } else if (lead < 0xF5) {
+    length = 4;
+    if (lead == 0xF0) low = 0x90;   // overlong below U+10000
+    if (lead == 0xF4) high = 0x8F;  // above U+10FFFF
+  } else {
+    return 0;
+  }
+  if (static_cast<size_t>(end - p) < length || p[1] < low || p[1] > high) return 0;
+  for (size_t i = 2; i < length; ++i) {
+    if (!IsContinuation(p[i])) return 0;
+  }
+  return length;
+}
+
+}  // namespace
+
+bool IsValidUtf8(std::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* const end = p + text.size();
+  while (p < end) {
+    if (end - p >= 8) {
+      uint64_t chunk;
+      std::memcpy(&chunk, p, sizeof(chunk));
+      const uint64_t high = chunk & kHighBits;
+      if (high == 0) {
+        p += 8;
+        continue;
+      }
+      if constexpr (std::endian::native == std::endian::little) {
+        p += std::countr_zero(high) / 8;  // to the first byte that is not ASCII
+      }
+    }
+    if (*p < 0x80) {
+      ++p;
+      continue;
+    }
+    const size_t length = MultiByteLength(p, end);
+    if (length == 0) return false;
+    p += length;
+  }
+  return true;
+}
+
+}  // namespace orch::api::internal
