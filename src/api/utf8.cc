@@ -3,6 +3,7 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 namespace orch::api::internal {
 namespace {
@@ -67,6 +68,27 @@ bool IsValidUtf8(std::string_view text) {
     p += length;
   }
   return true;
+}
+
+std::string ToValidUtf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* const end = p + text.size();
+  bool in_bad_run = false;
+  while (p < end) {
+    const size_t length = *p < 0x80 ? 1 : MultiByteLength(p, end);
+    if (length == 0) {
+      if (!in_bad_run) out.append("\xEF\xBF\xBD");  // U+FFFD
+      in_bad_run = true;
+      ++p;
+      continue;
+    }
+    out.append(reinterpret_cast<const char*>(p), length);
+    in_bad_run = false;
+    p += length;
+  }
+  return out;
 }
 
 }  // namespace orch::api::internal

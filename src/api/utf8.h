@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 namespace orch::api::internal {
@@ -16,6 +17,11 @@ namespace orch::api::internal {
 // protobuf's parser accepts in a proto3 `string` field, so a message whose strings pass
 // reads back from its encoding. ASCII runs go 8 bytes at a time.
 bool IsValidUtf8(std::string_view text);
+
+// `text` with each run of bytes that are not well-formed UTF-8 replaced by one U+FFFD (as
+// Go's strings.ToValidUTF8 does): for text from outside (a probe's output) on its way into
+// an object. Valid text comes back unchanged.
+std::string ToValidUtf8(std::string_view text);
 
 // The first byte of `text` that is not ASCII (>= 0x80), or text.size(): where text
 // could stop being valid UTF-8, found a word at a time. Inline, for walks that keep a

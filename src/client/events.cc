@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "orch/api/time.h"
 #include "orch/base/status.h"
+#include "api/utf8.h"
 #include "client/object.h"
 #include "fmt/format.h"
 #include "orch/api/v1/core.pb.h"
@@ -25,6 +26,15 @@ EventRecorder::EventRecorder(Client* client, std::string component)
 absl::Status EventRecorder::Record(const google::protobuf::Message& object,
                                    std::string_view type, std::string_view reason,
                                    std::string_view message) {
+  // Reasons and messages carry text from outside (a probe's output): bytes that are not
+  // UTF-8 are shown as U+FFFD, as Kubernetes' API shows them, instead of costing the Event.
+  std::string valid_reason, valid_message;
+  if (!api::internal::IsValidUtf8(reason)) {
+    reason = valid_reason = api::internal::ToValidUtf8(reason);
+  }
+  if (!api::internal::IsValidUtf8(message)) {
+    message = valid_message = api::internal::ToValidUtf8(message);
+  }
   const api::v1::ObjectMeta* meta = internal::Meta(object);
   if (meta == nullptr) {
     return absl::InvalidArgumentError(

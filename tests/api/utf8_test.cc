@@ -151,6 +151,25 @@ std::string Encode(uint32_t c) {
                 0x80 | static_cast<int>((c >> 6) & 0x3f), 0x80 | static_cast<int>(c & 0x3f)});
 }
 
+TEST(Utf8Test, ToValidUtf8ReplacesEachBadRunWithOneReplacementCharacter) {
+  EXPECT_EQ(ToValidUtf8("plain"), "plain");
+  EXPECT_EQ(ToValidUtf8("\xc3\xa9t\xc3\xa9 \xe6\x97\xa5"), "\xc3\xa9t\xc3\xa9 \xe6\x97\xa5");
+  EXPECT_EQ(ToValidUtf8("a\xff" "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(ToValidUtf8("\xff\xfe\xfd"), "\xEF\xBF\xBD");
+  EXPECT_EQ(ToValidUtf8("cut \xe6\x97"), "cut \xEF\xBF\xBD");        // a truncated character
+  EXPECT_EQ(ToValidUtf8("\xed\xa0\x80x"), "\xEF\xBF\xBD" "x");      // a surrogate
+  EXPECT_EQ(ToValidUtf8("\xc0\xaf"), "\xEF\xBF\xBD");               // an overlong '/'
+  EXPECT_EQ(ToValidUtf8(""), "");
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 2000; ++i) {
+    std::string text(rng() % 24, '\0');
+    for (char& c : text) c = static_cast<char>(rng());
+    const std::string valid = ToValidUtf8(text);
+    EXPECT_TRUE(IsValidUtf8(valid));
+    if (IsValidUtf8(text)) EXPECT_EQ(valid, text);
+  }
+}
+
 TEST(Utf8Test, AgreesWithProtobufOnRandomText) {
   std::mt19937 random(17);
   // Text of ASCII runs, characters of every length and stray bytes of every kind.

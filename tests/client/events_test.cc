@@ -63,6 +63,16 @@ TEST_F(EventRecorderTest, WritesAnEventAboutTheObject) {
   EXPECT_EQ(e.count(), 1);
 }
 
+// A probe's output in a message may hold any bytes: those that are not UTF-8 are shown as
+// U+FFFD (the Event is still written; the Client refuses strings that are not UTF-8).
+TEST_F(EventRecorderTest, BytesThatAreNotUtf8AreWrittenAsReplacementCharacters) {
+  ASSERT_TRUE(Record(kEventWarning, "Unhealthy\xff", "Liveness probe failed: caf\xc3 \xff\xfe ok \xc3\xa9").ok());
+  std::vector<api::v1::Event> events = Events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].reason(), "Unhealthy\xEF\xBF\xBD");
+  EXPECT_EQ(events[0].message(), "Liveness probe failed: caf\xEF\xBF\xBD \xEF\xBF\xBD ok \xc3\xa9");
+}
+
 // The involved object's kind and apiVersion come from the Scheme, not from the object's own
 // type fields (which an object built in code often leaves empty).
 TEST_F(EventRecorderTest, TheReferenceNamesTheKindEvenWhenTheObjectDoesNot) {

@@ -38,7 +38,8 @@ class EventRecorder {
   // `object` is a message of a kind of the client's Scheme (kInvalidArgument otherwise);
   // involvedObject names it with the kind and apiVersion the Scheme gives its type, so
   // an object whose own type fields are empty is named all the same. `type` is
-  // kEventNormal or kEventWarning. Other errors are the client's.
+  // kEventNormal or kEventWarning. Bytes of `reason` or `message` that are not UTF-8 are
+  // written as U+FFFD. Other errors are the client's.
   absl::Status Record(const google::protobuf::Message& object, std::string_view type,
                       std::string_view reason, std::string_view message);
 
