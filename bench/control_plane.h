@@ -5,8 +5,12 @@
 #define ORCH_BENCH_CONTROL_PLANE_H_
 
 #include <memory>
+#include <string>
+
+#include "fmt/format.h"
 
 #include "orch/api/scheme.h"
+#include "orch/api/v1/core.pb.h"
 #include "orch/base/executor.h"
 #include "orch/client/client.h"
 #include "orch/client/informer.h"
@@ -29,6 +33,25 @@ struct ControlPlane {
   std::unique_ptr<client::Client> client;
   std::unique_ptr<client::SharedInformerFactory> informers;
 };
+
+// Pod `prefix`-`i` in namespace default, the shape of scheduler_bench's default pod: one
+// "pause" container with a port and equal requests and limits.
+inline api::v1::Pod BasePod(const std::string& prefix, int i, const std::string& cpu = "100m",
+                     const std::string& memory = "500Mi") {
+  api::v1::Pod pod;
+  pod.mutable_metadata()->set_name(fmt::format("{}-{}", prefix, i));
+  pod.mutable_metadata()->set_namespace_("default");
+  api::v1::Container& c = *pod.mutable_spec()->add_containers();
+  c.set_name("pause");
+  c.set_image("registry.k8s.io/pause:3.9");
+  c.add_ports()->set_container_port(80);
+  for (auto* list : {c.mutable_resources()->mutable_requests(),
+                     c.mutable_resources()->mutable_limits()}) {
+    (*list)["cpu"].set_value(cpu);
+    (*list)["memory"].set_value(memory);
+  }
+  return pod;
+}
 
 }  // namespace orch::bench
 

@@ -23,19 +23,7 @@ struct Written {
 const Written& Objects() {
   static const Written* const written = [] {
     ControlPlane cp;
-    api::v1::Pod pod;
-    pod.mutable_metadata()->set_name("pod-17");
-    pod.mutable_metadata()->set_namespace_("default");
-    api::v1::Container& c = *pod.mutable_spec()->add_containers();
-    c.set_name("pause");
-    c.set_image("registry.k8s.io/pause:3.9");
-    c.add_ports()->set_container_port(80);
-    for (auto* list : {c.mutable_resources()->mutable_requests(),
-                       c.mutable_resources()->mutable_limits()}) {
-      (*list)["cpu"].set_value("100m");
-      (*list)["memory"].set_value("500Mi");
-    }
-    pod = cp.client->Create(pod).value();
+    api::v1::Pod pod = cp.client->Create(BasePod("pod", 17)).value();
     if (!cp.client->Bind(pod, "node-00042").ok()) std::abort();
     client::EventRecorder events(cp.client.get(), "default-scheduler");
     if (!events.Record(pod, client::kEventNormal, "Scheduled",

@@ -43,6 +43,7 @@ namespace {
 // The PriorityClass of the pods that preempt (value 10).
 constexpr char kHighPriority[] = "high";
 
+using bench::BasePod;
 using PodTemplate = std::function<api::v1::Pod(int index)>;
 
 api::v1::Node MakeNode(int i, const std::vector<std::string>& zones) {
@@ -61,23 +62,6 @@ api::v1::Node MakeNode(int i, const std::vector<std::string>& zones) {
     (*list)["pods"].set_value("110");
   }
   return node;
-}
-
-api::v1::Pod BasePod(const std::string& prefix, int i, const std::string& cpu = "100m",
-                     const std::string& memory = "500Mi") {
-  api::v1::Pod pod;
-  pod.mutable_metadata()->set_name(fmt::format("{}-{}", prefix, i));
-  pod.mutable_metadata()->set_namespace_("default");
-  api::v1::Container& c = *pod.mutable_spec()->add_containers();
-  c.set_name("pause");
-  c.set_image("registry.k8s.io/pause:3.9");
-  c.add_ports()->set_container_port(80);
-  for (auto* list : {c.mutable_resources()->mutable_requests(),
-                     c.mutable_resources()->mutable_limits()}) {
-    (*list)["cpu"].set_value(cpu);
-    (*list)["memory"].set_value(memory);
-  }
-  return pod;
 }
 
 api::v1::PodSpec SpecFromYaml(std::string_view yaml) {

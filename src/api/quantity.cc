@@ -215,7 +215,7 @@ int128 PowerOfTen(int64_t n) {
 // most 18 digits whose suffix scales it to whole nano-units: its magnitude in nano-units,
 // computed in integers, no digit strings. nullopt for anything else, which the general
 // path takes.
-std::optional<int128> ScaleWholeNumber(const Parts& parts, const SuffixMeaning& meaning) {
+std::optional<int128> WholeNumberNanos(const Parts& parts, const SuffixMeaning& meaning) {
   if (!parts.denom.empty() || parts.num.size() > 18) return std::nullopt;
   uint64_t value = 0;
   for (char c : parts.num) value = value * 10 + static_cast<uint64_t>(c - '0');
@@ -288,7 +288,7 @@ absl::StatusOr<Quantity> Quantity::Parse(std::string_view text) {
   }
   SuffixMeaning meaning;
   if (!InterpretSuffix(parts.suffix, meaning)) return InvalidQuantity(text, kSuffixMessage);
-  if (std::optional<int128> nanos = ScaleWholeNumber(parts, meaning)) {
+  if (std::optional<int128> nanos = WholeNumberNanos(parts, meaning)) {
     // A binary quantity here is zero or at least 1Ki: its format stands.
     return Quantity(parts.negative ? -*nanos : *nanos, meaning.format);
   }

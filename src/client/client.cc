@@ -469,12 +469,12 @@ absl::Status Client::CreateObject(Message* object, Share share) {
     }
     api::v1::ObjectMeta* meta = MutableMeta(object);
     const std::string key = store::ObjectKey(kind->plural, meta->namespace_(), meta->name());
-    absl::StatusOr<std::string> encoded = internal::Encode(*strings_, object);
+    absl::StatusOr<store::SharedBytes> encoded = internal::Encode(*strings_, object);
     if (!encoded.ok()) {
       ReleaseReservations(reserved);
       return encoded.status();
     }
-    const store::SharedBytes bytes(*std::move(encoded));
+    const store::SharedBytes bytes = *std::move(encoded);
     absl::StatusOr<int64_t> revision = store_->Create(key, bytes);
     if (!revision.ok()) ReleaseReservations(reserved);
     if (revision.ok()) {
@@ -591,8 +591,7 @@ absl::StatusOr<std::string> Client::Bind(const api::v1::Pod& pod, std::string_vi
     scheduled->clear_message();
     *scheduled->mutable_last_transition_time() = api::MetaTime(clock_->Now());
   }
-  ORCH_ASSIGN_OR_RETURN(std::string encoded, internal::Encode(*strings_, bound.get()));
-  const store::SharedBytes bytes(std::move(encoded));
+  ORCH_ASSIGN_OR_RETURN(const store::SharedBytes bytes, internal::Encode(*strings_, bound.get()));
   absl::StatusOr<int64_t> written = store_->Update(target.key, bytes, *expected);
   if (!written.ok()) {
     if (absl::IsNotFound(written.status())) return internal::NotFoundError(*kind, target.name);
@@ -646,12 +645,12 @@ absl::Status Client::UpdateImpl(Message* object, UpdateMode mode) {
     }
     // The encoding is what gets written: the same bytes as stored mean nothing changed (no
     // write, no event). Encodings are deterministic, so equal objects give equal bytes.
-    absl::StatusOr<std::string> encoded = internal::Encode(*strings_, next.get());
+    absl::StatusOr<store::SharedBytes> encoded = internal::Encode(*strings_, next.get());
     if (!encoded.ok()) {
       ReleaseReservations(reserved);
       return encoded.status();
     }
-    const store::SharedBytes bytes(*std::move(encoded));
+    const store::SharedBytes bytes = *std::move(encoded);
     if (bytes == kv->value) {
       internal::CopyObject(*current, object);
       return absl::OkStatus();
@@ -755,8 +754,8 @@ absl::Status Client::DeleteObject(const Descriptor& type, std::string_view ns,
         written = store_->Delete(target.key, kv->mod_revision).status();
         break;
       case DeletePlan::Action::kUpdate: {
-        ORCH_ASSIGN_OR_RETURN(std::string encoded, internal::Encode(*strings_, plan.next.get()));
-        const store::SharedBytes bytes(std::move(encoded));
+        ORCH_ASSIGN_OR_RETURN(const store::SharedBytes bytes,
+                              internal::Encode(*strings_, plan.next.get()));
         absl::StatusOr<int64_t> revision = store_->Update(target.key, bytes, kv->mod_revision);
         if (revision.ok()) {
           ShareDecoded(Write::kUpdate, bytes, *revision, std::move(plan.next));

@@ -29,12 +29,11 @@ absl::Status EventRecorder::Record(const google::protobuf::Message& object,
   // Reasons and messages carry text from outside (a probe's output): bytes that are not
   // UTF-8 are shown as U+FFFD, as Kubernetes' API shows them, instead of costing the Event.
   std::string valid_reason, valid_message;
-  if (!api::internal::IsValidUtf8(reason)) {
-    reason = valid_reason = api::internal::ToValidUtf8(reason);
-  }
-  if (!api::internal::IsValidUtf8(message)) {
-    message = valid_message = api::internal::ToValidUtf8(message);
-  }
+  const auto make_valid = [](std::string_view& text, std::string& storage) {
+    if (!api::internal::IsValidUtf8(text)) text = storage = api::internal::ToValidUtf8(text);
+  };
+  make_valid(reason, valid_reason);
+  make_valid(message, valid_message);
   const api::v1::ObjectMeta* meta = internal::Meta(object);
   if (meta == nullptr) {
     return absl::InvalidArgumentError(
@@ -72,11 +71,10 @@ absl::Status EventRecorder::Record(const google::protobuf::Message& object,
     seen_.erase(it);
   }
 
-  // Written into the recorder's own Event, whose strings and messages keep their
-  // capacity from one Event to the next.
+  // Written into the recorder's own Event, its strings assigned in place: they keep their
+  // buffers from one Event to the next.
   api::v1::Event& event = scratch_;
   event.Clear();
-  // Assigned in place: the scratch Event's strings keep their buffers.
   event.mutable_metadata()->mutable_namespace_()->assign(ns);
   api::v1::ObjectReference& ref = *event.mutable_involved_object();
   ref.mutable_kind()->assign(kind->kind);

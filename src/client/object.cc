@@ -28,6 +28,10 @@ const FieldDescriptor* StringField(const Descriptor& type, int number) {
 }
 
 std::string GetStringField(const Message& object, int number) {
+  if (const api::TypeFieldsView builtin = api::BuiltinTypeFields(object);
+      builtin.api_version != nullptr) {
+    return number == kApiVersionField ? *builtin.api_version : *builtin.kind;
+  }
   const FieldDescriptor* field = StringField(*object.GetDescriptor(), number);
   return field == nullptr ? std::string() : object.GetReflection()->GetString(object, field);
 }
@@ -58,23 +62,17 @@ void SetTypeFields(const api::Kind& kind, Message* object) {
 }
 
 std::string ApiVersionField(const Message& object) {
-  const api::TypeFieldsView builtin = api::BuiltinTypeFields(object);
-  if (builtin.api_version != nullptr) return *builtin.api_version;
   return GetStringField(object, kApiVersionField);
 }
 
-std::string KindField(const Message& object) {
-  const api::TypeFieldsView builtin = api::BuiltinTypeFields(object);
-  if (builtin.kind != nullptr) return *builtin.kind;
-  return GetStringField(object, kKindField);
-}
+std::string KindField(const Message& object) { return GetStringField(object, kKindField); }
 
 void CopyObject(const Message& from, Message* to) {
   to->Clear();
   to->MergeFrom(from);
 }
 
-absl::StatusOr<std::string> Encode(const StringCheck& strings, Message* object) {
+absl::StatusOr<store::SharedBytes> Encode(const StringCheck& strings, Message* object) {
   api::v1::ObjectMeta* meta = MutableMeta(object);
   std::string resource_version;
   if (meta != nullptr) resource_version = std::exchange(*meta->mutable_resource_version(), "");
@@ -82,7 +80,7 @@ absl::StatusOr<std::string> Encode(const StringCheck& strings, Message* object) 
   absl::Status checked = strings.Check(*object, bytes);
   if (meta != nullptr) *meta->mutable_resource_version() = std::move(resource_version);
   if (!checked.ok()) return checked;
-  return bytes;
+  return store::SharedBytes(std::move(bytes));
 }
 
 absl::Status Decode(const store::KeyValue& kv, int64_t revision, Message* out) {

@@ -49,7 +49,8 @@ void CopyObject(const google::protobuf::Message& from, google::protobuf::Message
 // mod_revision is the resourceVersion). `*object` is left as it was. kInvalidArgument,
 // naming the field, when a string field is not UTF-8: bytes no reader could parse
 // (StringCheck::Check).
-absl::StatusOr<std::string> Encode(const StringCheck& strings, google::protobuf::Message* object);
+absl::StatusOr<store::SharedBytes> Encode(const StringCheck& strings,
+                                          google::protobuf::Message* object);
 
 // Parses a stored value into `*out` and sets its resourceVersion to `revision`.
 // kDataLoss when the bytes do not parse.

@@ -10,6 +10,7 @@
 
 #include "api/utf8.h"
 #include "fmt/format.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "orch/api/validation.h"
 
 namespace orch::client::internal {
@@ -27,14 +28,13 @@ constexpr int kMaxDepth = 128;
 // Field numbers below this are looked up in an array, the rest (rare) by binary search.
 constexpr uint64_t kDirectNumbers = 256;
 
-enum WireType : uint32_t {
-  kVarint = 0,
-  kFixed64 = 1,
-  kLengthDelimited = 2,
-  kStartGroup = 3,
-  kEndGroup = 4,
-  kFixed32 = 5,
-};
+using google::protobuf::internal::WireFormatLite;
+constexpr uint64_t kVarint = WireFormatLite::WIRETYPE_VARINT;
+constexpr uint64_t kFixed64 = WireFormatLite::WIRETYPE_FIXED64;
+constexpr uint64_t kLengthDelimited = WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
+constexpr uint64_t kStartGroup = WireFormatLite::WIRETYPE_START_GROUP;
+constexpr uint64_t kEndGroup = WireFormatLite::WIRETYPE_END_GROUP;
+constexpr uint64_t kFixed32 = WireFormatLite::WIRETYPE_FIXED32;
 
 bool IsText(const FieldDescriptor& field) { return field.type() == FieldDescriptor::TYPE_STRING; }
 
