@@ -1,6 +1,8 @@
 #include "orch/client/events.h"
 
+#include <initializer_list>
 #include <iterator>
+#include <memory>
 #include <numeric>
 #include <utility>
 
@@ -17,6 +19,30 @@ namespace {
 
 constexpr size_t kMaxRemembered = 4096;
 constexpr absl::Duration kAggregationWindow = absl::Minutes(10);
+
+// Empties `event` for the next one but keeps the submessages the recorder writes every
+// time. Event::Clear alone would free them (a proto3 message field has no has-bit to clear
+// in its place) and the next Event would allocate them and their strings afresh; a field
+// added to Event later is still cleared by it.
+void ClearKeepingBuffers(api::v1::Event& event) {
+  std::unique_ptr<api::v1::ObjectMeta> metadata(event.release_metadata());
+  std::unique_ptr<api::v1::ObjectReference> involved(event.release_involved_object());
+  std::unique_ptr<api::v1::EventSource> source(event.release_source());
+  std::unique_ptr<google::protobuf::Timestamp> first(event.release_first_timestamp());
+  std::unique_ptr<google::protobuf::Timestamp> last(event.release_last_timestamp());
+  std::unique_ptr<google::protobuf::Timestamp> time(event.release_event_time());
+  event.Clear();
+  for (google::protobuf::Message* kept : std::initializer_list<google::protobuf::Message*>{
+           metadata.get(), involved.get(), source.get(), first.get(), last.get(), time.get()}) {
+    if (kept != nullptr) kept->Clear();
+  }
+  event.set_allocated_metadata(metadata.release());
+  event.set_allocated_involved_object(involved.release());
+  event.set_allocated_source(source.release());
+  event.set_allocated_first_timestamp(first.release());
+  event.set_allocated_last_timestamp(last.release());
+  event.set_allocated_event_time(time.release());
+}
 
 }  // namespace
 
@@ -74,7 +100,7 @@ absl::Status EventRecorder::Record(const google::protobuf::Message& object,
   // Written into the recorder's own Event, its strings assigned in place: they keep their
   // buffers from one Event to the next.
   api::v1::Event& event = scratch_;
-  event.Clear();
+  ClearKeepingBuffers(event);
   event.mutable_metadata()->mutable_namespace_()->assign(ns);
   api::v1::ObjectReference& ref = *event.mutable_involved_object();
   ref.mutable_kind()->assign(kind->kind);

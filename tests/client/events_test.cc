@@ -9,6 +9,7 @@
 
 #include "absl/time/time.h"
 #include "fmt/format.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "client/fixture.h"
@@ -87,6 +88,35 @@ TEST_F(EventRecorderTest, TheReferenceNamesTheKindEvenWhenTheObjectDoesNot) {
     EXPECT_EQ(e.involved_object().kind(), "Pod") << e.reason();
     EXPECT_EQ(e.involved_object().api_version(), "v1") << e.reason();
   }
+}
+
+// The recorder writes each Event into one it keeps: an Event about a Node after a Warning
+// about a pod is the same as a fresh recorder's, nothing of the first left in it.
+TEST_F(EventRecorderTest, AnEventCarriesNothingOfTheOneBefore) {
+  absl::StatusOr<api::v1::Node> node = client_->Create(testing::MakeNode("n1"));
+  ASSERT_TRUE(node.ok()) << node.status();
+  ASSERT_TRUE(Record(kEventWarning, "BackOff", "Back-off restarting failed container").ok());
+  ASSERT_TRUE(recorder_->Record(*node, kEventNormal, "NodeReady", "Node n1 is ready").ok());
+  EventRecorder fresh(client_.get(), "kubelet");
+  ASSERT_TRUE(fresh.Record(*node, kEventNormal, "NodeReady", "Node n1 is ready").ok());
+
+  std::vector<api::v1::Event> about_node;
+  for (api::v1::Event& e : Events()) {
+    if (e.involved_object().kind() != "Node") continue;
+    EXPECT_TRUE(e.involved_object().namespace_().empty());
+    EXPECT_EQ(e.involved_object().uid(), node->metadata().uid());
+    EXPECT_THAT(e.metadata().name(), ::testing::StartsWith("n1."));
+    EXPECT_FALSE(e.metadata().uid().empty());
+    // What differs between two Events written apart: their identity.
+    for (auto* field : {e.mutable_metadata()->mutable_name(), e.mutable_metadata()->mutable_uid(),
+                        e.mutable_metadata()->mutable_resource_version()}) {
+      field->clear();
+    }
+    about_node.push_back(std::move(e));
+  }
+  ASSERT_EQ(about_node.size(), 2u);
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(about_node[0], about_node[1]))
+      << about_node[0].DebugString() << "\n---\n" << about_node[1].DebugString();
 }
 
 TEST_F(EventRecorderTest, TheSameEventWithinTenMinutesBumpsTheCount) {
