@@ -474,6 +474,7 @@ absl::Status NodeInfo::SetNode(std::shared_ptr<const api::v1::Node> node) {
   allocatable_ = *std::move(allocatable);
   images_ = NodeImages(*node, images_);
   node_ = std::move(node);
+  name_ = node_->metadata().name();
   unschedulable_ = node_->spec().unschedulable();
   has_taints_ = !node_->spec().taints().empty();
   label_index_.clear();

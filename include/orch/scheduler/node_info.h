@@ -206,7 +206,9 @@ class NodeInfo {
 
   const api::v1::Node& node() const { return *node_; }
   const std::shared_ptr<const api::v1::Node>& node_ptr() const { return node_; }
-  const std::string& name() const { return node_->metadata().name(); }
+  // Kept here (a copy of metadata.name): the scheduler reads it for every pod it places,
+  // and the node object is rarely in cache.
+  const std::string& name() const { return name_; }
   const google::protobuf::Map<std::string, std::string>& labels() const {
     return node_->metadata().labels();
   }
@@ -267,6 +269,7 @@ class NodeInfo {
   void Touch();
 
   std::shared_ptr<const api::v1::Node> node_;
+  std::string name_;
   // node_'s labels as (key, value) pointers into node_ (which is immutable and shared by
   // copies of this NodeInfo).
   std::vector<std::pair<const std::string*, const std::string*>> label_index_;
