@@ -27,14 +27,6 @@ using google::protobuf::Message;
 using google::protobuf::OneofDescriptor;
 using google::protobuf::Reflection;
 
-constexpr std::string_view kQuantityType = "orch.api.v1.Quantity";
-constexpr std::string_view kIntOrStringType = "orch.api.v1.IntOrString";
-constexpr std::string_view kTimestampType = "google.protobuf.Timestamp";
-// JSON's own data model: any object, any value, any array.
-constexpr std::string_view kStructType = "google.protobuf.Struct";
-constexpr std::string_view kValueType = "google.protobuf.Value";
-constexpr std::string_view kListValueType = "google.protobuf.ListValue";
-
 bool IsNull(const Node& node) {
   return node.type == Node::Type::kNull ||
          (node.type == Node::Type::kScalar && node.plain &&

@@ -19,13 +19,6 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
 
-constexpr std::string_view kQuantityType = "orch.api.v1.Quantity";
-constexpr std::string_view kIntOrStringType = "orch.api.v1.IntOrString";
-constexpr std::string_view kTimestampType = "google.protobuf.Timestamp";
-constexpr std::string_view kStructType = "google.protobuf.Struct";
-constexpr std::string_view kValueType = "google.protobuf.Value";
-constexpr std::string_view kListValueType = "google.protobuf.ListValue";
-
 std::shared_ptr<Node> NewNode(Node::Type type) {
   auto node = std::make_shared<Node>();
   node->type = type;

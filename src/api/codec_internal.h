@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "api/utf8.h"
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 
 namespace YAML {
@@ -29,6 +30,22 @@ class Parser;
 }
 
 namespace orch::api::codec_internal {
+
+// Message types the codec writes as one JSON value of their own (a quantity's string, a
+// time's RFC 3339 text, an int or a string, free-form JSON), not as an object of their
+// fields: their fields add no name to a field path.
+inline constexpr std::string_view kQuantityType = "orch.api.v1.Quantity";
+inline constexpr std::string_view kIntOrStringType = "orch.api.v1.IntOrString";
+inline constexpr std::string_view kTimestampType = "google.protobuf.Timestamp";
+// JSON's own data model: any object, any value, any array.
+inline constexpr std::string_view kStructType = "google.protobuf.Struct";
+inline constexpr std::string_view kValueType = "google.protobuf.Value";
+inline constexpr std::string_view kListValueType = "google.protobuf.ListValue";
+inline bool IsJsonValueType(const google::protobuf::Descriptor& type) {
+  const std::string_view name = type.full_name();
+  return name == kQuantityType || name == kIntOrStringType || name == kTimestampType ||
+         name == kStructType || name == kValueType || name == kListValueType;
+}
 
 // Nesting deeper than this is refused (Kubernetes objects nest about 15 deep).
 inline constexpr int kMaxDepth = 100;

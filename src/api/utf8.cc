@@ -1,14 +1,10 @@
 #include "api/utf8.h"
 
-#include <bit>
-#include <cstdint>
-#include <cstring>
+#include <cstddef>
 #include <string>
 
 namespace orch::api::internal {
 namespace {
-
-constexpr uint64_t kHighBits = 0x8080808080808080ULL;
 
 bool IsContinuation(unsigned char c) { return (c & 0xC0) == 0x80; }
 
@@ -46,28 +42,13 @@ size_t MultiByteLength(const unsigned char* p, const unsigned char* end) {
 bool IsValidUtf8(std::string_view text) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const auto* const end = p + text.size();
-  while (p < end) {
-    if (end - p >= 8) {
-      uint64_t chunk;
-      std::memcpy(&chunk, p, sizeof(chunk));
-      const uint64_t high = chunk & kHighBits;
-      if (high == 0) {
-        p += 8;
-        continue;
-      }
-      if constexpr (std::endian::native == std::endian::little) {
-        p += std::countr_zero(high) / 8;  // to the first byte that is not ASCII
-      }
-    }
-    if (*p < 0x80) {
-      ++p;
-      continue;
-    }
+  for (;;) {
+    p += FindNonAscii(std::string_view(reinterpret_cast<const char*>(p), end - p));
+    if (p == end) return true;
     const size_t length = MultiByteLength(p, end);
     if (length == 0) return false;
     p += length;
   }
-  return true;
 }
 
 std::string ToValidUtf8(std::string_view text) {

@@ -15,7 +15,7 @@ namespace orch::api::internal {
 // Whether `text` is well-formed UTF-8 (Unicode's Table 3-7): no overlong forms, no
 // surrogates (U+D800..U+DFFF), nothing above U+10FFFF, no truncated sequence. This is what
 // protobuf's parser accepts in a proto3 `string` field, so a message whose strings pass
-// reads back from its encoding. ASCII runs go 8 bytes at a time.
+// reads back from its encoding. ASCII runs are passed over as FindNonAscii does.
 bool IsValidUtf8(std::string_view text);
 
 // `text` with each run of bytes that are not well-formed UTF-8 replaced by one U+FFFD (as
@@ -24,8 +24,8 @@ bool IsValidUtf8(std::string_view text);
 std::string ToValidUtf8(std::string_view text);
 
 // The first byte of `text` that is not ASCII (>= 0x80), or text.size(): where text
-// could stop being valid UTF-8, found a word at a time. Inline, for walks that keep a
-// cursor on the next such byte of a buffer (client/string_check.cc).
+// could stop being valid UTF-8, found a word at a time. Inline: IsValidUtf8 runs on it,
+// and so do walks that keep a cursor on the next such byte (client/string_check.cc).
 inline size_t FindNonAscii(std::string_view text) {
   constexpr uint64_t kHigh = 0x8080808080808080ULL;
   const auto word = [&text](size_t at) {

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/codec_internal.h"
 #include "api/utf8.h"
 #include "fmt/format.h"
 #include "google/protobuf/wire_format_lite.h"
@@ -241,15 +242,6 @@ Strings WalkMessage(const StringTable& root, const char* p, const char* const en
 
 // ---------------------------------------------------------------- naming the field
 
-// Types whose JSON form is their content (a quantity's string, a Struct's object): their
-// own fields add no name to a path, only map keys and list indexes.
-bool IsJsonValue(const Descriptor& type) {
-  const std::string& name = type.full_name();
-  return name == "orch.api.v1.Quantity" || name == "orch.api.v1.IntOrString" ||
-         name == "google.protobuf.Struct" || name == "google.protobuf.Value" ||
-         name == "google.protobuf.ListValue";
-}
-
 // A map key as a path shows it; a key that is not UTF-8 is shown with its bytes escaped
 // ("\xff"), so that the error is UTF-8 itself.
 std::string KeyText(const Message& entry, const FieldDescriptor& key) {
@@ -328,7 +320,9 @@ std::optional<std::string> FindInMap(const Message& message, const FieldDescript
 // The path of the first string in `message`, at `path`, that is not UTF-8.
 std::optional<std::string> FindInMessage(const Message& message, const std::string& path) {
   const Reflection& reflection = *message.GetReflection();
-  const bool json_value = IsJsonValue(*message.GetDescriptor());
+  // A quantity's string, a Struct's object: only map keys and list indexes name a place
+  // in them.
+  const bool json_value = api::codec_internal::IsJsonValueType(*message.GetDescriptor());
   std::vector<const FieldDescriptor*> fields;
   reflection.ListFields(message, &fields);  // the fields set, by number
   for (const FieldDescriptor* field : fields) {
