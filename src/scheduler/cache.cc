@@ -238,6 +238,7 @@ void SchedulerCache::FinishBinding(std::string_view uid, absl::Time now,
   it->second.binding_finished = true;
   it->second.written_version = std::move(written_version);
   it->second.deadline = now + assumed_ttl_;
+  next_expiry_ = std::min(next_expiry_, it->second.deadline);
 }
 
 PodInfoPtr SchedulerCache::ConfirmOwnBind(const std::shared_ptr<const api::v1::Pod>& pod) {
@@ -290,10 +291,18 @@ void SchedulerCache::ForgetPod(std::string_view uid) {
 }
 
 int SchedulerCache::CleanupExpired(absl::Time now) {
+  if (now < next_expiry_) return 0;
   std::vector<std::string> expired;
+  next_expiry_ = absl::InfiniteFuture();
   for (const auto& [uid, state] : pods_) {
-    if (state.assumed && state.binding_finished && state.deadline <= now) expired.push_back(uid);
+    if (!state.assumed || !state.binding_finished) continue;
+    if (state.deadline <= now) {
+      expired.push_back(uid);
+    } else {
+      next_expiry_ = std::min(next_expiry_, state.deadline);
+    }
   }
+  std::sort(expired.begin(), expired.end());  // the same order in every run
   for (const std::string& uid : expired) ForgetPod(uid);
   return static_cast<int>(expired.size());
 }

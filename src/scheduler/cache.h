@@ -158,6 +158,9 @@ class SchedulerCache : public Snapshot {
   mutable bool order_stale_ = false;
   mutable std::vector<const NodeInfo*> ordered_;
   StringMap<PodState> pods_;
+  // No finished bind's assumption expires before this (a lower bound, made exact by each
+  // scan), so CleanupExpired passes over the pods only when one may be due.
+  absl::Time next_expiry_ = absl::InfiniteFuture();
   // Pods bound to nodes the cache does not have (yet), by node name.
   StringMap<std::vector<std::string>> waiting_for_node_;
   StringMap<int32_t> image_nodes_;

@@ -5,6 +5,7 @@
 #include "scheduler/cache.h"
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -162,6 +163,83 @@ TEST(SchedulerCacheTest, ConfirmOwnBindTakesTheWrittenVersionInPlace) {
   EXPECT_TRUE(n1->pods().empty());
   EXPECT_TRUE(n1->pods_with_affinity().empty());
   EXPECT_EQ(n1->requested().milli_cpu, 0);
+}
+
+// Assumptions expire only when their bind finished more than the ttl ago and nothing
+// settled them since: after every step of a random history of assuming, finishing,
+// confirming, updating, removing and forgetting pods, CleanupExpired drops exactly the pods
+// a model of each pod's state says it should, and every other pod keeps its state.
+TEST(SchedulerCacheTest, CleanupExpiresExactlyTheFinishedAssumptionsPastTheirTtl) {
+  constexpr absl::Duration kTtl = absl::Seconds(30);
+  struct Model {
+    bool assumed = false;
+    bool finished = false;
+    absl::Time deadline;
+  };
+  int expired_seen = 0;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    std::mt19937_64 rng(seed);
+    auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint64_t>(n)); };
+    SchedulerCache cache(kTtl);
+    ASSERT_TRUE(cache.AddOrUpdateNode(MakeNode("n1").Capacity({{"cpu", "64"}, {"pods", "110"}}).Ptr()).ok());
+    std::map<std::string, Model> model;  // the pods the cache holds
+    absl::Time now = absl::UnixEpoch();
+    for (int step = 0; step < 400; ++step) {
+      const std::string uid = fmt::format("pod-{}", pick(10));
+      auto pod = MakePod(uid).Uid(uid).Node("n1");
+      const bool held = model.count(uid) > 0;
+      switch (pick(6)) {
+        case 0:  // a cycle assumes a pod the cache does not hold
+          if (!held) {
+            cache.AssumePod(pod.Info(), "n1");
+            model[uid] = {.assumed = true};
+          }
+          break;
+        case 1:  // its bind finishes
+          cache.FinishBinding(uid, now, "7");
+          if (held && model[uid].assumed) model[uid] = {true, true, now + kTtl};
+          break;
+        case 2:  // the bound pod arrives from the informer: confirmed, or an ordinary update
+          cache.AddOrUpdatePod(pod.Info());
+          model[uid] = {};
+          break;
+        case 3:
+          cache.RemovePod(uid);
+          model.erase(uid);
+          break;
+        case 4:
+          cache.ForgetPod(uid);
+          if (held && model[uid].assumed) model.erase(uid);
+          break;
+        default: {  // time passes and the scheduler cleans up
+          now += absl::Seconds(pick(20));
+          int expected = 0;
+          for (auto it = model.begin(); it != model.end();) {
+            const Model& m = it->second;
+            if (m.assumed && m.finished && m.deadline <= now) {
+              ++expected;
+              it = model.erase(it);
+            } else {
+              ++it;
+            }
+          }
+          ASSERT_EQ(cache.CleanupExpired(now), expected) << "seed " << seed << ", step " << step;
+          expired_seen += expected;
+          break;
+        }
+      }
+      for (int i = 0; i < 10; ++i) {
+        const std::string other = fmt::format("pod-{}", i);
+        auto it = model.find(other);
+        ASSERT_EQ(cache.PodOf(other) != nullptr, it != model.end())
+            << other << ", seed " << seed << ", step " << step;
+        ASSERT_EQ(cache.IsAssumed(other), it != model.end() && it->second.assumed)
+            << other << ", seed " << seed << ", step " << step;
+      }
+      ASSERT_EQ(cache.pod_count(), model.size());
+    }
+  }
+  EXPECT_GT(expired_seen, 30);  // not vacuous: many assumptions did expire
 }
 
 TEST(SchedulerCacheTest, AStatusOnlyUpdateKeepsTheNodesGeneration) {
