@@ -195,10 +195,14 @@ void StoreState::Publish(int64_t revision, ReadyCursors* ready) {
     for (WatchCursor* cursor : cursors_) {
       // A cursor that starts after r (a watch from an applied, unpublished revision)
       // does not want r.
-      if (cursor->armed && !cursor->compacted && cursor->next_revision <= r &&
-          HasPrefix(key, cursor->prefix)) {
+      if (!cursor->armed || cursor->compacted || cursor->next_revision > r) continue;
+      if (HasPrefix(key, cursor->prefix)) {
         cursor->armed = false;
         ready->push_back(cursor);
+      } else if (cursor->next_revision == r) {
+        // Idle and nothing for it: it moves past r now, while r's key is at hand, so
+        // neither its next read nor compaction (ReleaseCursors) looks at r again.
+        cursor->next_revision = r + 1;
       }
     }
   }

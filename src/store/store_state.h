@@ -160,7 +160,8 @@ class StoreState {
   void Apply(Mutation mutation, const Clock& clock, ReadyCursors* ready);
 
   // Lets watchers see every change up to `revision` (at most revision()), adding the
-  // armed cursors that a newly published event concerns to `*ready`.
+  // armed cursors that a newly published event concerns to `*ready`. An armed cursor
+  // waiting at an event that does not concern it moves past it.
   void Publish(int64_t revision, ReadyCursors* ready);
 
   // The state as a snapshot stores it.

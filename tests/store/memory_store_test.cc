@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -184,6 +185,62 @@ TEST(MemoryStoreTest, AQuietWatcherSurvivesCompactionOfOtherKeys) {
   ORCH_ASSERT_OK(nodes->Poll(&events));
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0]->kv.mod_revision, node_rev);
+}
+
+// A watcher sees every event under its prefix, in order, however many events of other keys
+// come between and are compacted — unless one of its own was compacted before it read it,
+// which finishes it. A random interleaving of writes to its prefix and to others, with
+// reads now and then, checked against that rule after every read.
+TEST(MemoryStoreTest, AWatcherGetsEveryEventOfItsPrefixUntilOneIsCompacted) {
+  constexpr int64_t kLimit = 5;
+  int delivered = 0, finished = 0;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    std::mt19937_64 rng(seed);
+    MemoryStoreOptions options;
+    options.history_limit = kLimit;
+    auto store = Open(options);
+    ORCH_ASSERT_OK_AND_ASSIGN(auto pods, store->Watch(ResourcePrefix("pods")));
+    const auto put = [&](const std::string& key) {
+      absl::StatusOr<int64_t> rev = store->Create(key, "v");
+      return absl::IsAlreadyExists(rev.status()) ? store->Update(key, "w", 0) : rev;
+    };
+    std::vector<int64_t> unread;  // revisions of pod events not yet read
+    bool gone = false;            // one of them was compacted
+    for (int step = 0; step < 200; ++step) {
+      const uint64_t action = rng() % 10;
+      if (action < 3) {
+        ORCH_ASSERT_OK_AND_ASSIGN(int64_t rev, put(PodKey(static_cast<int>(rng() % 4))));
+        unread.push_back(rev);
+      } else if (action < 8) {
+        ORCH_ASSERT_OK_AND_ASSIGN(int64_t rev,
+                                  put(ObjectKey("nodes", "", fmt::format("n{}", rng() % 4))));
+        if (!unread.empty() && unread.front() <= rev - kLimit) gone = true;
+        continue;
+      } else {
+        std::vector<EventPtr> events;
+        const absl::Status polled = pods->Poll(&events);
+        if (gone) {  // finished: it watches again from now on, as an informer re-lists
+          ASSERT_THAT(polled, StatusIs(absl::StatusCode::kOutOfRange)) << "seed " << seed;
+          ++finished;
+          ORCH_ASSERT_OK_AND_ASSIGN(pods, store->Watch(ResourcePrefix("pods")));
+          unread.clear();
+          gone = false;
+          continue;
+        }
+        ORCH_ASSERT_OK(polled);
+        std::vector<int64_t> got;
+        for (const EventPtr& e : events) got.push_back(e->kv.mod_revision);
+        ASSERT_EQ(got, unread) << "seed " << seed << ", step " << step;
+        delivered += static_cast<int>(got.size());
+        unread.clear();
+        continue;
+      }
+      if (unread.front() <= unread.back() - kLimit) gone = true;
+    }
+  }
+  // Not vacuous: many events were delivered, and many watchers were finished.
+  EXPECT_GT(delivered, 200);
+  EXPECT_GT(finished, 20);
 }
 
 TEST(MemoryStoreTest, WatchersShareOneEventObject) {
