@@ -17,6 +17,7 @@
 //   build/bench/etcd_bench --benchmark_min_time=3
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
@@ -45,16 +46,28 @@ std::string Key(int i) { return fmt::format("/registry/pods/default/bench-{:03d}
 
 enum Backend { kMemory = 0, kEtcd1 = 1, kEtcd3 = 3 };
 
+struct Bed {
+  std::unique_ptr<EtcdCluster> etcd;
+  std::unique_ptr<Store> store;
+  absl::Status status;
+};
+
 // One store per backend for the whole program, with kKeys keys written.
+std::map<Backend, Bed>* const beds = new std::map<Backend, Bed>();
+
+// Registered with atexit: each store closes, then its etcd cluster stops and its
+// directory under /tmp goes (the map itself is never destroyed).
+void StopBeds() {
+  for (auto& [backend, bed] : *beds) {
+    bed.store.reset();
+    bed.etcd.reset();
+  }
+}
+
 absl::StatusOr<Store*> StoreFor(Backend backend) {
-  struct Bed {
-    std::unique_ptr<EtcdCluster> etcd;
-    std::unique_ptr<Store> store;
-    absl::Status status;
-  };
-  static std::map<Backend, Bed>* beds = new std::map<Backend, Bed>();
   static Mutex* mu = new Mutex();
   MutexLock lock(mu);  // benchmark threads arrive together
+  if (beds->empty()) std::atexit(StopBeds);
   auto [it, fresh] = beds->try_emplace(backend);
   Bed& bed = it->second;
   if (fresh) {

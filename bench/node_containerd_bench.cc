@@ -18,6 +18,7 @@
 //
 //   build/bench/node_containerd_bench --benchmark_min_time=20
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
@@ -62,8 +63,13 @@ bool Ready(const v1::Pod& pod) {
 // One containerd, agent and informer for the whole program; pods come and go.
 class Bed {
  public:
+  // Never destroyed, as threads of the program may still use it; at exit the agent stops,
+  // and containerd with it, and their directories under /tmp go.
   static Bed& Get() {
-    static Bed* bed = new Bed();  // never destroyed: containerd goes with the process
+    static Bed* bed = [] {
+      std::atexit(StopAtExit);
+      return new Bed();
+    }();
     return *bed;
   }
   const absl::Status& status() const { return status_; }
@@ -221,6 +227,12 @@ class Bed {
     c->add_command("sleep");
     c->add_command("3600");
     return pod;
+  }
+
+  static void StopAtExit() {
+    Bed& bed = Get();
+    if (bed.agent_ != nullptr) bed.agent_->Stop();
+    if (bed.bed_ != nullptr) bed.bed_->Stop().IgnoreError();
   }
 
   int Sandboxes() {
