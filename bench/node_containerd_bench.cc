@@ -63,8 +63,8 @@ bool Ready(const v1::Pod& pod) {
 // One containerd, agent and informer for the whole program; pods come and go.
 class Bed {
  public:
-  // Never destroyed, as threads of the program may still use it; at exit the agent stops,
-  // and containerd with it, and their directories under /tmp go.
+  // Never destroyed, as threads of the program may still use it. At exit the agent stops,
+  // then containerd, and their directories under /tmp go.
   static Bed& Get() {
     static Bed* bed = [] {
       std::atexit(StopAtExit);
