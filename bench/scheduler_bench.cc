@@ -193,11 +193,16 @@ std::string Prefix(const PodTemplate& make) {
   return name.substr(0, name.rfind('-'));
 }
 
+// Runs the cluster until every measured pod is bound, with the churn arriving meanwhile.
+bool ScheduleMeasuredPods(Cluster& cluster, const Workload& w) {
+  return cluster.RunUntilBound(Prefix(w.measure), w.measure_pods, w.churn, w.churn_every);
+}
+
 // The measured part, in a frame of its own that a profiler can be pointed at: perf through
 // PerfWindow, callgrind with --collect-atstart=no --toggle-collect='*MeasuredRun*'.
 [[gnu::noinline]] bool MeasuredRun(Cluster& cluster, const Workload& w) {
   bench::PerfWindow profiled;
-  return cluster.RunUntilBound(Prefix(w.measure), w.measure_pods, w.churn, w.churn_every);
+  return ScheduleMeasuredPods(cluster, w);
 }
 
 // What one run of a workload measured; `error` says which pods did not all bind.
@@ -219,9 +224,7 @@ RunFigures RunOnce(const Workload& w, bool profiled) {
   cluster.Create(w.measure_pods, w.measure);
   const double rss_before = bench::ProcStatusMib("VmRSS");
   const auto start = std::chrono::steady_clock::now();
-  const bool done =
-      profiled ? MeasuredRun(cluster, w)
-               : cluster.RunUntilBound(Prefix(w.measure), w.measure_pods, w.churn, w.churn_every);
+  const bool done = profiled ? MeasuredRun(cluster, w) : ScheduleMeasuredPods(cluster, w);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!done) return {.error = "measured pods did not all bind"};
