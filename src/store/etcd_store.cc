@@ -51,6 +51,10 @@ constexpr absl::Duration kWatchGiveUp = absl::Minutes(1);
 // An Update or Delete without an expected revision reads, then writes on what it read;
 // it starts over when another writer came in between, this many times at most.
 constexpr int kUnconditionalAttempts = 100;
+// While members answer at once that they have no leader, a call waits this long before
+// asking the next, doubling up to the last (etcd elects within a few election timeouts).
+constexpr absl::Duration kFirstElectionPause = absl::Milliseconds(25);
+constexpr absl::Duration kLastElectionPause = absl::Milliseconds(400);
 
 absl::Status FromGrpc(const grpc::Status& s) {
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
@@ -516,20 +520,30 @@ class EtcdStoreImpl final : public EtcdStore {
   absl::Status Invoke(Kind kind, Call call) {
     std::vector<std::string> failures;
     bool reauthenticated = false;
-    bool connected_to_none = true;  // every member refused the connection
+    bool silent = false;  // a member took the call and did not answer within the timeout
     const size_t n = members_.size();
     const size_t start = current_.load();
-    // Round one fails fast on members the channel knows are down; when all are, round two
-    // waits (a share of the timeout each) for one to come back: a cluster that has just
-    // restarted is found without waiting for the channels' own reconnect backoff.
-    for (size_t attempt = 0; attempt < 2 * n; ++attempt) {
+    // Round one fails fast on members the channel knows are down. Unless a member was
+    // silent (round one has had its timeouts then), round two goes on around the members
+    // for one more request_timeout: it waits for a member to come back (a share of the
+    // timeout each), and pauses between answers while the members elect a leader. So a
+    // cluster that has just restarted, or lost its leader, is found without an error.
+    absl::Time patience_ends = absl::InfiniteFuture();
+    absl::Duration pause = kFirstElectionPause;
+    for (size_t attempt = 0;; ++attempt) {
       const bool patient = attempt >= n;
-      if (patient && !connected_to_none) break;
+      if (patient) {
+        if (silent) break;
+        if (attempt == n) patience_ends = absl::Now() + options_.request_timeout;
+        if (absl::Now() >= patience_ends) break;
+      }
       Member& member = *members_[(start + attempt) % n];
+      const absl::Time called = absl::Now();
       grpc::Status status;
       {
         grpc::ClientContext context;
-        Prepare(context, patient ? options_.request_timeout / static_cast<double>(n)
+        Prepare(context, patient ? std::min(options_.request_timeout / static_cast<double>(n),
+                                            patience_ends - called)
                                  : options_.request_timeout);
         context.set_wait_for_ready(patient);
         status = call(member, context);
@@ -548,13 +562,19 @@ class EtcdStoreImpl final : public EtcdStore {
       MoveOff(member);
       if (!patient) {
         failures.push_back(fmt::format("{}: {}", member.endpoint, status.error_message()));
+        silent |= status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
       }
-      connected_to_none &= absl::StrContains(status.error_message(), "failed to connect");
       if (kind == Kind::kWrite && failure == Failure::kUnknownFate) {
         return absl::UnavailableError(fmt::format(
             "etcd member {} failed during a write ({}); it may or may not have been applied: "
             "re-read and retry",
             member.endpoint, status.error_message()));
+      }
+      if (patient && absl::Now() - called < pause) {
+        // The member answered at once ("leader changed", "no leader"): give the election
+        // time before asking the next.
+        absl::SleepFor(std::min(pause, patience_ends - absl::Now()));
+        pause = std::min(2 * pause, kLastElectionPause);
       }
     }
     // How this client connects: a member that wants TLS (or a client certificate) and is

@@ -215,6 +215,41 @@ TEST_F(EtcdClusterStoreTest, AWatcherResumesOnAnotherMemberWhenItsMemberDies) {
   for (int i = 0; i < 5; ++i) EXPECT_EQ(events[i]->kv.key, Key(i + 1));
 }
 
+// While the survivors elect a new leader they answer reads "etcdserver: leader changed"
+// (or make them wait). A read waits the election out, within its timeout: neither a
+// store connecting nor one already connected sees an error.
+TEST_F(EtcdClusterStoreTest, ReadsWaitOutALeaderElection) {
+  ASSERT_THAT(store_->Create(Key(1), "v"), IsOk());
+  ORCH_ASSERT_OK_AND_ASSIGN(const int leader, etcd_->Leader());
+  ASSERT_THAT(etcd_->Kill(leader), IsOk());
+
+  // Readers on every member, from the moment the leader is gone until well after the
+  // election: each connects (Connect reads the revision), then reads on.
+  std::vector<std::thread> readers;
+  std::vector<std::string> errors(6);
+  const absl::Time end = absl::Now() + absl::Seconds(3);
+  for (size_t r = 0; r < errors.size(); ++r) {
+    readers.emplace_back([&, r] {
+      absl::StatusOr<std::unique_ptr<EtcdStore>> store = EtcdStore::Connect(
+          {.endpoints = etcd_->endpoints(), .key_prefix = "/orch", .request_timeout = kRequestTimeout});
+      if (!store.ok()) {
+        errors[r] = fmt::format("Connect: {}", store.status().ToString());
+        return;
+      }
+      while (absl::Now() < end) {
+        absl::StatusOr<KeyValue> got = (*store)->Get(Key(1));
+        if (!got.ok()) {
+          errors[r] = fmt::format("Get: {}", got.status().ToString());
+          return;
+        }
+      }
+    });
+  }
+  while (absl::Now() < end) ASSERT_THAT(store_->Get(Key(1)), IsOk());
+  for (std::thread& t : readers) t.join();
+  for (const std::string& error : errors) EXPECT_EQ(error, "");
+}
+
 TEST_F(EtcdClusterStoreTest, NoMemberAnsweringIsUnavailableWithinTheTimeouts) {
   ASSERT_THAT(etcd_->StopAll(), IsOk());
   const absl::Time started = absl::Now();

@@ -25,12 +25,16 @@
 //
 // Members and failures. `endpoints` lists the members; calls go to one at a time. A read
 // that finds it unreachable, leaderless or silent (no answer within `request_timeout`)
-// moves to the next and tries again, once around the list. A write is retried on another
-// member only when it surely was not applied (the member refused the connection, or had
-// no leader); a write whose fate is unknown (the member died or went silent after taking
-// it) fails kUnavailable saying so, and the next call goes to another member. Nothing
-// waits without a deadline: an unreachable cluster gives kUnavailable naming every
-// endpoint tried, after at most about `request_timeout` per endpoint.
+// moves to the next and tries again, once around the list. Unless some member was silent,
+// it then goes on around the list for one more `request_timeout`, waiting for a member to
+// come back and pausing while the members elect a leader ("etcdserver: leader changed"):
+// a restart or a leader's loss costs a read time, not an error. A write is retried on
+// another member, and waits out an election the same way, only when it surely was not
+// applied (the member refused the connection, or had no leader); a write whose fate is
+// unknown (the member died, went silent or lost its leader after taking it) fails
+// kUnavailable saying so, and the next call goes to another member. Nothing waits without
+// a deadline: an unreachable cluster gives kUnavailable naming every endpoint tried, after
+// at most about `request_timeout` per endpoint, plus one.
 //
 // Security: TLS when `ca_file` is set (plus a client certificate with `cert_file` and
 // `key_file`); user/password authentication when `username` is set (the token is renewed
