@@ -2,6 +2,7 @@
 // output and exit codes. Without ORCH_BUILD_TOOLS there is no binary, and the tests say
 // they are skipped.
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -60,10 +61,16 @@ class OrchctlTest : public ::testing::Test {
 #ifndef ORCHCTL_PATH
     GTEST_SKIP() << "orchctl is not built (ORCH_BUILD_TOOLS=OFF)";
 #endif
+    // One per test and process (ctest runs tests as separate processes at the same time,
+    // and two builds' tests may run at once); removed when the test ends.
     dir_ = fs::path(::testing::TempDir()) /
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+           (std::string("orchctl-test-") + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (!dir_.empty()) fs::remove_all(dir_);
   }
 
   Result Run(const std::vector<std::string>& args, const std::string& stdin_text = "") {
