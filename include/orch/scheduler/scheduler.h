@@ -74,8 +74,11 @@ struct SchedulerOptions {
   bool reuse_equivalent_pods = true;
   // Write Scheduled / FailedScheduling Events.
   bool record_events = true;
-  // Pods scheduled per executor task before other work (informer events) gets a turn.
-  int batch_size = 64;
+  // Pods scheduled per executor task before other work (their bindings, informer events)
+  // gets a turn. Small batches bind a pod, and take in the informer event that confirms
+  // it, while its data are still in the CPU's caches: on one executor thread, 4 schedules
+  // a backlog of pods about a fifth faster than 64 (docs/guides/scheduler.md).
+  int batch_size = 4;
 };
 
 struct SchedulerStats {
