@@ -1,11 +1,15 @@
 #include "orch/client/events.h"
 
+#include <algorithm>
+#include <cstring>
 #include <initializer_list>
 #include <iterator>
 #include <memory>
 #include <numeric>
 #include <utility>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "orch/api/time.h"
 #include "orch/base/status.h"
@@ -17,7 +21,6 @@
 namespace orch::client {
 namespace {
 
-constexpr size_t kMaxRemembered = 4096;
 constexpr absl::Duration kAggregationWindow = absl::Minutes(10);
 
 // Empties `event` for the next one but keeps the submessages the recorder writes every
@@ -46,8 +49,87 @@ void ClearKeepingBuffers(api::v1::Event& event) {
 
 }  // namespace
 
+// What the recorder remembers of the Events it wrote lately, by aggregation key, in two
+// generations. A key is looked up in the young one, then in the old one. Once the young
+// one holds kRemembered keys it becomes the old one, and the old one is dropped whole: the
+// keys written by the last kRemembered Puts are always there, up to twice as many are, and
+// no key is evicted on its own. Each generation copies its entries' text into blocks of
+// its own, so dropping one frees a few blocks. Evicting the least recent key at every
+// Event, from a map and a recency list, touched memory long out of the CPU's caches (the
+// key, its map node, its list node) and freed each piece.
+class EventRecorder::Remembered {
+ public:
+  struct Entry {
+    std::string_view ns;
+    std::string_view name;  // the Event's
+    absl::Time first;       // when the Event was written
+  };
+
+  // `key`'s entry, or nullptr; valid until the next Put.
+  const Entry* Find(std::string_view key) const {
+    for (const Generation* generation : {&young_, &old_}) {
+      auto it = generation->entries.find(key);
+      if (it != generation->entries.end()) return &it->second;
+    }
+    return nullptr;
+  }
+
+  // Remembers `key`, in place of what it was remembered with. The views may point into
+  // this object's entries: they are copied before any generation is dropped.
+  void Put(std::string_view key, std::string_view ns, std::string_view name, absl::Time first) {
+    auto it = young_.entries.find(key);
+    if (it != young_.entries.end()) {  // again (an Event counted once more): views kept
+      Entry& entry = it->second;
+      if (entry.ns != ns) entry.ns = young_.Copy(ns);
+      if (entry.name != name) entry.name = young_.Copy(name);
+      entry.first = first;
+    } else {
+      Entry entry{young_.Copy(ns), young_.Copy(name), first};
+      young_.entries.emplace(young_.Copy(key), entry);
+    }
+    if (young_.entries.size() >= kRemembered || young_.bytes >= kRemembered * kBytesPerKey) {
+      old_ = std::move(young_);
+      young_ = Generation();
+    }
+  }
+
+ private:
+  static constexpr size_t kRemembered = 4096;
+  static constexpr size_t kBytesPerKey = 512;  // on average, before a generation is full
+  static constexpr size_t kBlockSize = 64 * 1024;
+
+  struct Generation {
+    absl::flat_hash_map<std::string_view, Entry> entries;  // views into `blocks`
+    std::vector<std::unique_ptr<char[]>> blocks;
+    char* next = nullptr;  // in blocks.back()
+    size_t left = 0;
+    size_t bytes = 0;  // copied so far
+
+    std::string_view Copy(std::string_view text) {
+      if (text.size() > left) {
+        const size_t size = std::max(kBlockSize, text.size());
+        blocks.push_back(std::make_unique_for_overwrite<char[]>(size));
+        next = blocks.back().get();
+        left = size;
+      }
+      if (!text.empty()) std::memcpy(next, text.data(), text.size());
+      std::string_view copy(next, text.size());
+      next += text.size();
+      left -= text.size();
+      bytes += text.size();
+      return copy;
+    }
+  };
+
+  Generation young_;
+  Generation old_;
+};
+
 EventRecorder::EventRecorder(Client* client, std::string component)
-    : client_(client), component_(std::move(component)) {}
+    : client_(client), component_(std::move(component)),
+      remembered_(std::make_unique<Remembered>()) {}
+
+EventRecorder::~EventRecorder() = default;
 
 absl::Status EventRecorder::Record(const google::protobuf::Message& object,
                                    std::string_view type, std::string_view reason,
@@ -78,23 +160,18 @@ absl::Status EventRecorder::Record(const google::protobuf::Message& object,
   const absl::Time now = client_->clock()->Now();
 
   MutexLock lock(&mu_);
-  auto it = seen_.find(key);
-  if (it != seen_.end() && now - it->second.first < kAggregationWindow) {
-    Seen& seen = it->second;
-    absl::StatusOr<api::v1::Event> existing = client_->Get<api::v1::Event>(seen.ns, seen.name);
+  if (const Remembered::Entry* seen = remembered_->Find(key);
+      seen != nullptr && now - seen->first < kAggregationWindow) {
+    absl::StatusOr<api::v1::Event> existing = client_->Get<api::v1::Event>(seen->ns, seen->name);
     if (existing.ok()) {
       existing->set_count(existing->count() + 1);
       *existing->mutable_last_timestamp() = api::MetaTime(now);
-      absl::StatusOr<api::v1::Event> updated = client_->Update(*existing);
-      if (updated.ok()) {
-        seen.count = updated->count();
-        lru_.splice(lru_.begin(), lru_, seen.lru);
+      if (client_->Update(*existing).ok()) {
+        remembered_->Put(key, seen->ns, seen->name, seen->first);
         return absl::OkStatus();
       }
     }
     // The Event is gone or changed under us: write a new one.
-    lru_.erase(seen.lru);
-    seen_.erase(it);
   }
 
   // Written into the recorder's own Event, its strings assigned in place: they keep their
@@ -133,15 +210,7 @@ absl::Status EventRecorder::Record(const google::protobuf::Message& object,
   }
   if (!created.ok()) return created;
 
-  auto [entry, inserted] = seen_.try_emplace(std::move(key));
-  if (!inserted) lru_.erase(entry->second.lru);  // remembered, but past the window
-  entry->second = Seen{std::string(ns), event.metadata().name(), 1, now, {}};
-  lru_.push_front(&entry->first);  // node_hash_map: the key stays where it is
-  entry->second.lru = lru_.begin();
-  while (seen_.size() > kMaxRemembered) {
-    seen_.erase(*lru_.back());
-    lru_.pop_back();
-  }
+  remembered_->Put(key, ns, event.metadata().name(), now);
   return absl::OkStatus();
 }
 

@@ -142,13 +142,40 @@ TEST_F(EventRecorderTest, PastTheWindowANewEventIsWrittenAndRememberedOnce) {
   std::vector<api::v1::Event> events = Events();
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].count() + events[1].count(), 3);
-  // Many other keys later the key is forgotten: what is remembered stays bounded, and
-  // forgetting a key that was written twice is safe.
-  for (int i = 0; i < 4200; ++i) {
+  // Many other keys later (more than twice the 4,096 always remembered) the key is
+  // forgotten: what is remembered stays bounded, and forgetting a key that was written
+  // twice is safe.
+  for (int i = 0; i < 8200; ++i) {
     ASSERT_TRUE(Record(kEventNormal, "Other", fmt::format("m{}", i)).ok());
   }
   ASSERT_TRUE(Record(kEventNormal, "Pulled", "pulled").ok());
-  EXPECT_EQ(Events().size(), 2u + 4200u + 1u);
+  EXPECT_EQ(Events().size(), 2u + 8200u + 1u);
+}
+
+TEST_F(EventRecorderTest, TheLast4096KeysAreRemembered) {
+  // Wherever the key falls among the recorder's generations of keys, 4,095 other keys
+  // later it is still remembered, as by Kubernetes' recorder (an LRU of 4,096 keys).
+  int others = 0;
+  for (int offset : {0, 1, 2047, 4095}) {
+    for (int i = 0; i < offset; ++i) {
+      ASSERT_TRUE(Record(kEventNormal, "Other", fmt::format("m{}", others++)).ok());
+    }
+    const std::string message = fmt::format("offset {}", offset);
+    ASSERT_TRUE(Record(kEventNormal, "Pulled", message).ok());
+    for (int i = 0; i < 4095; ++i) {
+      ASSERT_TRUE(Record(kEventNormal, "Other", fmt::format("m{}", others++)).ok());
+    }
+    ASSERT_TRUE(Record(kEventNormal, "Pulled", message).ok());
+    absl::StatusOr<ObjectList<api::v1::Event>> events = client_->List<api::v1::Event>("default");
+    ASSERT_TRUE(events.ok()) << events.status();
+    int pulled = 0;
+    for (const api::v1::Event& event : events->items) {
+      if (event.message() != message) continue;
+      ++pulled;
+      EXPECT_EQ(event.count(), 2) << message;
+    }
+    EXPECT_EQ(pulled, 1) << message;
+  }
 }
 
 TEST_F(EventRecorderTest, AnEventDeletedMeanwhileIsWrittenAgain) {

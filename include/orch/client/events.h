@@ -3,7 +3,8 @@
 //
 // Like Kubernetes' recorder it aggregates: the same (object, type, reason, message) seen
 // again within 10 minutes bumps count and lastTimestamp of the Event already written
-// instead of writing another. Events are best-effort: a failed write is reported to the
+// instead of writing another. Like Kubernetes' recorder it remembers at least the 4,096
+// (object, type, reason, message) it recorded last; it may remember up to twice as many. Events are best-effort: a failed write is reported to the
 // caller but changes nothing else.
 //
 // Thread safety: every method may be called from any thread. Ownership: `client` must
@@ -12,11 +13,10 @@
 #define ORCH_CLIENT_EVENTS_H_
 
 #include <cstdint>
-#include <list>
+#include <memory>
 #include <string>
 #include <string_view>
 
-#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "google/protobuf/message.h"
 #include "orch/base/mutex.h"
@@ -33,6 +33,7 @@ class EventRecorder {
   EventRecorder(Client* client, std::string component);
   EventRecorder(const EventRecorder&) = delete;
   EventRecorder& operator=(const EventRecorder&) = delete;
+  ~EventRecorder();
 
   // Records an Event in `object`'s namespace (default for cluster-scoped objects).
   // `object` is a message of a kind of the client's Scheme (kInvalidArgument otherwise);
@@ -44,21 +45,12 @@ class EventRecorder {
                       std::string_view reason, std::string_view message);
 
  private:
-  struct Seen {
-    std::string ns;
-    std::string name;  // the Event's name
-    int32_t count = 0;
-    absl::Time first;
-    std::list<const std::string*>::iterator lru;
-  };
+  class Remembered;  // the Events written lately, by aggregation key (events.cc)
 
   Client* const client_;
   const std::string component_;
   Mutex mu_;
-  // Aggregation key -> the Event written for it; the 4,096 most recent keys, most recent
-  // first in lru_ (which points at the map's keys: nodes stay put).
-  absl::node_hash_map<std::string, Seen> seen_ ABSL_GUARDED_BY(mu_);
-  std::list<const std::string*> lru_ ABSL_GUARDED_BY(mu_);
+  const std::unique_ptr<Remembered> remembered_ ABSL_PT_GUARDED_BY(mu_);
   uint64_t sequence_ ABSL_GUARDED_BY(mu_) = 0;
   api::v1::Event scratch_ ABSL_GUARDED_BY(mu_);  // the Event being written
 };
