@@ -95,7 +95,9 @@ class EventRecorder::Remembered {
 
  private:
   static constexpr size_t kRemembered = 4096;
-  static constexpr size_t kBytesPerKey = 512;  // on average, before a generation is full
+  // A generation also ends once its text passes kRemembered * kBytesPerKey: keys counted
+  // again and again add no entry, but a new Event's name each time they are written anew.
+  static constexpr size_t kBytesPerKey = 512;
   static constexpr size_t kBlockSize = 64 * 1024;
 
   struct Generation {

@@ -3,10 +3,9 @@
 //
 // Like Kubernetes' recorder it aggregates: the same (object, type, reason, message) seen
 // again within 10 minutes bumps count and lastTimestamp of the Event already written
-// instead of writing another. Like Kubernetes' recorder it remembers at least the 4,096
-// (object, type, reason, message) it recorded last; it may remember up to twice as many.
-// Events are best-effort: a failed write is reported to the caller but changes nothing
-// else.
+// instead of writing another. It remembers at least the last 4,096 such keys it recorded,
+// as Kubernetes' recorder does, and at most twice as many. Events are best-effort: a
+// failed write is reported to the caller but changes nothing else.
 //
 // Thread safety: every method may be called from any thread. Ownership: `client` must
 // outlive the recorder.
