@@ -17,11 +17,12 @@
 //
 // The defaults: a MemoryStore in memory (durable under WithDataDir, or any Store the host
 // gives), a virtual clock (time moves only inside WaitFor and RunFor, the same way every
-// run for a seed), the default scheduler profile, the ReplicaSet, Deployment, node
-// lifecycle (heartbeats, taints, eviction), EndpointSlice and pod GC controllers plus the garbage
-// collector, and a FakeRuntime per node whose images behave as WithImage says. A live
-// cluster takes WithRealTime (a thread pool on the real clock) and, for real containers,
-// WithRuntime (a CriRuntime on containerd per node, say).
+// run for a seed), the default scheduler profile (placing 16 pods per executor task, where
+// the scheduler alone places 4: see SchedulerOptions::batch_size), the ReplicaSet,
+// Deployment, node lifecycle (heartbeats, taints, eviction), EndpointSlice and pod GC
+// controllers plus the garbage collector, and a FakeRuntime per node whose images behave
+// as WithImage says. A live cluster takes WithRealTime (a thread pool on the real clock)
+// and, for real containers, WithRuntime (a CriRuntime on containerd per node, say).
 //
 // Nodes. Each node is a NodeAgent with its own runtime, all sharing the cluster's informers
 // through one PodRouter. Nodes are named "<namePrefix>-<i>", numbered across the cluster's

@@ -77,9 +77,9 @@ struct SchedulerOptions {
   // Pods scheduled per executor task before other work (their bindings, informer events)
   // gets a turn. Small batches bind a pod, and take in the informer event that confirms
   // it, while its data are still in the CPU's caches: on one executor thread, 4 schedules
-  // a backlog of pods about a fifth faster than 64. An executor that also carries a whole
-  // simulated cluster's controllers and node agents did better with 64 (about a tenth, at
-  // 500 nodes); see docs/guides/scheduler.md.
+  // a backlog of pods about a fifth faster than 64. Where controllers share the executor,
+  // each of their turns reacts to the binds before it, and small batches mean many more
+  // turns: orch::Cluster uses 16 (see docs/guides/scheduler.md).
   int batch_size = 4;
 };
 
