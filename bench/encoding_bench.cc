@@ -1,8 +1,10 @@
 // What a write's encoding costs: the deterministic bytes of an object and the Client's
 // check that its strings are UTF-8 (client/string_check.h), which every write runs on
-// those bytes. The objects are what scheduler_bench writes per pod: the pod as bound (the
-// pod of its SchedulingBasic case, after defaulting, with nodeName and PodScheduled) and
-// its "Scheduled" Event, both read back from a store they were written to.
+// those bytes; and, for the pod, the two ways a reader can come by its decoded form: a copy
+// of the writer's object (what Client::Bind hands the informers) or a parse of the bytes.
+// The objects are what scheduler_bench writes per pod: the pod as bound (the pod of its
+// SchedulingBasic case, after defaulting, with nodeName and PodScheduled) and its
+// "Scheduled" Event, both read back from a store they were written to.
 #include <string>
 
 #include "benchmark/benchmark.h"
@@ -63,7 +65,29 @@ void BM_CheckStrings(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(check.Check(object, bytes));
 }
 
+// A deep copy of the object, as a write that starts from the caller's copy makes.
+template <typename T>
+void BM_Copy(benchmark::State& state) {
+  const T& object = Object<T>();
+  for (auto _ : state) {
+    T copy = object;
+    benchmark::DoNotOptimize(copy);
+  }
+}
+
+// A decode of the stored bytes, as an informer makes of a change it was not handed.
+template <typename T>
+void BM_Parse(benchmark::State& state) {
+  const std::string bytes = api::DeterministicBytes(Object<T>());
+  for (auto _ : state) {
+    T parsed;
+    benchmark::DoNotOptimize(parsed.ParseFromString(bytes));
+  }
+}
+
 BENCHMARK_TEMPLATE(BM_Encode, api::v1::Pod);
+BENCHMARK_TEMPLATE(BM_Copy, api::v1::Pod);
+BENCHMARK_TEMPLATE(BM_Parse, api::v1::Pod);
 BENCHMARK_TEMPLATE(BM_CheckStrings, api::v1::Pod);
 BENCHMARK_TEMPLATE(BM_Encode, api::v1::Event);
 BENCHMARK_TEMPLATE(BM_CheckStrings, api::v1::Event);
