@@ -59,6 +59,9 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
     options_ = std::move(options);
     context_->client = options_.client;
     context_->executor = options_.executor;
+    // From here on the agent reaches the runtime and the prober only through the gate.
+    context_->gate = std::make_unique<internal::RuntimeGate>(options_.runtime, options_.prober);
+    options_.runtime = context_->gate.get();
     context_->runtime = options_.runtime;
     context_->host_ip = options_.internal_ip;
     context_->allocatable = DesiredNode().status().allocatable();
@@ -66,6 +69,7 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
       context_->own_prober = runtime::NewProber(options_.runtime, options_.executor);
       context_->prober = context_->own_prober.get();
     } else {
+      options_.prober = context_->gate.get();
       context_->prober = options_.prober;
     }
     if (options_.events == nullptr) {
@@ -158,6 +162,9 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
     handler_ = 0;
     for (auto& w : workers) w->Stop();
     if (own_informers_ != nullptr) own_informers_->Shutdown();
+    // Tasks that began before may still run (on a thread pool), but none starts a runtime
+    // call once this returns: the host may destroy the runtime.
+    context_->gate->Close();
   }
 
   Stats stats() const override {

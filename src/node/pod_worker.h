@@ -29,6 +29,7 @@
 #include "orch/runtime/runtime.h"
 #include "node/lifecycle_hooks.h"
 #include "node/pod_state.h"
+#include "node/runtime_gate.h"
 
 namespace orch::node::internal {
 
@@ -39,6 +40,8 @@ struct AgentContext {
   NodeAgentOptions options;
   client::Client* client = nullptr;
   Executor* executor = nullptr;
+  // The agent's runtime and prober are reached through `gate`, which Stop closes.
+  std::unique_ptr<RuntimeGate> gate;
   runtime::Runtime* runtime = nullptr;
   runtime::Prober* prober = nullptr;
   client::EventRecorder* events = nullptr;
