@@ -30,8 +30,6 @@ class RuntimeGate final : public runtime::Runtime, public runtime::Prober {
  public:
   template <typename Response>
   using Callback = runtime::Callback<Response>;
-  template <typename Request, typename Response>
-  using Method = void (runtime::Runtime::*)(const Request&, Callback<Response>);
 
   // `prober` may be null when the agent makes its own prober (on this gate); Probe then
   // must not be called. Neither is owned; both must outlive every call through the gate.
@@ -115,28 +113,29 @@ class RuntimeGate final : public runtime::Runtime, public runtime::Prober {
 
   void Probe(const runtime::ProbeRequest& r,
              std::function<void(runtime::ProbeResult)> d) override {
-    if (!Enter()) return;
-    prober_->Probe(r, std::move(d));
-    Exit();
+    Pass([&] { prober_->Probe(r, std::move(d)); });
   }
 
  private:
-  bool Enter() {
-    MutexLock lock(&mu_);
-    if (closed_) return false;
-    ++calls_;
-    return true;
-  }
-  void Exit() {
+  template <typename Request, typename Response>
+  using Method = void (runtime::Runtime::*)(const Request&, Callback<Response>);
+
+  // Runs `call` unless the gate is closed, counted among the calls under way while it runs.
+  template <typename Call>
+  void Pass(Call&& call) {
+    {
+      MutexLock lock(&mu_);
+      if (closed_) return;
+      ++calls_;
+    }
+    call();
     MutexLock lock(&mu_);
     --calls_;
   }
   template <typename Request, typename Response>
   void Forward(Method<Request, Response> method, const Request& request,
                Callback<Response> done) {
-    if (!Enter()) return;
-    (runtime_->*method)(request, std::move(done));
-    Exit();
+    Pass([&] { (runtime_->*method)(request, std::move(done)); });
   }
 
   runtime::Runtime* const runtime_;
