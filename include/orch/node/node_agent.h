@@ -25,10 +25,11 @@
 // On a VirtualExecutor with a FakeRuntime it is deterministic.
 //
 // Thread safety: Start, Stop and stats may be called from any thread. Ownership: the
-// client, executor, runtime, prober, informers, network and pod router must outlive the
-// agent; Stop
-// (or the destructor) waits for no runtime call: stop the agent before destroying the
-// runtime.
+// client, executor, informers, network and pod router must outlive the agent. The runtime
+// and prober need only outlive Stop (or the destructor): once it returns, no runtime or
+// prober call starts, and it waits for the calls under way to return (an httpGet or
+// tcpSocket probe up to its timeout). Callbacks of earlier calls may still arrive until
+// the runtime is destroyed.
 // Errors: Create returns kInvalidArgument for missing or bad options (naming the field);
 // Start returns what registering the node returned (kAlreadyExists never: an existing
 // Node object of the same name is taken over and updated).
