@@ -205,5 +205,9 @@ int main(int argc, char** argv) {
     absl::SleepFor(absl::Seconds(5));
   }
   (*agent)->Stop();
+  // On threads, a task begun before Stop may still be running and use the client: end the
+  // informers, then the pool (its destructor waits for running tasks), before the rest goes.
+  informers.Shutdown();
+  threads.reset();
   return 0;
 }

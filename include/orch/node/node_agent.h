@@ -25,11 +25,13 @@
 // On a VirtualExecutor with a FakeRuntime it is deterministic.
 //
 // Thread safety: Start, Stop and stats may be called from any thread. Ownership: the
-// client, executor, informers, network and pod router must outlive the agent. The runtime
-// and prober need only outlive Stop (or the destructor): once it returns, no runtime or
-// prober call starts, and it waits for the calls under way to return (an httpGet or
-// tcpSocket probe up to its timeout). Callbacks of earlier calls may still arrive until
-// the runtime is destroyed.
+// runtime and prober need only outlive Stop (or the destructor): once it returns, no
+// runtime or prober call starts, and it waits for the calls under way to return (an
+// httpGet or tcpSocket probe up to its timeout). Callbacks of earlier calls may still
+// arrive until the runtime is destroyed. The client, executor, informers, network and pod
+// router must outlive Stop and every task of the agent: on a thread pool a task begun
+// before Stop may still be running and use the client or network, so stop the agent, then
+// destroy the ThreadPoolExecutor (its destructor waits for running tasks), then them.
 // Errors: Create returns kInvalidArgument for missing or bad options (naming the field);
 // Start returns what registering the node returned (kAlreadyExists never: an existing
 // Node object of the same name is taken over and updated).
