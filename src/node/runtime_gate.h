@@ -43,73 +43,31 @@ class RuntimeGate final : public runtime::Runtime, public runtime::Prober {
     mu_.Await(absl::Condition(+[](int* calls) { return *calls == 0; }, &calls_));
   }
 
-  void Version(const cri::VersionRequest& r, Callback<cri::VersionResponse> d) override {
-    Forward(&Runtime::Version, r, std::move(d));
+  // Each of Runtime's methods, forwarded through Pass; every CRI method `M` takes an
+  // `MRequest` and answers an `MResponse`.
+#define ORCH_GATE_FORWARD(M)                                                            \
+  void M(const cri::M##Request& r, Callback<cri::M##Response> d) override {             \
+    Pass([&] { runtime_->M(r, std::move(d)); });                                        \
   }
-  void Status(const cri::StatusRequest& r, Callback<cri::StatusResponse> d) override {
-    Forward(&Runtime::Status, r, std::move(d));
-  }
-  void RunPodSandbox(const cri::RunPodSandboxRequest& r,
-                     Callback<cri::RunPodSandboxResponse> d) override {
-    Forward(&Runtime::RunPodSandbox, r, std::move(d));
-  }
-  void StopPodSandbox(const cri::StopPodSandboxRequest& r,
-                      Callback<cri::StopPodSandboxResponse> d) override {
-    Forward(&Runtime::StopPodSandbox, r, std::move(d));
-  }
-  void RemovePodSandbox(const cri::RemovePodSandboxRequest& r,
-                        Callback<cri::RemovePodSandboxResponse> d) override {
-    Forward(&Runtime::RemovePodSandbox, r, std::move(d));
-  }
-  void PodSandboxStatus(const cri::PodSandboxStatusRequest& r,
-                        Callback<cri::PodSandboxStatusResponse> d) override {
-    Forward(&Runtime::PodSandboxStatus, r, std::move(d));
-  }
-  void ListPodSandbox(const cri::ListPodSandboxRequest& r,
-                      Callback<cri::ListPodSandboxResponse> d) override {
-    Forward(&Runtime::ListPodSandbox, r, std::move(d));
-  }
-  void CreateContainer(const cri::CreateContainerRequest& r,
-                       Callback<cri::CreateContainerResponse> d) override {
-    Forward(&Runtime::CreateContainer, r, std::move(d));
-  }
-  void StartContainer(const cri::StartContainerRequest& r,
-                      Callback<cri::StartContainerResponse> d) override {
-    Forward(&Runtime::StartContainer, r, std::move(d));
-  }
-  void StopContainer(const cri::StopContainerRequest& r,
-                     Callback<cri::StopContainerResponse> d) override {
-    Forward(&Runtime::StopContainer, r, std::move(d));
-  }
-  void RemoveContainer(const cri::RemoveContainerRequest& r,
-                       Callback<cri::RemoveContainerResponse> d) override {
-    Forward(&Runtime::RemoveContainer, r, std::move(d));
-  }
-  void ListContainers(const cri::ListContainersRequest& r,
-                      Callback<cri::ListContainersResponse> d) override {
-    Forward(&Runtime::ListContainers, r, std::move(d));
-  }
-  void ContainerStatus(const cri::ContainerStatusRequest& r,
-                       Callback<cri::ContainerStatusResponse> d) override {
-    Forward(&Runtime::ContainerStatus, r, std::move(d));
-  }
-  void ExecSync(const cri::ExecSyncRequest& r, Callback<cri::ExecSyncResponse> d) override {
-    Forward(&Runtime::ExecSync, r, std::move(d));
-  }
-  void ListImages(const cri::ListImagesRequest& r, Callback<cri::ListImagesResponse> d) override {
-    Forward(&Runtime::ListImages, r, std::move(d));
-  }
-  void ImageStatus(const cri::ImageStatusRequest& r,
-                   Callback<cri::ImageStatusResponse> d) override {
-    Forward(&Runtime::ImageStatus, r, std::move(d));
-  }
-  void PullImage(const cri::PullImageRequest& r, Callback<cri::PullImageResponse> d) override {
-    Forward(&Runtime::PullImage, r, std::move(d));
-  }
-  void RemoveImage(const cri::RemoveImageRequest& r,
-                   Callback<cri::RemoveImageResponse> d) override {
-    Forward(&Runtime::RemoveImage, r, std::move(d));
-  }
+  ORCH_GATE_FORWARD(Version)
+  ORCH_GATE_FORWARD(Status)
+  ORCH_GATE_FORWARD(RunPodSandbox)
+  ORCH_GATE_FORWARD(StopPodSandbox)
+  ORCH_GATE_FORWARD(RemovePodSandbox)
+  ORCH_GATE_FORWARD(PodSandboxStatus)
+  ORCH_GATE_FORWARD(ListPodSandbox)
+  ORCH_GATE_FORWARD(CreateContainer)
+  ORCH_GATE_FORWARD(StartContainer)
+  ORCH_GATE_FORWARD(StopContainer)
+  ORCH_GATE_FORWARD(RemoveContainer)
+  ORCH_GATE_FORWARD(ListContainers)
+  ORCH_GATE_FORWARD(ContainerStatus)
+  ORCH_GATE_FORWARD(ExecSync)
+  ORCH_GATE_FORWARD(ListImages)
+  ORCH_GATE_FORWARD(ImageStatus)
+  ORCH_GATE_FORWARD(PullImage)
+  ORCH_GATE_FORWARD(RemoveImage)
+#undef ORCH_GATE_FORWARD
 
   void Probe(const runtime::ProbeRequest& r,
              std::function<void(runtime::ProbeResult)> d) override {
@@ -117,9 +75,6 @@ class RuntimeGate final : public runtime::Runtime, public runtime::Prober {
   }
 
  private:
-  template <typename Request, typename Response>
-  using Method = void (runtime::Runtime::*)(const Request&, Callback<Response>);
-
   // Runs `call` unless the gate is closed, counted among the calls under way while it runs.
   template <typename Call>
   void Pass(Call&& call) {
@@ -131,11 +86,6 @@ class RuntimeGate final : public runtime::Runtime, public runtime::Prober {
     call();
     MutexLock lock(&mu_);
     --calls_;
-  }
-  template <typename Request, typename Response>
-  void Forward(Method<Request, Response> method, const Request& request,
-               Callback<Response> done) {
-    Pass([&] { (runtime_->*method)(request, std::move(done)); });
   }
 
   runtime::Runtime* const runtime_;
