@@ -204,9 +204,9 @@ int main(int argc, char** argv) {
     }
     absl::SleepFor(absl::Seconds(5));
   }
+  // Once Stop returns no work of the agent runs. The informers are this program's own: they
+  // run on the pool too, so they end, and then the pool, before the client and store go.
   (*agent)->Stop();
-  // On threads, a task begun before Stop may still be running and use the client: end the
-  // informers, then the pool (its destructor waits for running tasks), before the rest goes.
   informers.Shutdown();
   threads.reset();
   return 0;

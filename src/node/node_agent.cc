@@ -58,11 +58,16 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
       : context_(std::make_shared<AgentContext>()), options_(context_->options) {
     options_ = std::move(options);
     context_->client = options_.client;
-    context_->executor = options_.executor;
-    // From here on the agent reaches the runtime and the prober only through the gate.
-    context_->gate = std::make_unique<internal::RuntimeGate>(options_.runtime, options_.prober);
+    // From here on the agent's tasks run, and it reaches the runtime and the prober, only
+    // through the gate. The informers it makes for itself are not the agent's work: they
+    // run on the host's executor, and Stop shuts them down.
+    Executor* const host_executor = options_.executor;
+    context_->gate = std::make_unique<internal::AgentGate>(options_.runtime, options_.prober,
+                                                           options_.executor);
     options_.runtime = context_->gate.get();
+    options_.executor = context_->gate.get();
     context_->runtime = options_.runtime;
+    context_->executor = options_.executor;
     context_->host_ip = options_.internal_ip;
     context_->allocatable = DesiredNode().status().allocatable();
     if (options_.prober == nullptr) {
@@ -80,7 +85,7 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
         options_.events != nullptr ? options_.events : context_->own_events.get();
     if (options_.informers == nullptr && options_.pod_router == nullptr) {
       own_informers_ =
-          std::make_unique<client::SharedInformerFactory>(options_.client, options_.executor);
+          std::make_unique<client::SharedInformerFactory>(options_.client, host_executor);
     }
   }
 
@@ -162,8 +167,8 @@ class NodeAgentImpl final : public NodeAgent, public std::enable_shared_from_thi
     handler_ = 0;
     for (auto& w : workers) w->Stop();
     if (own_informers_ != nullptr) own_informers_->Shutdown();
-    // Tasks that began before may still run (on a thread pool), but none starts a runtime
-    // call once this returns: the host may destroy the runtime.
+    // Work that began before (on a thread pool, or a runtime's threads) has returned, and
+    // none starts once this returns: the host may destroy what the agent uses.
     context_->gate->Close();
   }
 

@@ -29,7 +29,7 @@
 #include "orch/runtime/runtime.h"
 #include "node/lifecycle_hooks.h"
 #include "node/pod_state.h"
-#include "node/runtime_gate.h"
+#include "node/agent_gate.h"
 
 namespace orch::node::internal {
 
@@ -40,8 +40,9 @@ struct AgentContext {
   NodeAgentOptions options;
   client::Client* client = nullptr;
   Executor* executor = nullptr;
-  // The agent's runtime and prober are reached through `gate`, which Stop closes.
-  std::unique_ptr<RuntimeGate> gate;
+  // The agent's work runs through `gate`, which Stop closes: `executor` and `runtime` are
+  // the gate, and so is `prober` when the host gave one (the agent's own runs on it).
+  std::unique_ptr<AgentGate> gate;
   runtime::Runtime* runtime = nullptr;
   runtime::Prober* prober = nullptr;
   client::EventRecorder* events = nullptr;

@@ -342,6 +342,26 @@ TEST_F(NodeAgentTest, ARestartedAgentAdoptsWhatRunsAndRemovesOrphans) {
   EXPECT_EQ(Main(pod).restart_count(), 0);
 }
 
+TEST_F(NodeAgentTest, NothingOfTheAgentRunsOnceStopHasReturned) {
+  StartAgent();
+  // Calls answer a second later, and fail: the answer to RunPodSandbox would write a
+  // FailedCreatePodSandBox Event.
+  runtime_->SetCallDelay(absl::Seconds(1));
+  runtime_->SetUnavailable(true);
+  Create(MakePod("web", {"web:1"}));
+  executor_.RunUntilIdle();  // the agent takes the pod and asks for its sandbox
+  ASSERT_EQ(runtime_->stats().sandboxes, 0);
+  agent_->Stop();
+  const int64_t stopped_at = store_->CurrentRevision().value();
+
+  Run(absl::Minutes(2));  // the answer, and what would be the agent's timers, come due
+  EXPECT_EQ(store_->CurrentRevision().value(), stopped_at)
+      << "the agent wrote to the store after Stop";
+  for (const api::v1::Event& event : client_->List<api::v1::Event>("default").value().items) {
+    EXPECT_NE(event.reason(), "FailedCreatePodSandBox");
+  }
+}
+
 TEST_F(NodeAgentTest, AKilledContainerIsRestartedAndCounted) {
   StartAgent();
   Create(MakePod("web", {"web:1"}));

@@ -24,14 +24,14 @@
 // at once); runtime calls are asynchronous, so a slow pull holds up only its own pod.
 // On a VirtualExecutor with a FakeRuntime it is deterministic.
 //
-// Thread safety: Start, Stop and stats may be called from any thread. Ownership: the
-// runtime and prober need only outlive Stop (or the destructor): once it returns, no
-// runtime or prober call starts, and it waits for the calls under way to return (an
-// httpGet or tcpSocket probe up to its timeout). Callbacks of earlier calls may still
-// arrive until the runtime is destroyed. The client, executor, informers, network and pod
-// router must outlive Stop and every task of the agent: on a thread pool a task begun
-// before Stop may still be running and use the client or network, so stop the agent, then
-// destroy the ThreadPoolExecutor (its destructor waits for running tasks), then them.
+// Thread safety: Start, Stop and stats may be called from any thread, Stop also from inside
+// a call the agent makes (to the runtime, say). Ownership: the client, runtime, prober,
+// informers, network, pod router and Event recorder need only outlive Stop (or the
+// destructor), the executor only Stop itself. Once Stop returns no work of the agent runs:
+// the tasks, runtime and probe calls and their callbacks under way have returned (Stop
+// waits for them, an httpGet or tcpSocket probe or an httpGet hook up to its timeout), and
+// those not begun never start. Tasks it posted stay queued and do nothing when they run;
+// the runtime may still call back about earlier calls, and nothing of the agent's runs.
 // Errors: Create returns kInvalidArgument for missing or bad options (naming the field);
 // Start returns what registering the node returned (kAlreadyExists never: an existing
 // Node object of the same name is taken over and updated).
