@@ -357,7 +357,9 @@ TEST_F(NodeAgentTest, NothingOfTheAgentRunsOnceStopHasReturned) {
   Run(absl::Minutes(2));  // the answer, and what would be the agent's timers, come due
   EXPECT_EQ(store_->CurrentRevision().value(), stopped_at)
       << "the agent wrote to the store after Stop";
-  for (const api::v1::Event& event : client_->List<api::v1::Event>("default").value().items) {
+  ORCH_ASSERT_OK_AND_ASSIGN(const client::ObjectList<api::v1::Event> events,
+                            client_->List<api::v1::Event>("default"));
+  for (const api::v1::Event& event : events.items) {
     EXPECT_NE(event.reason(), "FailedCreatePodSandBox");
   }
 }
