@@ -16,9 +16,8 @@
 // state, so they may outlive the gate and the agent: the runtime may call back, and the
 // executor run or destroy a task, at any time later.
 //
-// Calls may nest (a callback run inside a call may call again). A runtime call, an
-// httpGet or tcpSocket probe or an httpGet hook under way holds Close up to its timeout.
-// Thread-safe.
+// Calls may nest (a callback run inside a call may call again). An httpGet or tcpSocket
+// probe or an httpGet hook under way holds Close up to its timeout. Thread-safe.
 #ifndef ORCH_SRC_NODE_AGENT_GATE_H_
 #define ORCH_SRC_NODE_AGENT_GATE_H_
 
