@@ -364,6 +364,40 @@ TEST_F(NodeAgentTest, NothingOfTheAgentRunsOnceStopHasReturned) {
   }
 }
 
+// A host's prober that stops the agent from inside the first probe the agent asks of it.
+class ProberThatStopsTheAgent final : public runtime::Prober {
+ public:
+  explicit ProberThatStopsTheAgent(runtime::Prober* inner) : inner_(inner) {}
+  void Probe(const runtime::ProbeRequest& request,
+             std::function<void(runtime::ProbeResult)> done) override {
+    ++probes;
+    if (probes == 1) agent->Stop();  // must not wait for this very call
+    inner_->Probe(request, std::move(done));
+  }
+  NodeAgent* agent = nullptr;
+  int probes = 0;
+
+ private:
+  runtime::Prober* const inner_;
+};
+
+TEST_F(NodeAgentTest, StopCalledFromInsideTheAgentsOwnCallReturns) {
+  ProberThatStopsTheAgent prober(runtime_.get());
+  NodeAgentOptions options = Options();
+  options.prober = &prober;
+  ORCH_ASSERT_OK_AND_ASSIGN(agent_, NodeAgent::Create(options));
+  prober.agent = agent_.get();
+  ASSERT_THAT(agent_->Start(), IsOk());
+  v1::Pod pod = MakePod("web", {"web:1"});
+  v1::Probe* probe = pod.mutable_spec()->mutable_containers(0)->mutable_readiness_probe();
+  probe->mutable_tcp_socket()->mutable_port()->set_int_val(80);
+  probe->set_period_seconds(1);
+  Create(pod);
+  Run(absl::Seconds(10));  // returns: the Stop inside the probe did not wait for itself
+  EXPECT_EQ(prober.probes, 1) << "the agent probed again after Stop";
+  EXPECT_FALSE(Main(Get("web")).ready()) << "the stopped agent reported the probe's answer";
+}
+
 TEST_F(NodeAgentTest, AKilledContainerIsRestartedAndCounted) {
   StartAgent();
   Create(MakePod("web", {"web:1"}));
