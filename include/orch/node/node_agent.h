@@ -25,13 +25,14 @@
 // On a VirtualExecutor with a FakeRuntime it is deterministic.
 //
 // Thread safety: Start, Stop and stats may be called from any thread, Stop also from inside
-// a call the agent makes (to the runtime, say). Ownership: the client, runtime, prober,
-// informers, network, pod router and Event recorder need only outlive Stop (or the
-// destructor), the executor only Stop itself. Once Stop returns no work of the agent runs:
-// the tasks, runtime and probe calls and their callbacks under way have returned (Stop
-// waits for them, an httpGet or tcpSocket probe or an httpGet hook up to its timeout), and
-// those not begun never start. Tasks it posted stay queued and do nothing when they run;
-// the runtime may still call back about earlier calls, and nothing of the agent's runs.
+// a call the agent makes (to the runtime, say). Ownership: the client, executor, runtime,
+// prober, informers, network, pod router and Event recorder need only outlive Stop (or the
+// destructor); tasks left on the executor may run or be destroyed later, after the agent
+// itself, and do nothing. Once Stop returns no work of the agent runs: the tasks, runtime
+// and probe calls and their callbacks under way have returned (Stop waits for them, an
+// httpGet or tcpSocket probe or an httpGet hook up to its timeout), and those not begun
+// never start; the runtime may still call back about earlier calls, and nothing of the
+// agent's runs.
 // Errors: Create returns kInvalidArgument for missing or bad options (naming the field);
 // Start returns what registering the node returned (kAlreadyExists never: an existing
 // Node object of the same name is taken over and updated).
