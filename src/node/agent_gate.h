@@ -98,10 +98,9 @@ class AgentGate final : public runtime::Runtime, public runtime::Prober, public 
     // calling thread is not already inside work of this gate (which goes on to its end).
     template <typename Work>
     void Pass(Work&& work) {
-      const bool nested = Depth() > 0;
       {
         MutexLock lock(&mu_);
-        if (closed_ && !nested) return;
+        if (closed_ && Depth() == 0) return;
         ++running_;
       }
       Frame frame{this, innermost_};
