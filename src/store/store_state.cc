@@ -51,15 +51,22 @@ bool KeyHistory::Forget(const EventPtr& event, int64_t revision) {
     versions_.erase(versions_.begin());
   }
   if (versions_.empty()) return false;
-  // A value nobody overwrote within the history keeps only what reads need: a copy
-  // without the previous value its event carried for watchers.
+  // A value nobody overwrote within the history keeps only what reads need: the event
+  // without the previous value it carried for watchers.
   Version& only = versions_.front();
   if (versions_.size() == 1 && only.event == event && only.event->prev_kv) {
-    auto slim = std::make_shared<Event>();
-    slim->type = Event::Type::kPut;
-    slim->kv = only.event->kv;
-    SetLatest(*slim);
-    only = Version::Of(std::move(slim));
+    if (only.event.use_count() == 2) {
+      // Held by this version and the history entry being dropped only: no reader can see
+      // it change (readers copy events out of the history under the state's lock), so it
+      // loses the previous value in place, with no copy of its key and value.
+      const_cast<Event&>(*only.event).prev_kv.reset();
+    } else {
+      auto slim = std::make_shared<Event>();
+      slim->type = Event::Type::kPut;
+      slim->kv = only.event->kv;
+      SetLatest(*slim);
+      only = Version::Of(std::move(slim));
+    }
   }
   return true;
 }
@@ -256,8 +263,11 @@ void StoreState::Restore(const StateImage& image, const Clock& clock) {
 void StoreState::Compact(int64_t revision, ReadyCursors* ready) {
   if (revision <= compacted_revision_) return;
   ReleaseCursors(revision, ready);
-  while (!history_.empty() && history_.front().event->kv.mod_revision <= revision) {
-    DropOldestEvent();
+  // History is dense: the oldest event is at compacted_revision_ + 1, so the loop needs
+  // no look at the events themselves (each long out of the CPU's caches).
+  while (compacted_revision_ < revision && !history_.empty()) {
+    DropOldestEvent(compacted_revision_ + 1);
+    ++compacted_revision_;
   }
   compacted_revision_ = revision;
   // Events compacted before they were published reach no watcher: ReleaseCursors finished
@@ -286,10 +296,10 @@ void StoreState::ReleaseCursors(int64_t revision, ReadyCursors* ready) {
   }
 }
 
-void StoreState::DropOldestEvent() {
+void StoreState::DropOldestEvent(int64_t revision) {
   HistoryEntry entry = std::move(history_.front());
   history_.pop_front();
-  if (!entry.key->Forget(entry.event, entry.event->kv.mod_revision)) Erase(entry.key);
+  if (!entry.key->Forget(entry.event, revision)) Erase(entry.key);
 }
 
 // ------------------------------------------------------------------ reads

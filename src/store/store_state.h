@@ -224,7 +224,8 @@ class StoreState {
   void Append(EventPtr event, KeyHistory* key, ReadyCursors* ready);
   void Compact(int64_t revision, ReadyCursors* ready);
   void ReleaseCursors(int64_t revision, ReadyCursors* ready);
-  void DropOldestEvent();
+  // Drops history_.front(), the event of `revision` (compacted_revision_ + 1).
+  void DropOldestEvent(int64_t revision);
   size_t IndexOf(int64_t revision) const {
     return static_cast<size_t>(revision - compacted_revision_ - 1);
   }

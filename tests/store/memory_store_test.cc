@@ -133,6 +133,33 @@ TEST(MemoryStoreTest, HistoryBeyondTheLimitIsCompactedAutomatically) {
   EXPECT_EQ(events.front()->prev_kv->value, "v19");
 }
 
+// Compaction drops the previous value that an update's event carried once nothing older
+// can be read. An event a watcher has already taken is not changed under it: the watcher
+// still sees the previous value, and a read of the key still sees the current one.
+TEST(MemoryStoreTest, CompactionLeavesTheEventsAWatcherHoldsAlone) {
+  MemoryStoreOptions options;
+  options.history_limit = 4;
+  auto store = Open(options);
+  ORCH_ASSERT_OK_AND_ASSIGN(auto watcher, store->Watch(PodKey(0)));
+  ORCH_ASSERT_OK_AND_ASSIGN(int64_t rev, store->Create(PodKey(0), "v0"));
+  ORCH_ASSERT_OK(store->Update(PodKey(0), "v1", rev));  // held below
+  ORCH_ASSERT_OK_AND_ASSIGN(rev, store->Create(PodKey(1), "w0"));
+  ORCH_ASSERT_OK(store->Update(PodKey(1), "w1", rev));  // nobody holds it once polled
+  std::vector<EventPtr> held;
+  ORCH_ASSERT_OK(watcher->Poll(&held));
+  ASSERT_EQ(held.size(), 2u);
+  const EventPtr update = held[1];
+  for (int i = 0; i < 10; ++i) ORCH_ASSERT_OK(store->Create(PodKey(10 + i), "x"));
+  ASSERT_TRUE(update->prev_kv.has_value());
+  EXPECT_EQ(update->prev_kv->value, "v0");
+  EXPECT_EQ(update->kv.value, "v1");
+  for (int key : {0, 1}) {
+    ORCH_ASSERT_OK_AND_ASSIGN(KeyValue current, store->Get(PodKey(key)));
+    EXPECT_EQ(current.value, key == 0 ? "v1" : "w1");
+    EXPECT_EQ(current.version, 2);
+  }
+}
+
 TEST(MemoryStoreTest, HistoryLimitZeroKeepsEverythingUntilCompact) {
   MemoryStoreOptions options;
   options.history_limit = 0;
