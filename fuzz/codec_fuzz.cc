@@ -5,7 +5,11 @@
 //   - whatever decodes also encodes, as YAML and as JSON, and decoding that text again
 //     (with the same options, so defaulting must be idempotent) gives an equal message;
 //   - whatever decodes can be stored: the Client's check of its encoding
-//     (client/string_check.h) finds every string UTF-8, and the encoding parses back.
+//     (client/string_check.h) finds every string UTF-8, and the encoding parses back;
+//   - a pending Pod that decodes is bound by Client::Bind's splice of its encoding
+//     (client/binding.h) to exactly the encoding of the pod bound as a message;
+//   - the splice never crashes on the input's raw bytes taken as a stored pod, and what it
+//     makes of bytes that parse as a Pod parses as that pod, bound.
 // A violated property aborts, which libFuzzer reports as a crash with the input saved.
 // Inputs are decoded twice: with defaulting and validation (what hosts do) and without
 // (so that invalid-but-well-typed objects reach the encoder too).
@@ -17,11 +21,13 @@
 #include <string>
 #include <string_view>
 
+#include "client/binding.h"
 #include "client/string_check.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "orch/api/codec.h"
 #include "orch/api/encoding.h"
 #include "orch/api/scheme.h"
+#include "orch/api/v1/core.pb.h"
 
 namespace {
 
@@ -58,12 +64,45 @@ void CheckStorable(const google::protobuf::Message& object) {
   }
 }
 
+constexpr int64_t kBindTime = 1'790'000'000;
+
+void CheckBindSplice(const google::protobuf::Message& object) {
+  const auto* pod = google::protobuf::DynamicCastToGenerated<orch::api::v1::Pod>(&object);
+  if (pod == nullptr || !pod->spec().node_name().empty()) return;
+  auto spliced =
+      orch::client::internal::SpliceBinding(orch::api::DeterministicBytes(*pod), "node-1", kBindTime);
+  if (!spliced.ok() || !spliced->has_value()) {
+    Fail("a pod's encoding is not spliced", spliced.status().ToString() + "\n" + pod->DebugString());
+  }
+  orch::api::v1::Pod bound = *pod;
+  orch::client::internal::ApplyBinding("node-1", kBindTime, &bound);
+  if ((*spliced)->bytes != orch::api::DeterministicBytes(bound)) {
+    Fail("the splice differs from the bound pod's encoding", pod->DebugString());
+  }
+}
+
+// The input as a stored pod's bytes.
+void SpliceRawBytes(std::string_view input) {
+  auto spliced = orch::client::internal::SpliceBinding(input, "node-1", kBindTime);
+  if (!spliced.ok() || !spliced->has_value() || (*spliced)->bytes.empty()) return;
+  orch::api::v1::Pod stored;
+  if (!stored.ParseFromString(std::string(input))) return;
+  orch::api::v1::Pod bound;
+  if (!bound.ParseFromString((*spliced)->bytes)) Fail("a spliced pod does not parse", "");
+  orch::api::v1::Pod expected = stored;
+  orch::client::internal::ApplyBinding("node-1", kBindTime, &expected);
+  if (!google::protobuf::util::MessageDifferencer::Equals(bound, expected)) {
+    Fail("a spliced pod is not the stored one bound", bound.DebugString());
+  }
+}
+
 void DecodeAndRoundTrip(std::string_view input, const DecodeOptions& options) {
   auto objects =
       orch::api::DecodeManifests(input, "fuzz", orch::api::Scheme::Builtin(), options);
   if (!objects.ok()) return;
   for (const auto& decoded : *objects) {
     CheckStorable(*decoded.object);
+    CheckBindSplice(*decoded.object);
     auto yaml = orch::api::EncodeYaml(*decoded.object);
     if (!yaml.ok()) Fail("decoded object does not encode as YAML", yaml.status().ToString());
     CheckReDecodes(*decoded.object, *yaml, options);
@@ -79,5 +118,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   DecodeAndRoundTrip(input, DecodeOptions{});
   DecodeAndRoundTrip(input, DecodeOptions{.apply_defaults = false, .validate = false});
+  SpliceRawBytes(input);
   return 0;
 }

@@ -6,6 +6,7 @@
 
 #include "orch/api/encoding.h"
 #include "orch/api/time.h"
+#include "client/binding.h"
 #include "client/object.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
@@ -559,46 +560,60 @@ absl::StatusOr<std::string> Client::Bind(const api::v1::Pod& pod, std::string_vi
     return absl::InvalidArgumentError(fmt::format("target.name: Invalid value: \"{}\": {}",
                                                   node_name, fmt::join(problems, "; ")));
   }
-  // Once written, the bound copy goes to this process's pod informers in place of a decode.
-  auto bound = std::make_unique<api::v1::Pod>();
   ORCH_ASSIGN_OR_RETURN(std::optional<int64_t> expected,
                         internal::ParseResourceVersion("metadata.resourceVersion",
                                                        pod.metadata().resource_version()));
-  if (expected.has_value()) {
-    *bound = pod;
-  } else {  // no revision to compare against: bind what is stored now
-    ORCH_RETURN_IF_ERROR(GetObject(target.ns, target.name, bound.get()));
-    ORCH_ASSIGN_OR_RETURN(expected, internal::ParseResourceVersion(
-                                        "metadata.resourceVersion",
-                                        bound->metadata().resource_version()));
+  // Only the pod's identity comes from the caller: what is bound is the pod as stored.
+  absl::StatusOr<store::KeyValue> stored = store_->Get(target.key);
+  if (!stored.ok()) {
+    if (absl::IsNotFound(stored.status())) return internal::NotFoundError(*kind, target.name);
+    return stored.status();
   }
-  if (!bound->spec().node_name().empty()) {
-    return absl::FailedPreconditionError(fmt::format("pod {} is already assigned to node \"{}\"",
-                                                     target.name, bound->spec().node_name()));
+  if (expected.has_value() && *expected != stored->mod_revision) {
+    return internal::ConflictError(*kind, target.name);
   }
-  bound->mutable_spec()->set_node_name(std::string(node_name));
-  api::v1::PodCondition* scheduled = nullptr;
-  for (auto& c : *bound->mutable_status()->mutable_conditions()) {
-    if (c.type() == "PodScheduled") scheduled = &c;
+  const int64_t now = absl::ToUnixSeconds(clock_->Now());
+  ORCH_ASSIGN_OR_RETURN(std::optional<internal::SplicedBinding> spliced,
+                        internal::SpliceBinding(stored->value.str(), node_name, now));
+  std::string assigned, uid;
+  store::SharedBytes bytes;
+  if (spliced.has_value()) {
+    assigned = std::move(spliced->assigned_node);
+    uid = std::move(spliced->uid);
+    bytes = std::move(spliced->bytes);
+  } else {  // not in a serializer's order: decode, bind and encode
+    api::v1::Pod bound;
+    ORCH_RETURN_IF_ERROR(internal::Decode(*stored, stored->mod_revision, &bound));
+    assigned = bound.spec().node_name();
+    uid = bound.metadata().uid();
+    if (assigned.empty()) {
+      internal::ApplyBinding(node_name, now, &bound);
+      ORCH_ASSIGN_OR_RETURN(bytes, internal::Encode(*strings_, &bound));
+    }
   }
-  if (scheduled == nullptr) {
-    scheduled = bound->mutable_status()->add_conditions();
-    scheduled->set_type("PodScheduled");
+  if (!pod.metadata().uid().empty() && pod.metadata().uid() != uid) {
+    return absl::AbortedError(fmt::format(
+        "Operation cannot be fulfilled on pods/binding \"{}\": Precondition failed: UID in "
+        "precondition: {}, UID in object meta: {}",
+        target.name, pod.metadata().uid(), uid));
   }
-  if (scheduled->status() != "True") {
-    scheduled->set_status("True");
-    scheduled->clear_reason();
-    scheduled->clear_message();
-    *scheduled->mutable_last_transition_time() = api::MetaTime(clock_->Now());
+  if (!assigned.empty()) {
+    return absl::FailedPreconditionError(
+        fmt::format("pod {} is already assigned to node \"{}\"", target.name, assigned));
   }
-  ORCH_ASSIGN_OR_RETURN(const store::SharedBytes bytes, internal::Encode(*strings_, bound.get()));
-  absl::StatusOr<int64_t> written = store_->Update(target.key, bytes, *expected);
+  // The caller's copy, bound, goes to this process's pod informers in place of a decode,
+  // when it encodes to exactly the bytes written (it is the stored pod, unchanged).
+  auto shared = std::make_unique<api::v1::Pod>(pod);
+  shared->mutable_metadata()->clear_resource_version();
+  internal::ApplyBinding(node_name, now, shared.get());
+  if (api::DeterministicBytes(*shared) != bytes.str()) shared.reset();
+  absl::StatusOr<int64_t> written = store_->Update(target.key, bytes, stored->mod_revision);
   if (!written.ok()) {
     if (absl::IsNotFound(written.status())) return internal::NotFoundError(*kind, target.name);
     if (absl::IsAborted(written.status())) return internal::ConflictError(*kind, target.name);
     return written.status();
   }
-  ShareDecoded(Write::kUpdate, bytes, *written, std::move(bound));
+  if (shared != nullptr) ShareDecoded(Write::kUpdate, bytes, *written, std::move(shared));
   return std::to_string(*written);
 }
 

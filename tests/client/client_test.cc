@@ -601,19 +601,33 @@ TEST_F(ClientTest, UpdateStatusRefusesStringsThatAreNotUtf8AndWritesNothing) {
   EXPECT_EQ(client_->Get<v1::Pod>("default", "p")->status().message(), "");
 }
 
-TEST_F(ClientTest, BindRefusesAPodWhoseStringsAreNotUtf8AndWritesNothing) {
-  // Bind writes the caller's copy of the pod (compared by revision), so what the caller
-  // changed in it is written too.
+TEST_F(ClientTest, BindWritesNothingOfTheCallersCopyButItsIdentity) {
+  // Bind takes the pod's namespace, name, resourceVersion and uid from the caller; what it
+  // binds is the pod as stored, so changes made only to the caller's copy (here an
+  // annotation that is not even UTF-8) are not written.
   ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod pod, client_->Create(MakePod("p")));
   v1::Pod spoiled = pod;
   (*spoiled.mutable_metadata()->mutable_annotations())["a"] = kNotUtf8;
+  spoiled.mutable_spec()->mutable_containers(0)->set_image("other:1");
+  ORCH_ASSERT_OK(client_->Bind(spoiled, "node-1").status());
+  ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod stored, client_->Get<v1::Pod>("default", "p"));
+  EXPECT_EQ(stored.spec().node_name(), "node-1");
+  EXPECT_FALSE(stored.metadata().annotations().contains("a"));
+  EXPECT_EQ(stored.spec().containers(0).image(), pod.spec().containers(0).image());
+}
+
+TEST_F(ClientTest, BindOfAPodWithAnotherUidIsAConflict) {
+  ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod pod, client_->Create(MakePod("p")));
+  v1::Pod other = pod;
+  other.mutable_metadata()->set_uid("9c6f1a2e-0000-4000-8000-000000000000");
+  other.mutable_metadata()->clear_resource_version();  // no revision to catch it
   const int64_t before = Revision();
-  EXPECT_THAT(client_->Bind(spoiled, "node-1").status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "metadata.annotations[a]: Invalid value: must be valid UTF-8"));
+  EXPECT_THAT(client_->Bind(other, "node-1").status(),
+              StatusIs(absl::StatusCode::kAborted,
+                       HasSubstr("Precondition failed: UID in precondition: "
+                                 "9c6f1a2e-0000-4000-8000-000000000000, UID in object meta: " +
+                                 pod.metadata().uid())));
   EXPECT_EQ(Revision(), before);
-  ORCH_ASSERT_OK(client_->Bind(pod, "node-1").status());
-  EXPECT_EQ(client_->Get<v1::Pod>("default", "p")->spec().node_name(), "node-1");
 }
 
 TEST_F(ClientTest, MultiByteUtf8IsWrittenAndReadBack) {

@@ -191,12 +191,14 @@ class Client {
                       const DeleteOptions& options = {});
 
   // Binds a pending pod to a node, as Kubernetes' pods/binding subresource does: sets
-  // spec.nodeName and the PodScheduled=True condition, and nothing else — so it skips the
-  // full read-validate-write of Update. The write is a compare-and-swap on `pod`'s
-  // resourceVersion (read first when it is empty): kAborted if the pod changed since,
+  // spec.nodeName and the PodScheduled=True condition of the pod as stored, and nothing
+  // else — so it skips the full read-validate-write of Update. Only `pod`'s identity is
+  // read (namespace, name, resourceVersion, uid); other changes in the caller's copy are
+  // not written. The write is a compare-and-swap on `pod`'s resourceVersion (on the stored
+  // one when it is empty): kAborted if the pod changed since or its uid is not `pod`'s,
   // kFailedPrecondition if it is already assigned, kNotFound if it is gone,
-  // kInvalidArgument for a bad node name. Returns the resourceVersion the bound pod is
-  // stored at.
+  // kInvalidArgument for a bad node name, kDataLoss if the stored bytes are not a pod's.
+  // Returns the resourceVersion the bound pod is stored at.
   absl::StatusOr<std::string> Bind(const api::v1::Pod& pod, std::string_view node_name);
 
   // ---- untyped core: the same operations on any registered kind's message. The typed

@@ -1,0 +1,296 @@
+#include "client/binding.h"
+
+#include <algorithm>
+#include <initializer_list>
+#include <utility>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/status/status.h"
+#include "fmt/format.h"
+#include "orch/api/time.h"
+#include "orch/base/status.h"
+
+namespace orch::client::internal {
+namespace {
+
+constexpr char kPodScheduled[] = "PodScheduled";
+constexpr char kTrue[] = "True";
+
+// Field numbers (core.proto, meta.proto, google/protobuf/timestamp.proto).
+constexpr uint32_t kPodMetadata = 3, kPodSpec = 4, kPodStatus = 5;
+constexpr uint32_t kMetaUid = 4;
+constexpr uint32_t kSpecNodeName = 12;
+constexpr uint32_t kStatusConditions = 2;
+constexpr uint32_t kConditionType = 1, kConditionStatus = 2, kConditionTransition = 4,
+                   kConditionReason = 5, kConditionMessage = 6;
+constexpr uint32_t kTimestampSeconds = 1;
+
+constexpr uint32_t kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5;
+
+// One field of an encoded message: its whole encoding (tag included) and, for a
+// length-delimited one, what it holds.
+struct Field {
+  uint32_t number = 0;
+  uint32_t wire_type = 0;
+  std::string_view encoded;
+  std::string_view payload;
+};
+using Fields = absl::InlinedVector<Field, 16>;
+
+bool ReadVarint(std::string_view& in, uint64_t* value) {
+  uint64_t result = 0;
+  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
+    const auto byte = static_cast<uint8_t>(in.front());
+    in.remove_prefix(1);
+    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) {
+      *value = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+// The fields of `message` in the order they are encoded; kDataLoss naming `where` if it
+// is not a well-formed encoding.
+absl::StatusOr<Fields> ParseFields(std::string_view message, std::string_view where) {
+  Fields fields;
+  std::string_view in = message;
+  const auto malformed = [&] {
+    return absl::DataLossError(fmt::format(
+        "stored pod: {} is not a well-formed encoding (at byte {} of {})", where,
+        message.size() - in.size(), message.size()));
+  };
+  while (!in.empty()) {
+    const char* start = in.data();
+    uint64_t tag = 0;
+    if (!ReadVarint(in, &tag) || (tag >> 3) == 0 || (tag >> 3) > 0x1fffffff) return malformed();
+    Field field;
+    field.number = static_cast<uint32_t>(tag >> 3);
+    field.wire_type = static_cast<uint32_t>(tag & 7);
+    uint64_t value = 0;
+    switch (tag & 7) {
+      case kVarint:
+        if (!ReadVarint(in, &value)) return malformed();
+        break;
+      case kFixed64:
+        if (in.size() < 8) return malformed();
+        in.remove_prefix(8);
+        break;
+      case kFixed32:
+        if (in.size() < 4) return malformed();
+        in.remove_prefix(4);
+        break;
+      case kLengthDelimited:
+        if (!ReadVarint(in, &value) || value > in.size()) return malformed();
+        field.payload = in.substr(0, value);
+        in.remove_prefix(value);
+        break;
+      default:  // groups: never written by proto3
+        return malformed();
+    }
+    field.encoded = std::string_view(start, static_cast<size_t>(in.data() - start));
+    fields.push_back(field);
+  }
+  return fields;
+}
+
+// Whether the fields come in ascending number (a repeated field's elements together), as
+// a deterministic serializer writes them.
+bool Ascending(const Fields& fields) {
+  return std::is_sorted(fields.begin(), fields.end(),
+                        [](const Field& a, const Field& b) { return a.number < b.number; });
+}
+
+void AppendVarint(uint64_t value, std::string* out) {
+  while (value >= 0x80) {
+    out->push_back(static_cast<char>((value & 0x7f) | 0x80));
+    value >>= 7;
+  }
+  out->push_back(static_cast<char>(value));
+}
+
+void AppendBytesField(uint32_t number, std::string_view payload, std::string* out) {
+  AppendVarint((static_cast<uint64_t>(number) << 3) | kLengthDelimited, out);
+  AppendVarint(payload.size(), out);
+  out->append(payload);
+}
+
+// `fields` (ascending) with every field numbered as one in `replacements` (ascending
+// numbers) taken out and the replacement's encoding (possibly empty: a removal) put where
+// a deterministic serializer would write it; as the payload of field `number` if it is
+// not 0, else bare. One allocation.
+using Replacements = std::initializer_list<std::pair<uint32_t, std::string_view>>;
+
+std::string Replace(uint32_t number, const Fields& fields, Replacements replacements) {
+  size_t size = 0;
+  for (const Field& field : fields) {
+    const bool replaced = std::any_of(replacements.begin(), replacements.end(),
+                                      [&](const auto& r) { return r.first == field.number; });
+    if (!replaced) size += field.encoded.size();
+  }
+  for (const auto& [n, encoded] : replacements) size += encoded.size();
+  std::string out;
+  out.reserve(size + (number != 0 ? 15 : 0));
+  if (number != 0) {
+    AppendVarint((static_cast<uint64_t>(number) << 3) | kLengthDelimited, &out);
+    AppendVarint(size, &out);
+  }
+  const auto* next = replacements.begin();
+  for (const Field& field : fields) {
+    for (; next != replacements.end() && next->first < field.number; ++next) {
+      out.append(next->second);
+    }
+    if (next != replacements.end() && next->first == field.number) continue;  // replaced
+    out.append(field.encoded);
+  }
+  for (; next != replacements.end(); ++next) out.append(next->second);
+  return out;
+}
+
+// Whether every field numbered as one of `numbers` is length-delimited, as the fields the
+// splice reads are declared. A parser keeps one of another wire type as an unknown field.
+bool LengthDelimited(const Fields& fields, std::initializer_list<uint32_t> numbers) {
+  return std::none_of(fields.begin(), fields.end(), [&](const Field& f) {
+    return f.wire_type != kLengthDelimited &&
+           std::find(numbers.begin(), numbers.end(), f.number) != numbers.end();
+  });
+}
+
+const Field* Last(const Fields& fields, uint32_t number) {
+  for (auto it = fields.rbegin(); it != fields.rend(); ++it) {
+    if (it->number == number) return &*it;
+  }
+  return nullptr;
+}
+
+// Appends field `number` holding a Timestamp of `seconds` (nanos 0).
+void AppendTimestampField(uint32_t number, int64_t seconds, std::string* out) {
+  AppendVarint((static_cast<uint64_t>(number) << 3) | kLengthDelimited, out);
+  if (seconds == 0) {
+    out->push_back('\0');
+    return;
+  }
+  std::string timestamp;
+  AppendVarint((kTimestampSeconds << 3) | kVarint, &timestamp);
+  AppendVarint(static_cast<uint64_t>(seconds), &timestamp);
+  AppendVarint(timestamp.size(), out);
+  out->append(timestamp);
+}
+
+}  // namespace
+
+void ApplyBinding(std::string_view node_name, int64_t now_seconds, api::v1::Pod* pod) {
+  pod->mutable_spec()->set_node_name(std::string(node_name));
+  api::v1::PodCondition* scheduled = nullptr;
+  for (auto& condition : *pod->mutable_status()->mutable_conditions()) {
+    if (condition.type() == kPodScheduled) scheduled = &condition;
+  }
+  if (scheduled == nullptr) {
+    scheduled = pod->mutable_status()->add_conditions();
+    scheduled->set_type(kPodScheduled);
+  }
+  if (scheduled->status() != kTrue) {
+    scheduled->set_status(kTrue);
+    scheduled->clear_reason();
+    scheduled->clear_message();
+    *scheduled->mutable_last_transition_time() =
+        api::MetaTime(absl::FromUnixSeconds(now_seconds));
+  }
+}
+
+absl::StatusOr<std::optional<SplicedBinding>> SpliceBinding(std::string_view stored,
+                                                            std::string_view node_name,
+                                                            int64_t now_seconds) {
+  ORCH_ASSIGN_OR_RETURN(Fields pod, ParseFields(stored, "the pod"));
+  if (!Ascending(pod) || !LengthDelimited(pod, {kPodMetadata, kPodSpec, kPodStatus})) {
+    return std::nullopt;
+  }
+  const Field* metadata = Last(pod, kPodMetadata);
+  const Field* spec_field = Last(pod, kPodSpec);
+  const Field* status_field = Last(pod, kPodStatus);
+  // A message field that appears more than once is merged by a parser: not ours to splice.
+  for (uint32_t number : {kPodMetadata, kPodSpec, kPodStatus}) {
+    if (std::count_if(pod.begin(), pod.end(),
+                      [&](const Field& f) { return f.number == number; }) > 1) {
+      return std::nullopt;
+    }
+  }
+
+  SplicedBinding result;
+  if (metadata != nullptr) {
+    ORCH_ASSIGN_OR_RETURN(Fields meta, ParseFields(metadata->payload, "metadata"));
+    if (!LengthDelimited(meta, {kMetaUid})) return std::nullopt;
+    if (const Field* uid = Last(meta, kMetaUid)) result.uid = std::string(uid->payload);
+  }
+
+  Fields spec;
+  if (spec_field != nullptr) {
+    ORCH_ASSIGN_OR_RETURN(spec, ParseFields(spec_field->payload, "spec"));
+    if (!Ascending(spec) || !LengthDelimited(spec, {kSpecNodeName})) return std::nullopt;
+    if (const Field* assigned = Last(spec, kSpecNodeName)) {
+      result.assigned_node = std::string(assigned->payload);
+    }
+  }
+  if (!result.assigned_node.empty()) return result;
+
+  Fields status;
+  if (status_field != nullptr) {
+    ORCH_ASSIGN_OR_RETURN(status, ParseFields(status_field->payload, "status"));
+    if (!Ascending(status) || !LengthDelimited(status, {kStatusConditions})) return std::nullopt;
+  }
+  // The conditions, the last PodScheduled one made True (or one appended).
+  const Field* scheduled = nullptr;
+  Fields scheduled_fields;
+  for (const Field& field : status) {
+    if (field.number != kStatusConditions) continue;
+    ORCH_ASSIGN_OR_RETURN(Fields condition, ParseFields(field.payload, "status.conditions"));
+    if (!LengthDelimited(condition, {kConditionType, kConditionStatus, kConditionTransition,
+                                     kConditionReason, kConditionMessage})) {
+      return std::nullopt;
+    }
+    const Field* type = Last(condition, kConditionType);
+    if (type != nullptr && type->payload == kPodScheduled) {
+      scheduled = &field;
+      scheduled_fields = std::move(condition);
+    }
+  }
+  std::string new_condition;  // its encoding as an element of status.conditions
+  if (scheduled == nullptr) {
+    std::string element;
+    AppendBytesField(kConditionType, kPodScheduled, &element);
+    AppendBytesField(kConditionStatus, kTrue, &element);
+    AppendTimestampField(kConditionTransition, now_seconds, &element);
+    AppendBytesField(kStatusConditions, element, &new_condition);
+  } else {
+    const Field* current = Last(scheduled_fields, kConditionStatus);
+    if (current == nullptr || current->payload != kTrue) {
+      if (!Ascending(scheduled_fields)) return std::nullopt;
+      std::string true_status, transition;
+      AppendBytesField(kConditionStatus, kTrue, &true_status);
+      AppendTimestampField(kConditionTransition, now_seconds, &transition);
+      new_condition = Replace(kStatusConditions, scheduled_fields,
+                              {{kConditionStatus, true_status},
+                               {kConditionTransition, transition},
+                               {kConditionReason, ""},
+                               {kConditionMessage, ""}});
+    }
+  }
+  std::string conditions;  // the whole run of status.conditions
+  for (const Field& field : status) {
+    if (field.number != kStatusConditions) continue;
+    conditions.append(&field == scheduled && !new_condition.empty()
+                          ? std::string_view(new_condition)
+                          : field.encoded);
+  }
+  if (scheduled == nullptr) conditions.append(new_condition);
+
+  std::string node;
+  AppendBytesField(kSpecNodeName, node_name, &node);
+  const std::string new_spec = Replace(kPodSpec, spec, {{kSpecNodeName, node}});
+  const std::string new_status = Replace(kPodStatus, status, {{kStatusConditions, conditions}});
+  result.bytes = Replace(0, pod, {{kPodSpec, new_spec}, {kPodStatus, new_status}});
+  return result;
+}
+
+}  // namespace orch::client::internal
