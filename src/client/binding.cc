@@ -51,10 +51,10 @@ bool ReadVarint(std::string_view& in, uint64_t* value) {
   return false;
 }
 
-// The fields of `message` in the order they are encoded; kDataLoss naming `where` if it
-// is not a well-formed encoding.
-absl::StatusOr<Fields> ParseFields(std::string_view message, std::string_view where) {
-  Fields fields;
+// The fields of `message` in the order they are encoded, into `*fields`; kDataLoss naming
+// `where` if it is not a well-formed encoding.
+absl::Status ParseFields(std::string_view message, std::string_view where, Fields* fields) {
+  fields->clear();
   std::string_view in = message;
   const auto malformed = [&] {
     return absl::DataLossError(fmt::format(
@@ -90,9 +90,9 @@ absl::StatusOr<Fields> ParseFields(std::string_view message, std::string_view wh
         return malformed();
     }
     field.encoded = std::string_view(start, static_cast<size_t>(in.data() - start));
-    fields.push_back(field);
+    fields->push_back(field);
   }
-  return fields;
+  return absl::OkStatus();
 }
 
 // Whether the fields come in ascending number (a repeated field's elements together), as
@@ -202,7 +202,8 @@ void ApplyBinding(std::string_view node_name, int64_t now_seconds, api::v1::Pod*
 absl::StatusOr<std::optional<SplicedBinding>> SpliceBinding(std::string_view stored,
                                                             std::string_view node_name,
                                                             int64_t now_seconds) {
-  ORCH_ASSIGN_OR_RETURN(Fields pod, ParseFields(stored, "the pod"));
+  Fields pod;
+  ORCH_RETURN_IF_ERROR(ParseFields(stored, "the pod", &pod));
   if (!Ascending(pod) || !LengthDelimited(pod, {kPodMetadata, kPodSpec, kPodStatus})) {
     return std::nullopt;
   }
@@ -219,32 +220,33 @@ absl::StatusOr<std::optional<SplicedBinding>> SpliceBinding(std::string_view sto
 
   SplicedBinding result;
   if (metadata != nullptr) {
-    ORCH_ASSIGN_OR_RETURN(Fields meta, ParseFields(metadata->payload, "metadata"));
+    Fields meta;
+    ORCH_RETURN_IF_ERROR(ParseFields(metadata->payload, "metadata", &meta));
     if (!LengthDelimited(meta, {kMetaUid})) return std::nullopt;
-    if (const Field* uid = Last(meta, kMetaUid)) result.uid = std::string(uid->payload);
+    if (const Field* uid = Last(meta, kMetaUid)) result.uid = uid->payload;
   }
 
   Fields spec;
   if (spec_field != nullptr) {
-    ORCH_ASSIGN_OR_RETURN(spec, ParseFields(spec_field->payload, "spec"));
+    ORCH_RETURN_IF_ERROR(ParseFields(spec_field->payload, "spec", &spec));
     if (!Ascending(spec) || !LengthDelimited(spec, {kSpecNodeName})) return std::nullopt;
     if (const Field* assigned = Last(spec, kSpecNodeName)) {
-      result.assigned_node = std::string(assigned->payload);
+      result.assigned_node = assigned->payload;
     }
   }
   if (!result.assigned_node.empty()) return result;
 
   Fields status;
   if (status_field != nullptr) {
-    ORCH_ASSIGN_OR_RETURN(status, ParseFields(status_field->payload, "status"));
+    ORCH_RETURN_IF_ERROR(ParseFields(status_field->payload, "status", &status));
     if (!Ascending(status) || !LengthDelimited(status, {kStatusConditions})) return std::nullopt;
   }
   // The conditions, the last PodScheduled one made True (or one appended).
   const Field* scheduled = nullptr;
-  Fields scheduled_fields;
+  Fields scheduled_fields, condition;
   for (const Field& field : status) {
     if (field.number != kStatusConditions) continue;
-    ORCH_ASSIGN_OR_RETURN(Fields condition, ParseFields(field.payload, "status.conditions"));
+    ORCH_RETURN_IF_ERROR(ParseFields(field.payload, "status.conditions", &condition));
     if (!LengthDelimited(condition, {kConditionType, kConditionStatus, kConditionTransition,
                                      kConditionReason, kConditionMessage})) {
       return std::nullopt;
@@ -252,16 +254,20 @@ absl::StatusOr<std::optional<SplicedBinding>> SpliceBinding(std::string_view sto
     const Field* type = Last(condition, kConditionType);
     if (type != nullptr && type->payload == kPodScheduled) {
       scheduled = &field;
-      scheduled_fields = std::move(condition);
+      std::swap(scheduled_fields, condition);
     }
   }
   std::string new_condition;  // its encoding as an element of status.conditions
   if (scheduled == nullptr) {
-    std::string element;
-    AppendBytesField(kConditionType, kPodScheduled, &element);
-    AppendBytesField(kConditionStatus, kTrue, &element);
-    AppendTimestampField(kConditionTransition, now_seconds, &element);
-    AppendBytesField(kStatusConditions, element, &new_condition);
+    std::string transition;
+    AppendTimestampField(kConditionTransition, now_seconds, &transition);
+    const size_t size = 2 + (sizeof(kPodScheduled) - 1) + 2 + (sizeof(kTrue) - 1) + transition.size();
+    new_condition.reserve(3 + size);
+    AppendVarint((kStatusConditions << 3) | kLengthDelimited, &new_condition);
+    AppendVarint(size, &new_condition);
+    AppendBytesField(kConditionType, kPodScheduled, &new_condition);
+    AppendBytesField(kConditionStatus, kTrue, &new_condition);
+    new_condition.append(transition);
   } else {
     const Field* current = Last(scheduled_fields, kConditionStatus);
     if (current == nullptr || current->payload != kTrue) {
@@ -276,14 +282,18 @@ absl::StatusOr<std::optional<SplicedBinding>> SpliceBinding(std::string_view sto
                                {kConditionMessage, ""}});
     }
   }
-  std::string conditions;  // the whole run of status.conditions
-  for (const Field& field : status) {
-    if (field.number != kStatusConditions) continue;
-    conditions.append(&field == scheduled && !new_condition.empty()
-                          ? std::string_view(new_condition)
-                          : field.encoded);
+  // The whole run of status.conditions: the new condition alone when it is all there is.
+  std::string run;
+  std::string_view conditions = new_condition;
+  if (Last(status, kStatusConditions) != nullptr) {
+    for (const Field& field : status) {
+      if (field.number != kStatusConditions) continue;
+      run.append(&field == scheduled && !new_condition.empty() ? std::string_view(new_condition)
+                                                                : field.encoded);
+    }
+    if (scheduled == nullptr) run.append(new_condition);
+    conditions = run;
   }
-  if (scheduled == nullptr) conditions.append(new_condition);
 
   std::string node;
   AppendBytesField(kSpecNodeName, node_name, &node);

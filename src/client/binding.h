@@ -28,9 +28,10 @@ void ApplyBinding(std::string_view node_name, int64_t now_seconds, api::v1::Pod*
 struct SplicedBinding {
   // The bound pod's bytes; empty when the pod is already assigned.
   std::string bytes;
-  // The stored pod's spec.nodeName ("" when it is pending) and metadata.uid.
-  std::string assigned_node;
-  std::string uid;
+  // The stored pod's spec.nodeName ("" when it is pending) and metadata.uid: views into
+  // the stored bytes.
+  std::string_view assigned_node;
+  std::string_view uid;
 };
 
 // ApplyBinding done on the encoding `stored` of a pod. nullopt when the bytes are not in

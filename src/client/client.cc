@@ -575,22 +575,13 @@ absl::StatusOr<std::string> Client::Bind(const api::v1::Pod& pod, std::string_vi
   const int64_t now = absl::ToUnixSeconds(clock_->Now());
   ORCH_ASSIGN_OR_RETURN(std::optional<internal::SplicedBinding> spliced,
                         internal::SpliceBinding(stored->value.str(), node_name, now));
-  std::string assigned, uid;
-  store::SharedBytes bytes;
-  if (spliced.has_value()) {
-    assigned = std::move(spliced->assigned_node);
-    uid = std::move(spliced->uid);
-    bytes = std::move(spliced->bytes);
-  } else {  // not in a serializer's order: decode, bind and encode
-    api::v1::Pod bound;
-    ORCH_RETURN_IF_ERROR(internal::Decode(*stored, stored->mod_revision, &bound));
-    assigned = bound.spec().node_name();
-    uid = bound.metadata().uid();
-    if (assigned.empty()) {
-      internal::ApplyBinding(node_name, now, &bound);
-      ORCH_ASSIGN_OR_RETURN(bytes, internal::Encode(*strings_, &bound));
-    }
+  // Stored bytes not in a serializer's order are decoded, bound and encoded instead.
+  api::v1::Pod decoded;
+  if (!spliced.has_value()) {
+    ORCH_RETURN_IF_ERROR(internal::Decode(*stored, stored->mod_revision, &decoded));
   }
+  const std::string_view uid = spliced ? spliced->uid : decoded.metadata().uid();
+  const std::string_view assigned = spliced ? spliced->assigned_node : decoded.spec().node_name();
   if (!pod.metadata().uid().empty() && pod.metadata().uid() != uid) {
     return absl::AbortedError(fmt::format(
         "Operation cannot be fulfilled on pods/binding \"{}\": Precondition failed: UID in "
@@ -600,6 +591,13 @@ absl::StatusOr<std::string> Client::Bind(const api::v1::Pod& pod, std::string_vi
   if (!assigned.empty()) {
     return absl::FailedPreconditionError(
         fmt::format("pod {} is already assigned to node \"{}\"", target.name, assigned));
+  }
+  store::SharedBytes bytes;
+  if (spliced.has_value()) {
+    bytes = std::move(spliced->bytes);
+  } else {
+    internal::ApplyBinding(node_name, now, &decoded);
+    ORCH_ASSIGN_OR_RETURN(bytes, internal::Encode(*strings_, &decoded));
   }
   // The caller's copy, bound, goes to this process's pod informers in place of a decode,
   // when it encodes to exactly the bytes written (it is the stored pod, unchanged).

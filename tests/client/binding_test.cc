@@ -154,8 +154,8 @@ TEST(SpliceBindingTest, AnAssignedPodIsReportedAndNotSpliced) {
   api::v1::Pod pod;
   pod.mutable_metadata()->set_uid("u1");
   pod.mutable_spec()->set_node_name("node-7");
-  ORCH_ASSERT_OK_AND_ASSIGN(auto spliced,
-                            SpliceBinding(api::DeterministicBytes(pod), "node-1", kNow));
+  const std::string stored = api::DeterministicBytes(pod);  // the views below point into it
+  ORCH_ASSERT_OK_AND_ASSIGN(auto spliced, SpliceBinding(stored, "node-1", kNow));
   ASSERT_TRUE(spliced.has_value());
   EXPECT_EQ(spliced->assigned_node, "node-7");
   EXPECT_EQ(spliced->uid, "u1");
