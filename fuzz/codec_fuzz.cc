@@ -69,26 +69,31 @@ constexpr int64_t kBindTime = 1'790'000'000;
 void CheckBindSplice(const google::protobuf::Message& object) {
   const auto* pod = google::protobuf::DynamicCastToGenerated<orch::api::v1::Pod>(&object);
   if (pod == nullptr || !pod->spec().node_name().empty()) return;
-  auto spliced =
-      orch::client::internal::SpliceBinding(orch::api::DeterministicBytes(*pod), "node-1", kBindTime);
-  if (!spliced.ok() || !spliced->has_value()) {
-    Fail("a pod's encoding is not spliced", spliced.status().ToString() + "\n" + pod->DebugString());
+  const std::string stored = orch::api::DeterministicBytes(*pod);
+  orch::client::internal::SplicedBinding spliced;
+  auto in_order = orch::client::internal::SpliceBinding(stored, "node-1", kBindTime, &spliced);
+  if (!in_order.ok() || !*in_order) {
+    Fail("a pod's encoding is not spliced", in_order.status().ToString() + "\n" + pod->DebugString());
   }
   orch::api::v1::Pod bound = *pod;
   orch::client::internal::ApplyBinding("node-1", kBindTime, &bound);
-  if ((*spliced)->bytes != orch::api::DeterministicBytes(bound)) {
+  const std::string expected = orch::api::DeterministicBytes(bound);
+  if (spliced.Bytes() != expected || !spliced.Equals(expected)) {
     Fail("the splice differs from the bound pod's encoding", pod->DebugString());
   }
 }
 
 // The input as a stored pod's bytes.
 void SpliceRawBytes(std::string_view input) {
-  auto spliced = orch::client::internal::SpliceBinding(input, "node-1", kBindTime);
-  if (!spliced.ok() || !spliced->has_value() || (*spliced)->bytes.empty()) return;
+  orch::client::internal::SplicedBinding spliced;
+  auto in_order = orch::client::internal::SpliceBinding(input, "node-1", kBindTime, &spliced);
+  if (!in_order.ok() || !*in_order || !spliced.assigned_node().empty()) return;
   orch::api::v1::Pod stored;
   if (!stored.ParseFromString(std::string(input))) return;
   orch::api::v1::Pod bound;
-  if (!bound.ParseFromString((*spliced)->bytes)) Fail("a spliced pod does not parse", "");
+  if (!bound.ParseFromString(spliced.Bytes())) Fail("a spliced pod does not parse", "");
+  auto uid = spliced.StoredUid();
+  if (!uid.ok() || *uid != stored.metadata().uid()) Fail("the stored uid is misread", "");
   orch::api::v1::Pod expected = stored;
   orch::client::internal::ApplyBinding("node-1", kBindTime, &expected);
   if (!google::protobuf::util::MessageDifferencer::Equals(bound, expected)) {

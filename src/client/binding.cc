@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/container/inlined_vector.h"
+#include "absl/types/span.h"
 #include "absl/status/status.h"
 #include "fmt/format.h"
 #include "orch/api/time.h"
@@ -116,36 +117,52 @@ void AppendBytesField(uint32_t number, std::string_view payload, std::string* ou
   out->append(payload);
 }
 
-// `fields` (ascending) with every field numbered as one in `replacements` (ascending
-// numbers) taken out and the replacement's encoding (possibly empty: a removal) put where
-// a deterministic serializer would write it; as the payload of field `number` if it is
-// not 0, else bare. One allocation.
-using Replacements = std::initializer_list<std::pair<uint32_t, std::string_view>>;
+using Pieces = absl::InlinedVector<std::string_view, 24>;
+using Replacements =
+    std::initializer_list<std::pair<uint32_t, absl::Span<const std::string_view>>>;
 
-std::string Replace(uint32_t number, const Fields& fields, Replacements replacements) {
-  size_t size = 0;
-  for (const Field& field : fields) {
-    const bool replaced = std::any_of(replacements.begin(), replacements.end(),
-                                      [&](const auto& r) { return r.first == field.number; });
-    if (!replaced) size += field.encoded.size();
+// Adds `piece` to `*out`, joined to the last one when it follows it in memory.
+void Push(std::string_view piece, Pieces* out) {
+  if (piece.empty()) return;
+  if (!out->empty() && out->back().data() + out->back().size() == piece.data()) {
+    out->back() = std::string_view(out->back().data(), out->back().size() + piece.size());
+    return;
   }
-  for (const auto& [n, encoded] : replacements) size += encoded.size();
-  std::string out;
-  out.reserve(size + (number != 0 ? 15 : 0));
-  if (number != 0) {
-    AppendVarint((static_cast<uint64_t>(number) << 3) | kLengthDelimited, &out);
-    AppendVarint(size, &out);
-  }
+  out->push_back(piece);
+}
+
+// `fields` (ascending) with every field numbered as one in `replacements` (ascending
+// numbers) taken out and the replacement's pieces (none: a removal) put where a
+// deterministic serializer would write them.
+void PushReplaced(const Fields& fields, Replacements replacements, Pieces* out) {
   const auto* next = replacements.begin();
+  const auto put = [out](absl::Span<const std::string_view> pieces) {
+    for (std::string_view piece : pieces) Push(piece, out);
+  };
   for (const Field& field : fields) {
-    for (; next != replacements.end() && next->first < field.number; ++next) {
-      out.append(next->second);
-    }
+    for (; next != replacements.end() && next->first < field.number; ++next) put(next->second);
     if (next != replacements.end() && next->first == field.number) continue;  // replaced
-    out.append(field.encoded);
+    Push(field.encoded, out);
   }
-  for (; next != replacements.end(); ++next) out.append(next->second);
-  return out;
+  for (; next != replacements.end(); ++next) put(next->second);
+}
+
+size_t SizeOf(absl::Span<const std::string_view> pieces) {
+  size_t size = 0;
+  for (std::string_view piece : pieces) size += piece.size();
+  return size;
+}
+
+// The tag and length of length-delimited field `number` holding `size` bytes, written
+// into `buffer`.
+std::string_view Header(uint32_t number, size_t size, char (&buffer)[16]) {
+  size_t n = 0;
+  for (uint64_t value : {(static_cast<uint64_t>(number) << 3) | kLengthDelimited,
+                         static_cast<uint64_t>(size)}) {
+    for (; value >= 0x80; value >>= 7) buffer[n++] = static_cast<char>((value & 0x7f) | 0x80);
+    buffer[n++] = static_cast<char>(value);
+  }
+  return {buffer, n};
 }
 
 // Whether every field numbered as one of `numbers` is length-delimited, as the fields the
@@ -199,47 +216,63 @@ void ApplyBinding(std::string_view node_name, int64_t now_seconds, api::v1::Pod*
   }
 }
 
-absl::StatusOr<std::optional<SplicedBinding>> SpliceBinding(std::string_view stored,
-                                                            std::string_view node_name,
-                                                            int64_t now_seconds) {
+bool SplicedBinding::Equals(std::string_view bytes) const {
+  if (bytes.size() != size_) return false;
+  for (std::string_view piece : pieces_) {
+    if (bytes.substr(0, piece.size()) != piece) return false;
+    bytes.remove_prefix(piece.size());
+  }
+  return true;
+}
+
+std::string SplicedBinding::Bytes() const {
+  std::string bytes;
+  bytes.reserve(size_);
+  for (std::string_view piece : pieces_) bytes.append(piece);
+  return bytes;
+}
+
+absl::StatusOr<std::string_view> SplicedBinding::StoredUid() const {
+  Fields meta;
+  ORCH_RETURN_IF_ERROR(ParseFields(metadata_, "metadata", &meta));
+  std::string_view uid;  // a parser keeps a field of another wire type aside, unknown
+  for (const Field& field : meta) {
+    if (field.number == kMetaUid && field.wire_type == kLengthDelimited) uid = field.payload;
+  }
+  return uid;
+}
+
+absl::StatusOr<bool> SpliceBinding(std::string_view stored, std::string_view node_name,
+                                   int64_t now_seconds, SplicedBinding* out) {
   Fields pod;
   ORCH_RETURN_IF_ERROR(ParseFields(stored, "the pod", &pod));
   if (!Ascending(pod) || !LengthDelimited(pod, {kPodMetadata, kPodSpec, kPodStatus})) {
-    return std::nullopt;
+    return false;
   }
-  const Field* metadata = Last(pod, kPodMetadata);
-  const Field* spec_field = Last(pod, kPodSpec);
-  const Field* status_field = Last(pod, kPodStatus);
   // A message field that appears more than once is merged by a parser: not ours to splice.
   for (uint32_t number : {kPodMetadata, kPodSpec, kPodStatus}) {
     if (std::count_if(pod.begin(), pod.end(),
                       [&](const Field& f) { return f.number == number; }) > 1) {
-      return std::nullopt;
+      return false;
     }
   }
-
-  SplicedBinding result;
-  if (metadata != nullptr) {
-    Fields meta;
-    ORCH_RETURN_IF_ERROR(ParseFields(metadata->payload, "metadata", &meta));
-    if (!LengthDelimited(meta, {kMetaUid})) return std::nullopt;
-    if (const Field* uid = Last(meta, kMetaUid)) result.uid = uid->payload;
-  }
+  const Field* metadata = Last(pod, kPodMetadata);
+  const Field* spec_field = Last(pod, kPodSpec);
+  const Field* status_field = Last(pod, kPodStatus);
+  if (metadata != nullptr) out->metadata_ = metadata->payload;
 
   Fields spec;
   if (spec_field != nullptr) {
     ORCH_RETURN_IF_ERROR(ParseFields(spec_field->payload, "spec", &spec));
-    if (!Ascending(spec) || !LengthDelimited(spec, {kSpecNodeName})) return std::nullopt;
-    if (const Field* assigned = Last(spec, kSpecNodeName)) {
-      result.assigned_node = assigned->payload;
-    }
+    if (!Ascending(spec) || !LengthDelimited(spec, {kSpecNodeName})) return false;
+    if (const Field* assigned = Last(spec, kSpecNodeName)) out->assigned_node_ = assigned->payload;
   }
-  if (!result.assigned_node.empty()) return result;
+  if (!out->assigned_node_.empty()) return true;
 
   Fields status;
   if (status_field != nullptr) {
     ORCH_RETURN_IF_ERROR(ParseFields(status_field->payload, "status", &status));
-    if (!Ascending(status) || !LengthDelimited(status, {kStatusConditions})) return std::nullopt;
+    if (!Ascending(status) || !LengthDelimited(status, {kStatusConditions})) return false;
   }
   // The conditions, the last PodScheduled one made True (or one appended).
   const Field* scheduled = nullptr;
@@ -249,7 +282,7 @@ absl::StatusOr<std::optional<SplicedBinding>> SpliceBinding(std::string_view sto
     ORCH_RETURN_IF_ERROR(ParseFields(field.payload, "status.conditions", &condition));
     if (!LengthDelimited(condition, {kConditionType, kConditionStatus, kConditionTransition,
                                      kConditionReason, kConditionMessage})) {
-      return std::nullopt;
+      return false;
     }
     const Field* type = Last(condition, kConditionType);
     if (type != nullptr && type->payload == kPodScheduled) {
@@ -257,11 +290,12 @@ absl::StatusOr<std::optional<SplicedBinding>> SpliceBinding(std::string_view sto
       std::swap(scheduled_fields, condition);
     }
   }
-  std::string new_condition;  // its encoding as an element of status.conditions
+  std::string& new_condition = out->new_condition_;
   if (scheduled == nullptr) {
     std::string transition;
     AppendTimestampField(kConditionTransition, now_seconds, &transition);
-    const size_t size = 2 + (sizeof(kPodScheduled) - 1) + 2 + (sizeof(kTrue) - 1) + transition.size();
+    const size_t size =
+        2 + (sizeof(kPodScheduled) - 1) + 2 + (sizeof(kTrue) - 1) + transition.size();
     new_condition.reserve(3 + size);
     AppendVarint((kStatusConditions << 3) | kLengthDelimited, &new_condition);
     AppendVarint(size, &new_condition);
@@ -271,36 +305,44 @@ absl::StatusOr<std::optional<SplicedBinding>> SpliceBinding(std::string_view sto
   } else {
     const Field* current = Last(scheduled_fields, kConditionStatus);
     if (current == nullptr || current->payload != kTrue) {
-      if (!Ascending(scheduled_fields)) return std::nullopt;
+      if (!Ascending(scheduled_fields)) return false;
       std::string true_status, transition;
       AppendBytesField(kConditionStatus, kTrue, &true_status);
       AppendTimestampField(kConditionTransition, now_seconds, &transition);
-      new_condition = Replace(kStatusConditions, scheduled_fields,
-                              {{kConditionStatus, true_status},
-                               {kConditionTransition, transition},
-                               {kConditionReason, ""},
-                               {kConditionMessage, ""}});
+      const std::string_view status_piece = true_status, transition_piece = transition;
+      Pieces element;
+      PushReplaced(scheduled_fields,
+                   {{kConditionStatus, {&status_piece, 1}},
+                    {kConditionTransition, {&transition_piece, 1}},
+                    {kConditionReason, {}},
+                    {kConditionMessage, {}}},
+                   &element);
+      AppendVarint((kStatusConditions << 3) | kLengthDelimited, &new_condition);
+      AppendVarint(SizeOf(element), &new_condition);
+      for (std::string_view piece : element) new_condition.append(piece);
     }
   }
-  // The whole run of status.conditions: the new condition alone when it is all there is.
-  std::string run;
-  std::string_view conditions = new_condition;
-  if (Last(status, kStatusConditions) != nullptr) {
-    for (const Field& field : status) {
-      if (field.number != kStatusConditions) continue;
-      run.append(&field == scheduled && !new_condition.empty() ? std::string_view(new_condition)
-                                                                : field.encoded);
-    }
-    if (scheduled == nullptr) run.append(new_condition);
-    conditions = run;
+  Pieces conditions;  // the whole run of status.conditions
+  for (const Field& field : status) {
+    if (field.number != kStatusConditions) continue;
+    Push(&field == scheduled && !new_condition.empty() ? std::string_view(new_condition)
+                                                       : field.encoded,
+         &conditions);
   }
+  if (scheduled == nullptr) Push(new_condition, &conditions);
 
-  std::string node;
-  AppendBytesField(kSpecNodeName, node_name, &node);
-  const std::string new_spec = Replace(kPodSpec, spec, {{kSpecNodeName, node}});
-  const std::string new_status = Replace(kPodStatus, status, {{kStatusConditions, conditions}});
-  result.bytes = Replace(0, pod, {{kPodSpec, new_spec}, {kPodStatus, new_status}});
-  return result;
+  AppendBytesField(kSpecNodeName, node_name, &out->node_);
+  const std::string_view node = out->node_;
+  Pieces spec_pieces, status_pieces;
+  PushReplaced(spec, {{kSpecNodeName, {&node, 1}}}, &spec_pieces);
+  PushReplaced(status, {{kStatusConditions, conditions}}, &status_pieces);
+  spec_pieces.insert(spec_pieces.begin(),
+                     Header(kPodSpec, SizeOf(spec_pieces), out->spec_header_));
+  status_pieces.insert(status_pieces.begin(),
+                       Header(kPodStatus, SizeOf(status_pieces), out->status_header_));
+  PushReplaced(pod, {{kPodSpec, spec_pieces}, {kPodStatus, status_pieces}}, &out->pieces_);
+  out->size_ = SizeOf(out->pieces_);
+  return true;
 }
 
 }  // namespace orch::client::internal

@@ -573,38 +573,53 @@ absl::StatusOr<std::string> Client::Bind(const api::v1::Pod& pod, std::string_vi
     return internal::ConflictError(*kind, target.name);
   }
   const int64_t now = absl::ToUnixSeconds(clock_->Now());
-  ORCH_ASSIGN_OR_RETURN(std::optional<internal::SplicedBinding> spliced,
-                        internal::SpliceBinding(stored->value.str(), node_name, now));
+  internal::SplicedBinding spliced;
+  ORCH_ASSIGN_OR_RETURN(const bool in_order,
+                        internal::SpliceBinding(stored->value.str(), node_name, now, &spliced));
   // Stored bytes not in a serializer's order are decoded, bound and encoded instead.
   api::v1::Pod decoded;
-  if (!spliced.has_value()) {
-    ORCH_RETURN_IF_ERROR(internal::Decode(*stored, stored->mod_revision, &decoded));
-  }
-  const std::string_view uid = spliced ? spliced->uid : decoded.metadata().uid();
-  const std::string_view assigned = spliced ? spliced->assigned_node : decoded.spec().node_name();
-  if (!pod.metadata().uid().empty() && pod.metadata().uid() != uid) {
+  if (!in_order) ORCH_RETURN_IF_ERROR(internal::Decode(*stored, stored->mod_revision, &decoded));
+  const auto check_uid = [&]() -> absl::Status {
+    if (pod.metadata().uid().empty()) return absl::OkStatus();
+    std::string_view uid = decoded.metadata().uid();
+    if (in_order) {
+      ORCH_ASSIGN_OR_RETURN(uid, spliced.StoredUid());
+    }
+    if (pod.metadata().uid() == uid) return absl::OkStatus();
     return absl::AbortedError(fmt::format(
         "Operation cannot be fulfilled on pods/binding \"{}\": Precondition failed: UID in "
         "precondition: {}, UID in object meta: {}",
         target.name, pod.metadata().uid(), uid));
-  }
+  };
+  const std::string_view assigned = in_order ? spliced.assigned_node() : decoded.spec().node_name();
   if (!assigned.empty()) {
+    ORCH_RETURN_IF_ERROR(check_uid());
     return absl::FailedPreconditionError(
         fmt::format("pod {} is already assigned to node \"{}\"", target.name, assigned));
   }
+  // The bound pod goes to this process's pod informers in place of a decode. The caller's
+  // copy, bound, is that pod when it encodes to exactly the spliced bytes (it is the stored
+  // pod, unchanged; equal bytes mean equal uids too): its encoding is then what is written.
+  std::unique_ptr<api::v1::Pod> shared;
   store::SharedBytes bytes;
-  if (spliced.has_value()) {
-    bytes = std::move(spliced->bytes);
+  if (in_order) {
+    shared = std::make_unique<api::v1::Pod>(pod);
+    shared->mutable_metadata()->clear_resource_version();
+    internal::ApplyBinding(node_name, now, shared.get());
+    std::string copy_bytes = api::DeterministicBytes(*shared);
+    if (spliced.Equals(copy_bytes)) {
+      bytes = std::move(copy_bytes);
+    } else {
+      shared.reset();
+      ORCH_RETURN_IF_ERROR(check_uid());
+      bytes = spliced.Bytes();
+    }
   } else {
+    ORCH_RETURN_IF_ERROR(check_uid());
     internal::ApplyBinding(node_name, now, &decoded);
     ORCH_ASSIGN_OR_RETURN(bytes, internal::Encode(*strings_, &decoded));
+    shared = std::make_unique<api::v1::Pod>(std::move(decoded));
   }
-  // The caller's copy, bound, goes to this process's pod informers in place of a decode,
-  // when it encodes to exactly the bytes written (it is the stored pod, unchanged).
-  auto shared = std::make_unique<api::v1::Pod>(pod);
-  shared->mutable_metadata()->clear_resource_version();
-  internal::ApplyBinding(node_name, now, shared.get());
-  if (api::DeterministicBytes(*shared) != bytes.str()) shared.reset();
   absl::StatusOr<int64_t> written = store_->Update(target.key, bytes, stored->mod_revision);
   if (!written.ok()) {
     if (absl::IsNotFound(written.status())) return internal::NotFoundError(*kind, target.name);

@@ -16,6 +16,7 @@
 namespace orch::client::internal {
 namespace {
 
+using ::orch::testing::IsOkAndHolds;
 using ::orch::testing::StatusIs;
 using ::testing::HasSubstr;
 
@@ -77,14 +78,20 @@ TEST(SpliceBindingTest, GivesTheDeterministicEncodingOfTheBoundPod) {
     std::mt19937_64 rng(seed);
     const api::v1::Pod pod = RandomPod(rng);
     const std::string stored = api::DeterministicBytes(pod);
-    ORCH_ASSERT_OK_AND_ASSIGN(auto spliced, SpliceBinding(stored, "node-42", kNow));
-    ASSERT_TRUE(spliced.has_value()) << "seed " << seed;
-    EXPECT_EQ(spliced->assigned_node, "");
-    EXPECT_EQ(spliced->uid, pod.metadata().uid());
+    SplicedBinding spliced;
+    ORCH_ASSERT_OK_AND_ASSIGN(bool in_order, SpliceBinding(stored, "node-42", kNow, &spliced));
+    ASSERT_TRUE(in_order) << "seed " << seed;
+    EXPECT_EQ(spliced.assigned_node(), "");
+    EXPECT_THAT(spliced.StoredUid(), IsOkAndHolds(pod.metadata().uid()));
     api::v1::Pod bound = pod;
     ApplyBinding("node-42", kNow, &bound);
-    ASSERT_EQ(spliced->bytes, api::DeterministicBytes(bound))
-        << "seed " << seed << "\n" << pod.DebugString();
+    const std::string expected = api::DeterministicBytes(bound);
+    ASSERT_EQ(spliced.Bytes(), expected) << "seed " << seed << "\n" << pod.DebugString();
+    EXPECT_TRUE(spliced.Equals(expected));
+    std::string other = expected;
+    other[rng() % other.size()] ^= 1;
+    EXPECT_FALSE(spliced.Equals(other));
+    EXPECT_FALSE(spliced.Equals(expected + "x"));
     for (const auto& c : pod.status().conditions()) {
       if (c.type() != "PodScheduled") continue;
       ++with_condition;
@@ -107,15 +114,16 @@ TEST(SpliceBindingTest, DamagedBytesAreSplicedAsTheParserReadsThemOrLeftAlone) {
     for (int i = 0, n = 1 + static_cast<int>(rng() % 3); i < n && !bytes.empty(); ++i) {
       bytes[rng() % bytes.size()] = static_cast<char>(rng() % 256);
     }
-    absl::StatusOr<std::optional<SplicedBinding>> spliced =
-        SpliceBinding(bytes, "node-1", kNow);
+    SplicedBinding spliced;
+    absl::StatusOr<bool> in_order = SpliceBinding(bytes, "node-1", kNow, &spliced);
     api::v1::Pod stored;
-    if (!spliced.ok() || !spliced->has_value() || (*spliced)->bytes.empty() ||
+    if (!in_order.ok() || !*in_order || !spliced.assigned_node().empty() ||
         !stored.ParseFromString(bytes)) {
       continue;
     }
     api::v1::Pod bound;
-    ASSERT_TRUE(bound.ParseFromString((*spliced)->bytes)) << "seed " << seed;
+    ASSERT_TRUE(bound.ParseFromString(spliced.Bytes())) << "seed " << seed;
+    ASSERT_THAT(spliced.StoredUid(), IsOkAndHolds(stored.metadata().uid())) << "seed " << seed;
     ApplyBinding("node-1", kNow, &stored);
     ASSERT_EQ(api::DeterministicBytes(bound), api::DeterministicBytes(stored)) << "seed " << seed;
     ++spliced_count;
@@ -133,11 +141,12 @@ TEST(SpliceBindingTest, TheBoundPodReadsBackWithOnlyNodeNameAndTheConditionChang
   failed.set_reason("Unschedulable");
   failed.set_message("0/1 nodes are available");
   failed.mutable_last_probe_time()->set_seconds(7);
-  ORCH_ASSERT_OK_AND_ASSIGN(auto spliced,
-                            SpliceBinding(api::DeterministicBytes(pod), "node-1", kNow));
-  ASSERT_TRUE(spliced.has_value());
+  const std::string stored = api::DeterministicBytes(pod);
+  SplicedBinding spliced;
+  ORCH_ASSERT_OK_AND_ASSIGN(bool in_order, SpliceBinding(stored, "node-1", kNow, &spliced));
+  ASSERT_TRUE(in_order);
   api::v1::Pod bound;
-  ASSERT_TRUE(bound.ParseFromString(spliced->bytes));
+  ASSERT_TRUE(bound.ParseFromString(spliced.Bytes()));
   EXPECT_EQ(bound.spec().node_name(), "node-1");
   ASSERT_EQ(bound.status().conditions_size(), 1);
   const auto& condition = bound.status().conditions(0);
@@ -155,11 +164,11 @@ TEST(SpliceBindingTest, AnAssignedPodIsReportedAndNotSpliced) {
   pod.mutable_metadata()->set_uid("u1");
   pod.mutable_spec()->set_node_name("node-7");
   const std::string stored = api::DeterministicBytes(pod);  // the views below point into it
-  ORCH_ASSERT_OK_AND_ASSIGN(auto spliced, SpliceBinding(stored, "node-1", kNow));
-  ASSERT_TRUE(spliced.has_value());
-  EXPECT_EQ(spliced->assigned_node, "node-7");
-  EXPECT_EQ(spliced->uid, "u1");
-  EXPECT_EQ(spliced->bytes, "");
+  SplicedBinding spliced;
+  ORCH_ASSERT_OK_AND_ASSIGN(bool in_order, SpliceBinding(stored, "node-1", kNow, &spliced));
+  ASSERT_TRUE(in_order);
+  EXPECT_EQ(spliced.assigned_node(), "node-7");
+  EXPECT_THAT(spliced.StoredUid(), IsOkAndHolds("u1"));
 }
 
 TEST(SpliceBindingTest, FieldsOutOfOrderAreLeftToTheDecodingPath) {
@@ -168,12 +177,12 @@ TEST(SpliceBindingTest, FieldsOutOfOrderAreLeftToTheDecodingPath) {
   pod.mutable_spec()->set_restart_policy("Always");
   // A status (phase "") before the metadata: a valid encoding, not a deterministic one.
   const std::string out_of_order = std::string("\x2a\x02\x0a\x00", 4) + api::DeterministicBytes(pod);
-  ORCH_ASSERT_OK_AND_ASSIGN(auto spliced, SpliceBinding(out_of_order, "node-1", kNow));
-  EXPECT_FALSE(spliced.has_value());
+  SplicedBinding spliced;
+  EXPECT_THAT(SpliceBinding(out_of_order, "node-1", kNow, &spliced), IsOkAndHolds(false));
   // So is a message field given twice (a parser merges the two).
   const std::string twice = api::DeterministicBytes(pod) + std::string("\x22\x00", 2);
-  ORCH_ASSERT_OK_AND_ASSIGN(spliced, SpliceBinding(twice, "node-1", kNow));
-  EXPECT_FALSE(spliced.has_value());
+  SplicedBinding again;
+  EXPECT_THAT(SpliceBinding(twice, "node-1", kNow, &again), IsOkAndHolds(false));
 }
 
 TEST(SpliceBindingTest, BytesThatAreNotAnEncodingAreDataLoss) {
@@ -181,12 +190,13 @@ TEST(SpliceBindingTest, BytesThatAreNotAnEncodingAreDataLoss) {
   pod.mutable_metadata()->set_name("web");
   pod.mutable_spec()->add_containers()->set_name("c");
   const std::string bytes = api::DeterministicBytes(pod);
-  EXPECT_THAT(SpliceBinding(bytes.substr(0, bytes.size() - 1), "node-1", kNow),
+  SplicedBinding a, b, c;
+  EXPECT_THAT(SpliceBinding(bytes.substr(0, bytes.size() - 1), "node-1", kNow, &a),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("stored pod: ")));
-  EXPECT_THAT(SpliceBinding(std::string("\x22\x05\xff\xff", 4), "node-1", kNow),
+  EXPECT_THAT(SpliceBinding(std::string("\x22\x05\xff\xff", 4), "node-1", kNow, &b),
               StatusIs(absl::StatusCode::kDataLoss,
                        HasSubstr("the pod is not a well-formed encoding")));
-  EXPECT_THAT(SpliceBinding(std::string("\x22\x02\x0b\x00", 4), "node-1", kNow),
+  EXPECT_THAT(SpliceBinding(std::string("\x22\x02\x0b\x00", 4), "node-1", kNow, &c),
               StatusIs(absl::StatusCode::kDataLoss,
                        "stored pod: spec is not a well-formed encoding (at byte 1 of 2)"));
 }

@@ -43,6 +43,15 @@ MATCHER_P2(StatusIs, code, message_matcher,
                                        result_listener);
 }
 
+// An OK StatusOr whose value matches `value_matcher`.
+MATCHER_P(IsOkAndHolds, value_matcher, "is OK and holds a matching value") {
+  if (!arg.ok()) {
+    *result_listener << "status is " << arg.status();
+    return false;
+  }
+  return ::testing::ExplainMatchResult(value_matcher, *arg, result_listener);
+}
+
 }  // namespace orch::testing
 
 #define ORCH_TEST_CONCAT_INNER_(a, b) a##b
