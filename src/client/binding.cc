@@ -8,11 +8,14 @@
 #include "absl/types/span.h"
 #include "absl/status/status.h"
 #include "fmt/format.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "orch/api/time.h"
 #include "orch/base/status.h"
 
 namespace orch::client::internal {
 namespace {
+
+using google::protobuf::io::CodedOutputStream;
 
 constexpr char kPodScheduled[] = "PodScheduled";
 constexpr char kTrue[] = "True";
@@ -103,17 +106,18 @@ bool Ascending(const Fields& fields) {
                         [](const Field& a, const Field& b) { return a.number < b.number; });
 }
 
-void AppendVarint(uint64_t value, std::string* out) {
-  while (value >= 0x80) {
-    out->push_back(static_cast<char>((value & 0x7f) | 0x80));
-    value >>= 7;
-  }
-  out->push_back(static_cast<char>(value));
+// The tag and length of length-delimited field `number` holding `size` bytes, written
+// into `buffer`.
+std::string_view Header(uint32_t number, size_t size, char (&buffer)[16]) {
+  auto* end = reinterpret_cast<uint8_t*>(buffer);
+  end = CodedOutputStream::WriteVarint32ToArray((number << 3) | kLengthDelimited, end);
+  end = CodedOutputStream::WriteVarint64ToArray(size, end);
+  return {buffer, static_cast<size_t>(reinterpret_cast<char*>(end) - buffer)};
 }
 
 void AppendBytesField(uint32_t number, std::string_view payload, std::string* out) {
-  AppendVarint((static_cast<uint64_t>(number) << 3) | kLengthDelimited, out);
-  AppendVarint(payload.size(), out);
+  char header[16];
+  out->append(Header(number, payload.size(), header));
   out->append(payload);
 }
 
@@ -153,18 +157,6 @@ size_t SizeOf(absl::Span<const std::string_view> pieces) {
   return size;
 }
 
-// The tag and length of length-delimited field `number` holding `size` bytes, written
-// into `buffer`.
-std::string_view Header(uint32_t number, size_t size, char (&buffer)[16]) {
-  size_t n = 0;
-  for (uint64_t value : {(static_cast<uint64_t>(number) << 3) | kLengthDelimited,
-                         static_cast<uint64_t>(size)}) {
-    for (; value >= 0x80; value >>= 7) buffer[n++] = static_cast<char>((value & 0x7f) | 0x80);
-    buffer[n++] = static_cast<char>(value);
-  }
-  return {buffer, n};
-}
-
 // Whether every field numbered as one of `numbers` is length-delimited, as the fields the
 // splice reads are declared. A parser keeps one of another wire type as an unknown field.
 bool LengthDelimited(const Fields& fields, std::initializer_list<uint32_t> numbers) {
@@ -183,16 +175,15 @@ const Field* Last(const Fields& fields, uint32_t number) {
 
 // Appends field `number` holding a Timestamp of `seconds` (nanos 0).
 void AppendTimestampField(uint32_t number, int64_t seconds, std::string* out) {
-  AppendVarint((static_cast<uint64_t>(number) << 3) | kLengthDelimited, out);
-  if (seconds == 0) {
-    out->push_back('\0');
-    return;
+  uint8_t timestamp[16];
+  uint8_t* end = timestamp;
+  if (seconds != 0) {
+    end = CodedOutputStream::WriteVarint32ToArray((kTimestampSeconds << 3) | kVarint, end);
+    end = CodedOutputStream::WriteVarint64ToArray(static_cast<uint64_t>(seconds), end);
   }
-  std::string timestamp;
-  AppendVarint((kTimestampSeconds << 3) | kVarint, &timestamp);
-  AppendVarint(static_cast<uint64_t>(seconds), &timestamp);
-  AppendVarint(timestamp.size(), out);
-  out->append(timestamp);
+  AppendBytesField(number,
+                   {reinterpret_cast<const char*>(timestamp), static_cast<size_t>(end - timestamp)},
+                   out);
 }
 
 }  // namespace
@@ -296,9 +287,9 @@ absl::StatusOr<bool> SpliceBinding(std::string_view stored, std::string_view nod
     AppendTimestampField(kConditionTransition, now_seconds, &transition);
     const size_t size =
         2 + (sizeof(kPodScheduled) - 1) + 2 + (sizeof(kTrue) - 1) + transition.size();
+    char header[16];
     new_condition.reserve(3 + size);
-    AppendVarint((kStatusConditions << 3) | kLengthDelimited, &new_condition);
-    AppendVarint(size, &new_condition);
+    new_condition.append(Header(kStatusConditions, size, header));
     AppendBytesField(kConditionType, kPodScheduled, &new_condition);
     AppendBytesField(kConditionStatus, kTrue, &new_condition);
     new_condition.append(transition);
@@ -317,8 +308,8 @@ absl::StatusOr<bool> SpliceBinding(std::string_view stored, std::string_view nod
                     {kConditionReason, {}},
                     {kConditionMessage, {}}},
                    &element);
-      AppendVarint((kStatusConditions << 3) | kLengthDelimited, &new_condition);
-      AppendVarint(SizeOf(element), &new_condition);
+      char header[16];
+      new_condition.append(Header(kStatusConditions, SizeOf(element), header));
       for (std::string_view piece : element) new_condition.append(piece);
     }
   }
