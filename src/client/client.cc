@@ -598,16 +598,20 @@ absl::StatusOr<std::string> Client::Bind(const api::v1::Pod& pod, std::string_vi
         fmt::format("pod {} is already assigned to node \"{}\"", target.name, assigned));
   }
   // The bound pod goes to this process's pod informers in place of a decode. The caller's
-  // copy, bound, is that pod when it encodes to exactly the spliced bytes (it is the stored
-  // pod, unchanged; equal bytes mean equal uids too): its encoding is then what is written.
+  // copy, bound, is that pod when the caller's pod is the stored bytes' decoded form itself
+  // (the object an informer took from them, as a scheduler passes it), or when it encodes
+  // to exactly the spliced bytes (it is the stored pod, unchanged; equal bytes mean equal
+  // uids too): the spliced bytes, or that encoding, are then what is written.
   std::unique_ptr<api::v1::Pod> shared;
   store::SharedBytes bytes;
   if (in_order) {
     shared = std::make_unique<api::v1::Pod>(pod);
     shared->mutable_metadata()->clear_resource_version();
     internal::ApplyBinding(node_name, now, shared.get());
-    std::string copy_bytes = api::DeterministicBytes(*shared);
-    if (spliced.Equals(copy_bytes)) {
+    if (stored->value.IsTakenAs(pod)) {
+      bytes = spliced.Bytes();
+    } else if (std::string copy_bytes = api::DeterministicBytes(*shared);
+               spliced.Equals(copy_bytes)) {
       bytes = std::move(copy_bytes);
     } else {
       shared.reset();

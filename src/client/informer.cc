@@ -453,9 +453,7 @@ void InformerImpl::Call(const std::shared_ptr<Handler>& handler, Change change,
 
 absl::StatusOr<ObjectPtr> InformerImpl::DecodeObject(const store::KeyValue& kv,
                                                      int64_t revision) const {
-  ORCH_ASSIGN_OR_RETURN(std::unique_ptr<Message> obj,
-                        DecodeShared(kv, revision, *kind_->prototype));
-  return ObjectPtr(std::move(obj));
+  return DecodeShared(kv, revision, *kind_->prototype);
 }
 
 // "/registry/pods/ns/name" -> "ns/name"; "/registry/nodes/name" -> "name".

@@ -96,16 +96,17 @@ absl::Status Decode(const store::KeyValue& kv, int64_t revision, Message* out) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<Message>> DecodeShared(const store::KeyValue& kv,
-                                                      int64_t revision, const Message& prototype) {
-  if (std::unique_ptr<Message> shared = kv.value.TakeDecoded();
+absl::StatusOr<std::shared_ptr<const Message>> DecodeShared(const store::KeyValue& kv,
+                                                            int64_t revision,
+                                                            const Message& prototype) {
+  if (std::shared_ptr<const Message> shared = kv.value.TakeDecoded();
       shared != nullptr && shared->GetDescriptor() == prototype.GetDescriptor()) {
     const api::v1::ObjectMeta* meta = Meta(*shared);
     if (meta == nullptr || meta->resource_version() == std::to_string(revision)) return shared;
   }
   std::unique_ptr<Message> out(prototype.New());
   ORCH_RETURN_IF_ERROR(Decode(kv, revision, out.get()));
-  return out;
+  return std::shared_ptr<const Message>(std::move(out));
 }
 
 std::string CacheKey(std::string_view ns, std::string_view name) {

@@ -59,7 +59,7 @@ absl::Status Decode(const store::KeyValue& kv, int64_t revision, google::protobu
 // As Decode, into a new message of `prototype`'s type: the object the writer attached to
 // these bytes (store::SharedBytes' decoded form, Client::ShareDecoded) when it is of that
 // type and stamped with `revision`, else a parse.
-absl::StatusOr<std::unique_ptr<google::protobuf::Message>> DecodeShared(
+absl::StatusOr<std::shared_ptr<const google::protobuf::Message>> DecodeShared(
     const store::KeyValue& kv, int64_t revision, const google::protobuf::Message& prototype);
 
 // "ns/name", or "name" for cluster-scoped objects: the informer cache key.

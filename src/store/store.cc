@@ -36,10 +36,24 @@ bool SharedBytes::HoldsDecoded() const {
   return held != nullptr && held != kTaken;
 }
 
-std::unique_ptr<google::protobuf::Message> SharedBytes::TakeDecoded() const {
+std::shared_ptr<const google::protobuf::Message> SharedBytes::TakeDecoded() const {
   if (blob_ == nullptr) return nullptr;
   google::protobuf::Message* taken = blob_->decoded.exchange(kTaken, std::memory_order_acq_rel);
-  return std::unique_ptr<google::protobuf::Message>(taken == kTaken ? nullptr : taken);
+  if (taken == nullptr || taken == kTaken) return nullptr;
+  // Only the one exchange that found the message gets here: `taken` has one writer.
+  std::shared_ptr<const google::protobuf::Message> shared(taken);
+  blob_->taken = shared;
+  blob_->taken_as.store(taken, std::memory_order_release);
+  return shared;
+}
+
+bool SharedBytes::IsTakenAs(const google::protobuf::Message& object) const {
+  if (blob_ == nullptr || blob_->taken_as.load(std::memory_order_acquire) != &object) {
+    return false;
+  }
+  // The handed-out message lives (not expired) while `object` lives at its address: they
+  // are one object. Had it died, `object` would merely reuse its memory.
+  return !blob_->taken.expired();
 }
 
 std::ostream& operator<<(std::ostream& os, const SharedBytes& bytes) { return os << bytes.str(); }

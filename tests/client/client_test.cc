@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "client/binding.h"
 #include "fixture.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -617,6 +618,32 @@ TEST_F(ClientTest, BindWritesNothingOfTheCallersCopyButItsIdentity) {
   EXPECT_EQ(stored.spec().containers(0).image(), pod.spec().containers(0).image());
 }
 
+// A scheduler binds the object its informer took from the stored bytes: Bind knows it for
+// their decoded form by identity and writes the splice, which is exactly the encoding of
+// that pod bound; the bound pod goes on to the next reader, stamped with the new revision.
+TEST_F(ClientTest, BindOfTheObjectTakenFromTheStoredBytesWritesItBound) {
+  ORCH_ASSERT_OK(client_->Create(MakePod("p")).status());
+  const std::string key = store::ObjectKey("pods", "default", "p");
+  ORCH_ASSERT_OK_AND_ASSIGN(store::KeyValue kv, store_->Get(key));
+  const std::shared_ptr<const google::protobuf::Message> taken = kv.value.TakeDecoded();
+  ASSERT_NE(taken, nullptr);
+  const auto& pod = static_cast<const v1::Pod&>(*taken);
+  ASSERT_TRUE(kv.value.IsTakenAs(pod));
+
+  ORCH_ASSERT_OK_AND_ASSIGN(std::string written, client_->Bind(pod, "node-1"));
+  v1::Pod expected = pod;
+  expected.mutable_metadata()->clear_resource_version();
+  internal::ApplyBinding("node-1", absl::ToUnixSeconds(executor_.clock().Now()), &expected);
+  ORCH_ASSERT_OK_AND_ASSIGN(kv, store_->Get(key));
+  EXPECT_EQ(kv.value.str(), api::DeterministicBytes(expected));
+  EXPECT_EQ(std::to_string(kv.mod_revision), written);
+  const std::shared_ptr<const google::protobuf::Message> bound = kv.value.TakeDecoded();
+  ASSERT_NE(bound, nullptr);
+  expected.mutable_metadata()->set_resource_version(written);
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*bound, expected))
+      << bound->ShortDebugString();
+}
+
 TEST_F(ClientTest, BindOfStoredBytesInAnotherFieldOrderDecodesThem) {
   ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod pod, client_->Create(MakePod("p")));
   const std::string key = store::ObjectKey("pods", "default", "p");
@@ -931,7 +958,7 @@ TEST_F(ClientTest, WritesShareTheObjectTheirBytesDecodeTo) {
   const std::string key = store::ObjectKey("pods", "default", "p");
   auto expect_shared = [&](const std::string& write) {
     ORCH_ASSERT_OK_AND_ASSIGN(store::KeyValue kv, store_->Get(key));
-    std::unique_ptr<google::protobuf::Message> shared = kv.value.TakeDecoded();
+    std::shared_ptr<const google::protobuf::Message> shared = kv.value.TakeDecoded();
     ASSERT_NE(shared, nullptr) << write;
     ORCH_ASSERT_OK_AND_ASSIGN(v1::Pod decoded, client_->Get<v1::Pod>("default", "p"));
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*shared, decoded))

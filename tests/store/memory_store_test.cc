@@ -298,9 +298,28 @@ TEST(MemoryStoreTest, ReadersGetTheWritersBytesAndItsDecodedFormOnce) {
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0]->kv.value.data(), bytes.data());
   ORCH_ASSERT_OK_AND_ASSIGN(KeyValue got, store->Get(PodKey(1)));
-  std::unique_ptr<google::protobuf::Message> taken = got.value.TakeDecoded();
+  std::shared_ptr<const google::protobuf::Message> taken = got.value.TakeDecoded();
   EXPECT_EQ(taken.get(), attached);
   EXPECT_EQ(events[0]->kv.value.TakeDecoded(), nullptr);  // taken already
+
+  // The bytes know the message they handed out, through every copy, and nothing else,
+  // however equal to it.
+  EXPECT_TRUE(got.value.IsTakenAs(*taken));
+  EXPECT_TRUE(events[0]->kv.value.IsTakenAs(*taken));
+  api::v1::ObjectHeader copy;
+  copy.CopyFrom(*taken);
+  EXPECT_FALSE(got.value.IsTakenAs(copy));
+  EXPECT_FALSE(SharedBytes(bytes.str()).IsTakenAs(*taken));  // equal bytes, not these
+  // Once the message is gone, an object at its address is another one.
+  const void* address = taken.get();
+  taken.reset();
+  std::vector<std::unique_ptr<api::v1::ObjectHeader>> others;
+  bool reused = false;
+  for (int i = 0; i < 64 && !reused; ++i) {
+    others.push_back(std::make_unique<api::v1::ObjectHeader>());
+    reused = others.back().get() == address;
+    EXPECT_FALSE(got.value.IsTakenAs(*others.back()));
+  }
 
   // A reader that looked before the writer attached parsed the bytes itself: attaching
   // afterwards keeps nothing alive for nobody.

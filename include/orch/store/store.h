@@ -59,11 +59,13 @@ using LeaseId = int64_t;
 // never read it: EtcdStore drops it with the bytes it sends, and values read back from etcd
 // have none. What the message holds beyond the parse of the bytes is the attaching layer's
 // contract with the taking one (orch's Client sets metadata.resourceVersion to the write's
-// revision, and its readers check that before using it); the taker must check.
+// revision, and its readers check that before using it); the taker must check. The bytes
+// remember, without keeping it alive, which message they handed out (IsTakenAs): a writer
+// handed that very message back knows it is these bytes' decoded form without comparing.
 //
 // Thread safety: a SharedBytes may be copied and read from any number of threads at once;
-// AttachDecoded and TakeDecoded may race with each other and with reads (the message
-// changes hands atomically, taken at most once).
+// AttachDecoded, TakeDecoded and IsTakenAs may race with each other and with reads (the
+// message changes hands atomically, taken at most once).
 class SharedBytes {
  public:
   SharedBytes() = default;
@@ -85,7 +87,10 @@ class SharedBytes {
   // first (that reader parsed; nobody would take it), or when the bytes are empty.
   void AttachDecoded(std::unique_ptr<google::protobuf::Message> decoded) const;
   // The attached message, once: null if none was attached or another reader took it.
-  std::unique_ptr<google::protobuf::Message> TakeDecoded() const;
+  std::shared_ptr<const google::protobuf::Message> TakeDecoded() const;
+  // Whether `object` is the message TakeDecoded handed out, still alive. Identity, not
+  // content: a copy of that message, however equal, is not it.
+  bool IsTakenAs(const google::protobuf::Message& object) const;
   // Whether a message is attached and not taken yet.
   bool HoldsDecoded() const;
 
@@ -106,6 +111,10 @@ class SharedBytes {
     const std::string bytes;
     // Owned; nullptr until attached, kTaken once a reader looked.
     mutable std::atomic<google::protobuf::Message*> decoded{nullptr};
+    // The message TakeDecoded handed out, written once by that call before `taken_as` is
+    // published (then never changed): `taken` tells whether it still lives.
+    mutable std::weak_ptr<const google::protobuf::Message> taken;
+    mutable std::atomic<const google::protobuf::Message*> taken_as{nullptr};
   };
   static const std::string& Empty();
   std::shared_ptr<const Blob> blob_;
