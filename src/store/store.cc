@@ -1,5 +1,6 @@
 #include "orch/store/store.h"
 
+#include <cstdint>
 #include <ostream>
 
 namespace orch::store {
@@ -11,20 +12,44 @@ const std::string& SharedBytes::Empty() {
 
 namespace {
 
+using google::protobuf::Message;
+
 // SharedBytes::Blob::decoded once a reader has looked: attaching is too late.
-google::protobuf::Message* const kTaken = reinterpret_cast<google::protobuf::Message*>(
-    alignof(google::protobuf::Message));
+Message* const kTaken = reinterpret_cast<Message*>(alignof(Message));
+
+// SharedBytes::Blob::decoded while the message TakeDecoded handed out lives: its address,
+// marked (a message is aligned, so the lowest bit is free).
+constexpr uintptr_t kHandedOutBit = 1;
+Message* HandedOutMark(const Message* message) {
+  return reinterpret_cast<Message*>(reinterpret_cast<uintptr_t>(message) | kHandedOutBit);
+}
+bool IsHandedOutMark(const Message* decoded) {
+  return (reinterpret_cast<uintptr_t>(decoded) & kHandedOutBit) != 0;
+}
 
 }  // namespace
 
+// Unmarks the bytes (if they are still around) before the message goes, so that no object
+// later made at its address passes for it.
+struct SharedBytes::HandedOut {
+  std::weak_ptr<const Blob> blob;
+  void operator()(const Message* message) const {
+    if (std::shared_ptr<const Blob> bytes = blob.lock()) {
+      Message* expected = HandedOutMark(message);
+      bytes->decoded.compare_exchange_strong(expected, kTaken, std::memory_order_acq_rel);
+    }
+    delete message;
+  }
+};
+
 SharedBytes::Blob::~Blob() {
-  google::protobuf::Message* left = decoded.load(std::memory_order_acquire);
-  if (left != kTaken) delete left;
+  Message* left = decoded.load(std::memory_order_acquire);
+  if (left != kTaken && !IsHandedOutMark(left)) delete left;
 }
 
-void SharedBytes::AttachDecoded(std::unique_ptr<google::protobuf::Message> decoded) const {
+void SharedBytes::AttachDecoded(std::unique_ptr<Message> decoded) const {
   if (blob_ == nullptr) return;
-  google::protobuf::Message* expected = nullptr;
+  Message* expected = nullptr;
   if (blob_->decoded.compare_exchange_strong(expected, decoded.get(), std::memory_order_acq_rel)) {
     decoded.release();  // the blob owns it now
   }
@@ -32,28 +57,24 @@ void SharedBytes::AttachDecoded(std::unique_ptr<google::protobuf::Message> decod
 
 bool SharedBytes::HoldsDecoded() const {
   if (blob_ == nullptr) return false;
-  google::protobuf::Message* held = blob_->decoded.load(std::memory_order_relaxed);
-  return held != nullptr && held != kTaken;
+  Message* held = blob_->decoded.load(std::memory_order_relaxed);
+  return held != nullptr && held != kTaken && !IsHandedOutMark(held);
 }
 
-std::shared_ptr<const google::protobuf::Message> SharedBytes::TakeDecoded() const {
+std::shared_ptr<const Message> SharedBytes::TakeDecoded() const {
   if (blob_ == nullptr) return nullptr;
-  google::protobuf::Message* taken = blob_->decoded.exchange(kTaken, std::memory_order_acq_rel);
-  if (taken == nullptr || taken == kTaken) return nullptr;
-  // Only the one exchange that found the message gets here: `taken` has one writer.
-  std::shared_ptr<const google::protobuf::Message> shared(taken);
-  blob_->taken = shared;
-  blob_->taken_as.store(taken, std::memory_order_release);
-  return shared;
+  Message* held = blob_->decoded.load(std::memory_order_acquire);
+  do {
+    if (held == kTaken || IsHandedOutMark(held)) return nullptr;
+  } while (!blob_->decoded.compare_exchange_weak(
+      held, held == nullptr ? kTaken : HandedOutMark(held), std::memory_order_acq_rel));
+  if (held == nullptr) return nullptr;
+  return std::shared_ptr<const Message>(held, HandedOut{blob_});
 }
 
-bool SharedBytes::IsTakenAs(const google::protobuf::Message& object) const {
-  if (blob_ == nullptr || blob_->taken_as.load(std::memory_order_acquire) != &object) {
-    return false;
-  }
-  // The handed-out message lives (not expired) while `object` lives at its address: they
-  // are one object. Had it died, `object` would merely reuse its memory.
-  return !blob_->taken.expired();
+bool SharedBytes::IsTakenAs(const Message& object) const {
+  return blob_ != nullptr &&
+         blob_->decoded.load(std::memory_order_acquire) == HandedOutMark(&object);
 }
 
 std::ostream& operator<<(std::ostream& os, const SharedBytes& bytes) { return os << bytes.str(); }

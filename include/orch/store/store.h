@@ -109,13 +109,12 @@ class SharedBytes {
     Blob& operator=(const Blob&) = delete;
     ~Blob();
     const std::string bytes;
-    // Owned; nullptr until attached, kTaken once a reader looked.
+    // nullptr until attached; then the attached message (owned); once a reader took it,
+    // its address with the lowest bit set while it lives (not owned: see HandedOut); else
+    // kTaken (a reader looked when nothing was attached, or what it took is gone).
     mutable std::atomic<google::protobuf::Message*> decoded{nullptr};
-    // The message TakeDecoded handed out, written once by that call before `taken_as` is
-    // published (then never changed): `taken` tells whether it still lives.
-    mutable std::weak_ptr<const google::protobuf::Message> taken;
-    mutable std::atomic<const google::protobuf::Message*> taken_as{nullptr};
   };
+  struct HandedOut;  // deletes a message TakeDecoded handed out (store.cc)
   static const std::string& Empty();
   std::shared_ptr<const Blob> blob_;
 };
