@@ -281,25 +281,20 @@ absl::StatusOr<bool> SpliceBinding(std::string_view stored, std::string_view nod
       std::swap(scheduled_fields, condition);
     }
   }
+  // The PodScheduled element's new payload, unless it is already True: its type, status
+  // True and lastTransitionTime when it is new; else the element with those two fields
+  // rewritten and its reason and message dropped.
   std::string& new_condition = out->new_condition_;
-  if (scheduled == nullptr) {
-    std::string transition;
+  const Field* current = scheduled == nullptr ? nullptr : Last(scheduled_fields, kConditionStatus);
+  if (scheduled == nullptr || current == nullptr || current->payload != kTrue) {
+    std::string true_status, transition;
+    AppendBytesField(kConditionStatus, kTrue, &true_status);
     AppendTimestampField(kConditionTransition, now_seconds, &transition);
-    const size_t size =
-        2 + (sizeof(kPodScheduled) - 1) + 2 + (sizeof(kTrue) - 1) + transition.size();
-    char header[16];
-    new_condition.reserve(3 + size);
-    new_condition.append(Header(kStatusConditions, size, header));
-    AppendBytesField(kConditionType, kPodScheduled, &new_condition);
-    AppendBytesField(kConditionStatus, kTrue, &new_condition);
-    new_condition.append(transition);
-  } else {
-    const Field* current = Last(scheduled_fields, kConditionStatus);
-    if (current == nullptr || current->payload != kTrue) {
+    if (scheduled == nullptr) {
+      AppendBytesField(kConditionType, kPodScheduled, &new_condition);
+      new_condition.append(true_status).append(transition);
+    } else {
       if (!Ascending(scheduled_fields)) return false;
-      std::string true_status, transition;
-      AppendBytesField(kConditionStatus, kTrue, &true_status);
-      AppendTimestampField(kConditionTransition, now_seconds, &transition);
       const std::string_view status_piece = true_status, transition_piece = transition;
       Pieces element;
       PushReplaced(scheduled_fields,
@@ -308,19 +303,26 @@ absl::StatusOr<bool> SpliceBinding(std::string_view stored, std::string_view nod
                     {kConditionReason, {}},
                     {kConditionMessage, {}}},
                    &element);
-      char header[16];
-      new_condition.append(Header(kStatusConditions, SizeOf(element), header));
       for (std::string_view piece : element) new_condition.append(piece);
     }
   }
+  const std::string_view new_element[] = {
+      new_condition.empty()
+          ? std::string_view()
+          : Header(kStatusConditions, new_condition.size(), out->condition_header_),
+      new_condition};
   Pieces conditions;  // the whole run of status.conditions
   for (const Field& field : status) {
     if (field.number != kStatusConditions) continue;
-    Push(&field == scheduled && !new_condition.empty() ? std::string_view(new_condition)
-                                                       : field.encoded,
-         &conditions);
+    if (&field == scheduled && !new_condition.empty()) {
+      for (std::string_view piece : new_element) Push(piece, &conditions);
+    } else {
+      Push(field.encoded, &conditions);
+    }
   }
-  if (scheduled == nullptr) Push(new_condition, &conditions);
+  if (scheduled == nullptr) {
+    for (std::string_view piece : new_element) Push(piece, &conditions);
+  }
 
   AppendBytesField(kSpecNodeName, node_name, &out->node_);
   const std::string_view node = out->node_;

@@ -50,7 +50,8 @@ class SplicedBinding {
   std::string_view metadata_;  // the stored pod's metadata field's payload
   std::string_view assigned_node_;
   std::string node_;           // the spec.nodeName field
-  std::string new_condition_;  // the PodScheduled element of status.conditions, if new
+  std::string new_condition_;  // the new PodScheduled element's payload, if rewritten
+  char condition_header_[16] = {};
   char spec_header_[16] = {};
   char status_header_[16] = {};
   Pieces pieces_;
