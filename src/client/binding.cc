@@ -306,23 +306,22 @@ absl::StatusOr<bool> SpliceBinding(std::string_view stored, std::string_view nod
       for (std::string_view piece : element) new_condition.append(piece);
     }
   }
-  const std::string_view new_element[] = {
-      new_condition.empty()
-          ? std::string_view()
-          : Header(kStatusConditions, new_condition.size(), out->condition_header_),
-      new_condition};
   Pieces conditions;  // the whole run of status.conditions
+  // The new element, header then payload: in place of the stored PodScheduled element, or
+  // after the last condition when there was none (at most one of the two happens).
+  const auto push_new_element = [&] {
+    Push(Header(kStatusConditions, new_condition.size(), out->condition_header_), &conditions);
+    Push(new_condition, &conditions);
+  };
   for (const Field& field : status) {
     if (field.number != kStatusConditions) continue;
     if (&field == scheduled && !new_condition.empty()) {
-      for (std::string_view piece : new_element) Push(piece, &conditions);
+      push_new_element();
     } else {
       Push(field.encoded, &conditions);
     }
   }
-  if (scheduled == nullptr) {
-    for (std::string_view piece : new_element) Push(piece, &conditions);
-  }
+  if (scheduled == nullptr) push_new_element();
 
   AppendBytesField(kSpecNodeName, node_name, &out->node_);
   const std::string_view node = out->node_;
