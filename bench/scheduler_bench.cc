@@ -205,10 +205,36 @@ bool ScheduleMeasuredPods(Cluster& cluster, const Workload& w) {
   return ScheduleMeasuredPods(cluster, w);
 }
 
+// How fast this machine runs right now, for reading a run's figure: a fixed loop of plain
+// protobuf work (copy a pod, encode it, decode it) for 40 ms, in round trips per
+// microsecond. A shared machine has stretches in which everything runs about 1.6 times
+// slower, this loop as much as the scheduler; a run is comparable with another only if
+// the loop ran at the same speed around both.
+double MachineSpeed() {
+  const api::v1::Pod pod = BasePod("reference", 0);
+  const auto start = std::chrono::steady_clock::now();
+  const auto until = start + std::chrono::milliseconds(40);
+  int64_t round_trips = 0;
+  std::string bytes;
+  auto now = start;
+  for (; now < until; now = std::chrono::steady_clock::now()) {
+    for (int i = 0; i < 64; ++i, ++round_trips) {
+      api::v1::Pod copy(pod);
+      copy.SerializeToString(&bytes);
+      api::v1::Pod decoded;
+      benchmark::DoNotOptimize(decoded.ParseFromString(bytes));
+    }
+  }
+  return static_cast<double>(round_trips) /
+         std::chrono::duration<double, std::micro>(now - start).count();
+}
+
 // What one run of a workload measured; `error` says which pods did not all bind.
 struct RunFigures {
   const char* error = nullptr;
   double seconds = 0;
+  double speed_before = 0;  // MachineSpeed just before the timed part, and just after
+  double speed_after = 0;
   double rss_growth_mib = 0;
   double attempts = 0;
 };
@@ -223,12 +249,15 @@ RunFigures RunOnce(const Workload& w, bool profiled) {
   }
   cluster.Create(w.measure_pods, w.measure);
   const double rss_before = bench::ProcStatusMib("VmRSS");
+  const double speed_before = profiled ? MachineSpeed() : 0;
   const auto start = std::chrono::steady_clock::now();
   const bool done = profiled ? MeasuredRun(cluster, w) : ScheduleMeasuredPods(cluster, w);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!done) return {.error = "measured pods did not all bind"};
   return {.seconds = seconds,
+          .speed_before = speed_before,
+          .speed_after = profiled ? MachineSpeed() : 0,
           .rss_growth_mib = bench::ProcStatusMib("VmRSS") - rss_before,
           .attempts = static_cast<double>(cluster.stats().attempts)};
 }
@@ -240,6 +269,7 @@ RunFigures RunOnce(const Workload& w, bool profiled) {
 // memory the first freed, as a host process that has been running for a while does.
 // `first_run_pods_per_second` is the first run's figure, and `rss_growth_mib` its growth:
 // the second run grows into freed memory, which the resident size does not show.
+// `machine_speed_before` and `machine_speed_after` are MachineSpeed around the timed run.
 void RunWorkload(benchmark::State& state, const Workload& w) {
   for (auto _ : state) {
     RunFigures runs[2];  // the first run, then the timed one
@@ -258,6 +288,8 @@ void RunWorkload(benchmark::State& state, const Workload& w) {
     state.counters["first_run_pods_per_second"] = pods / first.seconds;
     state.counters["attempts"] = timed.attempts;
     state.counters["rss_growth_mib"] = first.rss_growth_mib;
+    state.counters["machine_speed_before"] = timed.speed_before;
+    state.counters["machine_speed_after"] = timed.speed_after;
   }
 }
 
