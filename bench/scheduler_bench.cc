@@ -207,9 +207,9 @@ bool ScheduleMeasuredPods(Cluster& cluster, const Workload& w) {
 
 // How fast this machine runs right now, for reading a run's figure: a fixed loop of plain
 // protobuf work (copy a pod, encode it, decode it) for 40 ms, in round trips per
-// microsecond. A shared machine has stretches in which everything runs about 1.6 times
-// slower, this loop as much as the scheduler; a run is comparable with another only if
-// the loop ran at the same speed around both.
+// microsecond. A shared machine has stretches in which busy code (this loop, the
+// scheduler) runs about 1.6 times slower; a run is comparable with another only if the
+// loop ran at the same speed around both.
 double MachineSpeed() {
   const api::v1::Pod pod = BasePod("reference", 0);
   const auto start = std::chrono::steady_clock::now();
