@@ -240,8 +240,8 @@ struct RunFigures {
 };
 
 // Sets up a new cluster and times the scheduling of the measured pods on it. Only the
-// profiled run goes through MeasuredRun.
-RunFigures RunOnce(const Workload& w, bool profiled) {
+// timed run goes through MeasuredRun, and only it has the machine's speed taken around it.
+RunFigures RunOnce(const Workload& w, bool timed) {
   Cluster cluster(w.nodes, w.zones);
   cluster.Create(w.init_pods, w.init);
   if (!cluster.RunUntilBound(Prefix(w.init), w.init_pods)) {
@@ -249,15 +249,15 @@ RunFigures RunOnce(const Workload& w, bool profiled) {
   }
   cluster.Create(w.measure_pods, w.measure);
   const double rss_before = bench::ProcStatusMib("VmRSS");
-  const double speed_before = profiled ? MachineSpeed() : 0;
+  const double speed_before = timed ? MachineSpeed() : 0;
   const auto start = std::chrono::steady_clock::now();
-  const bool done = profiled ? MeasuredRun(cluster, w) : ScheduleMeasuredPods(cluster, w);
+  const bool done = timed ? MeasuredRun(cluster, w) : ScheduleMeasuredPods(cluster, w);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!done) return {.error = "measured pods did not all bind"};
   return {.seconds = seconds,
           .speed_before = speed_before,
-          .speed_after = profiled ? MachineSpeed() : 0,
+          .speed_after = timed ? MachineSpeed() : 0,
           .rss_growth_mib = bench::ProcStatusMib("VmRSS") - rss_before,
           .attempts = static_cast<double>(cluster.stats().attempts)};
 }
@@ -274,7 +274,7 @@ void RunWorkload(benchmark::State& state, const Workload& w) {
   for (auto _ : state) {
     RunFigures runs[2];  // the first run, then the timed one
     for (int i = 0; i < 2; ++i) {
-      runs[i] = RunOnce(w, /*profiled=*/i == 1);
+      runs[i] = RunOnce(w, /*timed=*/i == 1);
       if (runs[i].error != nullptr) {
         state.SkipWithError(runs[i].error);
         return;
