@@ -382,6 +382,28 @@ TEST(ConfigTest, PluginAtAPointItDoesNotImplement) {
               StatusIs(kInvalid, HasSubstr("profiles[1]: no such profile")));
 }
 
+TEST(RegistryTest, ANameIsRegisteredOnceAndBadEntriesAreRefused) {
+  Registry registry = TestRegistry();
+  const PluginFactory factory = [](const PluginArgs&,
+                                   Handle&) -> absl::StatusOr<std::unique_ptr<Plugin>> {
+    return absl::UnimplementedError("not built in these tests");
+  };
+  EXPECT_THAT(registry.Register("MyPlugin", factory),
+              StatusIs(absl::StatusCode::kAlreadyExists,
+                       Eq("a plugin named \"MyPlugin\" already exists in the registry")));
+  // An in-tree name is taken too: an out-of-tree plugin cannot stand in for a default one.
+  EXPECT_THAT(registry.Register("NodeResourcesFit", factory),
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("\"NodeResourcesFit\"")));
+  EXPECT_THAT(registry.Register("", factory),
+              StatusIs(kInvalid, Eq("plugin name: must not be empty")));
+  EXPECT_THAT(registry.Register("Empty", PluginFactory()),
+              StatusIs(kInvalid, Eq("plugin \"Empty\": factory is empty")));
+  // What was refused left the registry as it was: the first MyPlugin still loads.
+  EXPECT_THAT(Load(std::string(kHeader) + "profiles:\n- plugins:\n    score:\n      enabled:\n"
+                                          "      - name: MyPlugin\n"),
+              IsOk());
+}
+
 TEST(ConfigTest, DuplicatesAreRefused) {
   EXPECT_THAT(Load(std::string(kHeader) + "profiles:\n- schedulerName: a\n- schedulerName: b\n"
                                           "- schedulerName: a\n"),

@@ -415,5 +415,133 @@ TEST_F(SchedulerReserveTest, RejectingReserveMakesThePodUnschedulableUntilItsEve
   EXPECT_EQ(scheduler_->stats().scheduled, 1);
 }
 
+
+// ---------------------------------------------------------------------------------------
+// Permit with Wait holds a reserved pod until a plugin allows or rejects it, or its
+// timeout passes; PreBind runs before the bind and can fail it; PostBind runs after it.
+
+// Holds every pod at Permit for 10 s; fails PreBind for pods named in `refuse`.
+class Gate final : public PermitPlugin, public PreBindPlugin, public PostBindPlugin {
+ public:
+  struct Calls {
+    std::vector<std::string> pre_bind, post_bind;  // "pod@node"
+    std::vector<std::string> refuse;               // pod names whose PreBind fails
+  };
+  explicit Gate(Calls* calls) : calls_(calls) {}
+  std::string_view Name() const override { return "Gate"; }
+  Status Permit(CycleState&, const PodInfo&, const std::string&,
+                absl::Duration* timeout) override {
+    *timeout = absl::Seconds(10);
+    return Status::Wait();
+  }
+  Status PreBind(CycleState&, const PodInfo& pod, const std::string& node) override {
+    calls_->pre_bind.push_back(pod.name() + "@" + node);
+    for (const std::string& name : calls_->refuse) {
+      if (name == pod.name()) return Status::Error("volume not attached");
+    }
+    return Status();
+  }
+  void PostBind(CycleState&, const PodInfo& pod, const std::string& node) override {
+    calls_->post_bind.push_back(pod.name() + "@" + node);
+  }
+
+ private:
+  Calls* const calls_;
+};
+
+class SchedulerPermitTest : public SchedulerTest {
+ protected:
+  void Configure(SchedulerOptions& options) override {
+    ASSERT_THAT(options.registry.Register(
+                    "Gate",
+                    [this](const PluginArgs&, Handle& handle)
+                        -> absl::StatusOr<std::unique_ptr<Plugin>> {
+                      handle_ = &handle;
+                      return std::make_unique<Gate>(&calls_);
+                    }),
+                ::orch::testing::IsOk());
+    v1::Plugins& plugins = *options.config.mutable_profiles(0)->mutable_plugins();
+    for (v1::PluginSet* set :
+         {plugins.mutable_permit(), plugins.mutable_pre_bind(), plugins.mutable_post_bind()}) {
+      set->add_enabled()->set_name("Gate");
+    }
+  }
+  std::string Uid(const std::string& pod) { return Get(pod).metadata().uid(); }
+
+  Handle* handle_ = nullptr;
+  Gate::Calls calls_;
+};
+
+TEST_F(SchedulerPermitTest, AWaitingPodBindsOnlyOnceAllowedThenPostBindRuns) {
+  AddNode("node-a", "4");
+  AddPod(MakePod("web").Req({{"cpu", "1"}}));
+  executor_.RunUntilIdle();
+  ASSERT_NE(handle_, nullptr);
+  EXPECT_EQ(Get("web").spec().node_name(), "");
+  EXPECT_TRUE(calls_.pre_bind.empty());
+  EXPECT_FALSE(handle_->AllowWaitingPod(Uid("web"), "OtherPlugin"));  // not waiting on it
+
+  EXPECT_TRUE(handle_->AllowWaitingPod(Uid("web"), "Gate"));
+  executor_.RunUntilIdle();
+  EXPECT_EQ(Get("web").spec().node_name(), "node-a");
+  EXPECT_THAT(calls_.pre_bind, ::testing::ElementsAre("web@node-a"));
+  EXPECT_THAT(calls_.post_bind, ::testing::ElementsAre("web@node-a"));
+  EXPECT_FALSE(handle_->AllowWaitingPod(Uid("web"), "Gate"));  // no longer waiting
+  EXPECT_EQ(scheduler_->stats().scheduled, 1);
+
+  // The timer of an allowed pod is cancelled: nothing happens to it when it would fire.
+  executor_.AdvanceBy(absl::Seconds(11));
+  executor_.RunUntilIdle();
+  EXPECT_EQ(Get("web").spec().node_name(), "node-a");
+  EXPECT_EQ(scheduler_->stats().unschedulable, 0);
+}
+
+TEST_F(SchedulerPermitTest, AWaitingPodIsRejectedAtItsTimeoutOrByAPlugin) {
+  AddNode("node-a", "4");
+  AddPod(MakePod("slow").Req({{"cpu", "1"}}));
+  AddPod(MakePod("refused").Req({{"cpu", "1"}}));
+  executor_.RunUntilIdle();
+
+  EXPECT_TRUE(handle_->RejectWaitingPod(Uid("refused"), "Gate", "quota exhausted"));
+  executor_.RunUntilIdle();
+  const api::v1::Pod refused = Get("refused");
+  const api::v1::PodCondition* condition = Condition(refused, "PodScheduled");
+  ASSERT_NE(condition, nullptr);
+  EXPECT_EQ(condition->reason(), "Unschedulable");
+  EXPECT_EQ(condition->message(), "quota exhausted");  // the rejecting plugin's words
+  EXPECT_EQ(Get("slow").spec().node_name(), "");  // still waiting
+
+  executor_.AdvanceBy(absl::Seconds(10));
+  executor_.RunUntilIdle();
+  const api::v1::Pod slow = Get("slow");
+  condition = Condition(slow, "PodScheduled");
+  ASSERT_NE(condition, nullptr);
+  EXPECT_EQ(condition->reason(), "Unschedulable");
+  EXPECT_THAT(condition->message(),
+              HasSubstr("rejected due to timeout after waiting 10s at plugin Gate"));
+  EXPECT_THAT(EventsFor("slow", "FailedScheduling"),
+              ::testing::Contains(HasSubstr("rejected due to timeout")));
+  EXPECT_TRUE(calls_.pre_bind.empty());
+  EXPECT_EQ(slow.spec().node_name(), "");
+  EXPECT_EQ(refused.spec().node_name(), "");
+}
+
+TEST_F(SchedulerPermitTest, AFailingPreBindLeavesThePodUnboundAndSaysWhy) {
+  calls_.refuse = {"db"};
+  AddNode("node-a", "4");
+  AddPod(MakePod("db").Req({{"cpu", "1"}}));
+  executor_.RunUntilIdle();
+  ASSERT_TRUE(handle_->AllowWaitingPod(Uid("db"), "Gate"));
+  executor_.RunUntilIdle();
+
+  EXPECT_THAT(calls_.pre_bind, ::testing::ElementsAre("db@node-a"));
+  EXPECT_TRUE(calls_.post_bind.empty());
+  EXPECT_EQ(Get("db").spec().node_name(), "");
+  EXPECT_THAT(EventsFor("db", "FailedScheduling"),
+              ::testing::Contains(HasSubstr("volume not attached")));
+  EXPECT_EQ(scheduler_->stats().errors, 1);
+  EXPECT_EQ(scheduler_->stats().scheduled, 0);
+}
+
 }  // namespace
 }  // namespace orch::scheduler
